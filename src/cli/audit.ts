@@ -1,0 +1,100 @@
+// `leaklint audit <paths...>`: read and analyse every model, write one report, and exit 0 / 1 / 2.
+import * as fs from 'fs';
+import * as path from 'path';
+import { analyzeModel } from '../engine/analysis/analyzeModel';
+import type { ModelReport } from '../engine/analysis/types';
+import { createIgnoreMatcher, defaultConfig, findConfigFile, loadConfigFile, type FailOn, type LeakLintConfig } from '../engine/config';
+import { readModel } from '../engine/readers';
+import { collectIssues, failsOn, formatReport, REPORT_EXTENSIONS, type ReadFailure, type ReportFormat, type ReportInput } from '../engine/reports';
+import { displayPath } from '../engine/reports/format';
+import { asReadError, CliError, ExitCode, formatReadError, TOOL, type CliContext } from './context';
+import { discoverModelFiles } from './discover';
+import { Progress } from './progress';
+
+export interface AuditOptions {
+  format: ReportFormat;
+  out?: string;
+  /** Overrides the config's failOn. */
+  failOn?: FailOn;
+  /** Overrides the config's inputShape. */
+  inputShape?: number[];
+  /** Config file; default: leaklint.config.json in the working directory, if any. */
+  config?: string;
+  surrogateWeights: boolean;
+  fixes: boolean;
+  progress: boolean;
+}
+
+export function runAudit(paths: readonly string[], options: AuditOptions, context: CliContext): ExitCode {
+  const config = loadConfig(options.config, context.cwd);
+  const failOn = options.failOn ?? config.failOn;
+  const inputShape = options.inputShape ?? config.inputShape;
+
+  const discovery = discoverModelFiles(paths, context.cwd, createIgnoreMatcher(config.ignore, config.baseDir));
+  for (const { folder, reason } of discovery.unreadableFolders) {
+    context.stderr(`leaklint: ${displayPath(folder, context.cwd)}: cannot list the folder (${reason}); skipped\n`);
+  }
+  if (discovery.files.length === 0) context.stderr(`leaklint: no model files found in ${paths.join(', ')}\n`);
+
+  const progress = new Progress(context, options.progress);
+  const reports: ModelReport[] = [];
+  const failures: ReadFailure[] = [];
+  discovery.files.forEach((file, index) => {
+    progress.model(index, discovery.files.length, file);
+    let graph;
+    try {
+      graph = readModel(file, { inputShape });
+    } catch (e) {
+      failures.push({ file, error: asReadError(file, e, 'reading') });
+      return;
+    }
+    try {
+      reports.push(
+        analyzeModel(graph, {
+          surrogateWeights: options.surrogateWeights,
+          fixes: options.fixes,
+          thresholds: config.thresholds,
+          onProgress: (done, total, layer) => progress.layer(done, total, layer),
+        }),
+      );
+    } catch (e) {
+      failures.push({ file, error: asReadError(file, e, 'analysing') });
+    }
+  });
+  progress.clear();
+
+  // Failures also go to stderr: with --format json/sarif on stdout, nobody would see them otherwise.
+  for (const failure of failures) context.stderr(formatReadError(failure.error, context.cwd) + '\n');
+
+  const input: ReportInput = { tool: TOOL, reports, failures, rules: config.rules, baseDir: context.cwd };
+  const text = formatReport(options.format, input, { generatedAt: new Date() });
+  if (options.out) {
+    const written = writeReportFile(options.out, context.cwd, options.format, text);
+    context.stderr(`leaklint: report written to ${displayPath(written, context.cwd)}\n`);
+  } else {
+    context.stdout(text);
+  }
+
+  if (failures.length > 0) return ExitCode.error;
+  return failsOn(collectIssues(input), failOn) ? ExitCode.findings : ExitCode.clean;
+}
+
+/** --config if given, else leaklint.config.json in the working directory, else the defaults. Throws ConfigError. */
+function loadConfig(configFile: string | undefined, cwd: string): LeakLintConfig {
+  const file = configFile !== undefined ? path.resolve(cwd, configFile) : findConfigFile(cwd);
+  return file !== undefined ? loadConfigFile(file) : defaultConfig(cwd);
+}
+
+/** Writes to `out`, or into it as leaklint-report.<ext> when it is a folder (existing, or named with a trailing slash). */
+function writeReportFile(out: string, cwd: string, format: ReportFormat, text: string): string {
+  const target = path.resolve(cwd, out);
+  const namesFolder = /[\\/]$/.test(out) || (fs.existsSync(target) && fs.statSync(target).isDirectory());
+  const file = namesFolder ? path.join(target, `leaklint-report.${REPORT_EXTENSIONS[format]}`) : target;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+  } catch (e) {
+    throw new CliError(`cannot write the report to ${displayPath(file, cwd)}: ${(e as Error).message}`);
+  }
+  return file;
+}

@@ -1,0 +1,196 @@
+// Graph-level leakage analysis: walks the unit graph, solves each unit's system, and builds the report.
+import type { LayerGraph } from '../ir';
+import type { Fix, LayerFinding, ModelReport, Severity } from './types';
+import { buildAnalysisGraph, type AnalysisGraph, type Unit } from './units';
+import { analyseUnit, type UnitSystem, type SystemOptions } from './unitSystems';
+import { CHAIN_BROKEN_PASS, DEFAULT_THRESHOLDS, copaIndex, passOn, rankAnalysisIndex, severityOf } from './metrics';
+import { describeUnit, reasonFor, ruleFor } from './reasons';
+import { proposeFixes } from './fixes';
+import { activationLabel } from './activations';
+
+export interface AnalysisOptions {
+  /** Use Gaussian surrogate weights instead of the file's (architecture-only analysis). Default: file weights. */
+  surrogateWeights?: boolean;
+  /** Seed of the Gaussian surrogates (output gradients, and weights when surrogateWeights). */
+  seed?: number;
+  /** Memory budget for any dense matrix, in bytes. */
+  maxDenseBytes?: number;
+  /** Work budget for one layer's numerical rank, in floating-point operations. */
+  maxFlopsPerLayer?: number;
+  /** Propose fixes (re-analyses modified copies of the graph). Default true. */
+  fixes?: boolean;
+  /** Risk thresholds: risk ≥ high → high, ≥ medium → medium, else low. */
+  thresholds?: { high: number; medium: number };
+  /** Called before each layer is analysed (for progress lines). */
+  onProgress?: (done: number, total: number, layer: string) => void;
+}
+
+/** Per-unit outcome of one analysis pass over a (possibly modified) unit graph. */
+export interface GraphAnalysis {
+  graph: AnalysisGraph;
+  systems: Map<string, UnitSystem>;
+  risk: Map<string, number>;
+  modelRisk: number;
+  copa: ReturnType<typeof copaIndex>;
+  ra: ReturnType<typeof rankAnalysisIndex>;
+  /** Units that appear in the report, forward order. */
+  reported: Unit[];
+  /** Parametric units (conv, dense), forward order: the COPA layers. */
+  parametric: Unit[];
+  /** Units entering the R-GAP count (parametric and pooling), forward order. */
+  counted: Unit[];
+}
+
+/** Cache of unit systems keyed by geometry and weights, shared across the fix re-analyses. */
+export type SystemCache = Map<string, UnitSystem>;
+
+export function analyzeModel(graph: LayerGraph, options: AnalysisOptions = {}): ModelReport {
+  const started = performance.now();
+  const thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
+  const unitGraph = buildAnalysisGraph(graph);
+  const cache: SystemCache = new Map();
+  const systemOptions: SystemOptions = {
+    surrogateWeights: options.surrogateWeights ?? false,
+    seed: options.seed ?? 1,
+    maxDenseBytes: options.maxDenseBytes,
+    maxFlops: options.maxFlopsPerLayer,
+  };
+  const analysis = analyseGraph(unitGraph, systemOptions, cache, options.onProgress);
+  const fixesFor = options.fixes === false ? new Map<string, Fix[]>() : proposeFixes(analysis, systemOptions, cache);
+
+  const layers: LayerFinding[] = analysis.reported.map((unit, index) => {
+    const system = analysis.systems.get(unit.id)!;
+    const risk = analysis.risk.get(unit.id)!;
+    const copaAt = analysis.parametric.indexOf(unit);
+    const raAt = analysis.counted.indexOf(unit);
+    return {
+      nodeId: unit.id,
+      name: unit.name,
+      description: describeUnit(unit),
+      op: unit.kind,
+      index,
+      inputShape: unit.inputShape,
+      outputShape: unit.outputShape,
+      activation: unit.activation ? activationLabel(unit.activation.attrs) : undefined,
+      folded: unit.folded,
+      status: system.status,
+      metrics: {
+        ...system.metrics,
+        virtualConstraints: raAt >= 0 ? analysis.ra.perLayer[raAt].virtualIn : 0,
+        raCount: raAt >= 0 ? analysis.ra.perLayer[raAt].raCount : system.metrics.naive,
+        raNumerical: raAt >= 0 ? analysis.ra.perLayer[raAt].raNumerical : null,
+        copaWeight: copaAt >= 0 ? analysis.copa.weights[copaAt] : null,
+        copaTerm: copaAt >= 0 ? analysis.copa.terms[copaAt] : null,
+      },
+      risk: round3(risk),
+      severity: severityOf(risk, thresholds) as Severity,
+      ruleId: ruleFor(unit, system),
+      reason: reasonFor(unit, system),
+      fixes: fixesFor.get(unit.id) ?? [],
+      location: unit.location,
+    };
+  });
+
+  const firstDeficient = [...layers].reverse().find((l) => (l.metrics.deficiency ?? 0) > 0);
+  const coverage = { numerical: 0, bound: 0, notAnalysed: 0, chainBroken: 0 };
+  for (const l of layers) {
+    if (l.status === 'not-analysed') coverage.notAnalysed++;
+    else if (l.status === 'chain-broken') coverage.chainBroken++;
+    else if (l.metrics.rankMethod === 'bound') coverage.bound++;
+    else coverage.numerical++;
+  }
+  return {
+    file: graph.file,
+    format: graph.format,
+    inputShape: unitGraph.inputShape,
+    layers,
+    model: {
+      raIndexCount: analysis.ra.indexCount,
+      raIndexNumerical: analysis.ra.indexNumerical,
+      copaIndex: analysis.copa.index,
+      copaUnrounded: round3(analysis.copa.unrounded),
+      firstDeficientLayer: firstDeficient?.nodeId ?? null,
+      risk: round3(analysis.modelRisk),
+      severity: severityOf(analysis.modelRisk, thresholds) as Severity,
+      coverage,
+    },
+    weights: options.surrogateWeights ? 'surrogate' : 'file',
+    warnings: graph.warnings,
+    seconds: round3((performance.now() - started) / 1000),
+  };
+}
+
+/** One full pass: each unit's system, then risk propagated from the output back to the input. */
+export function analyseGraph(
+  graph: AnalysisGraph,
+  options: SystemOptions,
+  cache: SystemCache,
+  onProgress?: AnalysisOptions['onProgress'],
+): GraphAnalysis {
+  const systems = new Map<string, UnitSystem>();
+  graph.units.forEach((unit, i) => {
+    onProgress?.(i, graph.units.length, unit.name);
+    systems.set(unit.id, analyseUnit(unit, options, cache));
+  });
+
+  const risk = propagateRisk(graph, systems);
+  const reported = graph.units.filter((u) => systems.get(u.id)!.reported);
+  const parametric = graph.units.filter((u) => u.kind === 'conv' || u.kind === 'dense');
+  const counted = graph.units.filter((u) => ['conv', 'dense', 'avgPool', 'maxPool'].includes(u.kind));
+  const copa = copaIndex(parametric.map((u) => systems.get(u.id)!.metrics.deficiency ?? 0));
+  const ra = rankAnalysisIndex(
+    counted.map((u) => {
+      const m = systems.get(u.id)!.metrics;
+      return { nX: m.nX, nParams: m.nW + m.nBias, nZ: m.nZ, rankU: m.rankU };
+    }),
+  );
+  const entry = graph.units.filter((u) => u.readsModelInput);
+  const modelRisk = Math.max(0, ...(entry.length ? entry : graph.units).map((u) => risk.get(u.id) ?? 0));
+  return { graph, systems, risk, modelRisk, copa, ra, reported, parametric, counted };
+}
+
+/**
+ * Risk of a unit = reach × own: `own` is the fraction of its input its own system determines; `reach` is how well
+ * the recursion arrives at its output, the best path over its consumers, each passing on what it lets through.
+ * A dense layer with a bias needs nothing from later layers (x = Gᵀg/‖g‖²), so its reach is 1.
+ */
+function propagateRisk(graph: AnalysisGraph, systems: Map<string, UnitSystem>): Map<string, number> {
+  const consumers = new Map<string, Unit[]>();
+  for (const u of graph.units) for (const i of u.inputs) consumers.set(i, [...(consumers.get(i) ?? []), u]);
+  const reach = new Map<string, number>();
+  const risk = new Map<string, number>();
+  for (let k = graph.units.length - 1; k >= 0; k--) {
+    const unit = graph.units[k];
+    const system = systems.get(unit.id)!;
+    let unitReach = graph.outputUnits.includes(unit.id) || (unit.kind === 'dense' && unit.hasBias) ? 1 : 0;
+    for (const c of consumers.get(unit.id) ?? []) unitReach = Math.max(unitReach, reach.get(c.id)! * passThroughFactor(systems.get(c.id)!));
+    reach.set(unit.id, unitReach);
+    risk.set(unit.id, unitReach * ownFactor(system));
+  }
+  return risk;
+}
+
+function ownFraction(system: UnitSystem): number {
+  const { nX, deficiency } = system.metrics;
+  return nX > 0 && deficiency !== null ? 1 - deficiency / nX : 1;
+}
+
+/** What a unit lets through to the units below it. */
+function passThroughFactor(system: UnitSystem): number {
+  if (system.status === 'not-analysed') return CHAIN_BROKEN_PASS;
+  // Past a broken chain only gradient matching goes on; dimensions the layer drops (max pooling) stay dropped.
+  if (system.status === 'chain-broken') return Math.min(CHAIN_BROKEN_PASS, passOn(ownFraction(system)));
+  return passOn(ownFraction(system));
+}
+
+/** How much of its own input a unit exposes, once its output is known. Unanalysed units count as exposed. */
+function ownFactor(system: UnitSystem): number {
+  if (system.status === 'not-analysed') return 1;
+  if (system.status === 'chain-broken') return Math.min(CHAIN_BROKEN_PASS, ownFraction(system));
+  return ownFraction(system);
+}
+
+function round3(x: number) {
+  return Math.round(x * 1000) / 1000;
+}
+

@@ -1,0 +1,799 @@
+// Per-layer counts and ranks of the layer system U x = V, U = [K(δz); W_op] (algorithm.md §4.1, §4.2, §4.5, §8).
+//
+// Numerical path ('structured'), per group (U, K, W_op are block-diagonal over groups):
+//  1. Uncovered pixels are zero columns of K and W_op: they are simply never touched (n_cov = covered entries).
+//  2. rank K: K = I_{C_in/g} ⊗ K_c and K_c is block-diagonal over the stride residue classes (ρ, γ) of the pixels
+//     (a tap (a, b') only reaches pixels with i ≡ a d_h − p_t mod s_h, j ≡ b' d_w − p_l mod s_w). Each class block
+//     (C_out/g · n_a(ρ) n_b(γ)) × (covered pixels of the class) is factored by QRCP (tiny).
+//  3. rank W_op: blocked Gaussian elimination on the sparse W_op in pixel-major (HWC) order, where its rows are
+//     banded; the front holds only the rows overlapping the current pixel.
+//  4. rank U = rank K + rank(W_op N_K), N_K = blockdiag over channels and classes of orthonormal null bases of the
+//     class blocks; W_op N_K is formed by applying the forward operator to the null vectors, then eliminated
+//     (dense). Shortcuts: rank U = n_cov as soon as rank K or rank W_op reaches n_cov.
+// K and W_op are scaled to unit spectral norm before stacking (rank U is invariant under block scaling in exact
+// arithmetic; this makes the relative tolerance independent of |δz| versus |W|). Tolerances are relative:
+// σ_max · max(m, n) · ε₆₄ of each matrix (K: n_w × n_x, W_op: n_z × n_x, U: (n_w + n_z) × n_x).
+//
+// A budget (flops and bytes) is checked before every factorisation; a quantity that does not fit falls back to
+// its structural bound (lattice bound for K, min(n_z, n_cov) for W_op, the empirical closed form for U) and the
+// result says so ('bound'). Small layers can be computed by explicit dense QRCP of U ('dense', the reference).
+
+import {
+  axisMaps,
+  convGeometry,
+  groupGeometry,
+  type AxisMap,
+  type ConvGeometry,
+} from './convGeometry';
+import { ConvOperator, FullyConnectedOperator } from './convOperators';
+import {
+  EPS,
+  csrSelectColumns,
+  csrToDense,
+  csrVStack,
+  csrScaleRows,
+  eliminationRank,
+  estimateNorm2,
+  estimateSparseEliminationFlops,
+  formQ,
+  numericalRank,
+  qrcp,
+  sparseEliminationRank,
+  stackOperators,
+  type DenseMatrix,
+  type EliminationResult,
+  type QrcpResult,
+} from './linalg';
+import { createRng } from './random';
+
+/** How the rank of U (hence the deficiency) was obtained. */
+export type RankMethod = 'dense' | 'structured' | 'bound';
+
+/** Where one reported rank comes from: computed numerically, a structural bound/estimate, or exact by structure. */
+export type RankSource = 'numeric' | 'bound' | 'exact';
+
+export interface LayerRankBounds {
+  /** §4.2 effect 2: stride-lattice upper bound on rank K, C_in·Σ_{ρ,γ} min(C_out/g·n_a(ρ)n_b(γ), R_ρ Q_γ). */
+  latticeRankK: number;
+  /** §4.2 effect 3: generic dim(row K ∩ row W_op), Σ_groups (C_out/g)² − (C_out/g − min(C_out/g, C_in/g·k_h k_w))·(C_out/g − min(C_out/g, H_o W_o)). */
+  crossDependency: number;
+  /** Upper bound on rank W_op: Σ_groups min(n_z/g, n_cov/g). */
+  rankWUpper: number;
+  /** Upper bound on rank U: Σ_groups min(n_cov/g, latticeRankK/g + rankWUpper/g). */
+  rankUUpper: number;
+  /** Empirical closed form (§4.2): Σ_groups min(n_cov, rK + rW − min(D, rK, rW)), using the reported rank K and rank W. */
+  closedFormRankU: number;
+  /** n_x − closedFormRankU. */
+  closedFormDeficiency: number;
+}
+
+export interface LayerRankTolerance {
+  /** max(m, n)·ε₆₄ for U (m = n_w + n_z, n = n_x): the relative factor of the rank test. */
+  relative: number;
+  /** σ_max estimate of K(δz) (0 when not computed). */
+  sigmaK: number;
+  /** σ_max estimate of W_op (0 when not computed). */
+  sigmaW: number;
+  /** σ_max estimate of Û = [K/σ_K; W_op/σ_W] (between 1 and √2). */
+  sigmaU: number;
+  /** Absolute thresholds on the scaled matrices: max(m,n)·ε·σ̂ for K̂, Ŵ and Û. */
+  absK: number;
+  absW: number;
+  absU: number;
+}
+
+export interface LayerRankResult {
+  /** Layer type. */
+  kind: 'conv' | 'fullyConnected';
+  /** n_x: unknowns (input entries). */
+  nX: number;
+  /** n_z: forward equations (output entries). */
+  nZ: number;
+  /** n_w: gradient equations (weight entries, bias excluded). */
+  nW: number;
+  /** Bias entries (C_out or m when the layer has a bias, else 0); they carry no information on x. */
+  nBias: number;
+  /** r_naive = n_x − n_w − n_z (§4.1): > 0 ⇒ certainly under-determined; ≤ 0 proves nothing. */
+  naive: number;
+  /** Input entries no window touches (§4.2 effect 1): zero columns of K and W_op, unrecoverable from this layer. */
+  uncoveredPixels: number;
+  /** n_cov = n_x − uncoveredPixels. */
+  nCovered: number;
+  /** rank K(δz): independent gradient equations. */
+  rankK: number;
+  /** rank W_op: independent forward equations. */
+  rankW: number;
+  /** rank U = rank [K; W_op]: independent equations of the layer system. */
+  rankU: number;
+  /** d = n_x − rank U (0 ⇔ the layer's input is determined by its gradient and output). */
+  deficiency: number;
+  /** Source of each rank: numeric, structural bound/estimate, or exact by structure. */
+  rankSource: { K: RankSource; W: RankSource; U: RankSource };
+  /** Structural bounds and the closed-form estimate (always filled). */
+  bounds: LayerRankBounds;
+  /** How rank U was obtained: explicit dense QRCP of U, the structured decomposition, or bounds only. */
+  method: RankMethod;
+  /** Tolerances actually used. */
+  tolerance: LayerRankTolerance;
+  /** Approximate floating-point operations spent on norms and factorisations. */
+  flops: number;
+  /** Wall-clock seconds of the whole computation. */
+  seconds: number;
+  /** Budget fallbacks and other remarks, one line each. */
+  notes: string[];
+}
+
+export interface LayerRankOptions {
+  /** Kernel (OIHW for conv, [out, in] for fully connected). Default: N(0,1) surrogate from `seed`. */
+  weights?: Float64Array;
+  /** δz = ∂ℓ/∂z (output-shaped). Default: N(0,1) surrogate from `seed`. */
+  outputGradient?: Float64Array;
+  /** PRNG seed of the surrogates (default 1). */
+  seed?: number;
+  /** Whether the layer has a bias (only reported as nBias). Default false. */
+  hasBias?: boolean;
+  /** Flop budget for the whole layer (default 1.2e10 ≈ a few seconds in V8). */
+  maxFlops?: number;
+  /** Memory budget for any single dense/sparse work array (default 256 MiB). */
+  maxDenseBytes?: number;
+  /** 'auto' (default): dense QRCP of U for small layers, else structured; or force one path. */
+  method?: 'auto' | RankMethod;
+  /** In 'auto', use the dense path when its estimated cost is below this (default 2e8 flops). */
+  denseThresholdFlops?: number;
+}
+
+export const DEFAULT_MAX_FLOPS = 1.2e10;
+export const DEFAULT_MAX_DENSE_BYTES = 256 * 1024 * 1024;
+const DEFAULT_DENSE_THRESHOLD = 2e8;
+const NORM_ITERATIONS = 40;
+const NORM_REL_TOL = 1e-3;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Structure: residue classes of K_c and the structural bounds
+
+/** One stride residue class (ρ, γ) of a single channel's gradient block K_c. */
+interface ResidueClass {
+  rho: number;
+  gamma: number;
+  /** Kernel taps in the class with a non-empty range. */
+  taps: { a: number; b: number }[];
+  /** Covered pixels (flat i·W + j) of the class, in increasing order. */
+  pixels: Int32Array;
+}
+
+function mod(a: number, m: number): number {
+  return ((a % m) + m) % m;
+}
+
+function residueClasses(g: ConvGeometry, rows: AxisMap, cols: AxisMap): ResidueClass[] {
+  const [sh, sw] = g.strides;
+  const [kh, kw] = g.kernel;
+  const out: ResidueClass[] = [];
+  for (let rho = 0; rho < sh; rho++) {
+    for (let gamma = 0; gamma < sw; gamma++) {
+      const taps: { a: number; b: number }[] = [];
+      for (let a = 0; a < kh; a++) {
+        if (rows.uHi[a] <= rows.uLo[a] || mod(a * g.dilations[0] - g.pads[0], sh) !== rho) continue;
+        for (let b = 0; b < kw; b++) {
+          if (cols.uHi[b] <= cols.uLo[b] || mod(b * g.dilations[1] - g.pads[1], sw) !== gamma) continue;
+          taps.push({ a, b });
+        }
+      }
+      const px: number[] = [];
+      for (let i = rho; i < g.height; i += sh) {
+        if (!rows.covered[i]) continue;
+        for (let j = gamma; j < g.width; j += sw) if (cols.covered[j]) px.push(i * g.width + j);
+      }
+      out.push({ rho, gamma, taps, pixels: Int32Array.from(px) });
+    }
+  }
+  return out;
+}
+
+interface Structure {
+  rows: AxisMap;
+  cols: AxisMap;
+  /** Covered pixels per channel. */
+  coveredPerChannel: number;
+  classes: ResidueClass[];
+  /** Per group: lattice bound on rank of the group's K, D, min(n_z, n_cov). */
+  latticeK: number;
+  D: number;
+  wUpper: number;
+  nCov: number;
+  nZ: number;
+}
+
+/** Per-group structure of a convolution (identical for every group). */
+function structureOf(g: ConvGeometry): Structure {
+  const gg = groupGeometry(g);
+  const { rows, cols } = axisMaps(gg);
+  const coveredPerChannel = rows.coveredCount * cols.coveredCount;
+  const classes = residueClasses(gg, rows, cols);
+  const F = gg.outChannels;
+  let perChannel = 0;
+  for (const cl of classes) {
+    // n_a(ρ)·n_b(γ) = number of taps in the class
+    perChannel += Math.min(F * cl.taps.length, cl.pixels.length);
+  }
+  const latticeK = gg.inChannels * perChannel;
+  const HoWo = gg.outHeight * gg.outWidth;
+  const D = F * F - (F - Math.min(F, gg.inChannels * gg.kernel[0] * gg.kernel[1])) * (F - Math.min(F, HoWo));
+  const nCov = gg.inChannels * coveredPerChannel;
+  return { rows, cols, coveredPerChannel, classes, latticeK, D, wUpper: Math.min(gg.nZ, nCov), nCov, nZ: gg.nZ };
+}
+
+function closedForm(nCov: number, rK: number, rW: number, D: number): number {
+  return Math.min(nCov, rK + rW - Math.min(D, rK, rW));
+}
+
+/** Structural counts and bounds of a convolution layer (no numerics; instantaneous). */
+export function convRankBounds(geom: ConvGeometry): {
+  nX: number;
+  nZ: number;
+  nW: number;
+  naive: number;
+  uncoveredPixels: number;
+  nCovered: number;
+  bounds: LayerRankBounds;
+} {
+  const s = structureOf(geom);
+  const G = geom.groups;
+  const nCovered = G * s.nCov;
+  const latticeRankK = G * s.latticeK;
+  const rankWUpper = G * s.wUpper;
+  const cf = G * closedForm(s.nCov, s.latticeK, s.wUpper, s.D);
+  return {
+    nX: geom.nX,
+    nZ: geom.nZ,
+    nW: geom.nW,
+    naive: geom.nX - geom.nW - geom.nZ,
+    uncoveredPixels: geom.nX - nCovered,
+    nCovered,
+    bounds: {
+      latticeRankK,
+      crossDependency: G * s.D,
+      rankWUpper,
+      rankUUpper: G * Math.min(s.nCov, s.latticeK + s.wUpper),
+      closedFormRankU: cf,
+      closedFormDeficiency: geom.nX - cf,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Budget
+
+class Budget {
+  spent = 0;
+  constructor(
+    readonly maxFlops: number,
+    readonly maxBytes: number,
+  ) {}
+  remaining(): number {
+    return Math.max(0, this.maxFlops - this.spent);
+  }
+  fits(flops: number, bytes: number): boolean {
+    return bytes <= this.maxBytes && this.spent + flops <= this.maxFlops;
+  }
+  charge(flops: number): void {
+    this.spent += flops;
+  }
+}
+
+function qrcpFlops(m: number, n: number): number {
+  const r = Math.min(m, n);
+  return 4 * m * n * r - 2 * (m + n) * r * r + (4 / 3) * r * r * r;
+}
+
+function geFlops(m: number, n: number): number {
+  const s = Math.min(m, n);
+  const l = Math.max(m, n);
+  return s * s * l - (s * s * s) / 3;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Convolution layer
+
+/**
+ * Counts, structural bounds and numerical ranks of K(δz), W_op and U = [K; W_op] for one convolution layer.
+ * Weights and δz default to seeded Gaussian surrogates (generic ranks = architectural constants, §8 row 4).
+ */
+export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): LayerRankResult {
+  const t0 = performance.now();
+  const notes: string[] = [];
+  const rng = createRng(opts.seed ?? 1);
+  const W = opts.weights ?? rng.fillNormal(new Float64Array(geom.nW));
+  const dz = opts.outputGradient ?? rng.fillNormal(new Float64Array(geom.nZ));
+  if (W.length !== geom.nW) throw new RangeError(`convLayerRank: weights have ${W.length} entries, expected ${geom.nW}`);
+  if (dz.length !== geom.nZ) throw new RangeError(`convLayerRank: output gradient has ${dz.length} entries, expected ${geom.nZ}`);
+  const budget = new Budget(opts.maxFlops ?? DEFAULT_MAX_FLOPS, opts.maxDenseBytes ?? DEFAULT_MAX_DENSE_BYTES);
+  const base = convRankBounds(geom);
+  const s = structureOf(geom);
+  const G = geom.groups;
+  const gg = groupGeometry(geom);
+  const mU = geom.nW + geom.nZ;
+  const relU = Math.max(mU, geom.nX) * EPS;
+  const tolerance: LayerRankTolerance = { relative: relU, sigmaK: 0, sigmaW: 0, sigmaU: 0, absK: 0, absW: 0, absU: 0 };
+
+  const finish = (
+    rK: number | null,
+    rW: number | null,
+    rU: number | null,
+    method: RankMethod,
+    srcK: RankSource = rK === null ? 'bound' : 'numeric',
+  ): LayerRankResult => {
+    const rankK = rK ?? base.bounds.latticeRankK;
+    const rankW = rW ?? base.bounds.rankWUpper;
+    // closed form per group with the best available ranks (groups share the structure; split evenly)
+    const cf = G * closedForm(s.nCov, rankK / G, rankW / G, s.D);
+    const rankU = rU ?? Math.round(cf);
+    return {
+      kind: 'conv',
+      nX: geom.nX,
+      nZ: geom.nZ,
+      nW: geom.nW,
+      nBias: opts.hasBias ? geom.outChannels : 0,
+      naive: base.naive,
+      uncoveredPixels: base.uncoveredPixels,
+      nCovered: base.nCovered,
+      rankK,
+      rankW,
+      rankU,
+      deficiency: geom.nX - rankU,
+      rankSource: { K: srcK, W: rW === null ? 'bound' : 'numeric', U: rU === null ? 'bound' : 'numeric' },
+      bounds: { ...base.bounds, closedFormRankU: Math.round(cf), closedFormDeficiency: geom.nX - Math.round(cf) },
+      method: rU === null ? 'bound' : method,
+      tolerance,
+      flops: budget.spent,
+      seconds: (performance.now() - t0) / 1000,
+      notes,
+    };
+  };
+
+  if (opts.method === 'bound') {
+    notes.push('bounds only (requested)');
+    return finish(null, null, null, 'bound');
+  }
+
+  // --- norms (matrix-free power iteration) -------------------------------------------------------------------
+  const ops = new ConvOperator(geom);
+  const nnzOp = geom.nZ * geom.inPerGroup * geom.kernel[0] * geom.kernel[1];
+  const normFlops = 3 * NORM_ITERATIONS * 8 * nnzOp;
+  if (!budget.fits(normFlops, 0)) {
+    notes.push(`over budget: norm estimation alone needs ~${fmt(normFlops)} flops; bounds only`);
+    return finish(null, null, null, 'bound');
+  }
+  const Kop = ops.gradientOperator(dz);
+  const Wop = ops.forwardOperator(W);
+  const sigmaK = estimateNorm2(Kop, { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
+  const sigmaW = estimateNorm2(Wop, { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
+  if (sigmaW === 0) notes.push('the kernel is zero: rank W_op = 0');
+  if (sigmaK === 0) notes.push('δz is zero: rank K = 0 (no gradient equations)');
+  const sK = sigmaK > 0 ? 1 / sigmaK : 0;
+  const sW = sigmaW > 0 ? 1 / sigmaW : 0;
+  const sigmaU = sigmaK > 0 || sigmaW > 0 ? estimateNorm2(stackOperators(Kop, Wop, sK, sW), { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL }) : 0;
+  budget.charge(normFlops);
+  tolerance.sigmaK = sigmaK;
+  tolerance.sigmaW = sigmaW;
+  tolerance.sigmaU = sigmaU;
+  tolerance.absK = Math.max(geom.nW, geom.nX) * EPS;
+  tolerance.absW = Math.max(geom.nZ, geom.nX) * EPS;
+  tolerance.absU = Math.max(sigmaU, 1) * relU;
+
+  // --- path choice -------------------------------------------------------------------------------------------
+  const nCovG = s.nCov;
+  const denseCost = G * (qrcpFlops(gg.nW + gg.nZ, nCovG) + qrcpFlops(gg.nW, nCovG) + qrcpFlops(gg.nZ, nCovG));
+  const denseBytes = 8 * 2 * (gg.nW + gg.nZ) * nCovG;
+  let method = opts.method ?? 'auto';
+  if (method === 'auto') {
+    method = denseCost <= (opts.denseThresholdFlops ?? DEFAULT_DENSE_THRESHOLD) && budget.fits(denseCost, denseBytes) ? 'dense' : 'structured';
+  }
+  if (method === 'dense') {
+    if (!budget.fits(denseCost, denseBytes)) {
+      notes.push(`dense path over budget (~${fmt(denseCost)} flops, ${fmt(denseBytes)} bytes); using the structured path`);
+      method = 'structured';
+    } else {
+      const r = denseRanks(geom, W, dz, sK, sW, tolerance);
+      budget.charge(denseCost);
+      return finish(r.rK, r.rW, r.rU, 'dense');
+    }
+  }
+
+  // --- structured path, group by group -----------------------------------------------------------------------
+  const per = gg.nW; // kernel entries per group
+  const zPer = gg.nZ;
+  let rK: number | null = 0;
+  let rW: number | null = 0;
+  let rU: number | null = 0;
+  const gops = new ConvOperator(gg);
+  for (let grp = 0; grp < G; grp++) {
+    const Wg = W.subarray(grp * per, (grp + 1) * per);
+    const dzg = dz.subarray(grp * zPer, (grp + 1) * zPer);
+    // 1. rank K (class blocks)
+    let kParts: KClassFactor[] | null = null;
+    if (rK !== null) {
+      kParts = factorK(gg, s, dzg, sK, tolerance, budget, notes);
+      if (kParts === null) rK = null;
+      else {
+        let per1 = 0;
+        for (const p of kParts) per1 += p.rank;
+        rK += gg.inChannels * per1;
+      }
+    }
+    // 2. rank W_op (banded elimination)
+    let rWg: number | null = null;
+    if (rW !== null) {
+      rWg = rankWBanded(gops, Wg, sW, tolerance.absW, budget, notes);
+      if (rWg === null) rW = null;
+      else rW += rWg;
+    }
+    // 3. rank U
+    if (rU !== null) {
+      let rUg: number | null = null;
+      if (kParts) {
+        let rKU = 0;
+        for (const p of kParts) rKU += p.rankU;
+        rKU *= gg.inChannels;
+        if (rKU >= nCovG || (rWg !== null && rWg >= nCovG)) rUg = nCovG;
+        else {
+          const rm = rankWOnNullK(gg, s, Wg, sW, kParts, tolerance.absU, budget, notes);
+          if (rm !== null) rUg = rKU + rm;
+        }
+      } else if (rWg !== null && rWg >= nCovG) {
+        rUg = nCovG;
+      }
+      if (rUg === null) rU = null;
+      else rU += rUg;
+    }
+    if (rK === null && rW === null && rU === null) break;
+  }
+  return finish(rK, rW, rU, 'structured');
+}
+
+/** QRCP factor of one residue-class block of K_c (transposed: pixels × taps·filters). */
+interface KClassFactor {
+  cls: ResidueClass;
+  /** Numerical rank at the K tolerance. */
+  rank: number;
+  /** Numerical rank at the U tolerance (≤ rank). */
+  rankU: number;
+  factor: QrcpResult | null;
+}
+
+/** Factor every residue-class block of the (scaled) K_c of one group; null when over budget. */
+function factorK(
+  gg: ConvGeometry,
+  s: Structure,
+  dz: Float64Array,
+  scale: number,
+  tol: LayerRankTolerance,
+  budget: Budget,
+  notes: string[],
+): KClassFactor[] | null {
+  let flops = 0;
+  let bytes = 0;
+  for (const cl of s.classes) {
+    const rows = gg.outChannels * cl.taps.length;
+    flops += qrcpFlops(cl.pixels.length, rows);
+    bytes = Math.max(bytes, 8 * cl.pixels.length * Math.max(rows, cl.pixels.length));
+  }
+  if (!budget.fits(flops, bytes)) {
+    notes.push(`rank K over budget (~${fmt(flops)} flops, ${fmt(bytes)} bytes): lattice bound used`);
+    return null;
+  }
+  const out: KClassFactor[] = [];
+  const { rows: rm, cols: cm } = s;
+  const Ho = gg.outHeight;
+  const Wo = gg.outWidth;
+  const Wd = gg.width;
+  const colOf = new Int32Array(gg.height * gg.width).fill(-1);
+  for (const cl of s.classes) {
+    const npx = cl.pixels.length;
+    const nrows = gg.outChannels * cl.taps.length;
+    if (npx === 0 || nrows === 0 || scale === 0) {
+      out.push({ cls: cl, rank: 0, rankU: 0, factor: null });
+      continue;
+    }
+    for (let q = 0; q < npx; q++) colOf[cl.pixels[q]] = q;
+    // Bᵀ: pixels × (f, tap)
+    const Bt: DenseMatrix = { rows: npx, cols: nrows, data: new Float64Array(npx * nrows) };
+    let r = 0;
+    for (let f = 0; f < gg.outChannels; f++) {
+      for (const { a, b } of cl.taps) {
+        const offA = a * gg.dilations[0] - gg.pads[0];
+        const offB = b * gg.dilations[1] - gg.pads[1];
+        for (let u = rm.uLo[a]; u < rm.uHi[a]; u++) {
+          const i = u * gg.strides[0] + offA;
+          for (let v = cm.uLo[b]; v < cm.uHi[b]; v++) {
+            const j = v * gg.strides[1] + offB;
+            Bt.data[colOf[i * Wd + j] * nrows + r] = scale * dz[(f * Ho + u) * Wo + v];
+          }
+        }
+        r++;
+      }
+    }
+    for (let q = 0; q < npx; q++) colOf[cl.pixels[q]] = -1;
+    const f = qrcp(Bt, { tol: tol.absK, inPlace: true });
+    let rankU = 0;
+    for (let k = 0; k < f.rank; k++) if (f.diag[k] > tol.absU) rankU++;
+    out.push({ cls: cl, rank: f.rank, rankU, factor: f });
+  }
+  budget.charge(flops);
+  return out;
+}
+
+/**
+ * rank of one group's W_op by banded elimination in pixel-major order; null when over budget or aborted.
+ * The cheap 'wide' orientation is tried first; if its decisions were not clearly separated from the threshold
+ * (EliminationResult.clearGap), the robust 'tall' orientation, then dense QRCP, are tried within the budget.
+ */
+function rankWBanded(gops: ConvOperator, Wg: Float64Array, scale: number, tol: number, budget: Budget, notes: string[]): number | null {
+  const gg = gops.geom;
+  if (scale === 0) return 0;
+  const nnz = gg.nZ * gg.inPerGroup * gg.kernel[0] * gg.kernel[1];
+  const csrBytes = 2 * 12 * nnz;
+  if (csrBytes > budget.maxBytes || budget.remaining() <= 0) {
+    notes.push(`rank W_op over budget (sparse operator ${fmt(csrBytes)} bytes): bound min(n_z, n_cov) used`);
+    return null;
+  }
+  const A = gops.forwardCsr(Wg, 'hwc');
+  for (let p = 0; p < A.values.length; p++) A.values[p] *= scale;
+  let last: EliminationResult | null = null;
+  for (const orientation of ['wide', 'tall'] as const) {
+    const est = estimateSparseEliminationFlops(A, orientation);
+    const frontBytes = 8 * 2 * est.activeRows * (est.window + 8);
+    if (!budget.fits(est.flops, frontBytes)) {
+      if (!last) {
+        notes.push(`rank W_op over budget (~${fmt(est.flops)} flops estimated): bound min(n_z, n_cov) used`);
+        return null;
+      }
+      break;
+    }
+    const r = sparseEliminationRank(A, { tol, maxFlops: budget.remaining(), orientation });
+    budget.charge(r.flops);
+    if (r.aborted) break;
+    last = r;
+    if (r.clearGap) return r.rank;
+  }
+  // still ambiguous: dense rank-revealing QR if it fits
+  const m = Math.max(A.rows, A.cols);
+  const n = Math.min(A.rows, A.cols);
+  const qf = qrcpFlops(m, n);
+  if (budget.fits(qf, 8 * m * n)) {
+    const D = csrToDense(A);
+    const r = numericalRank(D, { tol });
+    budget.charge(qf);
+    if (last && r !== last.rank) notes.push(`rank W_op: elimination gave ${last.rank}, QRCP ${r} (QRCP kept)`);
+    return r;
+  }
+  if (!last) {
+    notes.push('rank W_op aborted at the flop budget: bound min(n_z, n_cov) used');
+    return null;
+  }
+  notes.push(`rank W_op = ${last.rank} by elimination without a clear gap (smallest pivot ${last.minPivot.toExponential(1)}, largest rejected ${last.maxRejected.toExponential(1)}, threshold ${last.finalTol.toExponential(1)}); QRCP over budget`);
+  return last.rank;
+}
+
+/**
+ * rank(W_op N_K) for one group: rows = images under Ŵ of the orthonormal null vectors of every class block of K̂_c,
+ * for every input channel of the group. Null when over budget.
+ */
+function rankWOnNullK(
+  gg: ConvGeometry,
+  s: Structure,
+  Wg: Float64Array,
+  scale: number,
+  parts: KClassFactor[],
+  tol: number,
+  budget: Budget,
+  notes: string[],
+): number | null {
+  const C = gg.inChannels;
+  let q = 0;
+  let qFlops = 0;
+  let maxQBytes = 0;
+  for (const p of parts) {
+    const npx = p.cls.pixels.length;
+    const nn = npx - p.rankU;
+    q += C * nn;
+    qFlops += 4 * npx * nn * p.rankU;
+    maxQBytes = Math.max(maxQBytes, 8 * npx * nn);
+  }
+  const nz = gg.nZ;
+  const buildFlops = 2 * q * gg.outChannels * gg.kernel[0] * gg.kernel[1] * gg.outHeight * gg.outWidth;
+  const elimFlops = geFlops(q, nz);
+  const flops = qFlops + buildFlops + elimFlops;
+  const bytes = 2 * 8 * q * (nz + 8) + maxQBytes;
+  if (q === 0) return 0;
+  if (scale === 0) return 0;
+  if (!budget.fits(flops, bytes)) {
+    notes.push(`rank U over budget: W_op·N_K is ${nz}×${q} (~${fmt(flops)} flops, ${fmt(bytes)} bytes); closed form used`);
+    return null;
+  }
+  const M: DenseMatrix = { rows: q, cols: nz, data: new Float64Array(q * nz) };
+  const { rows: rm, cols: cm } = s;
+  const [kh, kw] = gg.kernel;
+  const [sh, sw] = gg.strides;
+  const Ho = gg.outHeight;
+  const Wo = gg.outWidth;
+  const HoWo = Ho * Wo;
+  const Wd = gg.width;
+  const F = gg.outChannels;
+  const x = new Float64Array(gg.height * gg.width);
+  let row = 0;
+  for (const p of parts) {
+    const npx = p.cls.pixels.length;
+    const nn = npx - p.rankU;
+    if (nn === 0) continue;
+    // orthonormal null basis of the class block: columns rankU… of Q from the QRCP of Bᵀ (identity if no factor)
+    let N: DenseMatrix;
+    if (p.factor) N = formQ(p.factor, p.rankU, npx);
+    else {
+      N = { rows: npx, cols: nn, data: new Float64Array(npx * nn) };
+      for (let k = 0; k < nn; k++) N.data[k * nn + k] = 1;
+    }
+    for (let t = 0; t < nn; t++) {
+      for (let k = 0; k < npx; k++) x[p.cls.pixels[k]] = N.data[k * nn + t];
+      for (let c = 0; c < C; c++) {
+        // z = Ŵ (e_c ⊗ x): only the class's taps see x
+        const z = M.data;
+        const zo = row * nz;
+        for (let f = 0; f < F; f++) {
+          const zf = zo + f * HoWo;
+          for (const { a, b } of p.cls.taps) {
+            const w = scale * Wg[((f * C + c) * kh + a) * kw + b];
+            if (w === 0) continue;
+            const offA = a * gg.dilations[0] - gg.pads[0];
+            const offB = b * gg.dilations[1] - gg.pads[1];
+            const v0 = cm.uLo[b];
+            const v1 = cm.uHi[b];
+            for (let u = rm.uLo[a]; u < rm.uHi[a]; u++) {
+              const xr = (u * sh + offA) * Wd + offB;
+              const zr = zf + u * Wo;
+              for (let v = v0; v < v1; v++) z[zr + v] += w * x[xr + v * sw];
+            }
+          }
+        }
+        row++;
+      }
+      for (let k = 0; k < npx; k++) x[p.cls.pixels[k]] = 0;
+    }
+  }
+  const r = eliminationRank(M, { tol, maxFlops: Math.max(budget.remaining() - qFlops - buildFlops, 0), orientation: 'tall' });
+  budget.charge(qFlops + buildFlops + r.flops);
+  if (r.aborted) {
+    notes.push(`rank U aborted at the flop budget: closed form used`);
+    return null;
+  }
+  if (!r.clearGap) {
+    const qf = qrcpFlops(q, nz);
+    if (budget.fits(qf, 8 * q * nz)) {
+      const rq = numericalRank(M, { tol });
+      budget.charge(qf);
+      if (rq !== r.rank) notes.push(`rank W_op·N_K: elimination gave ${r.rank}, QRCP ${rq} (QRCP kept)`);
+      return rq;
+    }
+    notes.push(`rank W_op·N_K = ${r.rank} by elimination without a clear gap (smallest pivot ${r.minPivot.toExponential(1)}, largest rejected ${r.maxRejected.toExponential(1)}, threshold ${r.finalTol.toExponential(1)}); QRCP over budget`);
+  }
+  return r.rank;
+}
+
+/** Reference path: explicit dense K̂, Ŵ and Û restricted to covered columns, ranks by QRCP, group by group. */
+function denseRanks(
+  geom: ConvGeometry,
+  W: Float64Array,
+  dz: Float64Array,
+  sK: number,
+  sW: number,
+  tol: LayerRankTolerance,
+): { rK: number; rW: number; rU: number } {
+  const gg = groupGeometry(geom);
+  const ops = new ConvOperator(gg);
+  const { rows, cols } = axisMaps(gg);
+  const keep = new Int32Array(gg.nX).fill(-1);
+  let nc = 0;
+  for (let c = 0; c < gg.inChannels; c++)
+    for (let i = 0; i < gg.height; i++)
+      for (let j = 0; j < gg.width; j++) if (rows.covered[i] && cols.covered[j]) keep[(c * gg.height + i) * gg.width + j] = nc++;
+  let rK = 0;
+  let rW = 0;
+  let rU = 0;
+  for (let grp = 0; grp < geom.groups; grp++) {
+    const Wg = W.subarray(grp * gg.nW, (grp + 1) * gg.nW);
+    const dzg = dz.subarray(grp * gg.nZ, (grp + 1) * gg.nZ);
+    const K = csrScaleRows(csrSelectColumns(ops.gradientCsr(dzg), keep, nc), gg.nW, sK, sK);
+    const Wm = csrScaleRows(csrSelectColumns(ops.forwardCsr(Wg), keep, nc), gg.nZ, sW, sW);
+    rK += sK === 0 ? 0 : numericalRank(csrToDense(K), { tol: tol.absK });
+    rW += sW === 0 ? 0 : numericalRank(csrToDense(Wm), { tol: tol.absW });
+    rU += numericalRank(csrToDense(csrVStack(K, Wm)), { tol: tol.absU });
+  }
+  return { rK, rW, rU };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fully connected layer
+
+/**
+ * Fully connected layer (§3.1, §4.1): n_x = in; K(δz) = δz ⊗ I has rank n_x whenever δz ≠ 0 (a rank-one G
+ * still gives n independent equations), so the deficiency is 0. rank W is computed numerically when it fits.
+ */
+export function fullyConnectedLayerRank(inFeatures: number, outFeatures: number, opts: LayerRankOptions = {}): LayerRankResult {
+  const t0 = performance.now();
+  const op = new FullyConnectedOperator(inFeatures, outFeatures);
+  const notes: string[] = [];
+  const rng = createRng(opts.seed ?? 1);
+  const W = opts.weights ?? rng.fillNormal(new Float64Array(op.nW));
+  const dz = opts.outputGradient ?? rng.fillNormal(new Float64Array(outFeatures));
+  if (W.length !== op.nW) throw new RangeError(`fullyConnectedLayerRank: weights have ${W.length} entries, expected ${op.nW}`);
+  if (dz.length !== outFeatures) throw new RangeError(`fullyConnectedLayerRank: output gradient has ${dz.length} entries, expected ${outFeatures}`);
+  const budget = new Budget(opts.maxFlops ?? DEFAULT_MAX_FLOPS, opts.maxDenseBytes ?? DEFAULT_MAX_DENSE_BYTES);
+  const n = inFeatures;
+  const m = outFeatures;
+  let dzNonZero = false;
+  for (let i = 0; i < m; i++) if (dz[i] !== 0) dzNonZero = true;
+  const rankK = dzNonZero ? n : 0;
+  let rankW: number | null = null;
+  const relW = Math.max(m, n) * EPS;
+  let sigmaW = 0;
+  const cost = geFlops(m, n) + 4 * NORM_ITERATIONS * m * n;
+  if (opts.method !== 'bound' && budget.fits(cost, 2 * 8 * m * (n + 8))) {
+    const A = op.forwardDense(W);
+    sigmaW = estimateNorm2(op.forwardOperator(W), { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
+    const r = sigmaW === 0 ? null : eliminationRank(A, { tol: sigmaW * relW });
+    rankW = r ? r.rank : 0;
+    if (r && !r.clearGap) notes.push(`rank W by elimination without a clear gap (smallest pivot ${r.minPivot.toExponential(1)}, threshold ${r.finalTol.toExponential(1)})`);
+    budget.charge(cost);
+  } else if (opts.method !== 'bound') {
+    notes.push(`rank W over budget (~${fmt(cost)} flops): bound min(in, out) used`);
+  }
+  if (!dzNonZero) notes.push('δz is zero: the gradient carries no equation; only the forward rows remain');
+  const rW = rankW ?? Math.min(m, n);
+  const rankU = dzNonZero ? n : rW;
+  const D = dzNonZero ? rW : 0; // row(K) = Rⁿ ⊇ row(W): every forward row lies in the gradient row space
+  return {
+    kind: 'fullyConnected',
+    nX: n,
+    nZ: m,
+    nW: m * n,
+    nBias: opts.hasBias ? m : 0,
+    naive: n - m * n - m,
+    uncoveredPixels: 0,
+    nCovered: n,
+    rankK,
+    rankW: rW,
+    rankU,
+    deficiency: n - rankU,
+    rankSource: { K: 'exact', W: rankW === null ? 'bound' : 'numeric', U: dzNonZero ? 'exact' : rankW === null ? 'bound' : 'numeric' },
+    bounds: {
+      latticeRankK: n,
+      crossDependency: D,
+      rankWUpper: Math.min(m, n),
+      rankUUpper: n,
+      closedFormRankU: rankU,
+      closedFormDeficiency: n - rankU,
+    },
+    method: 'structured',
+    tolerance: { relative: relW, sigmaK: 0, sigmaW, sigmaU: 0, absK: 0, absW: sigmaW * relW, absU: 0 },
+    flops: budget.spent,
+    seconds: (performance.now() - t0) / 1000,
+    notes,
+  };
+}
+
+/** Convenience: geometry + rank in one call (shape CHW, attributes as in ConvGeometryInit). */
+export function convLayerRankFor(
+  input: [number, number, number],
+  conv: { outChannels: number; kernel: number | [number, number]; strides?: number | [number, number]; pads?: number | [number, number, number, number]; dilations?: number | [number, number]; groups?: number },
+  opts: LayerRankOptions = {},
+): LayerRankResult {
+  const geom = convGeometry({ inChannels: input[0], height: input[1], width: input[2], ...conv });
+  return convLayerRank(geom, opts);
+}
+
+function fmt(x: number): string {
+  if (x >= 1e9) return `${(x / 1e9).toFixed(1)}e9`;
+  if (x >= 1e6) return `${(x / 1e6).toFixed(1)}e6`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)}e3`;
+  return String(Math.round(x));
+}

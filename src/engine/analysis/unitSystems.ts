@@ -1,0 +1,221 @@
+// Each unit's linear system: counts, ranks and status (algorithm.md §4.1, §4.2, §3.4, §5.5).
+import { sizeOf } from '../ir';
+import { convGeometry } from './convGeometry';
+import { convLayerRank, fullyConnectedLayerRank, type LayerRankResult } from './layerRank';
+import { createRng } from './random';
+import type { LayerMetrics, LayerStatus, RankMethod } from './types';
+import type { Unit } from './units';
+import { windowOutput2d } from '../shapes';
+
+export interface SystemOptions {
+  surrogateWeights: boolean;
+  seed: number;
+  maxDenseBytes?: number;
+  maxFlops?: number;
+}
+
+/** Metrics a unit's own system determines; the graph-level fields (RA-i, COPA) are added by analyzeModel. */
+export type SystemMetrics = Omit<LayerMetrics, 'virtualConstraints' | 'raCount' | 'raNumerical' | 'copaWeight' | 'copaTerm'>;
+
+export interface UnitSystem {
+  status: LayerStatus;
+  metrics: SystemMetrics;
+  /** Whether the unit gets a row in the report (pass-through units and concatenations do not). */
+  reported: boolean;
+  note?: string;
+}
+
+/** Fraction of units a ReLU leaves active in the architectural estimate (R-CONV route). */
+const RELU_ACTIVE_FRACTION = 0.5;
+
+export function analyseUnit(unit: Unit, options: SystemOptions, cache: Map<string, UnitSystem>): UnitSystem {
+  const key = cacheKey(unit, options);
+  const cached = key ? cache.get(key) : undefined;
+  if (cached) return cached;
+  const system = computeSystem(unit, options);
+  if (key) cache.set(key, system);
+  return system;
+}
+
+/** Same geometry and same weights give the same system; file weights are identified by the unit id. */
+function cacheKey(unit: Unit, options: SystemOptions): string | undefined {
+  if (unit.kind !== 'conv' && unit.kind !== 'dense') return undefined;
+  const weights = options.surrogateWeights || !unit.kernel ? 'surrogate' : `file:${unit.id}`;
+  return JSON.stringify([unit.kind, unit.conv, unit.dense, unit.activation?.route, weights, options.seed]);
+}
+
+function computeSystem(unit: Unit, options: SystemOptions): UnitSystem {
+  const nX = sizeOf(unit.inputShape);
+  const nZ = sizeOf(unit.outputShape);
+  switch (unit.kind) {
+    case 'conv':
+    case 'dense':
+      return parametricSystem(unit, options);
+    case 'avgPool':
+      return averagePoolSystem(unit, nX, nZ);
+    case 'maxPool':
+      return {
+        status: 'chain-broken',
+        reported: true,
+        metrics: countOnly(nX, 0, nZ, 0, { deficiency: Math.max(nX - nZ, 0) }),
+      };
+    case 'residual':
+      return residualSystem(unit, nX, nZ);
+    case 'concat':
+    case 'passThrough':
+      return { status: 'determined', reported: false, metrics: countOnly(nX, 0, nZ, 0, { rankU: nX, deficiency: 0, method: 'exact-count' }) };
+    case 'broken':
+      return { status: 'chain-broken', reported: true, note: unit.note, metrics: countOnly(nX, 0, nZ, 0, {}) };
+    case 'unsupported':
+      return { status: 'not-analysed', reported: true, note: unit.note, metrics: countOnly(nX, 0, nZ, 0, {}) };
+  }
+}
+
+function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
+  const route = unit.activation?.route;
+  if (route === 'broken' && !(unit.kind === 'dense' && unit.hasBias)) {
+    const nX = sizeOf(unit.inputShape);
+    return {
+      status: 'chain-broken',
+      reported: true,
+      note: `its activation (${unit.activation!.attrs.activation}) has no closed-form inverse, so neither z nor δz of this layer follows from the layer after it`,
+      metrics: countOnly(nX, weightCount(unit), sizeOf(unit.outputShape), biasCount(unit), {}),
+    };
+  }
+  let weights: Float64Array | undefined;
+  try {
+    weights = options.surrogateWeights ? undefined : unit.kernel?.();
+  } catch (e) {
+    return {
+      status: 'not-analysed',
+      reported: true,
+      note: `its weights could not be loaded (${e instanceof Error ? e.message : String(e)})`,
+      metrics: countOnly(sizeOf(unit.inputShape), weightCount(unit), sizeOf(unit.outputShape), biasCount(unit), {}),
+    };
+  }
+  const outputGradient = route === 'rconv' ? reluOutputGradient(sizeOf(unit.outputShape), options.seed) : undefined;
+  const rankOptions = { weights, outputGradient, seed: options.seed, hasBias: unit.hasBias, maxFlops: options.maxFlops, maxDenseBytes: options.maxDenseBytes };
+  let result: LayerRankResult;
+  try {
+    result =
+      unit.kind === 'conv'
+        ? convLayerRank(convGeometry({ ...unit.conv! }), rankOptions)
+        : fullyConnectedLayerRank(unit.dense!.inFeatures, unit.dense!.outFeatures, rankOptions);
+  } catch (e) {
+    return {
+      status: 'not-analysed',
+      reported: true,
+      note: `its system could not be built (${e instanceof Error ? e.message : String(e)})`,
+      metrics: countOnly(sizeOf(unit.inputShape), weightCount(unit), sizeOf(unit.outputShape), biasCount(unit), {}),
+    };
+  }
+  const method: RankMethod = result.method === 'bound' ? 'bound' : 'numerical';
+  return {
+    status: statusOf(result.deficiency, result.nW + result.nZ, result.nX),
+    reported: true,
+    note: result.notes.length ? result.notes.join('; ') : undefined,
+    metrics: {
+      nX: result.nX,
+      nW: result.nW,
+      nZ: result.nZ,
+      nBias: result.nBias,
+      naive: result.naive,
+      uncovered: result.uncoveredPixels,
+      rankK: result.rankK,
+      rankW: result.rankW,
+      rankU: result.rankU,
+      deficiency: result.deficiency,
+      rankMethod: method,
+      bounds:
+        result.kind === 'conv'
+          ? { rankK: result.bounds.latticeRankK, rankU: result.bounds.rankUUpper, crossDependencies: result.bounds.crossDependency }
+          : undefined,
+    },
+  };
+}
+
+/**
+ * ReLU (R-CONV, algorithm.md §5.5): δz is exact but zero on inactive units, which is what lowers rank K.
+ * The architectural estimate draws a random half of the units as active.
+ */
+function reluOutputGradient(n: number, seed: number): Float64Array {
+  const rng = createRng(seed + 7919);
+  const dz = rng.fillNormal(new Float64Array(n));
+  for (let i = 0; i < n; i++) if (rng.uniform() >= RELU_ACTIVE_FRACTION) dz[i] = 0;
+  return dz;
+}
+
+/** A fixed linear map: n_z forward rows, rank = outputs whose windows cover distinct inputs (generic averaging). */
+function averagePoolSystem(unit: Unit, nX: number, nZ: number): UnitSystem {
+  const pool = unit.pool!;
+  const [, c, h, w] = unit.inputShape.length === 4 ? unit.inputShape : [1, nX, 1, 1];
+  let covered = nX;
+  if (!pool.global) {
+    const [oh, ow] = windowOutput2d([h, w], pool.kernel, pool.strides, [1, 1], pool.pads);
+    const rows = Math.min(h, Math.max(0, (oh - 1) * pool.strides[0] + pool.kernel[0] - pool.pads[0]));
+    const cols = Math.min(w, Math.max(0, (ow - 1) * pool.strides[1] + pool.kernel[1] - pool.pads[1]));
+    covered = c * rows * cols;
+  }
+  const rankU = Math.min(nZ, covered);
+  const deficiency = nX - rankU;
+  return {
+    status: statusOf(deficiency, nZ, nX),
+    reported: true,
+    metrics: { ...countOnly(nX, 0, nZ, 0, { rankU, deficiency, method: 'exact-count' }), rankW: rankU, rankK: 0, uncovered: nX - covered },
+  };
+}
+
+/**
+ * Residual addition y = σ(W₂h + x + b₂). With the identity skip, x = r − W₂h, and the first branch's forward
+ * equations become (W₁W₂ + D⁻¹)h = …, a square system that is generically invertible: the block input is pinned
+ * (algorithm.md §3.4). Other skips (projections) are not analysed yet.
+ */
+function residualSystem(unit: Unit, nX: number, nZ: number): UnitSystem {
+  if (unit.inputs.length + (unit.readsModelInput ? 1 : 0) === 2) {
+    return {
+      status: 'determined',
+      reported: true,
+      note: 'The skip adds the block input to the branch output: with the block output known, the joint system of the block (branch and skip) pins its input.',
+      metrics: countOnly(nX, 0, nZ, 0, { rankU: nX, deficiency: 0, method: 'exact-count' }),
+    };
+  }
+  return { status: 'not-analysed', reported: true, note: 'an addition of more than two branches is not analysed', metrics: countOnly(nX, 0, nZ, 0, {}) };
+}
+
+function countOnly(
+  nX: number,
+  nW: number,
+  nZ: number,
+  nBias: number,
+  known: { rankU?: number; deficiency?: number; method?: RankMethod },
+): SystemMetrics {
+  return {
+    nX,
+    nW,
+    nZ,
+    nBias,
+    naive: nX - nW - nZ,
+    uncovered: 0,
+    rankK: null,
+    rankW: null,
+    rankU: known.rankU ?? null,
+    deficiency: known.deficiency ?? null,
+    rankMethod: known.method ?? 'none',
+  };
+}
+
+function weightCount(unit: Unit): number {
+  if (unit.kind === 'dense') return unit.dense!.inFeatures * unit.dense!.outFeatures;
+  const c = unit.conv!;
+  return c.outChannels * (c.inChannels / c.groups) * c.kernel[0] * c.kernel[1];
+}
+
+function biasCount(unit: Unit): number {
+  if (!unit.hasBias) return 0;
+  return unit.kind === 'dense' ? unit.dense!.outFeatures : unit.conv!.outChannels;
+}
+
+export function statusOf(deficiency: number, equations: number, unknowns: number): LayerStatus {
+  if (deficiency > 0) return 'under-determined';
+  return equations > unknowns ? 'determined' : 'exactly-determined';
+}

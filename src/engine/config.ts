@@ -1,0 +1,191 @@
+// LeakLint settings: leaklint.config.json for the CLI, the same keys under "leaklint.*" in the extension's settings.
+// The schema is schemas/leaklint.config.schema.json; keep both in step.
+import * as fs from 'fs';
+import * as path from 'path';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
+import { isRuleId, RULES, SEVERITIES, type RuleId } from './analysis/rules';
+import type { Severity } from './analysis/types';
+
+export const CONFIG_FILE_NAME = 'leaklint.config.json';
+
+/** Lowest severity that fails a run (exit code 1); 'none' never fails on findings. */
+export type FailOn = Severity | 'none';
+/** Per rule: report its findings at this severity instead of the computed one, or not at all. */
+export type RuleSetting = Severity | 'off';
+export type RuleSettings = Partial<Record<RuleId, RuleSetting>>;
+
+/** Risk thresholds: risk ≥ high → high, ≥ medium → medium, else low. */
+export interface Thresholds {
+  high: number;
+  medium: number;
+}
+
+export interface LeakLintConfig {
+  failOn: FailOn;
+  /** Unset: the analysis defaults. */
+  thresholds?: Thresholds;
+  /** Paths or globs (relative to `baseDir`) of model files and folders to skip. */
+  ignore: string[];
+  rules: RuleSettings;
+  /** Model input shape for dynamic dimensions, in the file's own layout (NCHW for ONNX, NHWC for TF.js). */
+  inputShape?: number[];
+  /** Folder that relative `ignore` entries are resolved against (the config file's folder). */
+  baseDir: string;
+}
+
+export const FAIL_ON_VALUES: readonly FailOn[] = [...SEVERITIES, 'none'];
+const RULE_SETTING_VALUES: readonly RuleSetting[] = ['off', ...SEVERITIES];
+const KNOWN_KEYS = ['$schema', 'failOn', 'thresholds', 'ignore', 'rules', 'inputShape'];
+
+export function defaultConfig(baseDir: string): LeakLintConfig {
+  return { failOn: 'high', ignore: [], rules: {}, baseDir };
+}
+
+/** A config that cannot be used; `source` is the file (or "settings"), `reason` one line. */
+export class ConfigError extends Error {
+  constructor(
+    readonly source: string,
+    readonly reason: string,
+  ) {
+    super(`${source}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Validates a parsed config object (from the file or the extension's settings) and fills in defaults.
+ * Unknown keys are errors: a misspelt "failOn" must not silently fall back to the default.
+ */
+export function parseConfig(value: unknown, source: string, baseDir: string): LeakLintConfig {
+  const fail = (reason: string): never => {
+    throw new ConfigError(source, reason);
+  };
+  if (!isPlainObject(value)) return fail('the configuration must be a JSON object');
+  const config = defaultConfig(baseDir);
+
+  for (const key of Object.keys(value)) {
+    if (!KNOWN_KEYS.includes(key)) fail(`unknown key "${key}" (known keys: ${KNOWN_KEYS.slice(1).join(', ')})`);
+  }
+
+  if (value.failOn !== undefined) {
+    if (!FAIL_ON_VALUES.includes(value.failOn as FailOn)) fail(`"failOn" must be one of ${FAIL_ON_VALUES.join(', ')}`);
+    config.failOn = value.failOn as FailOn;
+  }
+
+  if (value.thresholds !== undefined) {
+    const t = value.thresholds;
+    if (!isPlainObject(t) || !isUnitNumber(t.high) || !isUnitNumber(t.medium)) {
+      fail('"thresholds" must be {"high": number, "medium": number} with values between 0 and 1');
+    }
+    const thresholds = t as unknown as Thresholds;
+    if (thresholds.medium > thresholds.high) fail('"thresholds.medium" must not be above "thresholds.high"');
+    config.thresholds = { high: thresholds.high, medium: thresholds.medium };
+  }
+
+  if (value.ignore !== undefined) {
+    if (!Array.isArray(value.ignore) || !value.ignore.every((p) => typeof p === 'string' && p.length > 0)) {
+      fail('"ignore" must be an array of non-empty paths or globs');
+    }
+    config.ignore = [...(value.ignore as string[])];
+  }
+
+  if (value.rules !== undefined) {
+    if (!isPlainObject(value.rules)) fail('"rules" must be an object such as {"LL006": "off"}');
+    for (const [id, setting] of Object.entries(value.rules as Record<string, unknown>)) {
+      if (!isRuleId(id)) fail(`"rules" names an unknown rule "${id}" (known rules: ${RULES.map((r) => r.id).join(', ')})`);
+      if (!RULE_SETTING_VALUES.includes(setting as RuleSetting)) {
+        fail(`"rules.${id}" must be one of ${RULE_SETTING_VALUES.join(', ')}`);
+      }
+      config.rules[id as RuleId] = setting as RuleSetting;
+    }
+  }
+
+  if (value.inputShape !== undefined) {
+    const shape = value.inputShape;
+    if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+      fail('"inputShape" must be a non-empty array of positive integers, e.g. [1, 3, 32, 32]');
+    }
+    config.inputShape = [...(shape as number[])];
+  }
+  return config;
+}
+
+/** Reads and validates a config file (JSON with comments allowed). Throws ConfigError. */
+export function loadConfigFile(file: string): LeakLintConfig {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch {
+    throw new ConfigError(abs, 'cannot read the configuration file');
+  }
+  const errors: ParseError[] = [];
+  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true });
+  if (errors.length > 0) {
+    const first = errors[0];
+    const line = text.slice(0, first.offset).split('\n').length;
+    throw new ConfigError(abs, `invalid JSON at line ${line}: ${printParseErrorCode(first.error)}`);
+  }
+  return parseConfig(value, abs, path.dirname(abs));
+}
+
+/** leaklint.config.json in `dir`, if there is one. */
+export function findConfigFile(dir: string): string | undefined {
+  const candidate = path.join(dir, CONFIG_FILE_NAME);
+  return fs.existsSync(candidate) ? candidate : undefined;
+}
+
+/** The severity a finding is reported at after the rule settings, or 'off' when its rule is switched off. */
+export function effectiveSeverity(ruleId: string, computed: Severity, rules: RuleSettings): RuleSetting {
+  return (isRuleId(ruleId) ? rules[ruleId] : undefined) ?? computed;
+}
+
+/**
+ * Matcher for the config's `ignore` entries, gitignore-like: an entry without "/" matches a file or folder name at
+ * any depth ("*.onnx", "node_modules"); an entry with "/" is anchored at `baseDir` ("test/fixtures/**"); a folder
+ * entry ignores everything below it. Globs: `*`, `?` and `**`.
+ */
+export function createIgnoreMatcher(patterns: readonly string[], baseDir: string): (file: string) => boolean {
+  const matchers = patterns.map((pattern) => globToRegExp(toAnchoredPattern(pattern, baseDir)));
+  return (file) => {
+    if (matchers.length === 0) return false;
+    const relative = path.relative(baseDir, path.resolve(baseDir, file)).split(path.sep).join('/');
+    const segments = relative.split('/');
+    // Test the path and each folder above it, so that ignoring a folder ignores its contents.
+    for (let n = 1; n <= segments.length; n++) {
+      const prefix = segments.slice(0, n).join('/');
+      if (matchers.some((re) => re.test(prefix))) return true;
+    }
+    return false;
+  };
+}
+
+function toAnchoredPattern(pattern: string, baseDir: string): string {
+  let p = pattern.trim();
+  if (path.isAbsolute(p)) p = path.relative(baseDir, p);
+  p = p.split(path.sep).join('/').replace(/^\.\//, '').replace(/\/+$/, '');
+  return p.includes('/') ? p.replace(/^\//, '') : `**/${p}`;
+}
+
+function globToRegExp(glob: string): RegExp {
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*' && glob[i + 1] === '*') {
+      const followedBySlash = glob[i + 2] === '/';
+      source += followedBySlash ? '(?:.*/)?' : '.*';
+      i += followedBySlash ? 2 : 1;
+    } else if (c === '*') source += '[^/]*';
+    else if (c === '?') source += '[^/]';
+    else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isUnitNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 1;
+}

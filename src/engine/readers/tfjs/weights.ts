@@ -1,0 +1,248 @@
+// The TF.js weights manifest: each group's weights are packed back to back in the concatenation of its shards.
+// Every weight's byte range is checked against the shard sizes (a stat, no read) when the model is opened;
+// values are read from disk only when someone asks for them.
+import * as fs from 'fs';
+import * as path from 'path';
+import { ModelReadError } from '../../errors';
+import type { Shape } from '../../ir';
+import type { ResolvedReadOptions } from '../../options';
+import { resolveInsideFolder } from '../../safePath';
+import { isObject } from './json';
+
+/** A weight as the file stores it: TensorFlow layout, read and dequantized on demand. */
+export interface StoredWeight {
+  name: string;
+  shape: Shape;
+  /** 'float32', 'int32', 'float16', 'uint8-quantized', ... */
+  storage: string;
+  read(): Float64Array;
+}
+
+export class WeightStore {
+  private constructor(private readonly byName: ReadonlyMap<string, StoredWeight>) {}
+
+  static empty(): WeightStore {
+    return new WeightStore(new Map());
+  }
+
+  /** Validates `weightsManifest` of `modelFile` and locates every weight in its shards. */
+  static fromManifest(modelFile: string, manifest: unknown, opts: ResolvedReadOptions): WeightStore {
+    if (!Array.isArray(manifest)) throw new ModelReadError('bad-weights', modelFile, 'weightsManifest', 'is not a list of weight groups');
+    const folder = path.dirname(modelFile);
+    const byName = new Map<string, StoredWeight>();
+    manifest.forEach((group, g) => {
+      const where = `weightsManifest[${g}]`;
+      if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+        throw new ModelReadError('bad-weights', modelFile, where, 'a weight group needs "paths" and "weights" lists');
+      }
+      const entries = group.weights.map((w, i) => parseEntry(modelFile, w, `${where}.weights[${i}]`, opts));
+      const shards = group.paths.map((p, i) => openShard(modelFile, folder, p, `${where}.paths[${i}]`, opts));
+      const reader = new ShardReader(shards);
+      let offset = 0;
+      for (const entry of entries) {
+        const byteLength = entry.elements * entry.encoding.bytesPerElement;
+        if (offset + byteLength > reader.size) throw shortShards(modelFile, where, shards, entries, entry, offset + byteLength);
+        if (!byName.has(entry.name)) byName.set(entry.name, storedWeight(entry, reader, offset, byteLength));
+        offset += byteLength;
+      }
+    });
+    return new WeightStore(byName);
+  }
+
+  get(name: string): StoredWeight | undefined {
+    return this.byName.get(name);
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  names(): IterableIterator<string> {
+    return this.byName.keys();
+  }
+}
+
+/** A weight whose values are written in the model file itself (graph-model Const tensors). */
+export function inlineWeight(name: string, shape: Shape, storage: string, values: ArrayLike<number>): StoredWeight {
+  return { name, shape, storage, read: () => Float64Array.from(values) };
+}
+
+interface Encoding {
+  storage: string;
+  bytesPerElement: number;
+  decode(bytes: DataView, count: number): Float64Array;
+}
+
+interface ManifestEntry {
+  name: string;
+  shape: Shape;
+  elements: number;
+  encoding: Encoding;
+}
+
+interface Shard {
+  file: string;
+  where: string;
+  size: number;
+}
+
+/** Reads byte ranges of a group: the concatenation of its shards. */
+class ShardReader {
+  readonly size: number;
+  constructor(private readonly shards: Shard[]) {
+    this.size = shards.reduce((sum, s) => sum + s.size, 0);
+  }
+
+  read(offset: number, length: number, weightName: string): DataView {
+    const out = Buffer.alloc(length);
+    let shardStart = 0;
+    let filled = 0;
+    for (const shard of this.shards) {
+      const shardEnd = shardStart + shard.size;
+      const from = offset + filled;
+      if (filled < length && from < shardEnd) {
+        const count = Math.min(length - filled, shardEnd - from);
+        const got = readRange(shard, out, filled, count, from - shardStart, weightName);
+        if (got !== count) {
+          throw new ModelReadError('truncated', shard.file, shard.where, `shard shrank since the model was opened: got ${got} of ${count} bytes of "${weightName}"`);
+        }
+        filled += count;
+      }
+      shardStart = shardEnd;
+    }
+    return new DataView(out.buffer, out.byteOffset, out.byteLength);
+  }
+}
+
+/** Reads bytes of a shard; the shard may have gone since the model was opened (weights load later). */
+function readRange(shard: Shard, into: Buffer, at: number, count: number, position: number, weightName: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(shard.file, 'r');
+  } catch {
+    throw new ModelReadError('missing-weights', shard.file, shard.where, `weight shard is gone since the model was opened (reading "${weightName}")`);
+  }
+  try {
+    return fs.readSync(fd, into, at, count, position);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function storedWeight(entry: ManifestEntry, reader: ShardReader, offset: number, byteLength: number): StoredWeight {
+  return {
+    name: entry.name,
+    shape: entry.shape,
+    storage: entry.encoding.storage,
+    read: () => entry.encoding.decode(reader.read(offset, byteLength, entry.name), entry.elements),
+  };
+}
+
+function parseEntry(modelFile: string, raw: unknown, where: string, opts: ResolvedReadOptions): ManifestEntry {
+  if (!isObject(raw) || typeof raw.name !== 'string' || !Array.isArray(raw.shape) || typeof raw.dtype !== 'string') {
+    throw new ModelReadError('bad-weights', modelFile, where, 'a weight entry needs "name", "shape" and "dtype"');
+  }
+  const shape = raw.shape;
+  if (!shape.every((d): d is number => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    throw new ModelReadError('bad-shape', modelFile, where, `weight "${raw.name}" has an invalid shape ${JSON.stringify(shape)}`);
+  }
+  const elements = shape.reduce((n, d) => n * d, 1);
+  if (elements > opts.maxTensorElements) {
+    throw new ModelReadError('bad-shape', modelFile, where, `weight "${raw.name}" has ${elements} elements, over the ${opts.maxTensorElements}-element limit`);
+  }
+  return { name: raw.name, shape, elements, encoding: encodingOf(modelFile, raw.dtype, raw.quantization, where) };
+}
+
+function encodingOf(modelFile: string, dtype: string, quantization: unknown, where: string): Encoding {
+  if (quantization !== undefined && quantization !== null) {
+    if (!isObject(quantization) || typeof quantization.dtype !== 'string') {
+      throw new ModelReadError('bad-weights', modelFile, `${where}.quantization`, 'needs a "dtype"');
+    }
+    const qtype = quantization.dtype;
+    if (qtype === 'float16') return { storage: 'float16', bytesPerElement: 2, decode: decodeFloat16 };
+    if (qtype !== 'uint8' && qtype !== 'uint16') {
+      throw new ModelReadError('bad-weights', modelFile, `${where}.quantization`, `unsupported quantization dtype "${qtype}"`);
+    }
+    const { scale, min } = quantization;
+    if (typeof scale !== 'number' || typeof min !== 'number' || !Number.isFinite(scale) || !Number.isFinite(min)) {
+      throw new ModelReadError('bad-weights', modelFile, `${where}.quantization`, 'needs finite "scale" and "min"');
+    }
+    const roundToInt = (quantization.original_dtype ?? dtype) === 'int32';
+    const bytes = qtype === 'uint8' ? 1 : 2;
+    return {
+      storage: `${qtype}-quantized`,
+      bytesPerElement: bytes,
+      decode: (view, count) => {
+        const out = new Float64Array(count);
+        for (let i = 0; i < count; i++) {
+          const q = bytes === 1 ? view.getUint8(i) : view.getUint16(2 * i, true);
+          out[i] = roundToInt ? Math.round(q * scale + min) : q * scale + min;
+        }
+        return out;
+      },
+    };
+  }
+  switch (dtype) {
+    case 'float32':
+      return { storage: dtype, bytesPerElement: 4, decode: (view, count) => decodeWith(count, (i) => view.getFloat32(4 * i, true)) };
+    case 'int32':
+      return { storage: dtype, bytesPerElement: 4, decode: (view, count) => decodeWith(count, (i) => view.getInt32(4 * i, true)) };
+    case 'float16':
+      return { storage: dtype, bytesPerElement: 2, decode: decodeFloat16 };
+    case 'bool':
+      return { storage: dtype, bytesPerElement: 1, decode: (view, count) => decodeWith(count, (i) => (view.getUint8(i) ? 1 : 0)) };
+    default:
+      // string and complex weights: strings have no declared byte size, so nothing after them could be located.
+      throw new ModelReadError('bad-weights', modelFile, where, `unsupported weight dtype "${dtype}"`);
+  }
+}
+
+function decodeWith(count: number, element: (i: number) => number): Float64Array {
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) out[i] = element(i);
+  return out;
+}
+
+function decodeFloat16(view: DataView, count: number): Float64Array {
+  return decodeWith(count, (i) => halfToNumber(view.getUint16(2 * i, true)));
+}
+
+/** IEEE 754 binary16 → number. */
+export function halfToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+function openShard(modelFile: string, folder: string, relative: unknown, where: string, opts: ResolvedReadOptions): Shard {
+  if (typeof relative !== 'string') throw new ModelReadError('bad-weights', modelFile, where, 'shard path is not a string');
+  let file: string;
+  try {
+    file = resolveInsideFolder(folder, relative, modelFile, where);
+  } catch (e) {
+    // Name the shard that is missing, not the model file that refers to it.
+    if (e instanceof ModelReadError && e.code === 'missing-weights') {
+      throw new ModelReadError('missing-weights', path.resolve(folder, relative), where, `weight shard "${relative}" is missing`);
+    }
+    throw e;
+  }
+  const stat = fs.statSync(file);
+  if (!stat.isFile()) throw new ModelReadError('missing-weights', file, where, `weight shard "${relative}" is not a regular file`);
+  if (stat.size > opts.maxFileBytes) {
+    throw new ModelReadError('too-large', file, where, `weight shard is ${stat.size} bytes, over the ${opts.maxFileBytes}-byte limit`);
+  }
+  return { file, where, size: stat.size };
+}
+
+function shortShards(modelFile: string, where: string, shards: Shard[], entries: ManifestEntry[], firstMissing: ManifestEntry, neededSoFar: number): ModelReadError {
+  const needed = entries.reduce((sum, e) => sum + e.elements * e.encoding.bytesPerElement, 0);
+  const held = shards.reduce((sum, s) => sum + s.size, 0);
+  const last = shards[shards.length - 1];
+  const reason =
+    `weight shards hold ${held} bytes but the manifest needs ${needed} bytes; ` +
+    `"${firstMissing.name}" would end at byte ${neededSoFar}`;
+  return last ? new ModelReadError('truncated', last.file, last.where, reason) : new ModelReadError('missing-weights', modelFile, `${where}.paths`, 'the group lists no shard files');
+}

@@ -1,0 +1,66 @@
+// Issues: the findings a run reports after the rule settings, plus the model-level verdict (LL010).
+// SARIF results, the JSON "issues" list, the summaries and the --fail-on exit code all come from here.
+import type { LayerFinding, ModelReport, Severity } from '../analysis/types';
+import { isAtLeast, SEVERITIES } from '../analysis/rules';
+import { effectiveSeverity, type FailOn } from '../config';
+import type { ReportInput } from './input';
+import { formatRisk } from './format';
+
+export const MODEL_RULE_ID = 'LL010';
+
+export interface Issue {
+  ruleId: string;
+  /** Severity after the rule settings. */
+  severity: Severity;
+  message: string;
+  report: ModelReport;
+  /** The layer finding; absent for the model-level issue. */
+  finding?: LayerFinding;
+}
+
+export type SeverityCounts = Record<Severity, number>;
+
+/** Issues of every report in input order, layers before the model-level issue; rules set to "off" are left out. */
+export function collectIssues(input: ReportInput): Issue[] {
+  const rules = input.rules ?? {};
+  const issues: Issue[] = [];
+  for (const report of input.reports) {
+    for (const finding of report.layers) {
+      const severity = effectiveSeverity(finding.ruleId, finding.severity, rules);
+      if (severity !== 'off') issues.push({ ruleId: finding.ruleId, severity, message: finding.reason, report, finding });
+    }
+    // A low model risk is the absence of the model-level issue, not a "low" instance of it.
+    if (report.model.severity !== 'low') {
+      const severity = effectiveSeverity(MODEL_RULE_ID, report.model.severity, rules);
+      if (severity !== 'off') issues.push({ ruleId: MODEL_RULE_ID, severity, message: modelVerdict(report), report });
+    }
+  }
+  return issues;
+}
+
+/** One sentence on the model as a whole. */
+export function modelVerdict(report: ModelReport): string {
+  const m = report.model;
+  const deficient = m.firstDeficientLayer ? `the first deficient layer is ${m.firstDeficientLayer}` : 'no layer is rank-deficient';
+  return (
+    `Training image recoverable from one step's gradients: risk ${formatRisk(m.risk)} (${m.severity}), ` +
+    `COPA index ${m.copaIndex}, RA-i ${m.raIndexCount}; ${deficient}.`
+  );
+}
+
+export function countBySeverity(issues: readonly Issue[]): SeverityCounts {
+  const counts: SeverityCounts = { high: 0, medium: 0, low: 0 };
+  for (const issue of issues) counts[issue.severity]++;
+  return counts;
+}
+
+/** "2 high, 1 medium, 5 low" (most serious first). */
+export function formatSeverityCounts(counts: SeverityCounts): string {
+  return [...SEVERITIES].reverse().map((s) => `${counts[s]} ${s}`).join(', ');
+}
+
+/** True when some issue is at or above the --fail-on level (exit code 1). */
+export function failsOn(issues: readonly Issue[], failOn: FailOn): boolean {
+  if (failOn === 'none') return false;
+  return issues.some((issue) => isAtLeast(issue.severity, failOn));
+}

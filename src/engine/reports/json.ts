@@ -1,0 +1,63 @@
+// The JSON report: a versioned envelope around the ModelReport objects (README "JSON report").
+import type { ModelReport, Severity } from '../analysis/types';
+import { layerLabel } from './format';
+import { serializeFailure, type ReportInput, type SerializedReadFailure } from './input';
+import { collectIssues, countBySeverity, type SeverityCounts } from './issues';
+
+/** Bumped only on incompatible changes of the envelope or of the report types. */
+export const JSON_REPORT_SCHEMA_VERSION = 1;
+
+export interface JsonIssue {
+  ruleId: string;
+  /** After the config's rule settings. */
+  severity: Severity;
+  file: string;
+  /** Layer node id; absent for the model-level issue (LL010). */
+  nodeId?: string;
+  layer?: string;
+  message: string;
+  risk: number;
+}
+
+export interface JsonReport {
+  schemaVersion: number;
+  tool: { name: string; version: string };
+  /** ISO 8601; left out when the writer is asked for byte-identical output. */
+  generatedAt?: string;
+  /** One entry per analysed model, as computed by the engine (rule settings not applied). */
+  reports: ModelReport[];
+  /** Model files that could not be read or analysed. */
+  failures: SerializedReadFailure[];
+  /** The findings the run reports, after rule settings; what --fail-on is checked against. */
+  issues: JsonIssue[];
+  summary: { models: number; failures: number; issues: SeverityCounts };
+}
+
+export interface JsonWriteOptions {
+  /** Time stamp to record; omit for deterministic output. */
+  generatedAt?: Date;
+}
+
+export function buildJsonReport(input: ReportInput, options: JsonWriteOptions = {}): JsonReport {
+  const issues = collectIssues(input);
+  return {
+    schemaVersion: JSON_REPORT_SCHEMA_VERSION,
+    tool: { name: input.tool.name, version: input.tool.version },
+    ...(options.generatedAt ? { generatedAt: options.generatedAt.toISOString() } : {}),
+    reports: input.reports,
+    failures: input.failures.map(serializeFailure),
+    issues: issues.map((issue) => ({
+      ruleId: issue.ruleId,
+      severity: issue.severity,
+      file: issue.report.file,
+      ...(issue.finding ? { nodeId: issue.finding.nodeId, layer: layerLabel(issue.finding) } : {}),
+      message: issue.message,
+      risk: issue.finding ? issue.finding.risk : issue.report.model.risk,
+    })),
+    summary: { models: input.reports.length, failures: input.failures.length, issues: countBySeverity(issues) },
+  };
+}
+
+export function writeJson(input: ReportInput, options: JsonWriteOptions = {}): string {
+  return JSON.stringify(buildJsonReport(input, options), null, 2) + '\n';
+}

@@ -1,0 +1,127 @@
+// The Markdown report, written for a person reading a pull request: verdict first, the layer table, then why and what to do.
+import { getRule, ruleHelpUri, SEVERITIES } from '../analysis/rules';
+import type { LayerFinding, ModelReport } from '../analysis/types';
+import { effectiveSeverity } from '../config';
+import {
+  describeFixEffect,
+  displayPath,
+  formatCoverage,
+  formatNumber,
+  formatRanks,
+  formatRisk,
+  formatShape,
+  layerLabel,
+  markdownCode,
+  renderMarkdownTable,
+  type Alignment,
+} from './format';
+import { serializeFailure, type ReportInput } from './input';
+import { collectIssues, countBySeverity, formatSeverityCounts, modelVerdict, type Issue } from './issues';
+
+const MISSING = '—';
+
+export function writeMarkdown(input: ReportInput): string {
+  const baseDir = input.baseDir ?? process.cwd();
+  const issues = collectIssues(input);
+  const sections: string[] = ['# LeakLint report', summaryLine(input, issues)];
+
+  if (input.reports.length > 1) sections.push(overviewTable(input.reports, baseDir));
+  for (const report of input.reports) {
+    sections.push(modelSection(report, issues.filter((issue) => issue.report === report), input, baseDir));
+  }
+  if (input.failures.length > 0) {
+    const lines = input.failures.map((failure) => {
+      const { where, reason, code } = serializeFailure(failure);
+      return `- ${markdownCode(displayPath(failure.file, baseDir))}${where ? ` (${where})` : ''}: ${reason} (${code})`;
+    });
+    sections.push(['## Models that could not be read', '', ...lines].join('\n'));
+  }
+  return sections.join('\n\n') + '\n';
+}
+
+function summaryLine(input: ReportInput, issues: Issue[]): string {
+  const parts = [
+    `${input.tool.name} ${input.tool.version}`,
+    `${input.reports.length} model${input.reports.length === 1 ? '' : 's'} analysed`,
+  ];
+  if (input.failures.length > 0) parts.push(`${input.failures.length} could not be read`);
+  parts.push(`issues: ${formatSeverityCounts(countBySeverity(issues))}`);
+  return parts.join(' · ');
+}
+
+function overviewTable(reports: ModelReport[], baseDir: string): string {
+  const align: Alignment[] = ['left', 'left', 'right', 'left', 'right', 'right', 'left'];
+  const rows = reports.map((r) => [
+    markdownCode(displayPath(r.file, baseDir)),
+    r.format,
+    formatRisk(r.model.risk, MISSING),
+    r.model.severity,
+    String(r.model.copaIndex),
+    String(r.model.raIndexCount),
+    formatCoverage(r.model.coverage),
+  ]);
+  return renderMarkdownTable(['Model', 'Format', 'Risk', 'Severity', 'COPA', 'RA-i', 'Coverage'], rows, align);
+}
+
+function modelSection(report: ModelReport, issues: Issue[], input: ReportInput, baseDir: string): string {
+  const m = report.model;
+  const heading = `## ${markdownCode(displayPath(report.file, baseDir))}: risk ${formatRisk(m.risk, MISSING)} (${m.severity})`;
+  const gaps = m.coverage.notAnalysed;
+  const verdict =
+    (m.severity === 'low'
+      ? 'Low risk: the rank analysis finds no practical closed-form route back to the training image.'
+      : modelVerdict(report)) +
+    (gaps > 0 ? ` ${gaps} layer${gaps === 1 ? ' was' : 's were'} not analysed: their leakage is unknown.` : '');
+  const facts = [
+    `- **Input**: ${formatShape(report.inputShape, '×')} (${report.format}), weights: ${report.weights === 'file' ? 'from the file' : 'Gaussian surrogates (architecture only)'}`,
+    `- **COPA index**: ${m.copaIndex} (unrounded ${formatNumber(m.copaUnrounded, 2, MISSING)}) · **RA-i**: ${m.raIndexCount} (count), ${formatNumber(m.raIndexNumerical, 0, MISSING)} (numerical)`,
+    `- **Coverage**: ${formatCoverage(m.coverage)}`,
+    `- **First deficient layer**: ${m.firstDeficientLayer ? markdownCode(m.firstDeficientLayer) : 'none'}`,
+    `- **Analysis time**: ${formatNumber(report.seconds, 2, MISSING)} s`,
+  ];
+  const parts = [heading, verdict, facts.join('\n'), layerTable(report, input)];
+
+  const layerIssues = issues.filter((issue) => issue.finding);
+  const listed = layerIssues
+    .filter((issue) => issue.severity !== 'low')
+    .sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity));
+  const quiet = layerIssues.filter((issue) => issue.severity === 'low');
+  if (listed.length > 0) parts.push(['### Findings', '', ...listed.map(findingItem)].join('\n'));
+  if (quiet.length > 0) {
+    parts.push(
+      [`<details><summary>${quiet.length} low-severity finding${quiet.length === 1 ? '' : 's'}</summary>`, '', ...quiet.map(findingItem), '', '</details>'].join('\n'),
+    );
+  }
+  if (report.warnings.length > 0) parts.push(['**Warnings**', '', ...report.warnings.map((w) => `- ${w}`)].join('\n'));
+  return parts.join('\n\n');
+}
+
+function layerTable(report: ModelReport, input: ReportInput): string {
+  const headers = ['#', 'Layer', 'Op', 'Input → output', 'n_x', 'n_w', 'n_z', 'Rank K/W/U', 'Deficiency', 'Status', 'Risk', 'Rule'];
+  const align: Alignment[] = ['right', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'right', 'left'];
+  const rows = report.layers.map((layer) => [
+    String(layer.index),
+    markdownCode(layerLabel(layer)),
+    layer.description,
+    `${formatShape(layer.inputShape, '×')} → ${formatShape(layer.outputShape, '×')}`,
+    String(layer.metrics.nX),
+    String(layer.metrics.nW),
+    String(layer.metrics.nZ),
+    formatRanks(layer.metrics, MISSING, '≤'),
+    formatNumber(layer.metrics.deficiency, 0, MISSING),
+    layer.status,
+    formatRisk(layer.risk, MISSING),
+    `[${layer.ruleId}](${ruleHelpUri(layer.ruleId)}) ${effectiveSeverity(layer.ruleId, layer.severity, input.rules ?? {})}`,
+  ]);
+  return renderMarkdownTable(headers, rows, align);
+}
+
+function findingItem(issue: Issue): string {
+  const finding = issue.finding as LayerFinding;
+  const ruleName = getRule(issue.ruleId)?.name ?? '';
+  const lines = [
+    `- **${issue.severity}** · [${issue.ruleId}](${ruleHelpUri(issue.ruleId)}) ${ruleName} · ${markdownCode(layerLabel(finding))} (${finding.description}): ${issue.message}`,
+    ...finding.fixes.map((fix) => `  - Fix: ${fix.title}: ${describeFixEffect(fix, '→', MISSING)}`),
+  ];
+  return lines.join('\n');
+}

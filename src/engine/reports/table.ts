@@ -1,0 +1,76 @@
+// The terminal report: per model a verdict line, the layer table and the findings worth reading; ASCII only.
+import type { ModelReport } from '../analysis/types';
+import { effectiveSeverity } from '../config';
+import {
+  describeFixEffect,
+  displayPath,
+  formatCoverage,
+  formatNumber,
+  formatRanks,
+  formatRisk,
+  formatShape,
+  layerLabel,
+  renderTextTable,
+  type Alignment,
+} from './format';
+import { serializeFailure, type ReportInput } from './input';
+import { collectIssues, countBySeverity, formatSeverityCounts, type Issue } from './issues';
+
+export function writeTable(input: ReportInput): string {
+  const baseDir = input.baseDir ?? process.cwd();
+  const issues = collectIssues(input);
+  const blocks = input.reports.map((report) =>
+    modelBlock(report, issues.filter((issue) => issue.report === report), input, baseDir),
+  );
+  if (input.failures.length > 0) {
+    const lines = input.failures.map((failure) => {
+      const { where, reason } = serializeFailure(failure);
+      return `  ${displayPath(failure.file, baseDir)}${where ? ` (${where})` : ''}: ${reason}`;
+    });
+    blocks.push(['Could not read:', ...lines].join('\n'));
+  }
+  const counts = formatSeverityCounts(countBySeverity(issues));
+  const failed = input.failures.length > 0 ? `, ${input.failures.length} could not be read` : '';
+  blocks.push(`${input.reports.length} model(s) analysed${failed}; issues: ${counts}`);
+  return blocks.join('\n\n') + '\n';
+}
+
+function modelBlock(report: ModelReport, issues: Issue[], input: ReportInput, baseDir: string): string {
+  const m = report.model;
+  const header = [
+    `${displayPath(report.file, baseDir)}  (${report.format}, input ${formatShape(report.inputShape)}, weights: ${report.weights})`,
+    `risk ${formatRisk(m.risk)} ${m.severity.toUpperCase()}  COPA ${m.copaIndex}  ` +
+      `RA-i ${m.raIndexCount} (count) ${formatNumber(m.raIndexNumerical)} (numerical)  ` +
+      `first deficient layer: ${m.firstDeficientLayer ?? 'none'}`,
+    `coverage: ${formatCoverage(m.coverage)}`,
+  ];
+
+  const headers = ['#', 'layer', 'op', 'input -> output', 'n_x', 'n_w', 'n_z', 'rank K/W/U', 'def', 'status', 'risk', 'rule'];
+  const align: Alignment[] = ['right', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'right', 'left'];
+  const rows = report.layers.map((layer) => [
+    String(layer.index),
+    layerLabel(layer),
+    layer.description,
+    `${formatShape(layer.inputShape)} -> ${formatShape(layer.outputShape)}`,
+    String(layer.metrics.nX),
+    String(layer.metrics.nW),
+    String(layer.metrics.nZ),
+    formatRanks(layer.metrics),
+    formatNumber(layer.metrics.deficiency),
+    layer.status,
+    formatRisk(layer.risk),
+    `${layer.ruleId} ${effectiveSeverity(layer.ruleId, layer.severity, input.rules ?? {})}`,
+  ]);
+
+  // The terminal lists what needs attention; low-severity findings stay in the table (and in the other formats).
+  const findings = issues
+    .filter((issue) => issue.finding && issue.severity !== 'low')
+    .flatMap((issue) => [
+      `${issue.severity.toUpperCase().padEnd(6)} ${issue.ruleId} ${issue.finding ? layerLabel(issue.finding) : ''}: ${issue.message}`,
+      ...(issue.finding?.fixes ?? []).map((fix) => `       fix: ${fix.title}: ${describeFixEffect(fix)}`),
+    ]);
+  const warnings = report.warnings.map((w) => `warning: ${w}`);
+  return [header.join('\n'), renderTextTable(headers, rows, align), [...findings, ...warnings].join('\n')]
+    .filter((part) => part.length > 0)
+    .join('\n\n');
+}

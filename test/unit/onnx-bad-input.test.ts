@@ -1,0 +1,333 @@
+// ONNX reader on broken, hostile or mislabelled files: each case is a typed ModelReadError naming the file, the
+// place and a one-line reason; never a crash or a hang.
+import { after, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { onnx } from 'onnx-proto';
+import { isModelReadError } from '../../src/engine/errors';
+import {
+  assertReadError,
+  encodeModel,
+  float32Bytes,
+  node,
+  read,
+  removeTempDirs,
+  tempDir,
+  tensor,
+  valueInfo,
+  writeFile,
+  type ModelSpec,
+} from './onnx-helpers';
+
+const MODELS = path.resolve(__dirname, '../../../shared/models');
+
+after(removeTempDirs);
+const MNIST = path.join(MODELS, 'ortex-mnist-cntk', 'mnist.onnx');
+
+function writeSpec(spec: ModelSpec, dir = tempDir()): string {
+  return writeFile(dir, 'model.onnx', encodeModel(spec));
+}
+
+/** X[1,2,4,4] -> Conv(W[3,2,3,3]) -> Y: the smallest model that has a weight. */
+function convSpec(weight: onnx.ITensorProto = tensor('w', [3, 2, 3, 3], new Array(54).fill(0.5))): ModelSpec {
+  return {
+    nodes: [node('Conv', ['x', 'w'], ['y'], {}, 'conv')],
+    inputs: [valueInfo('x', [1, 2, 4, 4])],
+    outputs: [valueInfo('y', [1, 3, 2, 2])],
+    initializers: [weight],
+  };
+}
+
+function externalWeight(location: string, offset = 0, length = 54 * 4): onnx.ITensorProto {
+  return {
+    name: 'w',
+    dims: [3, 2, 3, 3],
+    dataType: 1,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(length) },
+    ],
+  };
+}
+
+/** Deterministic pseudo-random bytes (xorshift). */
+function noise(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    bytes[i] = state & 0xff;
+  }
+  return bytes;
+}
+
+describe('ONNX reader: files that are not ONNX models', () => {
+  it('empty file', () => {
+    const file = writeFile(tempDir(), 'empty.onnx', new Uint8Array(0));
+    assertReadError(() => read(file), 'empty-file', file);
+  });
+
+  it('garbage bytes', () => {
+    const bytes = noise(4096, 7);
+    bytes[0] = 0xff;
+    const file = writeFile(tempDir(), 'garbage.onnx', bytes);
+    assertReadError(() => read(file), 'not-a-model', file, /not an ONNX protobuf/);
+  });
+
+  it('a truncated protobuf', () => {
+    const whole = fs.readFileSync(MNIST);
+    const file = writeFile(tempDir(), 'cut.onnx', whole.subarray(0, Math.floor(whole.length / 2)));
+    const error = assertReadError(() => read(file), 'truncated', file, /ends in the middle/);
+    assert.match(error.where, /^byte \d+$/);
+  });
+
+  it('a text file named .onnx', () => {
+    const file = writeFile(tempDir(), 'notes.onnx', '# Model card\n\nThis folder should hold the exported classifier.\n');
+    assertReadError(() => read(file), 'not-a-model', file, /text file.*# Model card/);
+  });
+
+  it('a TF.js model.json renamed to .onnx', () => {
+    const file = writeFile(tempDir(), 'model.onnx', JSON.stringify({ format: 'layers-model', modelTopology: {} }));
+    assertReadError(() => read(file), 'not-a-model', file, /text file/);
+  });
+
+  it('a TFLite flatbuffer named .onnx', () => {
+    const bytes = noise(256, 3);
+    bytes.set([0x1c, 0, 0, 0, ...new TextEncoder().encode('TFL3')]);
+    const file = writeFile(tempDir(), 'model.onnx', bytes);
+    assertReadError(() => read(file), 'not-a-model', file, /TensorFlow Lite/);
+  });
+
+  it('a ZIP archive (PyTorch checkpoint) named .onnx', () => {
+    const bytes = noise(256, 5);
+    bytes.set([0x50, 0x4b, 0x03, 0x04]);
+    const file = writeFile(tempDir(), 'model.onnx', bytes);
+    assertReadError(() => read(file), 'not-a-model', file, /ZIP/);
+  });
+
+  it('a protobuf without ir_version', () => {
+    const file = writeFile(tempDir(), 'model.onnx', onnx.ModelProto.encode({ producerName: 'x', graph: { node: [node('Relu', ['x'], ['y'])] } }).finish());
+    assertReadError(() => read(file), 'not-a-model', file, /ir_version/);
+  });
+
+  it('an IR version older than 3', () => {
+    const file = writeFile(tempDir(), 'model.onnx', encodeModel({ ...convSpec(), irVersion: 2 }));
+    assertReadError(() => read(file), 'unsupported-version', file, /IR version 2/);
+  });
+
+  it('a model with no graph', () => {
+    const file = writeFile(tempDir(), 'model.onnx', onnx.ModelProto.encode({ irVersion: 7, opsetImport: [{ version: 13 }] }).finish());
+    assertReadError(() => read(file), 'invalid-model', file, /no graph/);
+  });
+
+  it('a graph with no nodes', () => {
+    const file = writeSpec({ nodes: [], inputs: [valueInfo('x', [1, 4])], outputs: [valueInfo('x', [1, 4])] });
+    assertReadError(() => read(file), 'invalid-model', file, /no nodes/);
+  });
+
+  it('a node whose op_type is not an operator name', () => {
+    const file = writeSpec({ nodes: [node('Re lu\u0001', ['x'], ['y'])], inputs: [valueInfo('x', [1, 4])], outputs: [valueInfo('y', [1, 4])] });
+    const error = assertReadError(() => read(file), 'invalid-model', file, /not an operator name/);
+    assert.equal(error.where, 'node 0 (Re lu\u0001)');
+  });
+
+  it('a file over maxFileBytes', () => {
+    assertReadError(() => read(MNIST, { maxFileBytes: 1000 }), 'too-large', MNIST, /limit/);
+  });
+});
+
+describe('ONNX reader: broken graphs', () => {
+  it('a cyclic graph', () => {
+    const file = writeSpec({
+      nodes: [node('Relu', ['x'], ['a'], {}, 'start'), node('Add', ['a', 'c'], ['b'], {}, 'join'), node('Relu', ['b'], ['c'], {}, 'loop'), node('Relu', ['b'], ['y'], {}, 'end')],
+      inputs: [valueInfo('x', [1, 4])],
+      outputs: [valueInfo('y', [1, 4])],
+    });
+    const error = assertReadError(() => read(file), 'cyclic-graph', file, /cycle: (join -> loop -> join|loop -> join -> loop)/);
+    assert.match(error.where, /^node [12] \((join|loop)\)$/);
+  });
+
+  it('an input produced by nothing', () => {
+    const file = writeSpec({ nodes: [node('Add', ['x', 'ghost'], ['y'], {}, 'add')], inputs: [valueInfo('x', [1, 4])], outputs: [valueInfo('y', [1, 4])] });
+    const error = assertReadError(() => read(file), 'invalid-model', file, /"ghost" is not produced/);
+    assert.equal(error.where, 'node 0 (add)');
+  });
+
+  it('a tensor produced twice', () => {
+    const file = writeSpec({ nodes: [node('Relu', ['x'], ['y']), node('Sigmoid', ['x'], ['y'])], inputs: [valueInfo('x', [1, 4])], outputs: [valueInfo('y', [1, 4])] });
+    assertReadError(() => read(file), 'invalid-model', file, /produced more than once/);
+  });
+
+  it('more nodes than maxNodes', () => {
+    const nodes = Array.from({ length: 20 }, (_, i) => node('Relu', [i === 0 ? 'x' : `t${i - 1}`], [i === 19 ? 'y' : `t${i}`]));
+    const file = writeSpec({ nodes, inputs: [valueInfo('x', [1, 4])], outputs: [valueInfo('y', [1, 4])] });
+    assertReadError(() => read(file, { maxNodes: 10 }), 'too-large', file, /more than 10 nodes/);
+  });
+
+  it('a convolution whose kernel does not fit its input channels', () => {
+    const spec = convSpec();
+    spec.inputs = [valueInfo('x', [1, 5, 4, 4])];
+    const file = writeSpec(spec);
+    const error = assertReadError(() => read(file), 'bad-shape', file, /Conv: input \[1,5,4,4\] does not fit kernel \[3,2,3,3\]/);
+    assert.equal(error.where, 'node 0 (conv)');
+  });
+
+  it('a Reshape to an impossible shape', () => {
+    const file = writeSpec({
+      nodes: [node('Reshape', ['x', 'shape'], ['y'], {}, 'reshape')],
+      inputs: [valueInfo('x', [1, 10])],
+      outputs: [valueInfo('y', [3, 4])],
+      initializers: [{ name: 'shape', dims: [2], dataType: 7, int64Data: [3, 4] }],
+    });
+    assertReadError(() => read(file), 'bad-shape', file, /cannot reshape \[1,10\]/);
+  });
+});
+
+describe('ONNX reader: absurd shapes are refused before allocating', () => {
+  it('a negative input dimension', () => {
+    const spec = convSpec();
+    spec.inputs = [valueInfo('x', [1, 2, -4, 4])];
+    const file = writeSpec(spec);
+    const error = assertReadError(() => read(file), 'bad-shape', file, /dimension 2 is declared as -4/);
+    assert.equal(error.where, 'input "x"');
+  });
+
+  it('an input over maxTensorElements', () => {
+    const spec = convSpec();
+    spec.inputs = [valueInfo('x', [1, 2, 2 ** 20, 2 ** 20])];
+    const file = writeSpec(spec);
+    assertReadError(() => read(file), 'too-large', file, /2199023255552 elements, over the 2147483648-element limit/);
+  });
+
+  it('an initializer declaring 10^15 elements (and no data)', () => {
+    const file = writeSpec(convSpec({ name: 'w', dims: [100000, 100000, 100000], dataType: 1 }));
+    const error = assertReadError(() => read(file), 'too-large', file, /element limit/);
+    assert.match(error.where, /initializer 0 \("w"\)/);
+  });
+
+  it('a negative initializer dimension', () => {
+    const file = writeSpec(convSpec({ name: 'w', dims: [3, -2, 3, 3], dataType: 1 }));
+    assertReadError(() => read(file), 'bad-shape', file, /dimension -2/);
+  });
+
+  it('a ConstantOfShape asking for a huge tensor', () => {
+    const file = writeSpec({
+      nodes: [node('ConstantOfShape', ['dims'], ['big']), node('Add', ['x', 'big'], ['y'])],
+      inputs: [valueInfo('x', [1, 4])],
+      outputs: [valueInfo('y', [1, 4])],
+      initializers: [{ name: 'dims', dims: [3], dataType: 7, int64Data: [1e6, 1e6, 1e6] }],
+    });
+    assertReadError(() => read(file), 'too-large', file);
+  });
+
+  it('a dynamic spatial dimension without an input shape', () => {
+    const spec = convSpec();
+    spec.inputs = [valueInfo('x', ['N', 2, 'height', 4])];
+    const file = writeSpec(spec);
+    assertReadError(() => read(file), 'bad-shape', file, /^input "x" dimension 2 is dynamic; pass an input shape$/);
+  });
+
+  it('an input shape option of the wrong rank or with non-positive dims', () => {
+    const spec = convSpec();
+    spec.inputs = [valueInfo('x', ['N', 2, 'height', 4])];
+    const file = writeSpec(spec);
+    assertReadError(() => read(file, { inputShape: [4, 4] }), 'bad-shape', file, /rank 2 but input "x" has rank 4/);
+    assertReadError(() => read(file, { inputShape: [1, 2, 0, 4] }), 'bad-shape', file, /positive integers/);
+  });
+});
+
+describe('ONNX reader: weights that do not match their declaration', () => {
+  it('raw_data shorter than the dims need', () => {
+    const file = writeSpec(convSpec({ name: 'w', dims: [3, 2, 3, 3], dataType: 1, rawData: float32Bytes(new Array(50).fill(1)) }));
+    assertReadError(() => read(file), 'truncated', file, /needs 216 bytes of raw_data but has 200/);
+  });
+
+  it('float_data with the wrong number of values', () => {
+    const file = writeSpec(convSpec(tensor('w', [3, 2, 3, 3], new Array(53).fill(1), 'float_data')));
+    assertReadError(() => read(file), 'bad-weights', file, /54 elements but 53 values/);
+  });
+});
+
+describe('ONNX reader: external data', () => {
+  it('an absolute location', () => {
+    const file = writeSpec(convSpec(externalWeight('/etc/passwd')));
+    assertReadError(() => read(file), 'path-escape', file, /absolute path/);
+  });
+
+  it('a location climbing out with ..', () => {
+    const outer = tempDir();
+    fs.writeFileSync(path.join(outer, 'weights.bin'), new Uint8Array(216));
+    const dir = path.join(outer, 'model');
+    fs.mkdirSync(dir);
+    const file = writeSpec(convSpec(externalWeight('../weights.bin')), dir);
+    assertReadError(() => read(file), 'path-escape', file, /leaves the model's folder/);
+  });
+
+  it('a symlink leading out of the folder', () => {
+    const outside = tempDir();
+    fs.writeFileSync(path.join(outside, 'secret.bin'), new Uint8Array(216));
+    const dir = tempDir();
+    fs.symlinkSync(path.join(outside, 'secret.bin'), path.join(dir, 'weights.bin'));
+    const file = writeSpec(convSpec(externalWeight('weights.bin')), dir);
+    assertReadError(() => read(file), 'path-escape', file, /link that leads outside/);
+  });
+
+  it('a missing external file', () => {
+    const file = writeSpec(convSpec(externalWeight('weights.bin')));
+    const error = assertReadError(() => read(file), 'missing-weights', file, /"weights.bin", which does not exist/);
+    assert.match(error.where, /initializer 0 \("w"\)/);
+  });
+
+  it('a region beyond the end of the external file', () => {
+    const dir = tempDir();
+    const data = writeFile(dir, 'weights.bin', new Uint8Array(300));
+    const file = writeSpec(convSpec(externalWeight('weights.bin', 100)), dir);
+    const error = assertReadError(() => read(file), 'missing-weights', fs.realpathSync(data), /bytes 100\.\.316 but the file has only 300 bytes/);
+    assert.equal(error.where, 'bytes 100..316');
+  });
+
+  it('a length that disagrees with the dims', () => {
+    const dir = tempDir();
+    writeFile(dir, 'weights.bin', new Uint8Array(300));
+    const file = writeSpec(convSpec(externalWeight('weights.bin', 0, 200)), dir);
+    assertReadError(() => read(file), 'bad-weights', file, /needs 216 bytes but its external data length is 200/);
+  });
+});
+
+describe('ONNX reader: mutated real models never crash', () => {
+  const original = fs.readFileSync(MNIST);
+  const dir = tempDir();
+
+  /** Reading either succeeds or throws a ModelReadError; anything else is a crash. */
+  function assertNoCrash(bytes: Uint8Array, label: string): void {
+    const file = writeFile(dir, 'mutant.onnx', bytes);
+    try {
+      const graph = read(file);
+      for (const n of graph.nodes) for (const w of Object.values(n.weights)) w?.load();
+    } catch (e) {
+      assert.ok(isModelReadError(e), `${label}: ${e instanceof Error ? e.stack : String(e)}`);
+    }
+  }
+
+  it('truncated at many lengths', () => {
+    for (let length = 1; length < original.length; length += 97) assertNoCrash(original.subarray(0, length), `length ${length}`);
+  });
+
+  it('with random bytes overwritten', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const bytes = Uint8Array.from(original);
+      const positions = noise(16, seed);
+      const values = noise(8, seed * 7919);
+      for (let k = 0; k < 8; k++) {
+        const at = ((positions[2 * k] << 8) | positions[2 * k + 1]) % bytes.length;
+        bytes[at] = values[k];
+      }
+      assertNoCrash(bytes, `seed ${seed}`);
+    }
+  });
+});

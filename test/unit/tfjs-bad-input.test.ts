@@ -1,0 +1,233 @@
+// TF.js reader on broken input: every failure is a typed ModelReadError naming the file, the place and a one-line
+// reason. Broken copies live in a temp dir; /work/shared is never touched.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ModelReadError, type ReadErrorCode } from '../../src/engine/errors';
+import type { LayerGraph } from '../../src/engine/ir';
+import { resolveReadOptions, type ReadOptions } from '../../src/engine/options';
+import { readTfjs } from '../../src/engine/readers/tfjs';
+
+const MODELS = path.resolve(__dirname, '../../../shared/models');
+const LAYERS_DIR = path.join(MODELS, 'tensorspace-mnist-tf-layers');
+const GRAPH_DIR = path.join(MODELS, 'tensorspace-mnist-tf-graph');
+const SHARD = 'group1-shard1of1';
+
+const tempDirs: string[] = [];
+after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-tfjs-bad-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+function read(file: string, options: ReadOptions = {}): LayerGraph {
+  return readTfjs(file, resolveReadOptions(options));
+}
+
+/** A copy of a real model in a temp dir, its model.json changed by `edit` (and its shard copied unless told not to). */
+function brokenCopy(sourceDir: string, edit: (model: any) => void, copyShard = true): { dir: string; file: string } {
+  const dir = tempDir();
+  const model = JSON.parse(fs.readFileSync(path.join(sourceDir, 'model.json'), 'utf8'));
+  edit(model);
+  const file = path.join(dir, 'model.json');
+  fs.writeFileSync(file, JSON.stringify(model));
+  if (copyShard) fs.copyFileSync(path.join(sourceDir, SHARD), path.join(dir, SHARD));
+  return { dir, file };
+}
+
+function writeText(text: string | Buffer, name = 'model.json'): string {
+  const file = path.join(tempDir(), name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+function expectError(file: string, code: ReadErrorCode, check: (e: ModelReadError) => void = () => {}, options: ReadOptions = {}): void {
+  assert.throws(
+    () => read(file, options),
+    (e: unknown) => {
+      assert.ok(e instanceof ModelReadError, `expected a ModelReadError, got ${String(e)}`);
+      assert.equal(e.code, code, e.message);
+      assert.ok(path.isAbsolute(e.file), `file should be absolute: ${e.file}`);
+      assert.ok(!e.reason.includes('\n') && e.reason.length > 0, 'one-line reason');
+      check(e);
+      return true;
+    },
+  );
+}
+
+const graphNode = (name: string, op: string, input: string[] = []) => ({ name, op, input, attr: {} });
+const placeholder = (name: string, dims: number[]) => ({ name, op: 'Placeholder', attr: { shape: { shape: { dim: dims.map((d) => ({ size: String(d) })) } } } });
+
+describe('not JSON, or not a TF.js model', () => {
+  it('invalid JSON: not-a-model with the line and column', () => {
+    const file = writeText('{\n  "modelTopology": {\n    "node": [1, 2,, 3]\n  }\n}\n');
+    expectError(file, 'not-a-model', (e) => {
+      assert.equal(e.where, 'line 3, column 19');
+      assert.match(e.reason, /invalid JSON: value expected/);
+    });
+  });
+
+  it('binary garbage and truncated JSON', () => {
+    expectError(writeText(Buffer.from([0x08, 0x01, 0x12, 0x00, 0xff, 0x7f])), 'not-a-model', (e) => assert.match(e.where, /^line 1, column \d+$/));
+    expectError(writeText('{"modelTopology": {"node": ['), 'not-a-model');
+  });
+
+  it('JSON that is not a TF.js model', () => {
+    for (const text of ['{"hello": "world"}', '[1, 2, 3]', '"model"', '42', '{"modelTopology": {"foo": 1}}', '{"modelTopology": [1]}']) {
+      expectError(writeText(text), 'not-a-model', (e) => assert.match(e.reason, /TF\.js model|Keras|not an object|neither/));
+    }
+  });
+
+  it('a bare Keras model config is named as such', () => {
+    const file = writeText(JSON.stringify({ class_name: 'Sequential', config: { layers: [] } }));
+    expectError(file, 'not-a-model', (e) => assert.match(e.reason, /bare Keras model config/));
+  });
+
+  it('an empty file and a deeply nested one', () => {
+    expectError(writeText(''), 'empty-file');
+    expectError(writeText('['.repeat(200_000) + ']'.repeat(200_000)), 'not-a-model');
+  });
+
+  it('comments and trailing commas are not JSON', () => {
+    expectError(writeText('{"modelTopology": {"node": []}, // weights\n "weightsManifest": []}'), 'not-a-model');
+    expectError(writeText('{"modelTopology": {"node": [],}}'), 'not-a-model');
+  });
+});
+
+describe('weights manifest', () => {
+  it('weights-only manifests: "has weights but no topology"', () => {
+    const { file } = brokenCopy(LAYERS_DIR, (m) => delete m.modelTopology);
+    expectError(file, 'weights-only', (e) => assert.match(e.reason, /has weights but no topology/));
+    const manifest = JSON.parse(fs.readFileSync(path.join(LAYERS_DIR, 'model.json'), 'utf8')).weightsManifest;
+    expectError(writeText(JSON.stringify(manifest), 'weights_manifest.json'), 'weights-only', (e) => assert.match(e.reason, /has weights but no topology/));
+  });
+
+  it('a missing shard names the shard and its manifest entry', () => {
+    const { dir, file } = brokenCopy(LAYERS_DIR, () => {}, false);
+    expectError(file, 'missing-weights', (e) => {
+      assert.equal(e.file, path.join(dir, SHARD));
+      assert.equal(e.where, 'weightsManifest[0].paths[0]');
+    });
+  });
+
+  it('a short shard is refused before any value is read, with both sizes', () => {
+    const { dir, file } = brokenCopy(LAYERS_DIR, () => {});
+    const shard = path.join(dir, SHARD);
+    fs.truncateSync(shard, fs.statSync(shard).size - 100);
+    expectError(file, 'truncated', (e) => {
+      assert.equal(e.file, fs.realpathSync(shard));
+      assert.equal(e.where, 'weightsManifest[0].paths[0]');
+      assert.match(e.reason, /177604 bytes.*177704 bytes/);
+      assert.match(e.reason, /"softmax\/kernel" would end at byte 177664/);
+    });
+  });
+
+  it('shard paths that leave the model folder: path-escape', () => {
+    const outside = tempDir();
+    fs.copyFileSync(path.join(LAYERS_DIR, SHARD), path.join(outside, SHARD));
+    const sibling = `${path.basename(outside)}/${SHARD}`;
+    for (const escape of [`../${sibling}`, `sub/../../${sibling}`, path.join(outside, SHARD), 'C:\\Windows\\weights.bin']) {
+      const { file } = brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].paths = [escape]));
+      expectError(file, 'path-escape', (e) => assert.equal(e.where, 'weightsManifest[0].paths[0]'));
+    }
+    const { dir, file } = brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].paths = ['link.bin']));
+    fs.symlinkSync(path.join(outside, SHARD), path.join(dir, 'link.bin'));
+    expectError(file, 'path-escape', (e) => assert.match(e.reason, /link/));
+  });
+
+  it('absurd or negative weight shapes are refused before reading', () => {
+    const { file } = brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].weights[0].shape = [100000, 100000, 1000]));
+    expectError(file, 'bad-shape', (e) => assert.equal(e.where, 'weightsManifest[0].weights[0]'));
+    const negative = brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].weights[1].shape = [-6]));
+    expectError(negative.file, 'bad-shape');
+  });
+
+  it('unknown dtypes and malformed entries: bad-weights', () => {
+    expectError(brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].weights[0].dtype = 'string')).file, 'bad-weights');
+    expectError(brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].weights[0].quantization = { dtype: 'int4', scale: 1, min: 0 })).file, 'bad-weights');
+    expectError(brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest = { paths: [] })).file, 'bad-weights');
+    expectError(brokenCopy(LAYERS_DIR, (m) => delete m.weightsManifest[0].weights[2].name).file, 'bad-weights', (e) => assert.equal(e.where, 'weightsManifest[0].weights[2]'));
+  });
+
+  it('a kernel whose shape does not fit the layer config: bad-weights at the layer', () => {
+    // Same element count, so the shard sizes still match.
+    const { file } = brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].weights[2].shape = [5, 5, 16, 6]));
+    expectError(file, 'bad-weights', (e) => assert.match(e.where, /^modelTopology\.model_config\.config\.layers\[4\] \(conv_2\)$/));
+  });
+
+  it('a layer weight missing from the manifest: bad-weights', () => {
+    const { file } = brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].weights[9].name = 'renamed/bias'));
+    expectError(file, 'bad-weights', (e) => assert.match(e.reason, /softmax\/bias/));
+  });
+});
+
+describe('topology', () => {
+  it('a cyclic GraphDef: cyclic-graph', () => {
+    const file = writeText(JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('a', 'Relu', ['b']), graphNode('b', 'Relu', ['a:0'])] } }));
+    expectError(file, 'cyclic-graph', (e) => assert.match(e.where, /^modelTopology\.node\[\d\] \((a|b)\)$/));
+  });
+
+  it('a cycle through control inputs is a cycle too', () => {
+    const file = writeText(JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('a', 'Relu', ['x', '^b']), graphNode('b', 'Relu', ['a'])] } }));
+    expectError(file, 'cyclic-graph');
+  });
+
+  it('cyclic inbound_nodes: cyclic-graph', () => {
+    const { file } = brokenCopy(LAYERS_DIR, (m) => {
+      const layers = m.modelTopology.model_config.config.layers;
+      layers[2].inbound_nodes = [[['maxpool_1', 0, 0, {}]]]; // conv_1 ← maxpool_1 ← conv_1
+    });
+    expectError(file, 'cyclic-graph', (e) => assert.match(e.reason, /depends on its own output/));
+  });
+
+  it('dangling references and duplicate names: invalid-model', () => {
+    const dangling = writeText(JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('r', 'Relu', ['nowhere:0'])] } }));
+    expectError(dangling, 'invalid-model', (e) => assert.match(e.reason, /nowhere/));
+    const duplicate = writeText(JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('x', 'Relu', ['x'])] } }));
+    expectError(duplicate, 'invalid-model', (e) => assert.equal(e.where, 'modelTopology.node[1]'));
+    const unknownLayer = brokenCopy(LAYERS_DIR, (m) => (m.modelTopology.model_config.config.layers[3].inbound_nodes = [[['ghost', 0, 0, {}]]]));
+    expectError(unknownLayer.file, 'invalid-model', (e) => assert.match(e.reason, /ghost/));
+  });
+
+  it('a graph over the node limit: too-large', () => {
+    expectError(path.join(GRAPH_DIR, 'model.json'), 'too-large', () => {}, { maxNodes: 10 });
+  });
+
+  it('an unknown op is kept as an unsupported node, never an error', () => {
+    const file = writeText(JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('weird', 'Erfinv', ['x']), graphNode('r', 'Relu', ['weird'])] } }));
+    const graph = read(file);
+    assert.deepEqual(graph.nodes.map((n) => [n.op, n.status]), [['unsupported', 'unsupported'], ['activation', 'ok']]);
+    assert.match(graph.nodes[0]!.note ?? '', /Erfinv/);
+  });
+});
+
+describe('shapes', () => {
+  it('absurd input shapes are refused before anything is allocated', () => {
+    const { file } = brokenCopy(LAYERS_DIR, (m) => (m.modelTopology.model_config.config.layers[0].config.batch_input_shape = [null, 1_000_000, 1_000_000]));
+    expectError(file, 'bad-shape', (e) => assert.match(e.reason, /over the \d+-element limit/));
+    const negative = writeText(JSON.stringify({ modelTopology: { node: [placeholder('x', [1, -7, 0, 3])] } }));
+    expectError(negative, 'bad-shape');
+  });
+
+  it('dynamic non-batch dims need an input shape (given in the file’s NHWC layout)', () => {
+    const { file } = brokenCopy(GRAPH_DIR, (m) => (m.modelTopology.node[0].attr.shape.shape.dim[1].size = '-1'));
+    expectError(file, 'bad-shape', (e) => assert.match(e.reason, /dynamic; pass an input shape/));
+    assert.deepEqual(read(file, { inputShape: [2, 28, 28, 1] }).inputs[0]!.shape, [2, 1, 28, 28]);
+    assert.deepEqual(read(file, { inputShape: [28, 28, 1] }).inputs[0]!.shape, [1, 1, 28, 28], 'a missing batch dim defaults to 1');
+    expectError(file, 'bad-shape', (e) => assert.match(e.reason, /conflicts/), { inputShape: [1, 28, 28, 3] });
+  });
+
+  it('a window that does not fit its input: bad-shape at the layer', () => {
+    const { file } = brokenCopy(LAYERS_DIR, (m) => {
+      const [input, reshape] = m.modelTopology.model_config.config.layers;
+      input.config.batch_input_shape = [null, 6, 6];
+      reshape.config.target_shape = [6, 6, 1];
+    });
+    // conv_1 (5x5) leaves 2x2, maxpool_1 leaves 1x1: conv_2's 5x5 window does not fit.
+    expectError(file, 'bad-shape', (e) => assert.match(e.where, /\(conv_2\)$/));
+  });
+});
