@@ -1035,6 +1035,7 @@ function eliminate(src: RowSource, opts: EliminationOptions): EliminationResult 
         continue; // dependent column: its small entries are dropped by the sweep
       }
       const ps = active[bq];
+      if ((globalThis as any).TRACE) (globalThis as any).TRACE.push(`${j}:${ps}:${colVal[ps].toExponential(3)}`);
       active[bq] = active[--nAct];
       const piv = colVal[ps];
       if (best < minPivot) minPivot = best;

@@ -6,6 +6,7 @@ import { ModelReadError } from '../errors';
 import { resolveReadOptions, type ReadOptions } from '../options';
 import { readOnnx } from './onnx';
 import { readTfjs } from './tfjs';
+import { canonicalize } from '../canonical';
 
 /** Reads an ONNX file or a TF.js model.json (layers or graph model) into a LayerGraph. Throws ModelReadError. */
 export function readModel(file: string, options: ReadOptions = {}): LayerGraph {
@@ -22,8 +23,8 @@ export function readModel(file: string, options: ReadOptions = {}): LayerGraph {
   if (stat.size > opts.maxFileBytes) {
     throw new ModelReadError('too-large', abs, '', `the file is ${stat.size} bytes, over the ${opts.maxFileBytes}-byte limit`);
   }
-  if (abs.toLowerCase().endsWith('.json')) return readTfjs(abs, opts);
-  return readOnnx(abs, opts);
+  const graph = abs.toLowerCase().endsWith('.json') ? readTfjs(abs, opts) : readOnnx(abs, opts);
+  return canonicalize(graph);
 }
 
 /** True for file names LeakLint looks at when scanning folders (content is checked when reading). */

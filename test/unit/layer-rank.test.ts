@@ -1,0 +1,439 @@
+// Ranks and counts of the per-layer systems (algorithm.md §4.1, §4.2, §4.5, §9.3) and the dense numerics they use.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { convGeometry, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/analysis/convGeometry';
+import { ConvOperator } from '../../src/engine/analysis/convOperators';
+import {
+  convLayerRank,
+  convRankBounds,
+  fullyConnectedLayerRank,
+  type LayerRankResult,
+} from '../../src/engine/analysis/layerRank';
+import {
+  csrFromCoo,
+  eliminationRank,
+  estimateNorm2,
+  denseOperator,
+  lsqr,
+  lstsqMinNorm,
+  matMul,
+  matTVec,
+  matVec,
+  nullSpace,
+  numericalRank,
+  qrcp,
+  sparseEliminationRank,
+  transpose,
+  zeros,
+  type DenseMatrix,
+} from '../../src/engine/analysis/linalg';
+import { createRng, gaussianArray } from '../../src/engine/analysis/random';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Networks of §4.5: conv stacks on a 3×32×32 input; each layer's input shape is the previous layer's output.
+
+type ConvSpec = [outChannels: number, kernel: number, stride: number, pad: number];
+
+function chain(specs: ConvSpec[], input: [number, number, number] = [3, 32, 32]): ConvGeometry[] {
+  const out: ConvGeometry[] = [];
+  let [c, h, w] = input;
+  for (const [f, k, s, p] of specs) {
+    const g = convGeometry({ inChannels: c, height: h, width: w, outChannels: f, kernel: k, strides: s, pads: p });
+    out.push(g);
+    [c, h, w] = [g.outChannels, g.outHeight, g.outWidth];
+  }
+  return out;
+}
+
+const memo = new Map<string, LayerRankResult>();
+function rankOf(g: ConvGeometry, seed = 1): LayerRankResult {
+  const key = `${g.inChannels}x${g.height}x${g.width}|${g.outChannels},${g.kernel},${g.strides},${g.pads},${g.dilations},${g.groups}|${seed}`;
+  let r = memo.get(key);
+  if (!r) {
+    r = convLayerRank(g, { seed });
+    memo.set(key, r);
+  }
+  return r;
+}
+
+const CNN6: ConvSpec[] = [
+  [12, 4, 2, 2],
+  [36, 3, 2, 1],
+  [36, 3, 1, 1],
+  [36, 3, 1, 1],
+  [64, 3, 2, 1],
+  [128, 3, 1, 1],
+];
+const CNN6D: ConvSpec[] = [
+  [12, 4, 2, 2],
+  [20, 3, 2, 1],
+  [36, 3, 1, 1],
+  [36, 3, 1, 1],
+  [64, 3, 2, 1],
+  [128, 3, 1, 1],
+];
+
+describe('§4.5 R-GAP CNN6 (Gaussian weights and δz)', () => {
+  const table: [nX: number, nW: number, nZ: number, rankK: number, rankW: number, rankU: number][] = [
+    [3072, 576, 3468, 576, 3072, 3072],
+    [3468, 3888, 2916, 2928, 2916, 3468],
+    [2916, 11664, 2916, 2916, 2916, 2916],
+    [2916, 11664, 2916, 2916, 2916, 2916],
+    [2916, 20736, 1600, 2916, 1600, 2916],
+    [1600, 73728, 3200, 1600, 1600, 1600],
+  ];
+  const layers = chain(CNN6);
+  layers.forEach((g, i) => {
+    it(`layer ${i + 1}: ${table[i].slice(3).join(', ')}, deficiency 0`, () => {
+      const r = rankOf(g, 10 + i);
+      const [nX, nW, nZ, rK, rW, rU] = table[i];
+      assert.deepEqual([r.nX, r.nW, r.nZ], [nX, nW, nZ]);
+      assert.equal(r.naive, nX - nW - nZ);
+      assert.deepEqual([r.rankK, r.rankW, r.rankU, r.deficiency], [rK, rW, rU, 0], JSON.stringify(r.notes));
+      assert.equal(r.method, 'structured');
+      assert.deepEqual(r.rankSource, { K: 'numeric', W: 'numeric', U: 'numeric' });
+      assert.equal(r.uncoveredPixels, 0);
+    });
+  });
+});
+
+describe('§4.5 R-GAP CNN6-d', () => {
+  const layers = chain(CNN6D);
+  it('layer 2: rank K 1968, rank W 1620, rank U 3188, deficiency 280', () => {
+    const r = rankOf(layers[1], 2);
+    assert.deepEqual([r.nX, r.nW, r.nZ, r.naive], [3468, 2160, 1620, -312]);
+    assert.deepEqual([r.rankK, r.rankW, r.rankU, r.deficiency], [1968, 1620, 3188, 280], JSON.stringify(r.notes));
+    assert.equal(r.method, 'structured');
+  });
+  it('lattice bound on rank K is 1968 and D is 20² (§4.2 effects 2 and 3)', () => {
+    const b = convRankBounds(layers[1]);
+    assert.equal(b.bounds.latticeRankK, 1968);
+    assert.equal(b.bounds.crossDependency, 400);
+    const r = rankOf(layers[1], 2);
+    assert.equal(r.bounds.closedFormDeficiency, 280);
+  });
+  it('layer 3 is determined again: rank U = n_x = 1620', () => {
+    const r = rankOf(layers[2], 3);
+    assert.deepEqual([r.rankK, r.rankW, r.rankU, r.deficiency], [1620, 1620, 1620, 0]);
+  });
+});
+
+describe('§4.5 hybrid-code target networks (per-layer deficiencies)', () => {
+  const nets: [string, ConvSpec[], number[]][] = [
+    ['cnn2_c0', [[1, 3, 2, 0]], [2821]],
+    ['cnn2_c1', [[6, 3, 1, 0]], [0]],
+    ['cnn2_c2', [[6, 4, 2, 0]], [1470]],
+    ['cnn2_c4', [[1, 3, 1, 0]], [2146]],
+    ['cnn2_c6', [[12, 5, 2, 0]], [189]],
+    ['cnn3_c1', [[6, 3, 1, 0], [3, 4, 2, 0]], [0, 4533]],
+    ['cnn3_c2', [[6, 4, 2, 0], [3, 3, 2, 0]], [1470, 1050]],
+    ['cnn3_c5', [[12, 5, 1, 1], [12, 5, 2, 2]], [0, 4644]],
+    ['cnn4_c1', [[6, 3, 1, 0], [5, 4, 2, 0], [3, 4, 1, 0]], [0, 3965, 386]],
+  ];
+  for (const [name, specs, defs] of nets) {
+    it(`${name}: ${defs.join(', ')}`, () => {
+      const got = chain(specs).map((g) => {
+        const r = rankOf(g, 7);
+        // a bound fallback (large layer over the default budget) must still rest on numerical rank K and rank W
+        if (r.method === 'bound') assert.deepEqual([r.rankSource.K, r.rankSource.W], ['numeric', 'numeric'], `${name}: ${r.notes.join('; ')}`);
+        return r.deficiency;
+      });
+      assert.deepEqual(got, defs);
+    });
+  }
+  it('cnn2_c6: the deficiency is exactly the 189 uncovered border pixels (naive −180)', () => {
+    const [g] = chain([[12, 5, 2, 0]]);
+    const r = rankOf(g, 7);
+    assert.equal(r.uncoveredPixels, 189);
+    assert.equal(r.nCovered, 3072 - 189);
+    assert.equal(r.naive, -180);
+    assert.equal(r.rankU, r.nCovered);
+  });
+  it('cnn2_c0: rank U = 251', () => {
+    const [g] = chain([[1, 3, 2, 0]]);
+    assert.equal(rankOf(g, 7).rankU, 251);
+  });
+});
+
+describe('structured ranks equal the explicitly formed dense U', () => {
+  const configs: ConvGeometryInit[] = [
+    { inChannels: 2, height: 9, width: 9, outChannels: 3, kernel: 3, strides: 2, pads: 1 },
+    { inChannels: 3, height: 7, width: 7, outChannels: 2, kernel: 4, strides: 2, pads: 1 },
+    { inChannels: 1, height: 12, width: 12, outChannels: 5, kernel: 3, strides: 3, pads: 0 },
+    { inChannels: 2, height: 10, width: 8, outChannels: 3, kernel: [3, 2], strides: [2, 1], pads: [1, 0, 0, 1] },
+    { inChannels: 2, height: 9, width: 11, outChannels: 4, kernel: 3, dilations: 2, pads: [2, 1, 0, 2] },
+    { inChannels: 4, height: 8, width: 8, outChannels: 6, kernel: 3, strides: 2, pads: 1, groups: 2 },
+    { inChannels: 3, height: 9, width: 9, outChannels: 6, kernel: 3, strides: 1, pads: 0, groups: 3 },
+    { inChannels: 3, height: 6, width: 6, outChannels: 3, kernel: 2, strides: 3, pads: 1 },
+    { inChannels: 2, height: 12, width: 12, outChannels: 1, kernel: 3, strides: 2, pads: 0 },
+    { inChannels: 3, height: 10, width: 10, outChannels: 12, kernel: 5, strides: 2, pads: 0 },
+  ];
+  configs.forEach((init, n) => {
+    const g = convGeometry(init);
+    it(`config ${n}: ${g.inChannels}×${g.height}×${g.width} → ${g.outChannels}, k${g.kernel}, s${g.strides}, p${g.pads}, d${g.dilations}, g${g.groups}`, () => {
+      const seed = 300 + n;
+      const s = convLayerRank(g, { seed, method: 'structured' });
+      const d = convLayerRank(g, { seed, method: 'dense' });
+      assert.equal(s.method, 'structured');
+      assert.equal(d.method, 'dense');
+      assert.deepEqual([s.rankK, s.rankW, s.rankU], [d.rankK, d.rankW, d.rankU]);
+      // independent check: form U = [K/‖K‖; W/‖W‖] from the operator builders and take its QRCP rank
+      const rng = createRng(seed);
+      const W = rng.fillNormal(new Float64Array(g.nW));
+      const dz = rng.fillNormal(new Float64Array(g.nZ));
+      const op = new ConvOperator(g);
+      const K = op.gradientDense(dz);
+      const Wd = op.forwardDense(W);
+      const sK = estimateNorm2(denseOperator(K), { relTol: 1e-8, maxIter: 500 });
+      const sW = estimateNorm2(denseOperator(Wd), { relTol: 1e-8, maxIter: 500 });
+      const U = zeros(K.rows + Wd.rows, g.nX);
+      for (let i = 0; i < K.data.length; i++) U.data[i] = K.data[i] / sK;
+      for (let i = 0; i < Wd.data.length; i++) U.data[K.data.length + i] = Wd.data[i] / sW;
+      assert.equal(numericalRank(K), s.rankK, 'rank K');
+      assert.equal(numericalRank(Wd), s.rankW, 'rank W');
+      assert.equal(numericalRank(U), s.rankU, 'rank U');
+      assert.equal(s.deficiency, g.nX - s.rankU);
+      // the bounds are bounds
+      assert.ok(s.rankK <= s.bounds.latticeRankK);
+      assert.ok(s.rankW <= s.bounds.rankWUpper);
+      assert.ok(s.rankU <= s.bounds.rankUUpper);
+      assert.ok(s.rankU <= s.nCovered);
+    });
+  });
+});
+
+describe('layer rank options and fallbacks', () => {
+  it('a 3×224×224 stem layer takes the bound path quickly', () => {
+    const g = convGeometry({ inChannels: 3, height: 224, width: 224, outChannels: 64, kernel: 7, strides: 2, pads: 3 });
+    const t = performance.now();
+    const r = convLayerRank(g);
+    const secs = (performance.now() - t) / 1000;
+    assert.equal(r.method, 'bound');
+    assert.equal(r.rankSource.U, 'bound');
+    assert.ok(secs < 3, `took ${secs}s`);
+    assert.ok(r.notes.length > 0);
+    assert.equal(r.nX, 150528);
+    assert.equal(r.deficiency, r.nX - r.rankU);
+    assert.ok(r.rankK <= r.bounds.latticeRankK);
+  });
+
+  it('bounds only on request', () => {
+    const [, g] = chain(CNN6D);
+    const r = convLayerRank(g, { method: 'bound' });
+    assert.equal(r.method, 'bound');
+    assert.equal(r.rankK, 1968); // lattice bound
+    assert.equal(r.rankW, 1620); // min(n_z, n_cov)
+    assert.equal(r.deficiency, 280); // closed form with the bounds
+  });
+
+  it('a tight flop budget falls back to bounds for the expensive stage only', () => {
+    const [, g] = chain(CNN6D);
+    const r = convLayerRank(g, { maxFlops: 3e8 });
+    assert.equal(r.rankSource.K, 'numeric');
+    assert.equal(r.rankU, r.bounds.closedFormRankU);
+    assert.equal(r.method, 'bound');
+  });
+
+  it('uses the given weights and δz: zero δz leaves only the forward rows; ReLU-like zeros reduce rank K', () => {
+    const g = convGeometry({ inChannels: 2, height: 8, width: 8, outChannels: 3, kernel: 3, pads: 1 });
+    const W = gaussianArray(g.nW, 5);
+    const zero = convLayerRank(g, { weights: W, outputGradient: new Float64Array(g.nZ) });
+    assert.equal(zero.rankK, 0);
+    assert.equal(zero.rankU, zero.rankW);
+    const dz = gaussianArray(g.nZ, 6);
+    for (let i = 0; i < dz.length; i++) if (i % 64 >= 8) dz[i] = 0; // only the first output row of each channel active
+    const sparse = convLayerRank(g, { weights: W, outputGradient: dz, method: 'structured' });
+    const dense = convLayerRank(g, { weights: W, outputGradient: dz, method: 'dense' });
+    assert.deepEqual([sparse.rankK, sparse.rankU], [dense.rankK, dense.rankU]);
+    assert.ok(sparse.rankK < convLayerRank(g, { weights: W }).rankK);
+    // scale invariance of the decision: tiny δz (trained model) gives the same ranks
+    const small = gaussianArray(g.nZ, 6).map((v) => v * 1e-7);
+    const r1 = convLayerRank(g, { weights: W, outputGradient: small });
+    const r2 = convLayerRank(g, { weights: W, outputGradient: gaussianArray(g.nZ, 6) });
+    assert.deepEqual([r1.rankK, r1.rankW, r1.rankU], [r2.rankK, r2.rankW, r2.rankU]);
+  });
+
+  it('fully connected: rank K = n_x when δz ≠ 0, deficiency 0', () => {
+    const r = fullyConnectedLayerRank(3200, 10, { hasBias: true });
+    assert.equal(r.kind, 'fullyConnected');
+    assert.deepEqual([r.nX, r.nZ, r.nW, r.nBias], [3200, 10, 32000, 10]);
+    assert.deepEqual([r.rankK, r.rankW, r.rankU, r.deficiency], [3200, 10, 3200, 0]);
+    assert.equal(r.rankSource.W, 'numeric');
+    const z = fullyConnectedLayerRank(20, 5, { outputGradient: new Float64Array(5) });
+    assert.deepEqual([z.rankK, z.rankU, z.deficiency], [0, 5, 15]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dense numerics
+
+function randn(m: number, n: number, seed: number): DenseMatrix {
+  return { rows: m, cols: n, data: gaussianArray(m * n, seed) };
+}
+
+function lowRank(m: number, n: number, r: number, seed: number): DenseMatrix {
+  return matMul(randn(m, r, seed), randn(r, n, seed + 1));
+}
+
+describe('linalg', () => {
+  it('qrcp reveals the rank with the relative tolerance |R_00|·max(m,n)·ε', () => {
+    for (const [m, n, r] of [
+      [40, 30, 30],
+      [40, 30, 17],
+      [25, 60, 9],
+      [60, 60, 59],
+    ]) {
+      const A = lowRank(m, n, r, m + n + r);
+      const f = qrcp(A);
+      assert.equal(f.rank, r, `${m}×${n} rank ${r}`);
+      assert.ok(f.tol > 0 && f.tol < 1e-10 * f.diag[0]);
+      // the factorisation reproduces A P: ‖Q R − A P‖ small
+      const R = zeros(m, n);
+      for (let i = 0; i < f.rank; i++) for (let j = i; j < n; j++) R.data[i * n + j] = f.qr.data[i * n + j];
+      const Rt = transpose(R);
+      const QR = zeros(n, m); // (Q R)ᵀ = Rᵀ Qᵀ, built column by column through matVec with Q
+      for (let j = 0; j < n; j++) {
+        const col = new Float64Array(m);
+        for (let i = 0; i < m; i++) col[i] = R.data[i * n + j];
+        const E = { rows: m, cols: 1, data: col };
+        // apply Q
+        const g = f;
+        for (let k = g.rank - 1; k >= 0; k--) {
+          let s = col[k];
+          for (let i = k + 1; i < m; i++) s += g.qr.data[i * n + k] * col[i];
+          s *= g.tau[k];
+          col[k] -= s;
+          for (let i = k + 1; i < m; i++) col[i] -= s * g.qr.data[i * n + k];
+        }
+        for (let i = 0; i < m; i++) QR.data[j * m + i] = E.data[i];
+      }
+      let err = 0;
+      let nrm = 0;
+      for (let j = 0; j < n; j++)
+        for (let i = 0; i < m; i++) {
+          err = Math.max(err, Math.abs(QR.data[j * m + i] - A.data[i * n + f.perm[j]]));
+          nrm = Math.max(nrm, Math.abs(A.data[i * n + j]));
+        }
+      assert.ok(err < 1e-12 * nrm * Math.max(m, n), `reconstruction error ${err}`);
+      void Rt;
+    }
+  });
+
+  it('nullSpace is orthonormal and annihilated by A', () => {
+    const A = lowRank(30, 50, 12, 3);
+    const { basis: N, rank } = nullSpace(A);
+    assert.equal(rank, 12);
+    assert.equal(N.cols, 38);
+    const AN = matMul(A, N);
+    for (const v of AN.data) assert.ok(Math.abs(v) < 1e-11);
+    const NtN = matMul(transpose(N), N);
+    for (let i = 0; i < N.cols; i++) for (let j = 0; j < N.cols; j++) assert.ok(Math.abs(NtN.data[i * N.cols + j] - (i === j ? 1 : 0)) < 1e-12);
+  });
+
+  it('lstsqMinNorm gives the minimum-norm least-squares solution; LSQR converges to it', () => {
+    for (const [m, n, r] of [
+      [50, 30, 30],
+      [30, 50, 30],
+      [40, 35, 20],
+    ]) {
+      const A = lowRank(m, n, r, 7 * m + n);
+      const b = gaussianArray(m, 99);
+      const { x, rank, residualNorm } = lstsqMinNorm(A, b);
+      assert.equal(rank, r);
+      // normal equations Aᵀ(Ax − b) = 0
+      const res = matVec(A, x);
+      let rr = 0;
+      for (let i = 0; i < m; i++) {
+        res[i] -= b[i];
+        rr += res[i] * res[i];
+      }
+      assert.ok(Math.abs(Math.sqrt(rr) - residualNorm) < 1e-10 * Math.max(1, residualNorm));
+      const g = matTVec(A, res);
+      for (const v of g) assert.ok(Math.abs(v) < 1e-10, `normal equations ${v}`);
+      // x lies in the row space: orthogonal to the null space
+      const { basis: N } = nullSpace(A);
+      for (let k = 0; k < N.cols; k++) {
+        let s = 0;
+        for (let j = 0; j < n; j++) s += N.data[j * N.cols + k] * x[j];
+        assert.ok(Math.abs(s) < 1e-10, 'minimum norm');
+      }
+      const l = lsqr(denseOperator(A), b, { atol: 1e-14, btol: 1e-14, maxIter: 2000 });
+      let d = 0;
+      let nx = 0;
+      for (let j = 0; j < n; j++) {
+        d = Math.max(d, Math.abs(l.x[j] - x[j]));
+        nx = Math.max(nx, Math.abs(x[j]));
+      }
+      assert.ok(d < 1e-7 * nx, `LSQR vs lstsq: ${d} (istop ${l.istop}, ${l.iterations} iterations)`);
+    }
+  });
+
+  it('LSQR solves a convolution system matrix-free', () => {
+    const g = convGeometry({ inChannels: 2, height: 8, width: 8, outChannels: 4, kernel: 3, pads: 1 });
+    const op = new ConvOperator(g).forwardOperator(gaussianArray(g.nW, 4));
+    const x = gaussianArray(g.nX, 5);
+    const z = new Float64Array(g.nZ);
+    op.apply(x, z);
+    const r = lsqr(op, z, { atol: 1e-14, btol: 1e-14, maxIter: 5000 });
+    for (let j = 0; j < g.nX; j++) assert.ok(Math.abs(r.x[j] - x[j]) < 1e-7, `x[${j}]`);
+  });
+
+  it('elimination ranks agree with qrcp (dense, both orientations; banded sparse)', () => {
+    for (const [m, n, r] of [
+      [120, 80, 80],
+      [120, 80, 61],
+      [70, 150, 45],
+    ]) {
+      const A = lowRank(m, n, r, m * 3 + n);
+      const tol = estimateNorm2(denseOperator(A)) * Math.max(m, n) * Number.EPSILON;
+      const ref = numericalRank(A, { tol });
+      assert.equal(ref, r);
+      for (const orientation of ['tall', 'wide', 'asis'] as const) {
+        const e = eliminationRank(A, { tol, orientation });
+        assert.equal(e.rank, r, `${orientation} ${m}×${n}`);
+        assert.ok(!e.aborted);
+      }
+    }
+    // banded sparse matrix with a planted dependency (row 50 = row 10 + row 12)
+    const rng = createRng(8);
+    const ri: number[] = [];
+    const ci: number[] = [];
+    const v: number[] = [];
+    const m = 200;
+    const n = 260;
+    const rows: Map<number, number>[] = [];
+    for (let i = 0; i < m; i++) {
+      const row = new Map<number, number>();
+      const lo = Math.floor(i * 1.2);
+      for (let j = lo; j < Math.min(n, lo + 9); j++) row.set(j, rng.normal());
+      rows.push(row);
+    }
+    rows[50] = new Map(rows[10]);
+    for (const [j, val] of rows[12]) rows[50].set(j, (rows[50].get(j) ?? 0) + val);
+    rows.forEach((row, i) => {
+      for (const [j, val] of row) {
+        ri.push(i);
+        ci.push(j);
+        v.push(val);
+      }
+    });
+    const S = csrFromCoo(m, n, ri, ci, v);
+    const dense = zeros(m, n);
+    rows.forEach((row, i) => row.forEach((val, j) => (dense.data[i * n + j] = val)));
+    const tol = estimateNorm2(denseOperator(dense)) * Math.max(m, n) * Number.EPSILON;
+    const ref = numericalRank(dense, { tol });
+    assert.equal(ref, m - 1);
+    for (const orientation of ['wide', 'tall'] as const) assert.equal(sparseEliminationRank(S, { tol, orientation }).rank, ref, orientation);
+  });
+
+  it('estimateNorm2 matches the largest singular value', () => {
+    const A = fromDiag([3, 1, 0.5, 2.9]);
+    assert.ok(Math.abs(estimateNorm2(denseOperator(A), { relTol: 1e-12, maxIter: 2000 }) - 3) < 1e-3);
+  });
+});
+
+function fromDiag(d: number[]): DenseMatrix {
+  const A = zeros(d.length, d.length);
+  d.forEach((v, i) => (A.data[i * d.length + i] = v));
+  return A;
+}
