@@ -93,6 +93,7 @@ describe('§4.5 R-GAP CNN6 (Gaussian weights and δz)', () => {
       assert.equal(r.method, 'structured');
       assert.deepEqual(r.rankSource, { K: 'numeric', W: 'numeric', U: 'numeric' });
       assert.equal(r.uncoveredPixels, 0);
+      assert.equal(r.fragile, false);
     });
   });
 });
@@ -251,6 +252,19 @@ describe('layer rank options and fallbacks', () => {
     const r1 = convLayerRank(g, { weights: W, outputGradient: small });
     const r2 = convLayerRank(g, { weights: W, outputGradient: gaussianArray(g.nZ, 6) });
     assert.deepEqual([r1.rankK, r1.rankW, r1.rankU], [r2.rankK, r2.rankW, r2.rankU]);
+  });
+
+  it('flags ill-conditioned operators whose rank depends on the tolerance', () => {
+    // singular values 1, 10^-1.7, …, 10^-15.3: no gap around σ_max·max(m,n)·ε
+    const n = 10;
+    const W = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) W[i * n + i] = 10 ** (-1.7 * i);
+    const r = fullyConnectedLayerRank(n, n, { weights: W });
+    assert.equal(r.fragile, true);
+    assert.ok(r.notes.some((x) => x.includes('without a clear gap')));
+    const ok = fullyConnectedLayerRank(n, n);
+    assert.equal(ok.fragile, false);
+    assert.equal(ok.rankW, n);
   });
 
   it('fully connected: rank K = n_x when δz ≠ 0, deficiency 0', () => {

@@ -144,9 +144,22 @@ export function analyseGraph(
       return { nX: m.nX, nParams: m.nW + m.nBias, nZ: m.nZ, rankU: m.rankU };
     }),
   );
-  const entry = graph.units.filter((u) => u.readsModelInput);
-  const modelRisk = Math.max(0, ...(entry.length ? entry : graph.units).map((u) => risk.get(u.id) ?? 0));
+  const modelRisk = Math.max(0, ...entryUnits(graph, reported).map((u) => risk.get(u.id) ?? 0));
   return { graph, systems, risk, modelRisk, copa, ra, reported, parametric, counted };
+}
+
+/**
+ * The reported units that read the image: directly, or through units that are not reported (pass-through maps).
+ * A model without any is a model without gradients to share: nothing to leak.
+ */
+function entryUnits(graph: AnalysisGraph, reported: Unit[]): Unit[] {
+  const isReported = new Set(reported.map((u) => u.id));
+  const readsImage = new Map<string, boolean>();
+  for (const u of graph.units) {
+    const viaPassThrough = u.inputs.some((i) => !isReported.has(i) && readsImage.get(i));
+    readsImage.set(u.id, u.readsModelInput || viaPassThrough);
+  }
+  return reported.filter((u) => readsImage.get(u.id));
 }
 
 /**

@@ -581,10 +581,7 @@ export function numericalRank(A: DenseMatrix, opts: QrcpOptions = {}): number {
   return qrcp(B, { ...opts, inPlace: B !== A || opts.inPlace }).rank;
 }
 
-/**
- * Apply Qᵀ (from a qrcp result, first `rank` reflectors) to the m-vectors stored as the rows... of B's columns:
- * B is m×k row-major and is overwritten by Qᵀ B.
- */
+/** Overwrite B (m×k, row-major) by Qᵀ B, Q from a qrcp result (its first `rank` reflectors). */
 export function applyQt(f: QrcpResult, B: DenseMatrix): void {
   const { qr, tau, rank } = f;
   const n = qr.cols;
@@ -679,8 +676,8 @@ export function lstsqFactor(A: DenseMatrix, opts: QrcpOptions = {}): LstsqFactor
   // Rt = [R11 R12]ᵀ : n × r
   const Rt = zeros(n, r);
   for (let i = 0; i < r; i++) for (let j = i; j < n; j++) Rt.data[j * r + i] = f.qr.data[i * n + j];
-  const g = r < n ? qrcp(Rt, { tol: 0, inPlace: true }) : null; // unpivoted in effect? no: pivoting permutes columns of Rt
-  // qrcp pivots the columns of Rt (= rows of R1): R1ᵀ Π = Z T  ⇒  R1 = Π Tᵀ Zᵀ (Π acts on the r equations)
+  // QR of R1ᵀ (pivoting permutes its columns = the r equations): R1ᵀ Π = Z T  ⇒  R1 = Π Tᵀ Zᵀ
+  const g = r < n ? qrcp(Rt, { tol: 0, inPlace: true }) : null;
   return {
     rows: m,
     cols: n,
@@ -935,7 +932,11 @@ function eliminate(src: RowSource, opts: EliminationOptions): EliminationResult 
     const fill = bucket.slice(0, n);
     for (let r = 0; r < m; r++) if (hi[r] >= lo[r]) order[fill[lo[r]]++] = r;
   }
-  const W = span + B; // circular window width: every live entry lies in [blockStart, blockStart + W)
+  // A block holds at most B pivots and spans at most maxCols columns (skipped columns included). Every live entry
+  // then lies in [blockStart, blockStart + W): a row admitted at column j ≤ blockStart + maxCols − 1 ends by
+  // j + span − 1, and fill never extends a row beyond the end of a row admitted earlier.
+  const maxCols = 4 * B;
+  const W = span + maxCols;
 
   let cap = 16;
   let buf = new Float64Array(cap * W);
@@ -993,7 +994,7 @@ function eliminate(src: RowSource, opts: EliminationOptions): EliminationResult 
     }
     const bs = j;
     let t = 0;
-    while (t < B && j < n) {
+    while (t < B && j < n && j - bs < maxCols) {
       // admit rows starting at or before column j
       while (next < nonEmpty && lo[order[next]] <= j) {
         const r = order[next++];
@@ -1035,7 +1036,6 @@ function eliminate(src: RowSource, opts: EliminationOptions): EliminationResult 
         continue; // dependent column: its small entries are dropped by the sweep
       }
       const ps = active[bq];
-      if ((globalThis as any).TRACE) (globalThis as any).TRACE.push(`${j}:${ps}:${colVal[ps].toExponential(3)}`);
       active[bq] = active[--nAct];
       const piv = colVal[ps];
       if (best < minPivot) minPivot = best;

@@ -56,7 +56,7 @@ export interface Unit {
 
 export interface AnalysisGraph {
   units: Unit[];
-  /** Units whose output is a model output (possibly through pass-through units). */
+  /** Units whose output is a final model output (possibly through pass-through units), where the loss is taken. */
   outputUnits: string[];
   inputShape: Shape;
 }
@@ -132,7 +132,11 @@ export function buildAnalysisGraph(graph: LayerGraph): AnalysisGraph {
     const u = p ? unitOf.get(p.id) : undefined;
     if (u && !outputUnits.includes(u)) outputUnits.push(u);
   }
-  return { units, outputUnits, inputShape: graph.inputs[0]?.shape ?? [] };
+  // Outputs that other layers also read are probes (TensorSpace exports every layer as an output for display);
+  // the loss sits at the final outputs, so only those start the backward recursion.
+  const read = new Set(units.flatMap((u) => u.inputs));
+  const finalOutputs = outputUnits.filter((u) => !read.has(u));
+  return { units, outputUnits: finalOutputs.length ? finalOutputs : outputUnits, inputShape: graph.inputs[0]?.shape ?? [] };
 }
 
 /** Folds an inference BatchNormalization and one activation that follow a conv/dense into its unit. */
@@ -200,7 +204,7 @@ function spatial(shape: Shape): [number, number, number] {
 function makeUnit(node: LayerNode, inputs: string[], readsModelInput: boolean): Unit {
   const base: Unit = {
     id: node.id,
-    name: node.name,
+    name: node.name || node.id,
     kind: 'unsupported',
     sourceOp: node.sourceOp,
     inputs,
