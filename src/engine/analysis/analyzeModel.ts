@@ -2,7 +2,7 @@
 import type { LayerGraph } from '../ir';
 import type { Fix, LayerFinding, ModelReport, Severity } from './types';
 import { buildAnalysisGraph, type AnalysisGraph, type Unit } from './units';
-import { analyseUnit, type UnitSystem, type SystemOptions } from './unitSystems';
+import { DEFAULT_MAX_NUMERICAL_UNKNOWNS, analyseUnit, type UnitSystem, type SystemOptions } from './unitSystems';
 import { CHAIN_BROKEN_PASS, DEFAULT_THRESHOLDS, copaIndex, passOn, rankAnalysisIndex, severityOf } from './metrics';
 import { describeUnit, reasonFor, ruleFor } from './reasons';
 import { proposeFixes } from './fixes';
@@ -17,6 +17,13 @@ export interface AnalysisOptions {
   maxDenseBytes?: number;
   /** Work budget for one layer's numerical rank, in floating-point operations. */
   maxFlopsPerLayer?: number;
+  /**
+   * Work budget for the whole model (default DEFAULT_MODEL_FLOPS). Layers are analysed in forward order; once it is
+   * spent, the remaining layers get the structural bounds. 0 gives the quick audit: counts and bounds only.
+   */
+  maxFlopsPerModel?: number;
+  /** Layers with more unknowns than this get the structural bounds only (default 16384). */
+  maxNumericalUnknowns?: number;
   /** Propose fixes (re-analyses modified copies of the graph). Default true. */
   fixes?: boolean;
   /** Risk thresholds: risk ≥ high → high, ≥ medium → medium, else low. */
@@ -24,6 +31,9 @@ export interface AnalysisOptions {
   /** Called before each layer is analysed (for progress lines). */
   onProgress?: (done: number, total: number, layer: string) => void;
 }
+
+/** About ten seconds of numerical rank work on one core; a CIFAR-size network fits well inside it. */
+export const DEFAULT_MODEL_FLOPS = 3e10;
 
 /** Per-unit outcome of one analysis pass over a (possibly modified) unit graph. */
 export interface GraphAnalysis {
@@ -54,6 +64,8 @@ export function analyzeModel(graph: LayerGraph, options: AnalysisOptions = {}): 
     seed: options.seed ?? 1,
     maxDenseBytes: options.maxDenseBytes,
     maxFlops: options.maxFlopsPerLayer,
+    modelBudget: { remaining: options.maxFlopsPerModel ?? DEFAULT_MODEL_FLOPS },
+    maxNumericalUnknowns: options.maxNumericalUnknowns ?? DEFAULT_MAX_NUMERICAL_UNKNOWNS,
   };
   const analysis = analyseGraph(unitGraph, systemOptions, cache, options.onProgress);
   const fixesFor = options.fixes === false ? new Map<string, Fix[]>() : proposeFixes(analysis, systemOptions, cache);

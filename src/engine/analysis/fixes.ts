@@ -6,6 +6,7 @@ import type { Fix } from './types';
 import type { AnalysisGraph, Unit } from './units';
 import { analyseGraph, type GraphAnalysis, type SystemCache } from './analyzeModel';
 import type { SystemOptions } from './unitSystems';
+import { DEFAULT_MAX_FLOPS } from './layerRank';
 
 /** At most this many layers get fixes: each fix costs a re-analysis of the layers it changes. */
 const MAX_LAYERS_WITH_FIXES = 2;
@@ -29,7 +30,9 @@ export function proposeFixes(analysis: GraphAnalysis, options: SystemOptions, ca
       } catch {
         continue; // the change does not fit this graph (shape clash at a residual addition, empty output, ...)
       }
-      const after = snapshot(analyseGraph(modified, options, cache), unit.id);
+      // Unchanged layers come from the cache; the changed ones get a budget of their own.
+      const fixOptions = { ...options, modelBudget: { remaining: 2 * (options.maxFlops ?? DEFAULT_MAX_FLOPS) } };
+      const after = snapshot(analyseGraph(modified, fixOptions, cache), unit.id);
       // Only changes that lower a risk are worth proposing.
       if (after.modelRisk < before.modelRisk || after.layerRisk < before.layerRisk) {
         fixes.push({ title: candidate.title, change: candidate.change, before, after });

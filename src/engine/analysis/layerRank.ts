@@ -140,8 +140,8 @@ export interface LayerRankResult {
 }
 
 export interface LayerRankOptions {
-  /** Kernel (OIHW for conv, [out, in] for fully connected). Default: N(0,1) surrogate from `seed`. */
-  weights?: Float64Array;
+  /** Kernel (OIHW for conv, [out, in] for fully connected), or a loader called only if a numerical path runs. Default: N(0,1) surrogate from `seed`. */
+  weights?: Float64Array | (() => Float64Array | undefined);
   /** δz = ∂ℓ/∂z (output-shaped). Default: N(0,1) surrogate from `seed`. */
   outputGradient?: Float64Array;
   /** PRNG seed of the surrogates (default 1). */
@@ -318,11 +318,6 @@ function geFlops(m: number, n: number): number {
 export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): LayerRankResult {
   const t0 = performance.now();
   const notes: string[] = [];
-  const rng = createRng(opts.seed ?? 1);
-  const W = opts.weights ?? rng.fillNormal(new Float64Array(geom.nW));
-  const dz = opts.outputGradient ?? rng.fillNormal(new Float64Array(geom.nZ));
-  if (W.length !== geom.nW) throw new RangeError(`convLayerRank: weights have ${W.length} entries, expected ${geom.nW}`);
-  if (dz.length !== geom.nZ) throw new RangeError(`convLayerRank: output gradient has ${dz.length} entries, expected ${geom.nZ}`);
   const budget = new Budget(opts.maxFlops ?? DEFAULT_MAX_FLOPS, opts.maxDenseBytes ?? DEFAULT_MAX_DENSE_BYTES);
   const base = convRankBounds(geom);
   const s = structureOf(geom);
@@ -372,6 +367,12 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
     notes.push('bounds only (requested)');
     return finish(null, null, null, 'bound');
   }
+  // Weights and δz are made (or loaded) only now: the bound path above needs neither.
+  const rng = createRng(opts.seed ?? 1);
+  const W = (typeof opts.weights === 'function' ? opts.weights() : opts.weights) ?? rng.fillNormal(new Float64Array(geom.nW));
+  const dz = opts.outputGradient ?? rng.fillNormal(new Float64Array(geom.nZ));
+  if (W.length !== geom.nW) throw new RangeError(`convLayerRank: weights have ${W.length} entries, expected ${geom.nW}`);
+  if (dz.length !== geom.nZ) throw new RangeError(`convLayerRank: output gradient has ${dz.length} entries, expected ${geom.nZ}`);
 
   tolerance.absK = Math.max(geom.nW, geom.nX) * EPS;
   tolerance.absW = Math.max(geom.nZ, geom.nX) * EPS;
@@ -843,9 +844,12 @@ export function fullyConnectedLayerRank(inFeatures: number, outFeatures: number,
   const op = new FullyConnectedOperator(inFeatures, outFeatures);
   const notes: string[] = [];
   const rng = createRng(opts.seed ?? 1);
-  const W = opts.weights ?? rng.fillNormal(new Float64Array(op.nW));
   const dz = opts.outputGradient ?? rng.fillNormal(new Float64Array(outFeatures));
-  if (W.length !== op.nW) throw new RangeError(`fullyConnectedLayerRank: weights have ${W.length} entries, expected ${op.nW}`);
+  const loadWeights = (): Float64Array => {
+    const W = (typeof opts.weights === 'function' ? opts.weights() : opts.weights) ?? rng.fillNormal(new Float64Array(op.nW));
+    if (W.length !== op.nW) throw new RangeError(`fullyConnectedLayerRank: weights have ${W.length} entries, expected ${op.nW}`);
+    return W;
+  };
   if (dz.length !== outFeatures) throw new RangeError(`fullyConnectedLayerRank: output gradient has ${dz.length} entries, expected ${outFeatures}`);
   const budget = new Budget(opts.maxFlops ?? DEFAULT_MAX_FLOPS, opts.maxDenseBytes ?? DEFAULT_MAX_DENSE_BYTES);
   const n = inFeatures;
@@ -859,6 +863,7 @@ export function fullyConnectedLayerRank(inFeatures: number, outFeatures: number,
   let sigmaW = 0;
   const cost = geFlops(m, n) + 4 * NORM_ITERATIONS * m * n;
   if (opts.method !== 'bound' && budget.fits(cost, 2 * 8 * m * (n + 8))) {
+    const W = loadWeights();
     const A = op.forwardDense(W);
     sigmaW = estimateNorm2(op.forwardOperator(W), { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
     const r = sigmaW === 0 ? null : eliminationRank(A, { tol: sigmaW * relW });

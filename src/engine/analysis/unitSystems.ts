@@ -1,7 +1,7 @@
 // Each unit's linear system: counts, ranks and status (algorithm.md §4.1, §4.2, §3.4, §5.5).
 import { sizeOf } from '../ir';
 import { convGeometry } from './convGeometry';
-import { convLayerRank, fullyConnectedLayerRank, type LayerRankResult } from './layerRank';
+import { DEFAULT_MAX_FLOPS, convLayerRank, fullyConnectedLayerRank, type LayerRankResult } from './layerRank';
 import { createRng } from './random';
 import type { LayerMetrics, LayerStatus, RankMethod } from './types';
 import type { Unit } from './units';
@@ -11,8 +11,15 @@ export interface SystemOptions {
   surrogateWeights: boolean;
   seed: number;
   maxDenseBytes?: number;
+  /** Work allowed for one layer's numerical ranks. */
   maxFlops?: number;
+  /** Work left for the whole model: shared by all layers, spent in forward order; at 0 only bounds are computed. */
+  modelBudget: { remaining: number };
+  /** Layers with more unknowns get the structural bounds straight away (their factorisations rarely fit a budget). */
+  maxNumericalUnknowns: number;
 }
+
+export const DEFAULT_MAX_NUMERICAL_UNKNOWNS = 16384;
 
 /** Metrics a unit's own system determines; the graph-level fields (RA-i, COPA) are added by analyzeModel. */
 export type SystemMetrics = Omit<LayerMetrics, 'virtualConstraints' | 'raCount' | 'raNumerical' | 'copaWeight' | 'copaTerm'>;
@@ -33,7 +40,8 @@ export function analyseUnit(unit: Unit, options: SystemOptions, cache: Map<strin
   const cached = key ? cache.get(key) : undefined;
   if (cached) return cached;
   const system = computeSystem(unit, options);
-  if (key) cache.set(key, system);
+  // A bound-only result came from a spent budget, not from the layer: a later pass may afford the numbers.
+  if (key && system.metrics.rankMethod !== 'bound') cache.set(key, system);
   return system;
 }
 
@@ -82,19 +90,19 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
       metrics: countOnly(nX, weightCount(unit), sizeOf(unit.outputShape), biasCount(unit), {}),
     };
   }
-  let weights: Float64Array | undefined;
-  try {
-    weights = options.surrogateWeights ? undefined : unit.kernel?.();
-  } catch (e) {
-    return {
-      status: 'not-analysed',
-      reported: true,
-      note: `its weights could not be loaded (${e instanceof Error ? e.message : String(e)})`,
-      metrics: countOnly(sizeOf(unit.inputShape), weightCount(unit), sizeOf(unit.outputShape), biasCount(unit), {}),
-    };
-  }
-  const outputGradient = route === 'rconv' ? reluOutputGradient(sizeOf(unit.outputShape), options.seed) : undefined;
-  const rankOptions = { weights, outputGradient, seed: options.seed, hasBias: unit.hasBias, maxFlops: options.maxFlops, maxDenseBytes: options.maxDenseBytes };
+  const budget = options.modelBudget;
+  const rankPath = budget.remaining > 0 && sizeOf(unit.inputShape) <= options.maxNumericalUnknowns ? ('auto' as const) : ('bound' as const);
+  const outputGradient = route === 'rconv' && rankPath === 'auto' ? reluOutputGradient(sizeOf(unit.outputShape), options.seed) : undefined;
+  const rankOptions = {
+    // Loaded only if a numerical path runs; a load failure surfaces below as "could not be built".
+    weights: options.surrogateWeights ? undefined : unit.kernel,
+    outputGradient,
+    seed: options.seed,
+    hasBias: unit.hasBias,
+    maxFlops: Math.min(options.maxFlops ?? DEFAULT_MAX_FLOPS, budget.remaining),
+    maxDenseBytes: options.maxDenseBytes,
+    method: rankPath,
+  };
   let result: LayerRankResult;
   try {
     result =
@@ -109,6 +117,7 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
       metrics: countOnly(sizeOf(unit.inputShape), weightCount(unit), sizeOf(unit.outputShape), biasCount(unit), {}),
     };
   }
+  budget.remaining = Math.max(0, budget.remaining - result.flops);
   const method: RankMethod = result.method === 'bound' ? 'bound' : 'numerical';
   return {
     status: statusOf(result.deficiency, result.nW + result.nZ, result.nX),
