@@ -12,7 +12,8 @@ import { discoverModelFiles } from './discover';
 import { Progress } from './progress';
 
 export interface AuditOptions {
-  format: ReportFormat;
+  /** One report per format; several need `out` to name a folder. */
+  format: ReportFormat[];
   out?: string;
   /** Overrides the config's failOn. */
   failOn?: FailOn;
@@ -22,12 +23,17 @@ export interface AuditOptions {
   config?: string;
   surrogateWeights: boolean;
   fixes: boolean;
+  /** Counts and structural bounds only (no numerical ranks). */
+  quick: boolean;
   progress: boolean;
 }
 
 export function runAudit(paths: readonly string[], options: AuditOptions, context: CliContext): ExitCode {
   const config = loadConfig(options.config, context.cwd);
   const failOn = options.failOn ?? config.failOn;
+  if (options.format.length > 1 && !(options.out && namesFolder(options.out, context.cwd))) {
+    throw new CliError('several formats need --out <folder>/ to write one report each');
+  }
   const inputShape = options.inputShape ?? config.inputShape;
 
   const discovery = discoverModelFiles(paths, context.cwd, createIgnoreMatcher(config.ignore, config.baseDir));
@@ -53,6 +59,7 @@ export function runAudit(paths: readonly string[], options: AuditOptions, contex
         analyzeModel(graph, {
           surrogateWeights: options.surrogateWeights,
           fixes: options.fixes,
+          maxFlopsPerModel: options.quick ? 0 : undefined,
           thresholds: config.thresholds,
           onProgress: (done, total, layer) => progress.layer(done, total, layer),
         }),
@@ -67,12 +74,15 @@ export function runAudit(paths: readonly string[], options: AuditOptions, contex
   for (const failure of failures) context.stderr(formatReadError(failure.error, context.cwd) + '\n');
 
   const input: ReportInput = { tool: TOOL, reports, failures, rules: config.rules, baseDir: context.cwd };
-  const text = formatReport(options.format, input, { generatedAt: new Date() });
-  if (options.out) {
-    const written = writeReportFile(options.out, context.cwd, options.format, text);
-    context.stderr(`leaklint: report written to ${displayPath(written, context.cwd)}\n`);
-  } else {
-    context.stdout(text);
+  const generatedAt = new Date();
+  for (const format of options.format) {
+    const text = formatReport(format, input, { generatedAt });
+    if (options.out) {
+      const written = writeReportFile(options.out, context.cwd, format, text);
+      context.stderr(`leaklint: report written to ${displayPath(written, context.cwd)}\n`);
+    } else {
+      context.stdout(text);
+    }
   }
 
   if (failures.length > 0) return ExitCode.error;
@@ -85,11 +95,15 @@ function loadConfig(configFile: string | undefined, cwd: string): LeakLintConfig
   return file !== undefined ? loadConfigFile(file) : defaultConfig(cwd);
 }
 
+function namesFolder(out: string, cwd: string): boolean {
+  const target = path.resolve(cwd, out);
+  return /[\\/]$/.test(out) || (fs.existsSync(target) && fs.statSync(target).isDirectory());
+}
+
 /** Writes to `out`, or into it as leaklint-report.<ext> when it is a folder (existing, or named with a trailing slash). */
 function writeReportFile(out: string, cwd: string, format: ReportFormat, text: string): string {
   const target = path.resolve(cwd, out);
-  const namesFolder = /[\\/]$/.test(out) || (fs.existsSync(target) && fs.statSync(target).isDirectory());
-  const file = namesFolder ? path.join(target, `leaklint-report.${REPORT_EXTENSIONS[format]}`) : target;
+  const file = namesFolder(out, cwd) ? path.join(target, `leaklint-report.${REPORT_EXTENSIONS[format]}`) : target;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, text);

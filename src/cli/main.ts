@@ -12,7 +12,8 @@ interface LayersCliOptions {
 }
 
 interface AuditCliOptions {
-  format: ReportFormat;
+  format: ReportFormat[];
+  quick?: boolean;
   out?: string;
   failOn?: FailOn;
   inputShape?: number[];
@@ -70,7 +71,11 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     .command('audit')
     .description('Analyse models for gradient leakage and write a report. Exit 0: clean, 1: findings, 2: error.')
     .argument('<paths...>', 'model files or folders (searched recursively)')
-    .addOption(new Option('--format <format>', 'report format').choices([...REPORT_FORMATS]).default('table'))
+    .addOption(
+      new Option('--format <formats>', `report format, or several separated by commas with --out <folder>/ (${REPORT_FORMATS.join(', ')})`)
+        .argParser(parseFormats)
+        .default(['table'], 'table'),
+    )
     .option('--out <file>', 'write the report to this file (or folder) instead of stdout')
     .addOption(
       new Option('--fail-on <severity>', 'exit 1 when an issue is at or above this severity (default: config, else high)').choices([
@@ -81,6 +86,7 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     .option('--config <file>', 'configuration file (default: ./leaklint.config.json if present)')
     .option('--surrogate-weights', "analyse the architecture with Gaussian weights instead of the file's weights")
     .option('--no-fixes', 'do not compute suggested fixes (faster)')
+    .option('--quick', 'counts and structural bounds only, no numerical ranks (fastest)')
     .option('--progress', 'print progress on stderr even when it is not a terminal')
     .action((paths: string[], options: AuditCliOptions) => {
       setExitCode(
@@ -94,6 +100,7 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
             config: options.config,
             surrogateWeights: options.surrogateWeights === true,
             fixes: options.fixes,
+            quick: options.quick === true,
             progress: options.progress === true,
           },
           context,
@@ -109,6 +116,13 @@ function inputShapeOption(): Option {
     '--input-shape <dims>',
     'input shape for dynamic dimensions, in the file layout (NCHW for ONNX, NHWC for TF.js), e.g. 1,3,32,32',
   ).argParser(parseShapeArgument);
+}
+
+function parseFormats(value: string): ReportFormat[] {
+  const formats = value.split(',').map((f) => f.trim());
+  const unknown = formats.filter((f) => !(REPORT_FORMATS as readonly string[]).includes(f));
+  if (unknown.length || formats.length === 0) throw new InvalidArgumentError(`unknown format ${unknown.join(', ')}; choose from ${REPORT_FORMATS.join(', ')}`);
+  return [...new Set(formats)] as ReportFormat[];
 }
 
 function parseShapeArgument(value: string): number[] {

@@ -83,7 +83,7 @@ describe('usage', () => {
     const help = await run(['audit', '--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--fail-on <severity>/);
-    assert.match(help.stdout, /--format <format>/);
+    assert.match(help.stdout, /--format <formats>/);
   });
 
   it('exits 2 on bad usage, never 1', async () => {
@@ -239,6 +239,18 @@ describe('leaklint audit', () => {
     const markdown = fs.readFileSync(out, 'utf8');
     assert.match(markdown, /^# LeakLint report/);
     assert.match(markdown, /\| # \| Layer \| Op \|/);
+  });
+
+  it('writes several formats from one analysis into an --out folder', async () => {
+    const out = path.join(tmp, 'all-formats') + path.sep;
+    const result = await run(['audit', PT_CONV, '--format', 'markdown,sarif,json', '--out', out, '--fail-on', 'none', '--quick']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(fs.readdirSync(out).sort(), ['leaklint-report.json', 'leaklint-report.md', 'leaklint-report.sarif']);
+    sarifValidator()(JSON.parse(fs.readFileSync(path.join(out, 'leaklint-report.sarif'), 'utf8')));
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'leaklint-report.json'), 'utf8'));
+    assert.equal(json.reports[0].layers[0].metrics.rankMethod, 'bound', '--quick computes bounds only');
+    const noFolder = await run(['audit', PT_CONV, '--format', 'markdown,json']);
+    assertOneErrorLine(noFolder, /several formats need --out <folder>\//);
   });
 
   it('audits the shared models folder as SARIF that validates', SLOW, async () => {
