@@ -2,8 +2,9 @@
 // in the background worker. In an untrusted workspace nothing is analysed beyond the static layer view.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { readModel, isCandidateModelFile } from '../engine/readers';
+import { readModel, isModelFile } from '../engine/readers';
 import { isModelReadError } from '../engine/errors';
+import { createIgnoreMatcher, effectiveSeverity, parseConfig, type LeakLintConfig } from '../engine/config';
 import type { ModelReport, LayerFinding } from '../engine/analysis/types';
 import { WorkerClient } from './workerClient';
 
@@ -29,19 +30,25 @@ export function activate(context: vscode.ExtensionContext) {
       }
     }),
     vscode.commands.registerCommand('leaklint.auditWorkspace', async () => {
-      if (!vscode.workspace.isTrusted) {
-        return vscode.window.showWarningMessage('LeakLint: the workspace is not trusted; audits run only in trusted workspaces.');
-      }
-      const files = (await vscode.workspace.findFiles('**/*.{onnx,json}', '**/node_modules/**')).filter((f) => isCandidateModelFile(f.fsPath));
+      // Static analysis only (pure JavaScript in the worker), so it also runs in an untrusted workspace.
+      const candidates = (await vscode.workspace.findFiles('**/*.{onnx,json}', '**/node_modules/**')).filter((f) => isModelFile(f.fsPath));
       await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: 'LeakLint audit', cancellable: true },
         async (progress, token) => {
-          for (const [i, file] of files.entries()) {
+          for (const [i, file] of candidates.entries()) {
             if (token.isCancellationRequested) break;
-            progress.report({ message: `${path.basename(file.fsPath)} (${i + 1}/${files.length})` });
+            let config: LeakLintConfig;
             try {
-              const report = await worker!.analyze({ file: file.fsPath, read: {}, analysis: {} }, undefined, token);
-              diagnostics.set(file, await toDiagnostics(file, report));
+              config = settingsFor(file);
+            } catch (e) {
+              return vscode.window.showErrorMessage(`LeakLint settings: ${e instanceof Error ? e.message : String(e)}`);
+            }
+            if (createIgnoreMatcher(config.ignore, config.baseDir)(file.fsPath)) continue;
+            progress.report({ message: `${path.basename(file.fsPath)} (${i + 1}/${candidates.length})` });
+            try {
+              const request = { file: file.fsPath, read: { inputShape: config.inputShape }, analysis: { thresholds: config.thresholds } };
+              const report = await worker!.analyze(request, undefined, token);
+              diagnostics.set(file, await toDiagnostics(file, report, config));
               output.appendLine(`${file.fsPath}: model risk ${report.model.risk.toFixed(2)} (${report.model.severity}), COPA ${report.model.copaIndex}`);
             } catch (e) {
               if (!isModelReadError(e)) output.appendLine(`${file.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
@@ -53,19 +60,35 @@ export function activate(context: vscode.ExtensionContext) {
   );
 }
 
-async function toDiagnostics(file: vscode.Uri, report: ModelReport): Promise<vscode.Diagnostic[]> {
+/** The same keys as leaklint.config.json, read from the settings of the file's workspace folder. */
+function settingsFor(file: vscode.Uri): LeakLintConfig {
+  const settings = vscode.workspace.getConfiguration('leaklint', file);
+  const folder = vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath ?? path.dirname(file.fsPath);
+  const value = Object.fromEntries(
+    (['failOn', 'thresholds', 'ignore', 'rules', 'inputShape'] as const)
+      .map((key) => [key, settings.get(key)])
+      .filter(([, v]) => v !== undefined && v !== null),
+  );
+  return parseConfig(value, 'settings', folder);
+}
+
+async function toDiagnostics(file: vscode.Uri, report: ModelReport, config: LeakLintConfig): Promise<vscode.Diagnostic[]> {
   const text = file.fsPath.endsWith('.json') ? await vscode.workspace.openTextDocument(file) : undefined;
   const rangeOf = (f: LayerFinding) =>
     text && f.location.format === 'json'
       ? new vscode.Range(text.positionAt(f.location.offset), text.positionAt(f.location.offset + f.location.length))
       : new vscode.Range(0, 0, 0, 0);
   const level = { high: vscode.DiagnosticSeverity.Error, medium: vscode.DiagnosticSeverity.Warning, low: vscode.DiagnosticSeverity.Information };
-  return report.layers.map((f) => {
-    const d = new vscode.Diagnostic(rangeOf(f), `${f.name}: ${f.reason}`, level[f.severity]);
+  const result: vscode.Diagnostic[] = [];
+  for (const f of report.layers) {
+    const severity = effectiveSeverity(f.ruleId, f.severity, config.rules);
+    if (severity === 'off') continue;
+    const d = new vscode.Diagnostic(rangeOf(f), `${f.name}: ${f.reason}`, level[severity]);
     d.source = 'leaklint';
     d.code = f.ruleId;
-    return d;
-  });
+    result.push(d);
+  }
+  return result;
 }
 
 export function deactivate() {

@@ -9,7 +9,8 @@ import * as path from 'path';
 import { pathToFileURL } from 'url';
 import AjvDraft04 from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
-import { discoverModelFiles, looksLikeTfjsModel } from '../../src/cli/discover';
+import { discoverModelFiles } from '../../src/cli/discover';
+import { looksLikeTfjsModel } from '../../src/engine/readers/detect';
 import { createIgnoreMatcher } from '../../src/engine/config';
 import packageJson from '../../package.json';
 

@@ -27,8 +27,4 @@ export function readModel(file: string, options: ReadOptions = {}): LayerGraph {
   return canonicalize(graph);
 }
 
-/** True for file names LeakLint looks at when scanning folders (content is checked when reading). */
-export function isCandidateModelFile(file: string): boolean {
-  const lower = file.toLowerCase();
-  return lower.endsWith('.onnx') || path.basename(lower) === 'model.json' || lower.endsWith('.model.json');
-}
+export { isModelFile, looksLikeTfjsModel } from './detect';

@@ -1,0 +1,47 @@
+// Which files are models: ONNX by extension, TF.js model.json files by content. Shared by the CLI's folder
+// discovery and the extension's workspace scan, so both pick the same files.
+import * as fs from 'fs';
+import { visit } from 'jsonc-parser';
+
+/** Enough of a model.json to see its top-level keys (they come before the large topology and manifest values). */
+const JSON_SNIFF_BYTES = 8 * 1024;
+
+/** ONNX by extension; a .json file only if its content is a TF.js model (package.json and friends are not). */
+export function isModelFile(file: string): boolean {
+  const lower = file.toLowerCase();
+  if (lower.endsWith('.onnx')) return true;
+  if (!lower.endsWith('.json')) return false;
+  const head = readHead(file, JSON_SNIFF_BYTES);
+  return head !== undefined && looksLikeTfjsModel(head);
+}
+
+/**
+ * True when the JSON text (possibly cut short) is an object with a top-level "modelTopology", or a "weightsManifest"
+ * together with "format" (TF.js layers and graph models as written by the converter and by tf.io).
+ */
+export function looksLikeTfjsModel(text: string): boolean {
+  const keys = new Set<string>();
+  if (!/^\s*\{/.test(text)) return false;
+  visit(text, {
+    onObjectBegin: (_offset, _length, _line, _column, pathSupplier) => pathSupplier().length === 0,
+    onArrayBegin: () => false,
+    onObjectProperty: (property, _offset, _length, _line, _column, pathSupplier) => {
+      if (pathSupplier().length === 0) keys.add(property);
+    },
+  });
+  return keys.has('modelTopology') || (keys.has('weightsManifest') && keys.has('format'));
+}
+
+function readHead(file: string, bytes: number): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const buffer = Buffer.alloc(bytes);
+    const read = fs.readSync(fd, buffer, 0, bytes, 0);
+    return buffer.subarray(0, read).toString('utf8').replace(/^\uFEFF/, '');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
