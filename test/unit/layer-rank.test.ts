@@ -156,6 +156,28 @@ describe('§4.5 hybrid-code target networks (per-layer deficiencies)', () => {
   });
 });
 
+/**
+ * Independent reference: K(δz) and W_op from the operator builders, forward rows restricted to `active` (if given),
+ * U = [K/‖K‖; W/‖W‖], ranks by QRCP.
+ */
+function explicitRanks(g: ConvGeometry, W: Float64Array, dz: Float64Array, active?: Uint8Array): { rankK: number; rankW: number; rankU: number } {
+  const op = new ConvOperator(g);
+  const K = op.gradientDense(dz);
+  const Wall = op.forwardDense(W);
+  const rows: number[] = [];
+  for (let i = 0; i < g.nZ; i++) if (!active || active[i]) rows.push(i);
+  const Wd = zeros(rows.length, g.nX);
+  rows.forEach((r, k) => Wd.data.set(Wall.data.subarray(r * g.nX, (r + 1) * g.nX), k * g.nX));
+  const norm = (A: DenseMatrix): number => (A.rows ? estimateNorm2(denseOperator(A), { relTol: 1e-8, maxIter: 500 }) : 0);
+  const sK = norm(K);
+  const sW = norm(Wd);
+  const U = zeros(K.rows + Wd.rows, g.nX);
+  for (let i = 0; i < K.data.length; i++) U.data[i] = K.data[i] / (sK || 1);
+  for (let i = 0; i < Wd.data.length; i++) U.data[K.data.length + i] = Wd.data[i] / (sW || 1);
+  const rank = (A: DenseMatrix): number => (A.rows ? numericalRank(A) : 0);
+  return { rankK: rank(K), rankW: rank(Wd), rankU: rank(U) };
+}
+
 describe('structured ranks equal the explicitly formed dense U', () => {
   const configs: ConvGeometryInit[] = [
     { inChannels: 2, height: 9, width: 9, outChannels: 3, kernel: 3, strides: 2, pads: 1 },
@@ -182,17 +204,7 @@ describe('structured ranks equal the explicitly formed dense U', () => {
       const rng = createRng(seed);
       const W = rng.fillNormal(new Float64Array(g.nW));
       const dz = rng.fillNormal(new Float64Array(g.nZ));
-      const op = new ConvOperator(g);
-      const K = op.gradientDense(dz);
-      const Wd = op.forwardDense(W);
-      const sK = estimateNorm2(denseOperator(K), { relTol: 1e-8, maxIter: 500 });
-      const sW = estimateNorm2(denseOperator(Wd), { relTol: 1e-8, maxIter: 500 });
-      const U = zeros(K.rows + Wd.rows, g.nX);
-      for (let i = 0; i < K.data.length; i++) U.data[i] = K.data[i] / sK;
-      for (let i = 0; i < Wd.data.length; i++) U.data[K.data.length + i] = Wd.data[i] / sW;
-      assert.equal(numericalRank(K), s.rankK, 'rank K');
-      assert.equal(numericalRank(Wd), s.rankW, 'rank W');
-      assert.equal(numericalRank(U), s.rankU, 'rank U');
+      assert.deepEqual(explicitRanks(g, W, dz), { rankK: s.rankK, rankW: s.rankW, rankU: s.rankU });
       assert.equal(s.deficiency, g.nX - s.rankU);
       // the bounds are bounds
       assert.ok(s.rankK <= s.bounds.latticeRankK);
@@ -200,6 +212,127 @@ describe('structured ranks equal the explicitly formed dense U', () => {
       assert.ok(s.rankU <= s.bounds.rankUUpper);
       assert.ok(s.rankU <= s.nCovered);
     });
+  });
+});
+
+describe('ReLU: forward rows only for active units (activeOutputs, algorithm.md §5.5)', () => {
+  /** Seeded ReLU pattern: a fraction of the units active, δz N(0,1) there and 0 elsewhere. */
+  function reluCase(g: ConvGeometry, seed: number, fraction = 0.5): { W: Float64Array; dz: Float64Array; active: Uint8Array } {
+    const rng = createRng(seed);
+    const W = rng.fillNormal(new Float64Array(g.nW));
+    const dz = rng.fillNormal(new Float64Array(g.nZ));
+    const active = new Uint8Array(g.nZ);
+    for (let i = 0; i < g.nZ; i++) {
+      active[i] = rng.uniform() < fraction ? 1 : 0;
+      if (!active[i]) dz[i] = 0;
+    }
+    return { W, dz, active };
+  }
+  const count = (m: Uint8Array): number => m.reduce((a, b) => a + b, 0);
+  const ranks = (r: LayerRankResult) => ({ rankK: r.rankK, rankW: r.rankW, rankU: r.rankU });
+
+  const configs: [ConvGeometryInit, number][] = [
+    [{ inChannels: 3, height: 8, width: 8, outChannels: 4, kernel: 3, strides: 1, pads: 1 }, 0.5],
+    [{ inChannels: 3, height: 8, width: 8, outChannels: 4, kernel: 3, strides: 1, pads: 1 }, 0.3],
+    [{ inChannels: 2, height: 9, width: 9, outChannels: 3, kernel: 3, strides: 2, pads: 1 }, 0.5],
+    [{ inChannels: 8, height: 8, width: 8, outChannels: 16, kernel: 3, strides: 2, pads: 1 }, 0.5],
+    [{ inChannels: 2, height: 10, width: 8, outChannels: 3, kernel: [3, 2], strides: [2, 1], pads: [1, 0, 0, 1] }, 0.5],
+    [{ inChannels: 4, height: 8, width: 8, outChannels: 6, kernel: 3, strides: 2, pads: 1, groups: 2 }, 0.5],
+    [{ inChannels: 3, height: 9, width: 9, outChannels: 6, kernel: 3, strides: 1, pads: 0, groups: 3 }, 0.5],
+  ];
+  configs.forEach(([init, fraction], n) => {
+    const g = convGeometry(init);
+    it(`config ${n}: ${g.inChannels}×${g.height}×${g.width} → ${g.outChannels}, k${g.kernel}, s${g.strides}, g${g.groups}, ${fraction * 100} % active`, () => {
+      const { W, dz, active } = reluCase(g, 500 + n, fraction);
+      const opts = { weights: W, outputGradient: dz, activeOutputs: active };
+      const s = convLayerRank(g, { ...opts, method: 'structured' });
+      const d = convLayerRank(g, { ...opts, method: 'dense' });
+      assert.deepEqual([s.method, d.method], ['structured', 'dense']);
+      const ref = explicitRanks(g, W, dz, active);
+      assert.deepEqual(ranks(s), ref, 'structured');
+      assert.deepEqual(ranks(d), ref, 'dense');
+      assert.ok(ref.rankW < explicitRanks(g, W, dz).rankW, 'dropping forward rows lowers rank W');
+      // counts: n_z = kept rows
+      const kept = count(active);
+      for (const r of [s, d]) {
+        assert.deepEqual([r.nZ, r.nZDropped, r.naive], [kept, g.nZ - kept, g.nX - g.nW - kept]);
+        assert.equal(r.deficiency, g.nX - r.rankU);
+      }
+      // the bounds are bounds, and the closed form (with the masked D) reproduces rank U here
+      const b = convLayerRank(g, { ...opts, method: 'bound' });
+      assert.deepEqual(b.bounds, convRankBounds(g, active).bounds);
+      assert.ok(s.rankK <= b.bounds.latticeRankK);
+      assert.ok(s.rankW <= b.bounds.rankWUpper && b.bounds.rankWUpper <= kept);
+      assert.ok(s.rankU <= b.bounds.rankUUpper);
+      assert.ok(s.rankU <= s.nCovered);
+      assert.equal(s.bounds.closedFormRankU, s.rankU, 'closed form with the numerical rank K and rank W');
+    });
+  });
+
+  it('an all-ones mask gives the unmasked result on every path', () => {
+    for (const [init] of [configs[2], configs[5]]) {
+      const g = convGeometry(init);
+      const all = new Uint8Array(g.nZ).fill(1);
+      for (const method of ['structured', 'dense', 'bound'] as const) {
+        const plain = convLayerRank(g, { seed: 9, method });
+        const masked = convLayerRank(g, { seed: 9, method, activeOutputs: all });
+        const strip = (r: LayerRankResult) => ({ ...r, seconds: 0, flops: 0 });
+        assert.deepEqual(strip(masked), strip(plain), method);
+        assert.equal(masked.nZDropped, 0);
+      }
+      assert.deepEqual(convRankBounds(g, all), convRankBounds(g));
+    }
+  });
+
+  it('masking every row: rank W = 0, no forward equations; δz must then be 0 as well', () => {
+    for (const [init] of [configs[0], configs[5]]) {
+      const g = convGeometry(init);
+      const none = new Uint8Array(g.nZ);
+      for (const method of ['structured', 'dense', 'bound'] as const) {
+        const r = convLayerRank(g, { seed: 4, method, activeOutputs: none });
+        assert.deepEqual([r.nZ, r.nZDropped, r.rankW, r.bounds.rankWUpper], [0, g.nZ, 0, 0], method);
+        assert.equal(r.nCovered, 0, 'no input entry lies in a kept window');
+        if (method !== 'bound') assert.deepEqual([r.rankK, r.rankU, r.deficiency], [0, 0, g.nX], method);
+      }
+    }
+  });
+
+  it('the surrogate δz vanishes on dropped units; a given δz must too', () => {
+    const g = convGeometry(configs[2][0]);
+    const { active } = reluCase(g, 77);
+    // convLayerRank draws W then δz from the seed; the default zeroes δz where the row is dropped
+    const rng = createRng(3);
+    const W = rng.fillNormal(new Float64Array(g.nW));
+    const dz = rng.fillNormal(new Float64Array(g.nZ)).map((v, i) => (active[i] ? v : 0));
+    assert.deepEqual(ranks(convLayerRank(g, { seed: 3, activeOutputs: active })), ranks(convLayerRank(g, { weights: W, outputGradient: dz, activeOutputs: active })));
+    const bad = dz.slice();
+    bad[active.indexOf(0)] = 1;
+    assert.throws(() => convLayerRank(g, { weights: W, outputGradient: bad, activeOutputs: active }), /must be 0/);
+    assert.throws(() => convLayerRank(g, { activeOutputs: new Uint8Array(g.nZ + 1) }), /activeOutputs has/);
+  });
+
+  it('cross-dependency D: only identities among kept rows (one per filter kept somewhere, for random patterns)', () => {
+    // F = 4 filters over 8×8 outputs: the unmasked D is F² = 16; with a random half active, only the f' = f
+    // identities stay inside the kept rows (generic: D = F).
+    const g = convGeometry(configs[0][0]);
+    assert.equal(convRankBounds(g).bounds.crossDependency, 16);
+    assert.equal(convRankBounds(g, reluCase(g, 500).active).bounds.crossDependency, 4);
+  });
+
+  it('fully connected: rank W and n_z count the kept rows only', () => {
+    const m = 30;
+    const n = 20;
+    const active = new Uint8Array(m);
+    for (let i = 0; i < m; i += 3) active[i] = 1; // 10 kept rows
+    const r = fullyConnectedLayerRank(n, m, { activeOutputs: active, seed: 2 });
+    assert.deepEqual([r.nZ, r.nZDropped, r.rankK, r.rankW, r.rankU, r.deficiency], [10, 20, n, 10, n, 0]);
+    assert.equal(r.naive, n - m * n - 10);
+    assert.equal(r.bounds.rankWUpper, 10);
+    const full = fullyConnectedLayerRank(n, m, { activeOutputs: new Uint8Array(m).fill(1), seed: 2 });
+    assert.deepEqual({ ...full, seconds: 0 }, { ...fullyConnectedLayerRank(n, m, { seed: 2 }), seconds: 0 });
+    const none = fullyConnectedLayerRank(n, m, { activeOutputs: new Uint8Array(m), seed: 2 });
+    assert.deepEqual([none.nZ, none.rankK, none.rankW, none.rankU, none.deficiency], [0, 0, 0, 0, n]);
+    assert.throws(() => fullyConnectedLayerRank(n, m, { activeOutputs: active, outputGradient: new Float64Array(m).fill(1) }), /must be 0/);
   });
 });
 

@@ -21,6 +21,12 @@
 // operator is numerically ill-conditioned (singular values decaying through the tolerance, typical of
 // single-channel/depthwise 2-D convolutions): the result is flagged `fragile`.
 //
+// Dropped forward rows (ReLU, R-CONV route, §5.5): `activeOutputs` marks the output units whose z is known. Only
+// their forward rows enter W_op and U in every path (ForwardRows below is the one place rows are selected); δz
+// must vanish on the other units (δz = δx ⊙ 1[x > 0]), so all gradient rows are kept. The counts follow: n_z is
+// the number of kept rows, n_cov counts the input entries inside the window of at least one kept unit, and the
+// cross-dependency estimate D is restricted to the identities that only involve kept rows (crossDependency).
+//
 // A budget (flops and bytes) is checked before every stage, for all groups at once; a quantity that does not fit
 // falls back to its structural bound (lattice bound for K, min(n_z, n_cov) for W_op, the empirical closed form for
 // U) and the result says so (rankSource, method 'bound', notes). Small layers are computed by explicit dense QRCP
@@ -35,7 +41,7 @@ import {
   type AxisMap,
   type ConvGeometry,
 } from './convGeometry';
-import { ConvOperator, FullyConnectedOperator } from './convOperators';
+import { ConvOperator, FullyConnectedOperator, type ActivationLayout } from './convOperators';
 import {
   EPS,
   csrSelectColumns,
@@ -51,8 +57,10 @@ import {
   denseOperator,
   stackOperators,
   transpose,
+  type Csr,
   type DenseMatrix,
   type EliminationResult,
+  type LinearOperator,
   type QrcpResult,
 } from './linalg';
 import { createRng } from './random';
@@ -66,9 +74,12 @@ export type RankSource = 'numeric' | 'bound' | 'exact';
 export interface LayerRankBounds {
   /** §4.2 effect 2: stride-lattice upper bound on rank K, C_in·Σ_{ρ,γ} min(C_out/g·n_a(ρ)n_b(γ), R_ρ Q_γ). */
   latticeRankK: number;
-  /** §4.2 effect 3: generic dim(row K ∩ row W_op), Σ_groups (C_out/g)² − (C_out/g − min(C_out/g, C_in/g·k_h k_w))·(C_out/g − min(C_out/g, H_o W_o)). */
+  /**
+   * §4.2 effect 3: generic dim(row K ∩ row W_op), Σ_groups (C_out/g)² − (C_out/g − min(C_out/g, C_in/g·k_h k_w))·(C_out/g − min(C_out/g, H_o W_o))
+   * with every row kept; with dropped rows only the identities among kept rows count (see crossDependency()).
+   */
   crossDependency: number;
-  /** Upper bound on rank W_op: Σ_groups min(n_z/g, n_cov/g). */
+  /** Upper bound on rank W_op: Σ_groups min(kept rows, n_cov) of the group. */
   rankWUpper: number;
   /** Upper bound on rank U: Σ_groups min(n_cov/g, latticeRankK/g + rankWUpper/g). */
   rankUUpper: number;
@@ -98,15 +109,20 @@ export interface LayerRankResult {
   kind: 'conv' | 'fullyConnected';
   /** n_x: unknowns (input entries). */
   nX: number;
-  /** n_z: forward equations (output entries). */
+  /** n_z: forward equations = kept forward rows (all output entries unless `activeOutputs` drops some). */
   nZ: number;
+  /** Forward rows dropped by `activeOutputs` (inactive ReLU units, z unknown); nZ + nZDropped = output entries. */
+  nZDropped: number;
   /** n_w: gradient equations (weight entries, bias excluded). */
   nW: number;
   /** Bias entries (C_out or m when the layer has a bias, else 0); they carry no information on x. */
   nBias: number;
   /** r_naive = n_x − n_w − n_z (§4.1): > 0 ⇒ certainly under-determined; ≤ 0 proves nothing. */
   naive: number;
-  /** Input entries no window touches (§4.2 effect 1): zero columns of K and W_op, unrecoverable from this layer. */
+  /**
+   * Input entries no window touches (§4.2 effect 1), or only windows of dropped units: zero columns of K and the
+   * kept W_op rows, unrecoverable from this layer.
+   */
   uncoveredPixels: number;
   /** n_cov = n_x − uncoveredPixels. */
   nCovered: number;
@@ -142,8 +158,13 @@ export interface LayerRankResult {
 export interface LayerRankOptions {
   /** Kernel (OIHW for conv, [out, in] for fully connected), or a loader called only if a numerical path runs. Default: N(0,1) surrogate from `seed`. */
   weights?: Float64Array | (() => Float64Array | undefined);
-  /** δz = ∂ℓ/∂z (output-shaped). Default: N(0,1) surrogate from `seed`. */
+  /** δz = ∂ℓ/∂z (output-shaped; must be 0 on units dropped by `activeOutputs`). Default: N(0,1) surrogate from `seed`, 0 on dropped units. */
   outputGradient?: Float64Array;
+  /**
+   * Output units whose forward row is kept (length n_z, NCHW; non-zero = kept). ReLU (R-CONV, §5.5): z is known
+   * only where x_{i+1} > 0, and δz = 0 elsewhere. Default: every row kept.
+   */
+  activeOutputs?: Uint8Array;
   /** PRNG seed of the surrogates (default 1). */
   seed?: number;
   /** Whether the layer has a bias (only reported as nBias). Default false. */
@@ -212,12 +233,9 @@ interface Structure {
   /** Covered pixels per channel. */
   coveredPerChannel: number;
   classes: ResidueClass[];
-  /** Per group: lattice bound on rank of the group's K, D, min(n_z, n_cov). */
+  /** Per group: lattice bound on rank of the group's K and covered input entries (every row kept). */
   latticeK: number;
-  D: number;
-  wUpper: number;
   nCov: number;
-  nZ: number;
 }
 
 /** Per-group structure of a convolution (identical for every group). */
@@ -233,46 +251,292 @@ function structureOf(g: ConvGeometry): Structure {
     perChannel += Math.min(F * cl.taps.length, cl.pixels.length);
   }
   const latticeK = gg.inChannels * perChannel;
-  const HoWo = gg.outHeight * gg.outWidth;
-  const D = F * F - (F - Math.min(F, gg.inChannels * gg.kernel[0] * gg.kernel[1])) * (F - Math.min(F, HoWo));
   const nCov = gg.inChannels * coveredPerChannel;
-  return { rows, cols, coveredPerChannel, classes, latticeK, D, wUpper: Math.min(gg.nZ, nCov), nCov, nZ: gg.nZ };
+  return { rows, cols, coveredPerChannel, classes, latticeK, nCov };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kept forward rows (ReLU, §5.5)
+
+/**
+ * The forward rows of W_op that enter U: all of them, or the units marked in `activeOutputs` (NCHW). Every
+ * representation of the kept W_op is taken from here: CSR rows in either layout of ConvOperator.forwardCsr, dense
+ * rows, gathered output vectors (W_op·N_K) and the matrix-free operator (norm estimates). A fully connected layer
+ * is one group of `filters` outputs of size 1×1.
+ */
+class ForwardRows {
+  /** Kept rows per group. */
+  readonly perGroup: number[];
+  /** Kept and dropped rows of the layer. */
+  readonly kept: number;
+  readonly dropped: number;
+  private readonly groupSize: number;
+
+  constructor(
+    readonly groups: number,
+    /** Output channels per group. */
+    readonly filters: number,
+    readonly outHeight: number,
+    readonly outWidth: number,
+    /** Null when every row is kept. */
+    readonly mask: Uint8Array | null,
+  ) {
+    this.groupSize = filters * outHeight * outWidth;
+    const n = groups * this.groupSize;
+    if (mask && mask.length !== n) throw new RangeError(`activeOutputs has ${mask.length} entries, expected ${n}`);
+    this.perGroup = [];
+    for (let grp = 0; grp < groups; grp++) {
+      let c = this.groupSize;
+      if (mask) {
+        c = 0;
+        for (let i = grp * this.groupSize; i < (grp + 1) * this.groupSize; i++) if (mask[i]) c++;
+      }
+      this.perGroup.push(c);
+    }
+    this.kept = sumOf(this.perGroup);
+    this.dropped = n - this.kept;
+  }
+
+  static conv(g: ConvGeometry, mask?: Uint8Array): ForwardRows {
+    return new ForwardRows(g.groups, g.outPerGroup, g.outHeight, g.outWidth, mask ?? null);
+  }
+
+  static fullyConnected(outFeatures: number, mask?: Uint8Array): ForwardRows {
+    return new ForwardRows(1, outFeatures, 1, 1, mask ?? null);
+  }
+
+  /** The group's slice of the mask (NCHW within the group), or null when the group keeps every row. */
+  groupMask(grp: number): Uint8Array | null {
+    if (!this.mask || this.perGroup[grp] === this.groupSize) return null;
+    return this.mask.subarray(grp * this.groupSize, (grp + 1) * this.groupSize);
+  }
+
+  /** Kept rows of a group as row indices of the group's forwardCsr(·, layout), in increasing order; null = all. */
+  indices(grp: number, layout: ActivationLayout): Int32Array | null {
+    const m = this.groupMask(grp);
+    if (!m) return null;
+    const { filters: F, outHeight: Ho, outWidth: Wo } = this;
+    const out = new Int32Array(this.perGroup[grp]);
+    let k = 0;
+    if (layout === 'nchw') {
+      for (let i = 0; i < m.length; i++) if (m[i]) out[k++] = i;
+    } else {
+      // hwc row (u, v, f) = (u·W_o + v)·F + f
+      for (let p = 0; p < Ho * Wo; p++) for (let f = 0; f < F; f++) if (m[f * Ho * Wo + p]) out[k++] = p * F + f;
+    }
+    return out;
+  }
+
+  /** The kept rows of A (a group's forward matrix with rows in `layout` order); A itself when all are kept. */
+  csr(A: Csr, grp: number, layout: ActivationLayout): Csr {
+    const idx = this.indices(grp, layout);
+    if (!idx) return A;
+    const rowPtr = new Int32Array(idx.length + 1);
+    for (let k = 0; k < idx.length; k++) rowPtr[k + 1] = rowPtr[k] + A.rowPtr[idx[k] + 1] - A.rowPtr[idx[k]];
+    const colIdx = new Int32Array(rowPtr[idx.length]);
+    const values = new Float64Array(rowPtr[idx.length]);
+    for (let k = 0; k < idx.length; k++) {
+      colIdx.set(A.colIdx.subarray(A.rowPtr[idx[k]], A.rowPtr[idx[k] + 1]), rowPtr[k]);
+      values.set(A.values.subarray(A.rowPtr[idx[k]], A.rowPtr[idx[k] + 1]), rowPtr[k]);
+    }
+    return { rows: idx.length, cols: A.cols, rowPtr, colIdx, values };
+  }
+
+  /** The kept rows of a dense group matrix (NCHW row order); A itself when all are kept. */
+  dense(A: DenseMatrix, grp: number): DenseMatrix {
+    const idx = this.indices(grp, 'nchw');
+    if (!idx) return A;
+    const B: DenseMatrix = { rows: idx.length, cols: A.cols, data: new Float64Array(idx.length * A.cols) };
+    for (let k = 0; k < idx.length; k++) B.data.set(A.data.subarray(idx[k] * A.cols, (idx[k] + 1) * A.cols), k * A.cols);
+    return B;
+  }
+
+  /** For a group: a function writing the kept entries of a group-sized output vector z to out[offset…]; null = all kept. */
+  gather(grp: number): ((z: Float64Array, out: Float64Array, offset: number) => void) | null {
+    const idx = this.indices(grp, 'nchw');
+    if (!idx) return null;
+    return (z, out, offset) => {
+      for (let k = 0; k < idx.length; k++) out[offset + k] = z[idx[k]];
+    };
+  }
+
+  /** diag(mask)·op for the whole layer: dropped rows read as zero rows (the kept rows' singular values). */
+  operator(op: LinearOperator): LinearOperator {
+    const m = this.mask;
+    if (!m || this.dropped === 0) return op;
+    const masked = new Float64Array(op.rows);
+    return {
+      rows: op.rows,
+      cols: op.cols,
+      apply(x, out) {
+        op.apply(x, out);
+        for (let i = 0; i < out.length; i++) if (!m[i]) out[i] = 0;
+      },
+      applyTranspose(y, out) {
+        for (let i = 0; i < masked.length; i++) masked[i] = m[i] ? y[i] : 0;
+        op.applyTranspose(masked, out);
+      },
+    };
+  }
+
+  /**
+   * δz of the layer: `given` (it must vanish on dropped units: an inactive ReLU unit passes no gradient), or the
+   * N(0,1) surrogate `make()` zeroed on dropped units.
+   */
+  outputGradient(given: Float64Array | undefined, make: () => Float64Array, who: string): Float64Array {
+    const m = this.mask;
+    if (given && m) {
+      const i = m.findIndex((keep, k) => !keep && given[k] !== 0);
+      if (i >= 0) throw new RangeError(`${who}: output gradient is non-zero at unit ${i}, whose forward row activeOutputs drops (δz must be 0 there)`);
+    }
+    if (given) return given;
+    const dz = make();
+    if (m) for (let i = 0; i < dz.length; i++) if (!m[i]) dz[i] = 0;
+    return dz;
+  }
+}
+
+/** Counts of one group that depend on the kept rows. */
+interface GroupCounts {
+  /** Kept forward rows. */
+  nZ: number;
+  /** Input entries inside the window of at least one kept unit (zero columns of U otherwise). */
+  nCov: number;
+  /** Cross-dependency estimate D (crossDependency). */
+  D: number;
+  /** min(nZ, nCov): upper bound on rank W_op. */
+  wUpper: number;
+}
+
+function groupCounts(gg: ConvGeometry, s: Structure, fwd: ForwardRows, grp: number): GroupCounts {
+  const mask = fwd.groupMask(grp);
+  const nZ = fwd.perGroup[grp];
+  const nCov = mask ? gg.inChannels * keptCoverage(gg, mask) : s.nCov;
+  return { nZ, nCov, D: crossDependency(gg, mask), wUpper: Math.min(nZ, nCov) };
+}
+
+/** Pixels (per input channel) inside the window of at least one kept unit of a group. */
+function keptCoverage(gg: ConvGeometry, mask: Uint8Array): number {
+  const { height: H, width: Wd, outHeight: Ho, outWidth: Wo, outChannels: F } = gg;
+  const [kh, kw] = gg.kernel;
+  const hit = new Uint8Array(H * Wd);
+  for (let u = 0; u < Ho; u++) {
+    for (let v = 0; v < Wo; v++) {
+      let any = false;
+      for (let f = 0; f < F && !any; f++) any = mask[(f * Ho + u) * Wo + v] !== 0;
+      if (!any) continue;
+      for (let a = 0; a < kh; a++) {
+        const i = u * gg.strides[0] + a * gg.dilations[0] - gg.pads[0];
+        if (i < 0 || i >= H) continue;
+        for (let b = 0; b < kw; b++) {
+          const j = v * gg.strides[1] + b * gg.dilations[1] - gg.pads[1];
+          if (j >= 0 && j < Wd) hit[i * Wd + j] = 1;
+        }
+      }
+    }
+  }
+  return hit.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Generic dim(row K ∩ row W_op) of one group (§4.2 effect 3), with only the kept forward rows in W_op.
+ *
+ * The cross identity (§3.2) for filters (f, f') is Σ W[f']·(gradient rows of f) = Σ_p δz[f,p]·(forward row (f', p)),
+ * p = (u, v). A combination Σ α[f,f'] of identities, whose forward side has coefficient Σ_f α[f,f'] δz[f,p] on row
+ * (f', p), lies in the span of the kept rows iff that coefficient vanishes on every dropped row: column α[:, f']
+ * ranges over a space of dimension F − ρ(I_f'), I_f' = positions where f' is dropped and ρ(S) = rank of
+ * Δ = (δz[f,p]) restricted to the columns S. The combinations that vanish identically (α W = 0 and αᵀ Δ = 0) are
+ * removed as in the unmasked count:
+ *
+ *     D = Σ_f' (F − ρ(I_f')) − (F − min(F, C/g·k_h k_w)) · (F − ρ(all positions)).
+ *
+ * With every row kept, I_f' = ∅ and ρ(all) = min(F, H_o W_o): the unmasked formula. ρ is the generic rank of the
+ * pattern of δz, which vanishes exactly on the dropped units, taken as min(#rows, #columns) holding a kept unit of
+ * S (exact when the pattern has a perfect matching, as random ReLU patterns do). Like the unmasked D this is an
+ * estimate for the closed form, validated against numerical ranks (layer-rank tests), not a bound.
+ */
+function crossDependency(gg: ConvGeometry, mask: Uint8Array | null): number {
+  const F = gg.outChannels;
+  const P = gg.outHeight * gg.outWidth;
+  const ck = Math.min(F, gg.inChannels * gg.kernel[0] * gg.kernel[1]);
+  if (!mask) return F * F - (F - ck) * (F - Math.min(F, P));
+  // kept positions of every filter as bitsets over p
+  const words = (P + 31) >>> 5;
+  const bits = new Uint32Array(F * words);
+  const keptAt = new Int32Array(P);
+  let liveRows = 0;
+  for (let f = 0; f < F; f++) {
+    let any = false;
+    for (let p = 0; p < P; p++) {
+      if (!mask[f * P + p]) continue;
+      bits[f * words + (p >>> 5)] |= 1 << (p & 31);
+      keptAt[p]++;
+      any = true;
+    }
+    if (any) liveRows++;
+  }
+  let liveCols = 0;
+  for (let p = 0; p < P; p++) if (keptAt[p] > 0) liveCols++;
+  let admissible = 0;
+  for (let f2 = 0; f2 < F; f2++) {
+    // ρ(I_f2): filters kept somewhere f2 is dropped, and positions where f2 is dropped but another filter is kept
+    let rows = 0;
+    for (let f = 0; f < F; f++) {
+      for (let w = 0; w < words; w++) {
+        if (bits[f * words + w] & ~bits[f2 * words + w]) {
+          rows++;
+          break;
+        }
+      }
+    }
+    let cols = 0;
+    for (let p = 0; p < P; p++) if (!mask[f2 * P + p] && keptAt[p] > 0) cols++;
+    admissible += F - Math.min(rows, cols);
+  }
+  return admissible - (F - ck) * (F - Math.min(liveRows, liveCols));
+}
+
+function sumOf(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
 }
 
 function closedForm(nCov: number, rK: number, rW: number, D: number): number {
   return Math.min(nCov, rK + rW - Math.min(D, rK, rW));
 }
 
-/** Structural counts and bounds of a convolution layer (no numerics; instantaneous). */
-export function convRankBounds(geom: ConvGeometry): {
-  nX: number;
-  nZ: number;
-  nW: number;
-  naive: number;
-  uncoveredPixels: number;
-  nCovered: number;
-  bounds: LayerRankBounds;
-} {
-  const s = structureOf(geom);
-  const G = geom.groups;
-  const nCovered = G * s.nCov;
-  const latticeRankK = G * s.latticeK;
-  const rankWUpper = G * s.wUpper;
-  const cf = G * closedForm(s.nCov, s.latticeK, s.wUpper, s.D);
+/** Structural counts and bounds of a convolution layer (fields as in LayerRankResult). */
+export type ConvRankBounds = Pick<LayerRankResult, 'nX' | 'nZ' | 'nZDropped' | 'nW' | 'naive' | 'uncoveredPixels' | 'nCovered' | 'bounds'>;
+
+/** Structural counts and bounds of a convolution layer (no numerics), with forward rows kept per `activeOutputs`. */
+export function convRankBounds(geom: ConvGeometry, activeOutputs?: Uint8Array): ConvRankBounds {
+  return layerCounts(geom, structureOf(geom), ForwardRows.conv(geom, activeOutputs)).layer;
+}
+
+/** Per-group counts and the layer's structural counts and bounds. */
+function layerCounts(geom: ConvGeometry, s: Structure, rows: ForwardRows): { groups: GroupCounts[]; layer: ConvRankBounds } {
+  const gg = groupGeometry(geom);
+  const groups = rows.perGroup.map((_, grp) => groupCounts(gg, s, rows, grp));
+  const sum = (f: (c: GroupCounts) => number): number => groups.reduce((t, c) => t + f(c), 0);
+  const nCovered = sum((c) => c.nCov);
+  const cf = sum((c) => closedForm(c.nCov, s.latticeK, c.wUpper, c.D));
   return {
-    nX: geom.nX,
-    nZ: geom.nZ,
-    nW: geom.nW,
-    naive: geom.nX - geom.nW - geom.nZ,
-    uncoveredPixels: geom.nX - nCovered,
-    nCovered,
-    bounds: {
-      latticeRankK,
-      crossDependency: G * s.D,
-      rankWUpper,
-      rankUUpper: G * Math.min(s.nCov, s.latticeK + s.wUpper),
-      closedFormRankU: cf,
-      closedFormDeficiency: geom.nX - cf,
+    groups,
+    layer: {
+      nX: geom.nX,
+      nZ: rows.kept,
+      nZDropped: rows.dropped,
+      nW: geom.nW,
+      naive: geom.nX - geom.nW - rows.kept,
+      uncoveredPixels: geom.nX - nCovered,
+      nCovered,
+      bounds: {
+        latticeRankK: geom.groups * s.latticeK,
+        crossDependency: sum((c) => c.D),
+        rankWUpper: sum((c) => c.wUpper),
+        rankUUpper: sum((c) => Math.min(c.nCov, s.latticeK + c.wUpper)),
+        closedFormRankU: cf,
+        closedFormDeficiency: geom.nX - cf,
+      },
     },
   };
 }
@@ -319,30 +583,33 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
   const t0 = performance.now();
   const notes: string[] = [];
   const budget = new Budget(opts.maxFlops ?? DEFAULT_MAX_FLOPS, opts.maxDenseBytes ?? DEFAULT_MAX_DENSE_BYTES);
-  const base = convRankBounds(geom);
   const s = structureOf(geom);
+  const fwd = ForwardRows.conv(geom, opts.activeOutputs);
+  const { groups: counts, layer: base } = layerCounts(geom, s, fwd);
   const G = geom.groups;
   const gg = groupGeometry(geom);
-  const mU = geom.nW + geom.nZ;
+  const mU = geom.nW + fwd.kept;
   const relU = Math.max(mU, geom.nX) * EPS;
   const tolerance: LayerRankTolerance = { relative: relU, sigmaK: 0, sigmaW: 0, sigmaU: 0, absK: 0, absW: 0, absU: 0 };
 
+  /** rK, rW: per-group ranks (null = structural bound); rU: rank U of the layer (null = closed form). */
   const finish = (
-    rK: number | null,
-    rW: number | null,
+    rK: number[] | null,
+    rW: number[] | null,
     rU: number | null,
     method: RankMethod,
     srcK: RankSource = rK === null ? 'bound' : 'numeric',
   ): LayerRankResult => {
-    const rankK = rK ?? base.bounds.latticeRankK;
-    const rankW = rW ?? base.bounds.rankWUpper;
-    // closed form per group with the best available ranks (groups share the structure; split evenly)
-    const cf = G * closedForm(s.nCov, rankK / G, rankW / G, s.D);
-    const rankU = rU ?? Math.round(cf);
+    const rankK = rK ? sumOf(rK) : base.bounds.latticeRankK;
+    const rankW = rW ? sumOf(rW) : base.bounds.rankWUpper;
+    // closed form per group with the best available ranks
+    const cf = sumOf(counts.map((c, grp) => closedForm(c.nCov, rK ? rK[grp] : s.latticeK, rW ? rW[grp] : c.wUpper, c.D)));
+    const rankU = rU ?? cf;
     return {
       kind: 'conv',
       nX: geom.nX,
-      nZ: geom.nZ,
+      nZ: base.nZ,
+      nZDropped: base.nZDropped,
       nW: geom.nW,
       nBias: opts.hasBias ? geom.outChannels : 0,
       naive: base.naive,
@@ -353,7 +620,7 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
       rankU,
       deficiency: geom.nX - rankU,
       rankSource: { K: srcK, W: rW === null ? 'bound' : 'numeric', U: rU === null ? 'bound' : 'numeric' },
-      bounds: { ...base.bounds, closedFormRankU: Math.round(cf), closedFormDeficiency: geom.nX - Math.round(cf) },
+      bounds: { ...base.bounds, closedFormRankU: cf, closedFormDeficiency: geom.nX - cf },
       method: rU === null ? 'bound' : method,
       tolerance,
       fragile: false,
@@ -370,20 +637,22 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
   // Weights and δz are made (or loaded) only now: the bound path above needs neither.
   const rng = createRng(opts.seed ?? 1);
   const W = (typeof opts.weights === 'function' ? opts.weights() : opts.weights) ?? rng.fillNormal(new Float64Array(geom.nW));
-  const dz = opts.outputGradient ?? rng.fillNormal(new Float64Array(geom.nZ));
   if (W.length !== geom.nW) throw new RangeError(`convLayerRank: weights have ${W.length} entries, expected ${geom.nW}`);
-  if (dz.length !== geom.nZ) throw new RangeError(`convLayerRank: output gradient has ${dz.length} entries, expected ${geom.nZ}`);
+  if (opts.outputGradient && opts.outputGradient.length !== geom.nZ) {
+    throw new RangeError(`convLayerRank: output gradient has ${opts.outputGradient.length} entries, expected ${geom.nZ}`);
+  }
+  const dz = fwd.outputGradient(opts.outputGradient, () => rng.fillNormal(new Float64Array(geom.nZ)), 'convLayerRank');
 
   tolerance.absK = Math.max(geom.nW, geom.nX) * EPS;
-  tolerance.absW = Math.max(geom.nZ, geom.nX) * EPS;
+  tolerance.absW = Math.max(fwd.kept, geom.nX) * EPS;
   const ops = new ConvOperator(geom);
   const nnzOp = geom.nZ * geom.inPerGroup * geom.kernel[0] * geom.kernel[1];
   const normFlops = NORM_ITERATIONS * 8 * nnzOp; // one power iteration = K or W_op and its transpose
 
   // --- path choice -------------------------------------------------------------------------------------------
   const nCovG = s.nCov;
-  const denseCost = G * (qrcpFlops(gg.nW + gg.nZ, nCovG) + qrcpFlops(gg.nW, nCovG) + qrcpFlops(gg.nZ, nCovG)) + 3 * normFlops;
-  const denseBytes = 8 * 2 * (gg.nW + gg.nZ) * nCovG;
+  const denseCost = sumOf(fwd.perGroup.map((nz) => qrcpFlops(gg.nW + nz, nCovG) + qrcpFlops(gg.nW, nCovG) + qrcpFlops(nz, nCovG))) + 3 * normFlops;
+  const denseBytes = 8 * 2 * (gg.nW + Math.max(...fwd.perGroup)) * nCovG;
   let method = opts.method ?? 'auto';
   if (method === 'auto') {
     method = denseCost <= (opts.denseThresholdFlops ?? DEFAULT_DENSE_THRESHOLD) && budget.fits(denseCost, denseBytes) ? 'dense' : 'structured';
@@ -394,7 +663,7 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
       method = 'structured';
     } else {
       const Kop = ops.gradientOperator(dz);
-      const Wop = ops.forwardOperator(W);
+      const Wop = fwd.operator(ops.forwardOperator(W));
       const sigmaK = estimateNorm2(Kop, { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
       const sigmaW = estimateNorm2(Wop, { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
       const sK = sigmaK > 0 ? 1 / sigmaK : 0;
@@ -403,7 +672,7 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
       Object.assign(tolerance, { sigmaK, sigmaW, sigmaU, absU: Math.max(sigmaU, 1) * relU });
       if (sigmaK === 0) notes.push('δz is zero: rank K = 0 (no gradient equations)');
       if (sigmaW === 0) notes.push('the kernel is zero: rank W_op = 0');
-      const r = denseRanks(geom, W, dz, sK, sW, tolerance);
+      const r = denseRanks(geom, W, dz, sK, sW, tolerance, fwd);
       budget.charge(denseCost);
       const res = finish(r.rK, r.rW, r.rU, 'dense');
       res.fragile = r.fragile;
@@ -420,23 +689,18 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
 
   // 1. rank K: residue-class blocks of every group; σ_K = max over blocks (K is block-diagonal)
   const kParts = factorK(gg, G, s, dzg, tolerance, budget, notes);
-  let rK: number | null = null;
-  if (kParts) {
-    rK = 0;
-    for (const parts of kParts) for (const p of parts) rK += gg.inChannels * p.rank;
-  }
+  const rK = kParts ? kParts.map((parts) => gg.inChannels * sumOf(parts.map((p) => p.rank))) : null;
   if (tolerance.sigmaK === 0 && kParts) notes.push('δz is zero: rank K = 0 (no gradient equations)');
 
   // 2. rank W_op: banded elimination per group, scaled by σ_W (matrix-free power iteration over the whole layer).
   //    The estimate for all groups must fit before any work is done.
-  let rWg: (number | null)[] = new Array<number | null>(G).fill(null);
-  let rW: number | null = null;
+  let rW: number[] | null = null;
   let fragile = false;
   const nnzBytes = 2 * 12 * gg.nZ * gg.inPerGroup * gg.kernel[0] * gg.kernel[1];
   const gops = new ConvOperator(gg);
   let wEstimate = Infinity;
   if (budget.fits(normFlops, nnzBytes)) {
-    const probe = estimateSparseEliminationFlops(gops.forwardCsr(Wg(0), 'hwc'), 'wide');
+    const probe = estimateSparseEliminationFlops(fwd.csr(gops.forwardCsr(Wg(0), 'hwc'), 0, 'hwc'), 'wide');
     wEstimate = probe.flops;
     if (!budget.fits(normFlops + G * wEstimate, 8 * 2 * probe.activeRows * (probe.window + 8))) {
       notes.push(`rank W_op over budget (~${fmt(normFlops + G * wEstimate)} flops estimated): bound min(n_z, n_cov) used`);
@@ -446,24 +710,25 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
     notes.push(`rank W_op over budget (norm estimate ~${fmt(normFlops)} flops, sparse operator ${fmt(nnzBytes)} bytes): bound min(n_z, n_cov) used`);
   }
   if (wEstimate < Infinity) {
-    const sigmaW = estimateNorm2(ops.forwardOperator(W), { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
+    const sigmaW = estimateNorm2(fwd.operator(ops.forwardOperator(W)), { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
     budget.charge(normFlops);
     tolerance.sigmaW = sigmaW;
     if (sigmaW === 0) notes.push('the kernel is zero: rank W_op = 0');
     const count = { unclear: 0 };
-    rW = 0;
+    rW = [];
     for (let grp = 0; grp < G; grp++) {
-      const d = sigmaW === 0 ? { rank: 0, how: 'none', clear: true } : rankWBanded(gops, Wg(grp), 1 / sigmaW, tolerance.absW, budget, (G - grp - 1) * wEstimate);
+      const d =
+        sigmaW === 0
+          ? { rank: 0, how: 'none', clear: true }
+          : rankWBanded(fwd.csr(gops.forwardCsr(Wg(grp), 'hwc'), grp, 'hwc'), 1 / sigmaW, tolerance.absW, budget, (G - grp - 1) * wEstimate);
       if (d.rank === null) {
         rW = null;
         notes.push('rank W_op aborted at the flop budget: bound min(n_z, n_cov) used');
         break;
       }
-      rWg[grp] = d.rank;
-      rW += d.rank;
+      rW.push(d.rank);
       if (!d.clear) count.unclear++;
     }
-    if (rW === null) rWg = rWg.map(() => null);
     const say = (k: number, what: string): void => {
       if (k) notes.push(`rank W_op: ${what}${G > 1 ? ` (${k} of ${G} groups)` : ''}`);
     };
@@ -486,20 +751,22 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
   let sigmaUKnown = false;
   for (let grp = 0; grp < G && rU !== null; grp++) {
     const parts = kParts ? kParts[grp] : null;
-    const rWgrp = rWg[grp];
-    if (rWgrp !== null && rWgrp >= nCovG) {
-      rU += nCovG;
+    const rWgrp = rW ? rW[grp] : null;
+    // input entries of the group inside a kept unit's window: rank U of the group cannot exceed them
+    const nCovKept = counts[grp].nCov;
+    if (rWgrp !== null && rWgrp >= nCovKept) {
+      rU += nCovKept;
       continue;
     }
     if (!parts) {
       rU = null;
       break;
     }
-    if (countAbove(parts, Math.SQRT2 * relU * tolerance.sigmaK) >= nCovG) {
-      rU += nCovG;
+    if (countAbove(parts, Math.SQRT2 * relU * tolerance.sigmaK) >= nCovKept) {
+      rU += nCovKept;
       continue;
     }
-    if (tolerance.sigmaW === 0 && rWgrp === 0) {
+    if (fwd.perGroup[grp] === 0 || (tolerance.sigmaW === 0 && rWgrp === 0)) {
       // no forward equations: rank U = rank K
       rU += countAbove(parts, tolerance.absK * tolerance.sigmaK);
       continue;
@@ -512,17 +779,21 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
       }
       const sK = tolerance.sigmaK > 0 ? 1 / tolerance.sigmaK : 0;
       const sW = tolerance.sigmaW > 0 ? 1 / tolerance.sigmaW : 0;
-      tolerance.sigmaU = estimateNorm2(stackOperators(ops.gradientOperator(dz), ops.forwardOperator(W), sK, sW), { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
+      tolerance.sigmaU = estimateNorm2(stackOperators(ops.gradientOperator(dz), fwd.operator(ops.forwardOperator(W)), sK, sW), {
+        maxIter: NORM_ITERATIONS,
+        relTol: NORM_REL_TOL,
+      });
       budget.charge(2 * normFlops);
       tolerance.absU = Math.max(tolerance.sigmaU, 1) * relU;
       sigmaUKnown = true;
     }
     const kU = countAbove(parts, tolerance.absU * tolerance.sigmaK);
-    if (kU >= nCovG) {
-      rU += nCovG;
+    if (kU >= nCovKept) {
+      rU += nCovKept;
       continue;
     }
-    const rm = rankWOnNullK(gg, s, Wg(grp), tolerance.sigmaW > 0 ? 1 / tolerance.sigmaW : 0, parts, tolerance.absU, tolerance.absU * tolerance.sigmaK, budget, notes, G - grp - 1);
+    const scaleW = tolerance.sigmaW > 0 ? 1 / tolerance.sigmaW : 0;
+    const rm = rankWOnNullK(gg, s, Wg(grp), fwd, grp, scaleW, parts, tolerance.absU, tolerance.absU * tolerance.sigmaK, budget, notes, G - grp - 1);
     if (rm && !rm.clear) fragile = true;
     rU = rm === null ? null : rU + kU + rm.rank;
   }
@@ -649,14 +920,13 @@ function qrcpDecision(A: DenseMatrix, tol: number): { rank: number; clear: boole
 }
 
 /**
- * rank of one group's W_op by banded elimination in pixel-major order. The cheap 'wide' orientation is tried
- * first; if its decisions were not clearly separated from the threshold (EliminationResult.clearGap), the robust
- * 'tall' orientation, then dense QRCP, are tried within the budget. `reserve` is the budget to keep for the
- * groups still to come.
+ * rank of one group's kept W_op rows A (pixel-major 'hwc' order, where they are banded; scaled in place) by banded
+ * elimination. The cheap 'wide' orientation is tried first; if its decisions were not clearly separated from the
+ * threshold (EliminationResult.clearGap), the robust 'tall' orientation, then dense QRCP, are tried within the
+ * budget. `reserve` is the budget to keep for the groups still to come.
  */
-function rankWBanded(gops: ConvOperator, Wg: Float64Array, scale: number, tol: number, budget: Budget, reserve: number): RankDecision {
-  if (scale === 0) return { rank: 0, how: 'none', clear: true };
-  const A = gops.forwardCsr(Wg, 'hwc');
+function rankWBanded(A: Csr, scale: number, tol: number, budget: Budget, reserve: number): RankDecision {
+  if (scale === 0 || A.rows === 0) return { rank: 0, how: 'none', clear: true };
   for (let p = 0; p < A.values.length; p++) A.values[p] *= scale;
   let last: EliminationResult | null = null;
   for (const orientation of ['wide', 'tall'] as const) {
@@ -683,13 +953,15 @@ function rankWBanded(gops: ConvOperator, Wg: Float64Array, scale: number, tol: n
 }
 
 /**
- * rank(W_op N_K) for one group: rows = images under Ŵ of the orthonormal null vectors of every class block of K̂_c,
- * for every input channel of the group. Null when over budget.
+ * rank(W_op N_K) for one group: rows = images under Ŵ (kept rows only) of the orthonormal null vectors of every class
+ * block of K̂_c, for every input channel of the group. Null when over budget.
  */
 function rankWOnNullK(
   gg: ConvGeometry,
   s: Structure,
   Wg: Float64Array,
+  fwd: ForwardRows,
+  grp: number,
   scale: number,
   parts0: KClassFactor[],
   tol: number,
@@ -715,12 +987,12 @@ function rankWOnNullK(
     qFlops += 4 * npx * nn * p.rankU;
     maxQBytes = Math.max(maxQBytes, 8 * npx * nn);
   }
-  const nz = gg.nZ;
+  const nz = fwd.perGroup[grp];
   const buildFlops = 2 * q * gg.outChannels * gg.kernel[0] * gg.kernel[1] * gg.outHeight * gg.outWidth;
   const elimFlops = geFlops(q, nz);
   const flops = qFlops + buildFlops + elimFlops;
   const bytes = 2 * 8 * q * (nz + 8) + maxQBytes;
-  if (q === 0 || scale === 0) return { rank: 0, clear: true };
+  if (q === 0 || nz === 0 || scale === 0) return { rank: 0, clear: true };
   if (!budget.fits(flops * (1 + groupsAfter), bytes)) {
     notes.push(`rank U over budget: W_op·N_K is ${nz}×${q} (~${fmt(flops)} flops, ${fmt(bytes)} bytes); closed form used`);
     return null;
@@ -735,6 +1007,9 @@ function rankWOnNullK(
   const Wd = gg.width;
   const F = gg.outChannels;
   const x = new Float64Array(gg.height * gg.width);
+  // with dropped rows, each image is formed in full and its kept entries gathered into M
+  const take = fwd.gather(grp);
+  const full = take ? new Float64Array(gg.nZ) : null;
   let row = 0;
   for (const p of parts) {
     const npx = p.cls.pixels.length;
@@ -751,8 +1026,8 @@ function rankWOnNullK(
       for (let k = 0; k < npx; k++) x[p.cls.pixels[k]] = N.data[k * nn + t];
       for (let c = 0; c < C; c++) {
         // z = Ŵ (e_c ⊗ x): only the class's taps see x
-        const z = M.data;
-        const zo = row * nz;
+        const z = full ? full.fill(0) : M.data;
+        const zo = full ? 0 : row * nz;
         for (let f = 0; f < F; f++) {
           const zf = zo + f * HoWo;
           for (const { a, b } of p.cls.taps) {
@@ -769,6 +1044,7 @@ function rankWOnNullK(
             }
           }
         }
+        if (take) take(z, M.data, row * nz);
         row++;
       }
       for (let k = 0; k < npx; k++) x[p.cls.pixels[k]] = 0;
@@ -794,7 +1070,10 @@ function rankWOnNullK(
   return { rank: r.rank, clear: true };
 }
 
-/** Reference path: explicit dense K̂, Ŵ and Û restricted to covered columns, ranks by QRCP, group by group. */
+/**
+ * Reference path: explicit dense K̂, Ŵ (kept rows) and Û restricted to covered columns, ranks by QRCP, group by
+ * group. rK, rW per group.
+ */
 function denseRanks(
   geom: ConvGeometry,
   W: Float64Array,
@@ -802,7 +1081,8 @@ function denseRanks(
   sK: number,
   sW: number,
   tol: LayerRankTolerance,
-): { rK: number; rW: number; rU: number; fragile: boolean } {
+  fwd: ForwardRows,
+): { rK: number[]; rW: number[]; rU: number; fragile: boolean } {
   const gg = groupGeometry(geom);
   const ops = new ConvOperator(gg);
   const { rows, cols } = axisMaps(gg);
@@ -811,11 +1091,12 @@ function denseRanks(
   for (let c = 0; c < gg.inChannels; c++)
     for (let i = 0; i < gg.height; i++)
       for (let j = 0; j < gg.width; j++) if (rows.covered[i] && cols.covered[j]) keep[(c * gg.height + i) * gg.width + j] = nc++;
-  let rK = 0;
-  let rW = 0;
+  const rK: number[] = [];
+  const rW: number[] = [];
   let rU = 0;
   let fragile = false;
   const decide = (A: DenseMatrix, tol: number): number => {
+    if (A.rows === 0) return 0;
     const d = qrcpDecision(A, tol);
     if (!d.clear) fragile = true;
     return d.rank;
@@ -824,9 +1105,9 @@ function denseRanks(
     const Wg = W.subarray(grp * gg.nW, (grp + 1) * gg.nW);
     const dzg = dz.subarray(grp * gg.nZ, (grp + 1) * gg.nZ);
     const K = csrScaleRows(csrSelectColumns(ops.gradientCsr(dzg), keep, nc), gg.nW, sK, sK);
-    const Wm = csrScaleRows(csrSelectColumns(ops.forwardCsr(Wg), keep, nc), gg.nZ, sW, sW);
-    rK += sK === 0 ? 0 : decide(csrToDense(K), tol.absK);
-    rW += sW === 0 ? 0 : decide(csrToDense(Wm), tol.absW);
+    const Wm = csrScaleRows(csrSelectColumns(fwd.csr(ops.forwardCsr(Wg), grp, 'nchw'), keep, nc), 0, sW, sW);
+    rK.push(sK === 0 ? 0 : decide(csrToDense(K), tol.absK));
+    rW.push(sW === 0 ? 0 : decide(csrToDense(Wm), tol.absW));
     rU += decide(csrToDense(csrVStack(K, Wm)), tol.absU);
   }
   return { rK, rW, rU, fragile };
@@ -837,35 +1118,41 @@ function denseRanks(
 
 /**
  * Fully connected layer (§3.1, §4.1): n_x = in; K(δz) = δz ⊗ I has rank n_x whenever δz ≠ 0 (a rank-one G
- * still gives n independent equations), so the deficiency is 0. rank W is computed numerically when it fits.
+ * still gives n independent equations), so the deficiency is 0. rank W (of the kept rows) is computed numerically
+ * when it fits.
  */
 export function fullyConnectedLayerRank(inFeatures: number, outFeatures: number, opts: LayerRankOptions = {}): LayerRankResult {
   const t0 = performance.now();
   const op = new FullyConnectedOperator(inFeatures, outFeatures);
+  const fwd = ForwardRows.fullyConnected(outFeatures, opts.activeOutputs);
   const notes: string[] = [];
   const rng = createRng(opts.seed ?? 1);
-  const dz = opts.outputGradient ?? rng.fillNormal(new Float64Array(outFeatures));
+  if (opts.outputGradient && opts.outputGradient.length !== outFeatures) {
+    throw new RangeError(`fullyConnectedLayerRank: output gradient has ${opts.outputGradient.length} entries, expected ${outFeatures}`);
+  }
+  const dz = fwd.outputGradient(opts.outputGradient, () => rng.fillNormal(new Float64Array(outFeatures)), 'fullyConnectedLayerRank');
   const loadWeights = (): Float64Array => {
     const W = (typeof opts.weights === 'function' ? opts.weights() : opts.weights) ?? rng.fillNormal(new Float64Array(op.nW));
     if (W.length !== op.nW) throw new RangeError(`fullyConnectedLayerRank: weights have ${W.length} entries, expected ${op.nW}`);
     return W;
   };
-  if (dz.length !== outFeatures) throw new RangeError(`fullyConnectedLayerRank: output gradient has ${dz.length} entries, expected ${outFeatures}`);
   const budget = new Budget(opts.maxFlops ?? DEFAULT_MAX_FLOPS, opts.maxDenseBytes ?? DEFAULT_MAX_DENSE_BYTES);
   const n = inFeatures;
   const m = outFeatures;
+  const mk = fwd.kept; // kept forward rows
   let fragile = false;
   let dzNonZero = false;
   for (let i = 0; i < m; i++) if (dz[i] !== 0) dzNonZero = true;
   const rankK = dzNonZero ? n : 0;
   let rankW: number | null = null;
-  const relW = Math.max(m, n) * EPS;
+  const relW = Math.max(mk, n) * EPS;
   let sigmaW = 0;
-  const cost = geFlops(m, n) + 4 * NORM_ITERATIONS * m * n;
-  if (opts.method !== 'bound' && budget.fits(cost, 2 * 8 * m * (n + 8))) {
+  const cost = geFlops(mk, n) + 4 * NORM_ITERATIONS * m * n;
+  if (mk === 0) rankW = 0;
+  else if (opts.method !== 'bound' && budget.fits(cost, 2 * 8 * m * (n + 8))) {
     const W = loadWeights();
-    const A = op.forwardDense(W);
-    sigmaW = estimateNorm2(op.forwardOperator(W), { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
+    const A = fwd.dense(op.forwardDense(W), 0);
+    sigmaW = estimateNorm2(fwd.operator(op.forwardOperator(W)), { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL });
     const r = sigmaW === 0 ? null : eliminationRank(A, { tol: sigmaW * relW });
     rankW = r ? r.rank : 0;
     if (r && !r.clearGap) {
@@ -877,27 +1164,32 @@ export function fullyConnectedLayerRank(inFeatures: number, outFeatures: number,
     notes.push(`rank W over budget (~${fmt(cost)} flops): bound min(in, out) used`);
   }
   if (!dzNonZero) notes.push('δz is zero: the gradient carries no equation; only the forward rows remain');
-  const rW = rankW ?? Math.min(m, n);
+  const rW = rankW ?? Math.min(mk, n);
   const rankU = dzNonZero ? n : rW;
   const D = dzNonZero ? rW : 0; // row(K) = Rⁿ ⊇ row(W): every forward row lies in the gradient row space
   return {
     kind: 'fullyConnected',
     nX: n,
-    nZ: m,
+    nZ: mk,
+    nZDropped: fwd.dropped,
     nW: m * n,
     nBias: opts.hasBias ? m : 0,
-    naive: n - m * n - m,
+    naive: n - m * n - mk,
     uncoveredPixels: 0,
     nCovered: n,
     rankK,
     rankW: rW,
     rankU,
     deficiency: n - rankU,
-    rankSource: { K: 'exact', W: rankW === null ? 'bound' : 'numeric', U: dzNonZero ? 'exact' : rankW === null ? 'bound' : 'numeric' },
+    rankSource: {
+      K: 'exact',
+      W: rankW === null ? 'bound' : mk === 0 ? 'exact' : 'numeric',
+      U: dzNonZero ? 'exact' : rankW === null ? 'bound' : mk === 0 ? 'exact' : 'numeric',
+    },
     bounds: {
       latticeRankK: n,
       crossDependency: D,
-      rankWUpper: Math.min(m, n),
+      rankWUpper: Math.min(mk, n),
       rankUUpper: n,
       closedFormRankU: rankU,
       closedFormDeficiency: n - rankU,

@@ -92,11 +92,12 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
   }
   const budget = options.modelBudget;
   const rankPath = budget.remaining > 0 && sizeOf(unit.inputShape) <= options.maxNumericalUnknowns ? ('auto' as const) : ('bound' as const);
-  const outputGradient = route === 'rconv' && rankPath === 'auto' ? reluOutputGradient(sizeOf(unit.outputShape), options.seed) : undefined;
+  const relu = route === 'rconv' ? reluOutputGradient(sizeOf(unit.outputShape), options.seed, rankPath === 'auto') : undefined;
   const rankOptions = {
     // Loaded only if a numerical path runs; a load failure surfaces below as "could not be built".
     weights: options.surrogateWeights ? undefined : unit.kernel,
-    outputGradient,
+    outputGradient: relu?.outputGradient,
+    activeOutputs: relu?.activeOutputs,
     seed: options.seed,
     hasBias: unit.hasBias,
     maxFlops: Math.min(options.maxFlops ?? DEFAULT_MAX_FLOPS, budget.remaining),
@@ -144,14 +145,18 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
 }
 
 /**
- * ReLU (R-CONV, algorithm.md §5.5): δz is exact but zero on inactive units, which is what lowers rank K.
- * The architectural estimate draws a random half of the units as active.
+ * ReLU (R-CONV, algorithm.md §5.5): the architectural estimate draws a random half of the units as active. An
+ * inactive unit has δz = 0 (which lowers rank K) and an unknown z, so its forward row is dropped (activeOutputs).
+ * δz (N(0,1) on the active units) is drawn only when a numerical path will use it; the pattern does not depend on it.
  */
-function reluOutputGradient(n: number, seed: number): Float64Array {
+function reluOutputGradient(n: number, seed: number, withGradient: boolean): { activeOutputs: Uint8Array; outputGradient?: Float64Array } {
   const rng = createRng(seed + 7919);
-  const dz = rng.fillNormal(new Float64Array(n));
-  for (let i = 0; i < n; i++) if (rng.uniform() >= RELU_ACTIVE_FRACTION) dz[i] = 0;
-  return dz;
+  const activeOutputs = new Uint8Array(n);
+  for (let i = 0; i < n; i++) activeOutputs[i] = rng.uniform() < RELU_ACTIVE_FRACTION ? 1 : 0;
+  if (!withGradient) return { activeOutputs };
+  const outputGradient = rng.fillNormal(new Float64Array(n));
+  for (let i = 0; i < n; i++) if (!activeOutputs[i]) outputGradient[i] = 0;
+  return { activeOutputs, outputGradient };
 }
 
 /** A fixed linear map: n_z forward rows, rank = outputs whose windows cover distinct inputs (generic averaging). */
