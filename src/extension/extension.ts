@@ -1,12 +1,12 @@
-// The VS Code adapter: thin over the engine. Parsing happens here (cheap, static); rank computations run
-// in the background worker. In an untrusted workspace nothing is analysed beyond the static layer view.
+// The VS Code adapter: thin over the engine. Reading and analysing models happen in the background worker (a
+// hostile file can make them slow or memory-hungry); the host only maps results to diagnostics. Everything here is
+// static analysis in JavaScript, so it also runs in an untrusted workspace.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { readModel, isModelFile } from '../engine/readers';
-import { isModelReadError } from '../engine/errors';
+import { isModelFile } from '../engine/readers';
 import { createIgnoreMatcher, effectiveSeverity, parseConfig, type LeakLintConfig } from '../engine/config';
 import type { ModelReport, LayerFinding } from '../engine/analysis/types';
-import { WorkerClient } from './workerClient';
+import { WorkerClient, WorkerError } from './workerClient';
 
 let worker: WorkerClient | undefined;
 
@@ -21,9 +21,9 @@ export function activate(context: vscode.ExtensionContext) {
       const target = uri ?? vscode.window.activeTextEditor?.document.uri;
       if (!target) return vscode.window.showInformationMessage('LeakLint: open a model file first.');
       try {
-        const graph = readModel(target.fsPath);
-        const lines = graph.nodes.map((n) => `${n.id}\t${n.sourceOp}\t${JSON.stringify(n.inputShapes)} → ${JSON.stringify(n.outputShapes)}\t${n.status}`);
-        const doc = await vscode.workspace.openTextDocument({ content: lines.join('\n'), language: 'plaintext' });
+        const baseDir = vscode.workspace.getWorkspaceFolder(target)?.uri.fsPath ?? path.dirname(target.fsPath);
+        const text = await worker!.layers({ file: target.fsPath, read: {}, baseDir });
+        const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
         await vscode.window.showTextDocument(doc, { preview: true });
       } catch (e) {
         vscode.window.showErrorMessage(`LeakLint: ${e instanceof Error ? e.message : String(e)}`);
@@ -51,7 +51,15 @@ export function activate(context: vscode.ExtensionContext) {
               diagnostics.set(file, await toDiagnostics(file, report, config));
               output.appendLine(`${file.fsPath}: model risk ${report.model.risk.toFixed(2)} (${report.model.severity}), COPA ${report.model.copaIndex}`);
             } catch (e) {
-              if (!isModelReadError(e)) output.appendLine(`${file.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+              const message = e instanceof Error ? e.message : String(e);
+              output.appendLine(`${file.fsPath}: ${message}`);
+              // A model that cannot be read is a finding about that file, shown where people look.
+              if (e instanceof WorkerError && e.code !== 'internal') {
+                const unreadable = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 0), message, vscode.DiagnosticSeverity.Error);
+                unreadable.source = 'leaklint';
+                unreadable.code = e.code;
+                diagnostics.set(file, [unreadable]);
+              }
             }
           }
         },

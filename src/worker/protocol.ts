@@ -5,9 +5,12 @@ import type { ReadOptions } from '../engine/options';
 
 export type WorkerRequest =
   | { id: number; type: 'analyze'; file: string; read: ReadOptions; analysis: Omit<AnalysisOptions, 'onProgress'> }
-  | { id: number; type: 'cancel'; target: number };
+  /** The layer table of a model, as text (the same as `leaklint layers`). */
+  | { id: number; type: 'layers'; file: string; read: ReadOptions; baseDir: string };
 
 export type WorkerMessage =
   | { id: number; type: 'progress'; done: number; total: number; label: string }
   | { id: number; type: 'result'; report: ModelReport }
+  | { id: number; type: 'layers'; text: string }
+  /** `code` is a ModelReadError code when the model could not be read, else 'internal'. */
   | { id: number; type: 'error'; code: string; message: string };

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { readModel } from '../../src/engine/readers';
 import { analyzeModel } from '../../src/engine/analysis/analyzeModel';
 import type { LayerFinding, ModelReport } from '../../src/engine/analysis/types';
+import { node, readSpec, removeTempDirs, tensor, valueInfo } from './onnx-helpers';
 
 const generated = path.resolve(__dirname, '../fixtures/generated');
 
@@ -184,4 +185,39 @@ test('a layer that cannot be analysed is never reported as safe', () => {
     assert.equal(l.ruleId, 'LL005');
     assert.match(l.reason, /treated as exposing its input/);
   }
+});
+
+test('unanalysed layers pass everything through: the model is not made safe by ops LeakLint does not model', () => {
+  // Exp → Exp → Exp → Gemm: three unsupported ops before a biased dense layer that reads them.
+  const spec = {
+    nodes: [
+      node('Exp', ['x'], ['e0']),
+      node('Exp', ['e0'], ['e1']),
+      node('Exp', ['e1'], ['e2']),
+      node('Gemm', ['e2', 'w', 'b'], ['y'], { transB: 1 }),
+    ],
+    inputs: [valueInfo('x', [1, 48])],
+    outputs: [valueInfo('y', [1, 10])],
+    initializers: [tensor('w', [10, 48], Array.from({ length: 480 }, (_, i) => Math.sin(i))), tensor('b', [10], Array(10).fill(0.1))],
+  };
+  const report = analyzeModel(readSpec(spec), { fixes: false });
+  const unanalysed = report.layers.filter((l) => l.status === 'not-analysed');
+  assert.equal(unanalysed.length, 3);
+  for (const l of unanalysed) {
+    assert.equal(l.ruleId, 'LL005');
+    assert.notEqual(l.severity, 'low');
+  }
+  assert.equal(report.model.risk, 1);
+  assert.equal(report.model.coverage.notAnalysed, 3);
+  removeTempDirs();
+});
+
+test('ResNet-50: identity skips are joint blocks, projection skips are reported as not analysed', () => {
+  const report = analyzeModel(readModel(path.resolve(__dirname, '../../../shared/models/onnx-light-resnet50/model.onnx')), { fixes: false });
+  const additions = report.layers.filter((l) => l.op === 'residual');
+  assert.equal(additions.length, 16);
+  // ResNet-50 has one projection shortcut per stage (4) and 12 identity shortcuts.
+  assert.equal(additions.filter((l) => l.status === 'not-analysed').length, 4);
+  assert.equal(additions.filter((l) => l.status === 'determined').length, 12);
+  for (const l of additions.filter((a) => a.status === 'not-analysed')) assert.equal(l.ruleId, 'LL005');
 });

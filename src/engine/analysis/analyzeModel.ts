@@ -70,11 +70,13 @@ export function analyzeModel(graph: LayerGraph, options: AnalysisOptions = {}): 
   const analysis = analyseGraph(unitGraph, systemOptions, cache, options.onProgress);
   const fixesFor = options.fixes === false ? new Map<string, Fix[]>() : proposeFixes(analysis, systemOptions, cache);
 
+  const copaIndexOf = new Map(analysis.parametric.map((u, i) => [u, i]));
+  const raIndexOf = new Map(analysis.counted.map((u, i) => [u, i]));
   const layers: LayerFinding[] = analysis.reported.map((unit, index) => {
     const system = analysis.systems.get(unit.id)!;
     const risk = analysis.risk.get(unit.id)!;
-    const copaAt = analysis.parametric.indexOf(unit);
-    const raAt = analysis.counted.indexOf(unit);
+    const copaAt = copaIndexOf.get(unit) ?? -1;
+    const raAt = raIndexOf.get(unit) ?? -1;
     return {
       nodeId: unit.id,
       name: unit.name,
@@ -95,7 +97,7 @@ export function analyzeModel(graph: LayerGraph, options: AnalysisOptions = {}): 
         copaTerm: copaAt >= 0 ? analysis.copa.terms[copaAt] : null,
       },
       risk: round3(risk),
-      severity: severityOf(risk, thresholds) as Severity,
+      severity: severityFor(system, risk, thresholds),
       ruleId: ruleFor(unit, system),
       reason: reasonFor(unit, system),
       fixes: fixesFor.get(unit.id) ?? [],
@@ -181,13 +183,20 @@ function entryUnits(graph: AnalysisGraph, reported: Unit[]): Unit[] {
  */
 function propagateRisk(graph: AnalysisGraph, systems: Map<string, UnitSystem>): Map<string, number> {
   const consumers = new Map<string, Unit[]>();
-  for (const u of graph.units) for (const i of u.inputs) consumers.set(i, [...(consumers.get(i) ?? []), u]);
+  for (const u of graph.units) {
+    for (const i of u.inputs) {
+      const list = consumers.get(i);
+      if (list) list.push(u);
+      else consumers.set(i, [u]);
+    }
+  }
+  const outputs = new Set(graph.outputUnits);
   const reach = new Map<string, number>();
   const risk = new Map<string, number>();
   for (let k = graph.units.length - 1; k >= 0; k--) {
     const unit = graph.units[k];
     const system = systems.get(unit.id)!;
-    let unitReach = graph.outputUnits.includes(unit.id) || (unit.kind === 'dense' && unit.hasBias) ? 1 : 0;
+    let unitReach = outputs.has(unit.id) || (unit.kind === 'dense' && unit.hasBias) ? 1 : 0;
     for (const c of consumers.get(unit.id) ?? []) unitReach = Math.max(unitReach, reach.get(c.id)! * passThroughFactor(systems.get(c.id)!));
     reach.set(unit.id, unitReach);
     risk.set(unit.id, unitReach * ownFactor(system));
@@ -202,7 +211,8 @@ function ownFraction(system: UnitSystem): number {
 
 /** What a unit lets through to the units below it. */
 function passThroughFactor(system: UnitSystem): number {
-  if (system.status === 'not-analysed') return CHAIN_BROKEN_PASS;
+  // Nothing shows that an unanalysed layer stops the recursion: it lets everything through.
+  if (system.status === 'not-analysed') return 1;
   // Past a broken chain only gradient matching goes on; dimensions the layer drops (max pooling) stay dropped.
   if (system.status === 'chain-broken') return Math.min(CHAIN_BROKEN_PASS, passOn(ownFraction(system)));
   return passOn(ownFraction(system));
@@ -213,6 +223,12 @@ function ownFactor(system: UnitSystem): number {
   if (system.status === 'not-analysed') return 1;
   if (system.status === 'chain-broken') return Math.min(CHAIN_BROKEN_PASS, ownFraction(system));
   return ownFraction(system);
+}
+
+/** An unanalysed layer is never reported below medium: it is a gap in the audit, not a proof of safety. */
+function severityFor(system: UnitSystem, risk: number, thresholds: { high: number; medium: number }): Severity {
+  const severity = severityOf(risk, thresholds) as Severity;
+  return system.status === 'not-analysed' && severity === 'low' ? 'medium' : severity;
 }
 
 function round3(x: number) {

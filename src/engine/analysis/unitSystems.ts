@@ -185,7 +185,7 @@ function averagePoolSystem(unit: Unit, nX: number, nZ: number): UnitSystem {
  * (algorithm.md §3.4). Other skips (projections) are not analysed yet.
  */
 function residualSystem(unit: Unit, nX: number, nZ: number): UnitSystem {
-  if (unit.inputs.length + (unit.readsModelInput ? 1 : 0) === 2) {
+  if (unit.identitySkip) {
     return {
       status: 'determined',
       reported: true,
@@ -193,7 +193,12 @@ function residualSystem(unit: Unit, nX: number, nZ: number): UnitSystem {
       metrics: countOnly(nX, 0, nZ, 0, { rankU: nX, deficiency: 0, method: 'exact-count' }),
     };
   }
-  return { status: 'not-analysed', reported: true, note: 'an addition of more than two branches is not analysed', metrics: countOnly(nX, 0, nZ, 0, {}) };
+  return {
+    status: 'not-analysed',
+    reported: true,
+    note: 'an addition of two computed branches (a projection skip, or more than two operands) is not analysed yet',
+    metrics: countOnly(nX, 0, nZ, 0, {}),
+  };
 }
 
 function countOnly(

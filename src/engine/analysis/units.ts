@@ -51,6 +51,8 @@ export interface Unit {
   folded: string[];
   /** Why a unit is broken or unsupported. */
   note?: string;
+  /** Residual additions: one branch is the other branch's own input (x + f(x)), not a projection. */
+  identitySkip?: boolean;
   location: SourceLocation;
 }
 
@@ -87,6 +89,7 @@ export function buildAnalysisGraph(graph: LayerGraph): AnalysisGraph {
   // unitOf maps every IR node id to the unit that represents its output ('' = the model input itself).
   const unitOf = new Map<string, string>();
   const units: Unit[] = [];
+  const unitById = new Map<string, Unit>();
   const absorbed = new Set<string>();
 
   const sourceUnits = (node: LayerNode): { ids: string[]; readsInput: boolean } => {
@@ -116,13 +119,15 @@ export function buildAnalysisGraph(graph: LayerGraph): AnalysisGraph {
       if (target === undefined) unitOf.set(node.id, '');
       else {
         unitOf.set(node.id, target);
-        units.find((u) => u.id === target)!.folded.push(node.id);
+        unitById.get(target)!.folded.push(node.id);
       }
       continue;
     }
     const unit = makeUnit(node, ids, readsInput);
     if (unit.kind === 'conv' || unit.kind === 'dense') absorbFollowers(node, unit, soleConsumer, absorbed, unitOf);
+    if (unit.kind === 'residual') unit.identitySkip = hasIdentitySkip(unit, unitById);
     units.push(unit);
+    unitById.set(unit.id, unit);
     unitOf.set(node.id, unit.id);
   }
 
@@ -139,6 +144,36 @@ export function buildAnalysisGraph(graph: LayerGraph): AnalysisGraph {
   return { units, outputUnits: finalOutputs.length ? finalOutputs : outputUnits, inputShape: graph.inputs[0]?.shape ?? [] };
 }
 
+/**
+ * x + f(x): one operand of the addition is an ancestor of the other (or the model input, read by the other branch).
+ * Two independent branches, or a projection (a conv on the skip), are not an identity skip.
+ */
+function hasIdentitySkip(unit: Unit, unitById: Map<string, Unit>): boolean {
+  const operands = [...unit.inputs];
+  if (operands.length + (unit.readsModelInput ? 1 : 0) !== 2) return false;
+  const readsInputDeep = (id: string, seen = new Set<string>()): boolean => {
+    const u = unitById.get(id);
+    if (!u || seen.has(id)) return false;
+    seen.add(id);
+    return u.readsModelInput || u.inputs.some((i) => readsInputDeep(i, seen));
+  };
+  const isAncestor = (ancestor: string, of: string): boolean => {
+    const stack = [of];
+    const seen = new Set<string>();
+    while (stack.length) {
+      const id = stack.pop()!;
+      if (id === ancestor) return true;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      stack.push(...(unitById.get(id)?.inputs ?? []));
+    }
+    return false;
+  };
+  if (unit.readsModelInput) return readsInputDeep(operands[0]);
+  const [a, b] = operands;
+  return isAncestor(a, b) || isAncestor(b, a);
+}
+
 /** Folds an inference BatchNormalization and one activation that follow a conv/dense into its unit. */
 function absorbFollowers(
   node: LayerNode,
@@ -153,7 +188,7 @@ function absorbFollowers(
     const bn = next;
     const baseKernel = unit.kernel!;
     const outChannels = unit.conv ? unit.conv.outChannels : unit.dense!.outFeatures;
-    unit.kernel = () => foldBatchNormIntoKernel(baseKernel(), outChannels, bn);
+    unit.kernel = once(() => foldBatchNormIntoKernel(baseKernel(), outChannels, bn));
     unit.hasBias = true;
     unit.folded.push(bn.id);
     absorbed.add(bn.id);
@@ -182,6 +217,12 @@ function foldBatchNormIntoKernel(kernel: Float64Array, outChannels: number, bn: 
     for (let j = 0; j < perChannel; j++) out[c * perChannel + j] *= factor;
   }
   return out;
+}
+
+/** Loads on first use and keeps the values: fix re-analyses ask for the same kernel again. */
+function once<T>(load: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= load());
 }
 
 function isInvertibleStandalone(node: LayerNode): boolean {
@@ -235,13 +276,13 @@ function makeUnit(node: LayerNode, inputs: string[], readsModelInput: boolean): 
           pads: a.pads,
           groups: a.groups,
         },
-        kernel: kernel ? () => kernel.load() : undefined,
+        kernel: kernel ? once(() => kernel.load()) : undefined,
       };
     }
     case 'dense': {
       const a = node.attrs.kind === 'dense' ? node.attrs : { inFeatures: sizeOf(base.inputShape.slice(1)), outFeatures: sizeOf(base.outputShape.slice(1)) };
       const kernel = node.weights.kernel;
-      return { ...base, kind: 'dense', dense: { inFeatures: a.inFeatures, outFeatures: a.outFeatures }, kernel: kernel ? () => kernel.load() : undefined };
+      return { ...base, kind: 'dense', dense: { inFeatures: a.inFeatures, outFeatures: a.outFeatures }, kernel: kernel ? once(() => kernel.load()) : undefined };
     }
     case 'avgPool':
     case 'globalAvgPool':
