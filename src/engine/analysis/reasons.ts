@@ -6,7 +6,7 @@ import type { UnitSystem } from './unitSystems';
 const times = '×';
 
 function windowText(kernel: [number, number], strides: [number, number]): string {
-  const k = kernel[0] === kernel[1] ? `${kernel[0]}${times}${kernel[1]}` : `${kernel[0]}${times}${kernel[1]}`;
+  const k = `${kernel[0]}${times}${kernel[1]}`;
   const s = strides[0] === strides[1] ? `${strides[0]}` : `${strides[0]}${times}${strides[1]}`;
   return strides[0] === 1 && strides[1] === 1 ? k : `${k}/${s}`;
 }
