@@ -214,3 +214,8 @@ export function parameterCount(node: LayerNode): number {
   for (const w of Object.values(node.weights)) if (w) n += sizeOf(w.shape);
   return n;
 }
+
+export function convAttrs(node: LayerNode): ConvAttrs {
+  if (node.attrs.kind !== 'conv') throw new Error(`node ${node.id} has no convolution attributes`);
+  return node.attrs;
+}
