@@ -12,12 +12,19 @@ export interface ReadOptions {
   maxFileBytes?: number;
   /** Largest number of nodes in a graph (subgraphs included). */
   maxNodes?: number;
+  /**
+   * Largest total number of elements of the constants a model computes rather than stores (ONNX ConstantOfShape,
+   * Expand, folded arithmetic, transposes...): a few bytes of graph could otherwise declare gigabytes of weights.
+   */
+  maxDerivedElements?: number;
 }
 
 export const DEFAULT_LIMITS = {
   maxTensorElements: 2 ** 31,
   maxFileBytes: 4 * 2 ** 30,
   maxNodes: 200_000,
+  // 2^28: VGG-19 stored as ConstantOfShape (about 144M elements) still reads.
+  maxDerivedElements: 2 ** 28,
 } as const;
 
 export type ResolvedReadOptions = ReadOptions & typeof DEFAULT_LIMITS;
@@ -28,5 +35,6 @@ export function resolveReadOptions(options: ReadOptions = {}): ResolvedReadOptio
     maxTensorElements: options.maxTensorElements ?? DEFAULT_LIMITS.maxTensorElements,
     maxFileBytes: options.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes,
     maxNodes: options.maxNodes ?? DEFAULT_LIMITS.maxNodes,
+    maxDerivedElements: options.maxDerivedElements ?? DEFAULT_LIMITS.maxDerivedElements,
   } as ResolvedReadOptions;
 }

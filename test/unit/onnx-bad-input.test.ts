@@ -6,12 +6,18 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { isModelReadError } from '../../src/engine/errors';
+import { DEFAULT_LIMITS } from '../../src/engine/options';
+import { readModel } from '../../src/engine/readers';
 import {
   assertReadError,
   encodeModel,
+  findNode,
+  FLOAT,
+  int64Tensor,
   float32Bytes,
   node,
   read,
+  readSpec,
   removeTempDirs,
   tempDir,
   tensor,
@@ -136,8 +142,13 @@ describe('ONNX reader: files that are not ONNX models', () => {
     assert.equal(error.where, 'node 0 (Re lu\u0001)');
   });
 
-  it('a file over maxFileBytes', () => {
-    assertReadError(() => read(MNIST, { maxFileBytes: 1000 }), 'too-large', MNIST, /limit/);
+  it('a file over maxFileBytes (checked once, by readModel)', () => {
+    assertReadError(() => readModel(MNIST, { maxFileBytes: 1000 }), 'too-large', MNIST, /limit/);
+  });
+
+  it('a path that cannot be read as a file', () => {
+    const dir = tempDir();
+    assertReadError(() => read(dir), 'invalid-model', dir, /cannot read the file \(EISDIR\)/);
   });
 });
 
@@ -241,6 +252,103 @@ describe('ONNX reader: absurd shapes are refused before allocating', () => {
   });
 });
 
+describe('ONNX reader: constants the graph computes', () => {
+  /** c0 -> c(i+1) = Div(Add(c(i), c(i)), two): every level reads its operand twice. */
+  function doublingChain(depth: number, first: string): onnx.INodeProto[] {
+    const nodes: onnx.INodeProto[] = [];
+    for (let i = 0; i < depth; i++) {
+      nodes.push(node('Add', [i ? `c${i}` : first, i ? `c${i}` : first], [`d${i + 1}`]));
+      nodes.push(node('Div', [`d${i + 1}`, 'two'], [`c${i + 1}`]));
+    }
+    return nodes;
+  }
+
+  it('a 40-deep chain of constants read twice per level, feeding a Reshape, folds in linear time', () => {
+    const started = Date.now();
+    const graph = readSpec({
+      nodes: [...doublingChain(40, 'target'), node('Reshape', ['x', 'c40'], ['y'], {}, 'reshape')],
+      inputs: [valueInfo('x', [1, 3, 4, 4])],
+      outputs: [valueInfo('y', [1, 48])],
+      initializers: [int64Tensor('target', [1, 48]), int64Tensor('two', [2], [])],
+    });
+    assert.deepEqual(findNode(graph, (n) => n.id === 'reshape').outputShapes, [[1, 48]]);
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  });
+
+  it('a 40-deep doubling chain of a weight is computed once per level when loaded', () => {
+    const weight = Array.from({ length: 65 * 64 }, (_, i) => (i % 7) - 3);
+    const graph = readSpec({
+      nodes: [...doublingChain(40, 'w'), node('MatMul', ['x', 'c40'], ['y'], {}, 'dense')],
+      inputs: [valueInfo('x', [1, 65])],
+      outputs: [valueInfo('y', [1, 64])],
+      initializers: [tensor('w', [65, 64], weight), tensor('two', [], [2])],
+    });
+    const kernel = findNode(graph, (n) => n.id === 'dense').weights.kernel!;
+    const started = Date.now();
+    const values = kernel.load();
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    assert.equal(values[0 * 65 + 1], weight[1 * 64 + 0]);
+    // load() hands out copies: changing one does not change the next.
+    values.fill(99);
+    assert.equal(kernel.load()[0], weight[0]);
+  });
+
+  it('a chain of 20000 Casts of a weight loads without exhausting the stack', () => {
+    const weight = Array.from({ length: 65 * 64 }, (_, i) => i);
+    const nodes = Array.from({ length: 20000 }, (_, i) => node('Cast', [i ? `c${i}` : 'w'], [`c${i + 1}`], { to: FLOAT }));
+    const graph = readSpec({
+      nodes: [...nodes, node('MatMul', ['x', 'c20000'], ['y'], {}, 'dense')],
+      inputs: [valueInfo('x', [1, 65])],
+      outputs: [valueInfo('y', [1, 64])],
+      initializers: [tensor('w', [65, 64], weight)],
+    });
+    const values = findNode(graph, (n) => n.id === 'dense').weights.kernel!.load();
+    assert.equal(values[3 * 65 + 2], weight[2 * 64 + 3]);
+  });
+
+  it('a 167-byte ConstantOfShape declaring a 2.1e9-element MatMul weight', () => {
+    const file = writeSpec({
+      nodes: [
+        node('Constant', [], ['s'], { value_ints: [48, 44739242] }),
+        node('ConstantOfShape', ['s'], ['w'], {}, 'fill'),
+        node('Flatten', ['x'], ['f']),
+        node('MatMul', ['f', 'w'], ['y']),
+      ],
+      inputs: [valueInfo('x', [1, 3, 4, 4])],
+      outputs: [valueInfo('y', [1, 44739242])],
+    });
+    const error = assertReadError(() => read(file), 'too-large', file, /2147483616 elements .*over the 268435456-element limit/);
+    assert.equal(error.where, 'node 1 (fill)');
+  });
+
+  it('computed constants are counted together against maxDerivedElements (ConstantOfShape, Expand)', () => {
+    const spec: ModelSpec = {
+      nodes: [
+        node('ConstantOfShape', ['dims'], ['zeros'], {}, 'zeros'),
+        node('Expand', ['one', 'dims'], ['ones'], {}, 'ones'),
+        node('Add', ['zeros', 'ones'], ['b']),
+        node('Add', ['x', 'b'], ['y']),
+      ],
+      inputs: [valueInfo('x', [1, 600])],
+      outputs: [valueInfo('y', [1, 600])],
+      initializers: [int64Tensor('dims', [1, 600]), tensor('one', [1], [1])],
+    };
+    assert.equal(readSpec(spec, { maxDerivedElements: 1800 }).nodes.length, 1);
+    const file = writeSpec(spec);
+    const error = assertReadError(() => read(file, { maxDerivedElements: 1000 }), 'too-large', file, /to 1200 elements, over the 1000-element limit/);
+    assert.equal(error.where, 'node 1 (ones)');
+  });
+
+  it('the light zoo models built from ConstantOfShape still read with the default limit', () => {
+    assert.equal(DEFAULT_LIMITS.maxDerivedElements, 2 ** 28);
+    for (const name of ['onnx-light-resnet50', 'onnx-light-vgg19']) {
+      const graph = read(path.join(MODELS, name, 'model.onnx'));
+      const elements = graph.nodes.flatMap((n) => Object.values(n.weights)).reduce((sum, w) => sum + (w ? w.shape.reduce((a, b) => a * b, 1) : 0), 0);
+      assert.ok(elements > (name.endsWith('vgg19') ? 143e6 : 25e6), `${name}: ${elements} weight elements`);
+    }
+  });
+});
+
 describe('ONNX reader: weights that do not match their declaration', () => {
   it('raw_data shorter than the dims need', () => {
     const file = writeSpec(convSpec({ name: 'w', dims: [3, 2, 3, 3], dataType: 1, rawData: float32Bytes(new Array(50).fill(1)) }));
@@ -275,6 +383,21 @@ describe('ONNX reader: external data', () => {
     fs.symlinkSync(path.join(outside, 'secret.bin'), path.join(dir, 'weights.bin'));
     const file = writeSpec(convSpec(externalWeight('weights.bin')), dir);
     assertReadError(() => read(file), 'path-escape', file, /link that leads outside/);
+  });
+
+  it('a data file replaced by a link leading outside after the model was read', () => {
+    const outside = tempDir();
+    const secret = writeFile(outside, 'secret.bin', float32Bytes(new Array(54).fill(7)));
+    const dir = tempDir();
+    const data = writeFile(dir, 'weights.bin', float32Bytes(new Array(54).fill(0.5)));
+    const file = writeSpec(convSpec(externalWeight('weights.bin')), dir);
+    const kernel = findNode(read(file), (n) => n.id === 'conv').weights.kernel!;
+    assert.equal(kernel.load()[0], 0.5);
+    fs.rmSync(data);
+    fs.symlinkSync(secret, data);
+    assertReadError(() => kernel.load(), 'path-escape', file, /link that leads outside/);
+    fs.rmSync(data);
+    assertReadError(() => kernel.load(), 'missing-weights', fs.realpathSync(dir) + path.sep + 'weights.bin', /can no longer be opened/);
   });
 
   it('a missing external file', () => {

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, mock } from 'node:test';
 import { ModelReadError, type ReadErrorCode } from '../../src/engine/errors';
 import type { LayerGraph } from '../../src/engine/ir';
 import { resolveReadOptions, type ReadOptions } from '../../src/engine/options';
+import { readModel } from '../../src/engine/readers';
 import { readTfjs } from '../../src/engine/readers/tfjs';
 
 const MODELS = path.resolve(__dirname, '../../../shared/models');
@@ -229,5 +230,140 @@ describe('shapes', () => {
     });
     // conv_1 (5x5) leaves 2x2, maxpool_1 leaves 1x1: conv_2's 5x5 window does not fit.
     expectError(file, 'bad-shape', (e) => assert.match(e.where, /\(conv_2\)$/));
+  });
+});
+
+/** A Const node with its values written inline (the dtype's list field, TF's "repeat the last value" applies). */
+const inlineConst = (name: string, dims: number[], values: number[], dtype = 'DT_FLOAT') => ({
+  name,
+  op: 'Const',
+  attr: {
+    dtype: { type: dtype },
+    value: { tensor: { dtype, tensorShape: { dim: dims.map((d) => ({ size: String(d) })) }, [dtype === 'DT_INT32' ? 'intVal' : 'floatVal']: values } },
+  },
+});
+const graphModel = (nodes: object[]) => writeText(JSON.stringify({ format: 'graph-model', modelTopology: { node: nodes }, weightsManifest: [] }));
+
+describe('hostile constants and constant folding', () => {
+  /** x [1, 4] reshaped by StridedSlice(v, begin, end, stride) (the crafted review file ss/model.json, generalised). */
+  const slicedReshape = (v: number[], begin: number, end: number, stride: number) =>
+    graphModel([
+      placeholder('x', [1, 4]),
+      inlineConst('v', [v.length], v),
+      inlineConst('b', [1], [begin]),
+      inlineConst('e', [1], [end]),
+      inlineConst('s', [1], [stride]),
+      { ...graphNode('ss', 'StridedSlice', ['v', 'b', 'e', 's']) },
+      graphNode('r', 'Reshape', ['x', 'ss']),
+    ]);
+
+  it('a StridedSlice with a fractional, zero or non-integer stride is left unfolded (it used to loop forever)', () => {
+    for (const [begin, end, stride] of [[0, 4, 1e-20], [0, 4, 0], [0, 4, 0.5], [0.5, 4, 1], [0, 1e300, 1], [0, 4, -1e-20]] as const) {
+      const graph = read(slicedReshape([1, 2, 3, 4], begin, end, stride));
+      assert.deepEqual(graph.nodes.map((n) => [n.id, n.status]), [['r', 'unsupported']], `stride ${stride}, begin ${begin}, end ${end}`);
+      assert.match(graph.nodes[0]!.note ?? '', /StridedSlice "ss" of constants was not evaluated/);
+    }
+  });
+
+  it('a well-formed StridedSlice still folds into the Reshape target', () => {
+    for (const [v, begin, end, stride] of [[[4, 1, 7, 9], 0, 2, 1], [[1, 0, 4], 2, -4, -2], [[9, 4, 8, 1], 1, 9, 2]] as const) {
+      const graph = read(slicedReshape([...v], begin, end, stride));
+      assert.deepEqual(graph.nodes.map((n) => [n.op, n.status]), [['reshape', 'ok']], `${JSON.stringify(v)}[${begin}:${end}:${stride}]`);
+      assert.deepEqual(graph.outputs.map((t) => t.shape), [[4, 1]]);
+    }
+  });
+
+  it('a Reshape of a constant to an impossible target is left unfolded, never NaN or Infinity dims', () => {
+    for (const target of [[0, -1], [2.5, -1], [3, -1], [-1, -1]]) {
+      const file = graphModel([
+        placeholder('x', [1, 4]),
+        inlineConst('c', [4], [1, 2, 3, 4]),
+        inlineConst('t', [2], target, 'DT_INT32'),
+        graphNode('rc', 'Reshape', ['c', 't']),
+        graphNode('y', 'AddV2', ['x', 'rc']),
+      ]);
+      const graph = read(file);
+      assert.deepEqual(graph.nodes.map((n) => [n.id, n.status]), [['y', 'unsupported']], `target ${JSON.stringify(target)}`);
+      for (const tensor of graph.outputs) assert.ok(tensor.shape.every(Number.isSafeInteger), JSON.stringify(tensor.shape));
+    }
+  });
+
+  it('Squeeze of an axis that is not 1 and ExpandDims out of range: bad-shape at the node', () => {
+    const squeeze = { ...graphNode('sq', 'Squeeze', ['x']), attr: { squeeze_dims: { list: { i: ['1'] } } } };
+    expectError(graphModel([placeholder('x', [1, 4]), squeeze]), 'bad-shape', (e) => assert.match(e.where, /\(sq\)$/));
+    const expand = graphModel([placeholder('x', [1, 4]), inlineConst('d', [], [5], 'DT_INT32'), graphNode('ex', 'ExpandDims', ['x', 'd'])]);
+    expectError(expand, 'bad-shape', (e) => assert.match(e.where, /\(ex\)$/));
+  });
+
+  it('a huge inline Const with one listed value is not materialised while reading (fill/model.json: V8 used to abort)', () => {
+    const file = graphModel([
+      placeholder('x', [1, 4]),
+      inlineConst('big', [4, 100_000_000], [1]),
+      graphNode('m', 'MatMul', ['x', 'big']),
+    ]);
+    const heapBefore = process.memoryUsage().heapUsed;
+    const graph = read(file);
+    assert.ok(process.memoryUsage().heapUsed - heapBefore < 256 * 2 ** 20, 'no boxed 4e8-element array');
+    assert.deepEqual(graph.nodes[0]!.weights.kernel?.shape, [100_000_000, 4]);
+    expectError(file, 'bad-shape', (e) => assert.match(e.reason, /400000000 elements, over the 1000000-element limit/), { maxTensorElements: 1_000_000 });
+  });
+
+  it('"repeat the last value" is applied when the weight is loaded', () => {
+    const file = graphModel([placeholder('x', [1, 2]), inlineConst('w', [2, 3], [1, 2]), graphNode('m', 'MatMul', ['x', 'w'])]);
+    const kernel = read(file).nodes[0]!.weights.kernel!;
+    assert.deepEqual([...kernel.load()].sort(), [1, 2, 2, 2, 2, 2]);
+  });
+
+  it('half-float constants decode through the shared float16 decoder', () => {
+    // 0x3c00 = 1, 0xc000 = -2, 0x3800 = 0.5
+    const half = { name: 'w', op: 'Const', attr: { value: { tensor: { dtype: 'DT_HALF', tensorShape: { dim: [{ size: '2' }, { size: '2' }] }, halfVal: [0x3c00, 0xc000, 0x3800] } } } };
+    const kernel = read(graphModel([placeholder('x', [1, 2]), half, graphNode('m', 'MatMul', ['x', 'w'])])).nodes[0]!.weights.kernel!;
+    assert.deepEqual([...kernel.load()].sort(), [-2, 0.5, 0.5, 1]);
+  });
+});
+
+describe('reading the model file', () => {
+  // The real module object (the test's `import * as fs` is a copy whose methods cannot be replaced).
+  const realFs: typeof fs = require('node:fs');
+
+  it('a model.json too long for a JS string: too-large, not a raw ERR_STRING_TOO_LONG', () => {
+    const file = writeText('{}');
+    const tooLong = Object.assign(new Error('Cannot create a string longer than 0x1fffffe8 characters'), { code: 'ERR_STRING_TOO_LONG' });
+    const readFileSync = mock.method(realFs, 'readFileSync', () => {
+      throw tooLong;
+    });
+    try {
+      expectError(file, 'too-large', (e) => assert.match(e.reason, /too large to read as text/));
+    } finally {
+      readFileSync.mock.restore();
+    }
+  });
+
+  it('an unreadable model.json: invalid-model with the system reason, not a raw errno error', () => {
+    const file = writeText('{}');
+    const denied = Object.assign(new Error("EACCES: permission denied, open 'model.json'"), { code: 'EACCES', errno: -13 });
+    const readFileSync = mock.method(realFs, 'readFileSync', () => {
+      throw denied;
+    });
+    try {
+      expectError(file, 'invalid-model', (e) => assert.match(e.reason, /cannot read the file: EACCES: permission denied/));
+    } finally {
+      readFileSync.mock.restore();
+    }
+    // A folder under a model's name used to reach readFileSync and fail with a raw EISDIR.
+    const folder = path.join(tempDir(), 'model.json');
+    fs.mkdirSync(folder);
+    expectError(folder, 'invalid-model', (e) => assert.match(e.reason, /not a regular file/));
+  });
+
+  it('readModel and readTfjs share one set of file checks', () => {
+    const empty = writeText('');
+    for (const open of [() => read(empty), () => readModel(empty)]) {
+      assert.throws(open, (e: unknown) => e instanceof ModelReadError && e.code === 'empty-file' && e.reason === 'the file is empty');
+    }
+    const file = writeText('{"modelTopology": {"node": []}}');
+    for (const open of [() => read(file, { maxFileBytes: 10 }), () => readModel(file, { maxFileBytes: 10 })]) {
+      assert.throws(open, (e: unknown) => e instanceof ModelReadError && e.code === 'too-large' && /over the 10-byte limit/.test(e.reason));
+    }
   });
 });

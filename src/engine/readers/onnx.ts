@@ -8,18 +8,16 @@ import type { ResolvedReadOptions } from '../options';
 import { decodeModel } from './onnx/decode';
 import { buildLayerGraph } from './onnx/graph';
 
-/** Reads an ONNX model into the layer graph. Throws ModelReadError for anything unreadable. */
+/**
+ * Reads an ONNX model into the layer graph. Throws ModelReadError for anything unreadable. The file's existence,
+ * type and size against maxFileBytes are checked by readModel (readers/index.ts) before this is called.
+ */
 export function readOnnx(file: string, opts: ResolvedReadOptions): LayerGraph {
   const abs = path.resolve(file);
   let bytes: Buffer;
   try {
-    const { size } = fs.statSync(abs);
-    if (size > opts.maxFileBytes) {
-      throw new ModelReadError('too-large', abs, '', `the file is ${size} bytes, over the ${opts.maxFileBytes}-byte limit`);
-    }
     bytes = fs.readFileSync(abs);
   } catch (e) {
-    if (e instanceof ModelReadError) throw e;
     throw new ModelReadError('invalid-model', abs, '', `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   // A plain Uint8Array view: protobufjs then slices raw_data without copying and without Buffer deprecation warnings.

@@ -1,11 +1,11 @@
 // TensorFlow.js reader: model.json (a Keras layers model or a TF graph model) and its weight shards → layer graph.
 // The parts live in ./tfjs/: JSON with locations, the weights manifest, layout conversion, the IR builder and one
 // reader per model kind.
-import * as fs from 'fs';
 import * as path from 'path';
 import { ModelReadError } from '../errors';
 import type { LayerGraph } from '../ir';
 import type { ResolvedReadOptions } from '../options';
+import { readModelText } from './modelFile';
 import { readGraphModel } from './tfjs/graphModel';
 import { isObject, parseModelJson, type JsonObject } from './tfjs/json';
 import { MODEL_CLASSES } from './tfjs/kerasTopology';
@@ -15,7 +15,7 @@ import { WeightStore } from './tfjs/weights';
 /** Reads a TF.js model.json. Throws ModelReadError naming the file, the place in it and the reason. */
 export function readTfjs(file: string, opts: ResolvedReadOptions): LayerGraph {
   const abs = path.resolve(file);
-  const doc = parseModelJson(abs, readText(abs, opts));
+  const doc = parseModelJson(abs, readModelText(abs, opts));
   const root = doc.root;
   if (looksLikeWeightsManifest(root)) {
     throw new ModelReadError('weights-only', abs, '', 'is a weights manifest: it has weights but no topology');
@@ -36,18 +36,6 @@ export function readTfjs(file: string, opts: ResolvedReadOptions): LayerGraph {
   const weights = hasManifest ? WeightStore.fromManifest(abs, root.weightsManifest, opts) : WeightStore.empty();
   const parts = { file: abs, doc, root, topology, weights, hasManifest, opts };
   return graphNodes ? readGraphModel(parts, graphNodes) : readLayersModel(parts);
-}
-
-function readText(file: string, opts: ResolvedReadOptions): string {
-  let size: number;
-  try {
-    size = fs.statSync(file).size;
-  } catch {
-    throw new ModelReadError('invalid-model', file, '', 'file not found');
-  }
-  if (size === 0) throw new ModelReadError('empty-file', file, '', 'the file is empty');
-  if (size > opts.maxFileBytes) throw new ModelReadError('too-large', file, '', `the file is ${size} bytes, over the ${opts.maxFileBytes}-byte limit`);
-  return fs.readFileSync(file, 'utf8');
 }
 
 function isKerasTopology(topology: JsonObject): boolean {

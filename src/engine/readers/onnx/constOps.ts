@@ -1,5 +1,6 @@
 // Lazy derivations of constant tensors: folding a Reshape, Transpose, Slice... of a weight only records how to
-// compute it, so weights are still read only when the analysis asks for them.
+// compute it, so weights are still read only when the analysis asks for them. A derived tensor computes its values
+// once and keeps them (chains and diamonds of derivations would otherwise recompute their operands exponentially).
 import { onnx } from 'onnx-proto';
 import type { Shape } from '../../ir';
 import { sizeOf } from '../../ir';
@@ -9,8 +10,23 @@ import { broadcastStrides, rowMajorStrides, type SlicePlan } from './shapeMath';
 
 const INT64 = onnx.TensorProto.DataType.INT64;
 
+/** `compute` run on the first call only; a failed computation is retried (and fails again) on the next call. */
+function once(compute: () => Float64Array): () => Float64Array {
+  let cached: Float64Array | undefined;
+  return () => (cached ??= compute());
+}
+
+function depthOf(sources: readonly ConstTensor[]): number {
+  return 1 + Math.max(0, ...sources.map((t) => t.depth ?? 0));
+}
+
+/** A tensor computed from `sources`; the values are computed once, when first asked for. */
+function computedFrom(name: string, sources: readonly ConstTensor[], shape: Shape, dataType: number, compute: () => Float64Array): ConstTensor {
+  return { name, shape, dataType, values: once(compute), depth: depthOf(sources), computed: true, shared: true };
+}
+
 export function derived(source: ConstTensor, shape: Shape, compute: () => Float64Array, dataType = source.dataType): ConstTensor {
-  return { name: source.name, shape, dataType, values: compute };
+  return computedFrom(source.name, [source], shape, dataType, compute);
 }
 
 /** A tensor known from its values (shapes computed by Shape/Size); `values()` returns a fresh copy. */
@@ -18,12 +34,34 @@ export function constFromValues(name: string, shape: Shape, values: readonly num
   return { name, shape, dataType, values: () => Float64Array.from(values) };
 }
 
-export function reshaped(source: ConstTensor, shape: Shape): ConstTensor {
-  return derived(source, shape, () => source.values());
+/**
+ * `tensor` with its values computed now (used while folding, in topological order, so that `values()` never walks a
+ * long chain). A ModelReadError raised by the computation is raised again by `values()`, where it used to be.
+ */
+export function materialized(tensor: ConstTensor): ConstTensor {
+  const { name, shape, dataType, computed } = tensor;
+  let values: () => Float64Array;
+  try {
+    const array = tensor.values();
+    values = () => array;
+  } catch (e) {
+    if (!(e instanceof ModelReadError)) throw e;
+    values = () => {
+      throw e;
+    };
+  }
+  return { name, shape, dataType, values, depth: 0, shared: true, ...(computed ? { computed } : {}) };
 }
 
+/** The same values seen with another shape: nothing is computed or copied. */
+export function reshaped(source: ConstTensor, shape: Shape): ConstTensor {
+  const { computed: _, ...view } = source;
+  return { ...view, shape };
+}
+
+/** Not kept: filling is cheap, and the tensor may be large with no file bytes behind it. */
 export function filled(name: string, shape: Shape, value: number, dataType: number): ConstTensor {
-  return { name, shape, dataType, values: () => new Float64Array(sizeOf(shape)).fill(value) };
+  return { name, shape, dataType, values: () => new Float64Array(sizeOf(shape)).fill(value), computed: true };
 }
 
 export function scaled(source: ConstTensor, factor: number): ConstTensor {
@@ -75,42 +113,32 @@ export function broadcastTo(source: ConstTensor, shape: Shape): ConstTensor {
 
 /** Element-wise combination of constants broadcast to `shape`. */
 export function combined(name: string, operands: readonly ConstTensor[], shape: Shape, op: (a: number, b: number) => number): ConstTensor {
-  return {
-    name,
-    shape,
-    dataType: operands[0].dataType,
-    values: () => {
-      const [first, ...rest] = operands.map((t) => broadcastTo(t, shape).values());
-      for (const other of rest) for (let i = 0; i < first.length; i++) first[i] = op(first[i], other[i]);
-      return first;
-    },
-  };
+  return computedFrom(name, operands, shape, operands[0].dataType, () => {
+    const [first, ...rest] = operands.map((t) => stridedRead(t.values(), shape, broadcastStrides(t.shape, shape), 0));
+    for (const other of rest) for (let i = 0; i < first.length; i++) first[i] = op(first[i], other[i]);
+    return first;
+  });
 }
 
 export function concatenated(name: string, parts: readonly ConstTensor[], axis: number, shape: Shape): ConstTensor {
-  return {
-    name,
-    shape,
-    dataType: parts[0].dataType,
-    values: () => {
-      const out = new Float64Array(sizeOf(shape));
-      const outer = sizeOf(shape.slice(0, axis));
-      const blocks = parts.map((part) => ({ values: part.values(), size: sizeOf(part.shape.slice(axis)) }));
-      let at = 0;
-      for (let o = 0; o < outer; o++) {
-        for (const block of blocks) {
-          out.set(block.values.subarray(o * block.size, (o + 1) * block.size), at);
-          at += block.size;
-        }
+  return computedFrom(name, parts, shape, parts[0].dataType, () => {
+    const out = new Float64Array(sizeOf(shape));
+    const outer = sizeOf(shape.slice(0, axis));
+    const blocks = parts.map((part) => ({ values: part.values(), size: sizeOf(part.shape.slice(axis)) }));
+    let at = 0;
+    for (let o = 0; o < outer; o++) {
+      for (const block of blocks) {
+        out.set(block.values.subarray(o * block.size, (o + 1) * block.size), at);
+        at += block.size;
       }
-      return out;
-    },
-  };
+    }
+    return out;
+  });
 }
 
 /** ONNX Gather; indices are checked when the values are computed. */
 export function gathered(data: ConstTensor, indices: ConstTensor, axis: number, shape: Shape, modelFile: string, where: string): ConstTensor {
-  return derived(data, shape, () => {
+  return computedFrom(data.name, [data, indices], shape, data.dataType, () => {
     const source = data.values();
     const picks = indices.values();
     const dim = data.shape[axis];

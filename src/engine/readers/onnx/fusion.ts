@@ -10,16 +10,22 @@ function channelBias(operand: WeightTensor, output: Shape): WeightTensor | undef
   return perChannel ? { ...operand, shape: [output[1]] } : undefined;
 }
 
+/** The bias plus the Add's operand, computed on the first load and kept (biases are one value per channel). */
 function sum(a: WeightTensor, b: WeightTensor): WeightTensor {
+  let total: Float64Array | undefined;
   return {
     name: a.name,
     shape: a.shape,
     storage: a.storage,
     load: () => {
-      const total = a.load();
-      const extra = b.load();
-      for (let i = 0; i < total.length; i++) total[i] += extra[i];
-      return total;
+      if (!total) {
+        const first = a.load();
+        const extra = b.load();
+        const out = new Float64Array(first.length);
+        for (let i = 0; i < out.length; i++) out[i] = first[i] + extra[i];
+        total = out;
+      }
+      return total.slice();
     },
   };
 }

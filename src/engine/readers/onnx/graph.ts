@@ -2,9 +2,11 @@
 // every other node becomes a LayerNode with inferred shapes, and nothing is dropped silently.
 import type { onnx } from 'onnx-proto';
 import type { LayerGraph, LayerNode, Shape, TensorInfo } from '../../ir';
+import { sizeOf } from '../../ir';
 import { ModelReadError } from '../../errors';
 import type { ResolvedReadOptions } from '../../options';
 import type { DecodedModel } from './decode';
+import { materialized } from './constOps';
 import { ELEMENTWISE_CONVERTERS, ELEMENTWISE_FOLDABLE } from './elementwiseOps';
 import { foldBiasAdds } from './fusion';
 import { resolveGraphInputs, staticShape } from './graphInputs';
@@ -19,6 +21,10 @@ const CONVERTERS: Record<string, Converter> = { ...LAYER_CONVERTERS, ...ELEMENTW
 const FOLDABLE = new Set([...ELEMENTWISE_FOLDABLE, ...SHAPE_FOLDABLE]);
 const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan']);
 const DEFAULT_DOMAINS = new Set(['', 'ai.onnx']);
+/** Folded constants this small (shape arithmetic) are computed as soon as they are folded. */
+const EAGER_ELEMENTS = 4096;
+/** A folded constant derived through longer chains is computed when folded, so `values()` never recurses deeply. */
+const MAX_LAZY_DEPTH = 16;
 
 class GraphBuilder {
   private readonly values = new Map<string, Value>();
@@ -26,6 +32,9 @@ class GraphBuilder {
   private readonly usedIds = new Set<string>();
   private readonly nextSuffix = new Map<string, number>();
   private readonly limits: TensorContext;
+  /** Computed constants already counted against maxDerivedElements, and their total. */
+  private readonly counted = new Set<ConstTensor>();
+  private derivedElements = 0;
   readonly warnings: string[] = [];
   readonly nodes: LayerNode[] = [];
 
@@ -102,8 +111,28 @@ class GraphBuilder {
         return;
       }
       checkElementCount(tensor.shape, this.limits, where);
-      this.values.set(name, { kind: 'constant', tensor });
+      this.countDerived(tensor, where);
+      // Nodes are visited in topological order: operands are already computed, so this stays shallow.
+      const eager = (tensor.depth ?? 0) > 0 && (sizeOf(tensor.shape) <= EAGER_ELEMENTS || (tensor.depth ?? 0) > MAX_LAZY_DEPTH);
+      const value = eager ? materialized(tensor) : tensor;
+      if (eager) this.counted.add(value);
+      this.values.set(name, { kind: 'constant', tensor: value });
     });
+  }
+
+  /** Constants the graph computes cost no file bytes: their total size is capped by maxDerivedElements. */
+  private countDerived(tensor: ConstTensor, where: string): void {
+    if (!tensor.computed || this.counted.has(tensor)) return;
+    const elements = sizeOf(tensor.shape);
+    const limit = this.opts.maxDerivedElements;
+    if (this.derivedElements + elements > limit) {
+      const reason =
+        `computes a constant of ${elements} elements ${formatShape(tensor.shape)}, taking the model's computed constants ` +
+        `to ${this.derivedElements + elements} elements, over the ${limit}-element limit`;
+      throw new ModelReadError('too-large', this.file, where, reason);
+    }
+    this.derivedElements += elements;
+    this.counted.add(tensor);
   }
 
   private emit(node: NodeView, spec: LayerSpec): void {

@@ -5,11 +5,16 @@ import { onnx } from 'onnx-proto';
 import type { Shape, WeightTensor } from '../../ir';
 import { sizeOf } from '../../ir';
 import { ModelReadError } from '../../errors';
+import { halfToFloat } from '../../float16';
 import { resolveInsideFolder } from '../../safePath';
 import { toNumber, type Int64 } from './protobuf';
 import { formatShape } from './shapeMath';
 
-/** A tensor known when the file is read. `values()` decodes (and reads external data) on every call. */
+/**
+ * A tensor known when the file is read. For tensors stored in the file `values()` decodes (and reads external data)
+ * on every call; derived tensors (constOps.ts) compute once and keep the array. The returned array is shared: callers
+ * must not modify it (asWeight hands the engine a copy).
+ */
 export interface ConstTensor {
   /** Name in the file of the tensor the values come from. */
   readonly name: string;
@@ -17,6 +22,12 @@ export interface ConstTensor {
   /** onnx.TensorProto.DataType of the values. */
   readonly dataType: number;
   values(): Float64Array;
+  /** Length of the longest chain of derived tensors `values()` walks through (0 or absent: stored or materialised). */
+  readonly depth?: number;
+  /** True when `values()` computes new elements that no file bytes back (counted against maxDerivedElements). */
+  readonly computed?: boolean;
+  /** True when `values()` returns the same array on every call (asWeight then hands out copies). */
+  readonly shared?: boolean;
 }
 
 type TypedField = 'floatData' | 'int32Data' | 'int64Data' | 'doubleData' | 'uint64Data';
@@ -71,15 +82,6 @@ export function isIntegerType(dataType: number): boolean {
 
 export function dataTypeName(dataType: number): string {
   return DECODABLE[dataType]?.name ?? UNDECODED_NAMES[dataType] ?? `data type ${dataType}`;
-}
-
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 function bfloat16ToFloat(bits: number): number {
@@ -162,7 +164,13 @@ function decodeRaw(bytes: Uint8Array, count: number, size: number, read: (view: 
 }
 
 interface ExternalRegion {
+  /** Real path of the data file when the model was read (labels errors). */
   file: string;
+  /** The model's folder, the location as written and its label: the path is resolved again when loading. */
+  folder: string;
+  location: string;
+  modelFile: string;
+  reference: string;
   offset: number;
   length: number;
   /** 'tensor "w" [3,2,3,3]', for messages. */
@@ -182,14 +190,16 @@ function externalRegion(proto: onnx.ITensorProto, expectedBytes: number, ctx: Te
     const reason = `${described} needs ${expectedBytes} bytes but its external data length is ${length}`;
     throw new ModelReadError('bad-weights', ctx.modelFile, where, reason);
   }
-  const file = resolveInsideFolder(path.dirname(ctx.modelFile), location, ctx.modelFile, `${where} external data "${location}"`);
+  const folder = path.dirname(ctx.modelFile);
+  const reference = `${where} external data "${location}"`;
+  const file = resolveInsideFolder(folder, location, ctx.modelFile, reference);
   const stat = fs.statSync(file);
   if (!stat.isFile()) throw new ModelReadError('missing-weights', ctx.modelFile, where, `external data "${location}" is not a regular file`);
   if (offset + length > stat.size) {
     const reason = `${described} needs bytes ${offset}..${offset + length} but the file has only ${stat.size} bytes`;
     throw new ModelReadError('missing-weights', file, byteRange(offset, length), reason);
   }
-  return { file, offset, length, described };
+  return { file, folder, location, modelFile: ctx.modelFile, reference, offset, length, described };
 }
 
 function externalInteger(text: string | undefined, fallback: number, ctx: TensorContext, where: string, key: string): number {
@@ -205,17 +215,32 @@ function byteRange(offset: number, length: number): string {
   return `bytes ${offset}..${offset + length}`;
 }
 
-/** Reads the region when the weights are loaded; the file may have changed or gone since the model was read. */
+/** Not following a final link, and not blocking on a FIFO (POSIX only; 0 where the flags do not exist). */
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+
+/**
+ * Reads the region when the weights are loaded. The file may have changed or gone since the model was read, or been
+ * replaced by a link leading out of the folder: the location is checked again right before opening it.
+ */
 function readRegion(region: ExternalRegion): Uint8Array {
   const where = byteRange(region.offset, region.length);
+  const gone = () => new ModelReadError('missing-weights', region.file, where, `the external data of ${region.described} can no longer be opened`);
+  let file: string;
+  try {
+    file = resolveInsideFolder(region.folder, region.location, region.modelFile, region.reference);
+  } catch (e) {
+    if (e instanceof ModelReadError && e.code === 'path-escape') throw e;
+    throw gone();
+  }
   const bytes = new Uint8Array(region.length);
   let fd: number;
   try {
-    fd = fs.openSync(region.file, 'r');
+    fd = fs.openSync(file, OPEN_FLAGS);
   } catch {
-    throw new ModelReadError('missing-weights', region.file, where, `the external data of ${region.described} can no longer be opened`);
+    throw gone();
   }
   try {
+    if (!fs.fstatSync(fd).isFile()) throw gone();
     for (let done = 0; done < region.length; ) {
       const n = fs.readSync(fd, bytes, done, region.length - done, region.offset + done);
       if (n === 0) throw new ModelReadError('missing-weights', region.file, where, `the file ends before the external data of ${region.described}`);
@@ -229,5 +254,6 @@ function readRegion(region: ExternalRegion): Uint8Array {
 
 /** The engine-facing view of a constant: same lazy values, labelled with its storage type. */
 export function asWeight(tensor: ConstTensor): WeightTensor {
-  return { name: tensor.name, shape: tensor.shape, storage: dataTypeName(tensor.dataType), load: () => tensor.values() };
+  const load = tensor.shared ? () => tensor.values().slice() : () => tensor.values();
+  return { name: tensor.name, shape: tensor.shape, storage: dataTypeName(tensor.dataType), load };
 }

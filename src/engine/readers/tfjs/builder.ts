@@ -19,6 +19,7 @@ import type {
 import type { ResolvedReadOptions } from '../../options';
 import { samePads2d, windowOutput2d } from '../../shapes';
 import { formatJsonPath } from './json';
+import { broadcastShapes, reshapeTarget, ShapeMismatch } from './shapeRules';
 import {
   broadcastOperand,
   channelVector,
@@ -115,6 +116,8 @@ export class IrBuilder {
   private readonly producers = new Map<string, LayerNode>();
   private readonly consumed = new Set<string>();
   private readonly ids = new Set<string>();
+  /** Next "_k" suffix to try for each id base that collided. */
+  private readonly nextSuffix = new Map<string, number>();
 
   constructor(
     readonly file: string,
@@ -242,7 +245,7 @@ export class IrBuilder {
 
   /** add/sub/mul/div of activations, with TF broadcasting. */
   elementwise(origin: NodeOrigin, op: 'add' | 'sub' | 'mul' | 'div', inputs: string[]): string {
-    const tfShape = inputs.map((t) => this.tfShape(t)).reduce((a, b) => this.broadcast(origin, a, b));
+    const tfShape = this.shapeRule(origin, () => broadcastShapes(inputs.map((t) => this.tfShape(t))));
     const flattenedFrom = inputs.map((t) => this.meta(t).flattenedFrom?.join('x')).filter((f) => f !== undefined);
     const sameOrder = flattenedFrom.length === 0 || (flattenedFrom.length === inputs.length && new Set(flattenedFrom).size === 1);
     return this.emit(origin, op, inputs, toIrShape(tfShape, this.layout), { kind: 'none' }, { keepsOrder: sameOrder });
@@ -251,7 +254,7 @@ export class IrBuilder {
   /** add/sub/mul/div of an activation and a constant (the constant is the `operand` weight). */
   withConstant(origin: NodeOrigin, op: 'add' | 'sub' | 'mul' | 'div', input: string, constant: StoredWeight, constantFirst: boolean): string {
     const inputShape = this.tfShape(input);
-    const tfShape = this.broadcast(origin, inputShape, constant.shape);
+    const tfShape = this.shapeRule(origin, () => broadcastShapes([inputShape, constant.shape]));
     const operand = broadcastOperand(constant, tfShape.length, this.layout);
     const note = constantFirst && (op === 'sub' || op === 'div') ? 'the constant is the left operand' : undefined;
     return this.emit(origin, op, [input], toIrShape(tfShape, this.layout), { kind: 'none' }, { weights: { operand }, note });
@@ -323,7 +326,7 @@ export class IrBuilder {
   /** Reshape to a TF-layout shape (batch included, -1 allowed); an image map reshaped to [N, rest] is a flatten. */
   reshape(origin: NodeOrigin, input: string, tfTarget: number[]): string {
     const inShape = this.tfShape(input);
-    const target = this.resolveReshape(origin, inShape, tfTarget);
+    const target = this.shapeRule(origin, () => reshapeTarget(inShape, tfTarget, true));
     if (inShape.length === 4 && target.length === 2 && target[0] === inShape[0]) return this.flatten(origin, input);
     // Undoing a TF flatten is consistent in the engine too: both sides use (c, h, w).
     const flattened = this.meta(input).flattenedFrom;
@@ -396,6 +399,16 @@ export class IrBuilder {
     return new ModelReadError(code, this.file, describeOrigin(origin), reason);
   }
 
+  /** Runs a shape rule; a ShapeMismatch becomes a 'bad-shape' error at the node. */
+  shapeRule<T>(origin: NodeOrigin, rule: () => T): T {
+    try {
+      return rule();
+    } catch (e) {
+      if (e instanceof ShapeMismatch) throw this.error('bad-shape', origin, e.message);
+      throw e;
+    }
+  }
+
   // ---- internals -----------------------------------------------------------------------------------------------
 
   /** Adds a node and returns it; `emit` returns its output tensor. */
@@ -446,7 +459,13 @@ export class IrBuilder {
 
   private uniqueId(preferred: string): string {
     let id = preferred;
-    for (let k = 1; this.ids.has(id); k++) id = `${preferred}_${k}`;
+    if (this.ids.has(id)) {
+      // Ids are never released, so the search resumes where the last one for this base stopped.
+      let k = this.nextSuffix.get(preferred) ?? 1;
+      do id = `${preferred}_${k++}`;
+      while (this.ids.has(id));
+      this.nextSuffix.set(preferred, k);
+    }
     this.ids.add(id);
     return id;
   }
@@ -523,27 +542,6 @@ export class IrBuilder {
     if (perChannel) return rank === 4 ? { ...perChannel, shape: [channels, 1, 1] } : perChannel;
     if (slope.shape.length === rank - 1) return broadcastOperand(slope, rank, this.layout);
     throw this.error('bad-weights', origin, `slope "${slope.name}" has shape ${fmt(slope.shape)}, which does not fit the input`);
-  }
-
-  private broadcast(origin: NodeOrigin, a: Shape, b: Shape): Shape {
-    const rank = Math.max(a.length, b.length);
-    const out: number[] = [];
-    for (let i = 0; i < rank; i++) {
-      const da = a[a.length - rank + i] ?? 1;
-      const db = b[b.length - rank + i] ?? 1;
-      if (da !== db && da !== 1 && db !== 1) throw this.error('bad-shape', origin, `shapes ${fmt(a)} and ${fmt(b)} do not broadcast`);
-      out.push(Math.max(da, db));
-    }
-    return out;
-  }
-
-  private resolveReshape(origin: NodeOrigin, inShape: Shape, target: number[]): Shape {
-    const elements = inShape.reduce((a, b) => a * b, 1);
-    const inferred = target.filter((d) => d === -1).length;
-    const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-    const bad = inferred > 1 || target.some((d) => !Number.isSafeInteger(d) || d < -1 || d === 0) || (inferred === 1 ? elements % known !== 0 : known !== elements);
-    if (bad) throw this.error('bad-shape', origin, `cannot reshape ${fmt(inShape)} to ${fmt(target)}`);
-    return target.map((d) => (d === -1 ? elements / known : d));
   }
 
   /** Whether this TF shape's element order changes under the NHWC → NCHW conversion. */

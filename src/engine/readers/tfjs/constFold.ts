@@ -1,7 +1,8 @@
 // Evaluates the small integer sub-graphs TF leaves around shape ops (Shape → StridedSlice → Pack → Reshape, and
 // the like), so that a Reshape target or a reduction axis becomes a plain list of numbers.
 import type { Shape } from '../../ir';
-import { attrBool, attrInt, attrInts, type GraphNode } from './graphDef';
+import { attrBool, attrInt, type GraphNode } from './graphDef';
+import { expandedShape, reshapeTarget, ShapeMismatch, squeezedShape } from './shapeRules';
 import { inlineWeight, type StoredWeight } from './weights';
 
 /** A constant tensor: its TF shape and, for small ones, its values (big ones stay lazily in `weight`). */
@@ -34,21 +35,22 @@ const FOLDERS: Record<string, Folder> = {
 
   StridedSlice: (node, [x, begin, end, strides]) => {
     const [values, b, e, s] = [x, begin, end, strides].map((c) => c && constantValues(c));
-    if (!values || !b || !e || !s || x!.shape.length !== 1 || b.length !== 1) return undefined;
+    if (!values || !b || !e || !s || x!.shape.length !== 1 || b.length !== 1 || e.length < 1 || s.length < 1) return undefined;
     if (attrInt(node, 'ellipsis_mask') || attrInt(node, 'new_axis_mask')) return undefined;
+    const [first, last, stride] = [b[0]!, e[0]!, s[0]!];
+    // A hostile stride (0, 1e-20, NaN) would loop forever: only whole numbers are sliced; anything else stays unfolded.
+    if (![first, last, stride].every(Number.isSafeInteger) || stride === 0) return undefined;
     const length = values.length;
-    const stride = s[0]!;
-    if (stride === 0) return undefined;
-    const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + length : i, stride > 0 ? 0 : -1), stride > 0 ? length : length - 1);
     if ((attrInt(node, 'shrink_axis_mask') ?? 0) & 1) {
-      const index = b[0]! < 0 ? b[0]! + length : b[0]!;
+      const index = first < 0 ? first + length : first;
       return index >= 0 && index < length ? scalar(values[index]!) : undefined;
     }
-    const start = (attrInt(node, 'begin_mask') ?? 0) & 1 ? (stride > 0 ? 0 : length - 1) : clamp(b[0]!);
-    const stop = (attrInt(node, 'end_mask') ?? 0) & 1 ? (stride > 0 ? length : -1) : clamp(e[0]!);
-    const out: number[] = [];
-    for (let i = start; stride > 0 ? i < stop : i > stop; i += stride) out.push(values[i]!);
-    return vector(out);
+    const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + length : i, stride > 0 ? 0 : -1), stride > 0 ? length : length - 1);
+    const start = (attrInt(node, 'begin_mask') ?? 0) & 1 ? (stride > 0 ? 0 : length - 1) : clamp(first);
+    const stop = (attrInt(node, 'end_mask') ?? 0) & 1 ? (stride > 0 ? length : -1) : clamp(last);
+    const count = Math.max(0, Math.ceil((stop - start) / stride));
+    if (count > SMALL_CONSTANT) return undefined;
+    return vector(Array.from({ length: count }, (_, k) => values[start + k * stride]!));
   },
 
   Pack: (node, inputs) => {
@@ -66,22 +68,16 @@ const FOLDERS: Record<string, Folder> = {
   ExpandDims: (_node, [x, dim]) => {
     const axis = dim && constantValues(dim)?.[0];
     if (!x || axis === undefined) return undefined;
-    const at = axis < 0 ? axis + x.shape.length + 1 : axis;
-    return { ...x, shape: [...x.shape.slice(0, at), 1, ...x.shape.slice(at)] };
+    return reshaped(x, () => expandedShape(x.shape, axis));
   },
 
-  Squeeze: (node, [x]) => {
-    if (!x) return undefined;
-    const axes = (attrInts(node, 'squeeze_dims') ?? attrInts(node, 'axis') ?? []).map((a) => (a < 0 ? a + x.shape.length : a));
-    return { ...x, shape: x.shape.filter((d, i) => d !== 1 || (axes.length > 0 && !axes.includes(i))) };
-  },
+  Squeeze: (node, [x]) => x && reshaped(x, () => squeezedShape(node, x.shape)),
 
   Reshape: (_node, [x, target]) => {
     const dims = target && constantValues(target);
     if (!x || !dims) return undefined;
-    const elements = x.shape.reduce((a, b) => a * b, 1);
-    const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-    return { ...x, shape: dims.map((d) => (d === -1 ? elements / known : d)) };
+    // TF Reshape: 0 is a zero-sized dim, one -1 is inferred.
+    return reshaped(x, () => reshapeTarget(x.shape, dims, true));
   },
 
   Prod: reduction((a, b) => a * b, 1),
@@ -92,6 +88,16 @@ const FOLDERS: Record<string, Folder> = {
   Sub: elementwise((a, b) => a - b),
   FloorDiv: elementwise((a, b) => Math.floor(a / b)),
 };
+
+/** `x` under a new shape, or undefined (left unfolded) when the shape rule refuses it. */
+function reshaped(x: Constant, shape: () => Shape): Constant | undefined {
+  try {
+    return { ...x, shape: shape() };
+  } catch (e) {
+    if (e instanceof ShapeMismatch) return undefined;
+    throw e;
+  }
+}
 
 /** Folds `node` if every input is a constant and the op is one we evaluate. */
 export function foldConstant(node: GraphNode, inputs: Constant[]): Constant | undefined {

@@ -2,9 +2,10 @@
 // constants written inline. Converters differ in details (strings as base64 or byte lists, dtypes as names or
 // enum numbers, int64 as strings or numbers), so every accessor accepts each variant.
 import { ModelReadError } from '../../errors';
+import { halfToFloat } from '../../float16';
 import type { Shape } from '../../ir';
 import type { ResolvedReadOptions } from '../../options';
-import { formatJsonPath, isObject, type JsonObject, type ModelJson } from './json';
+import { isObject, whereAt, type JsonObject, type ModelJson } from './json';
 import { inlineWeight, type StoredWeight } from './weights';
 
 /** Output `index` of node `node` ("node:index" in the file; "node" is output 0). */
@@ -55,7 +56,7 @@ export function tensorKey(t: TensorName): string {
 }
 
 export function nodeWhere(doc: ModelJson, node: GraphNode): string {
-  return `${formatJsonPath(doc.locate(node.json).jsonPath)} (${node.name})`;
+  return whereAt(doc.locate(node.json), node.name);
 }
 
 // ---- attribute values --------------------------------------------------------------------------------------------
@@ -129,20 +130,20 @@ export function inlineConstant(file: string, where: string, node: GraphNode, opt
   const dtype = dtypeName(tensor.dtype) ?? 'DT_FLOAT';
   const values = typeof tensor.tensorContent === 'string' ? decodeContent(tensor.tensorContent, dtype) : listedValues(tensor);
   if (!values || values.length === 0) return elements === 0 ? inlineWeight(node.name, shape, dtype, []) : undefined;
-  // TF repeats the last listed value to fill the tensor.
-  const filled = values.length >= elements ? values.slice(0, elements) : [...values, ...new Array<number>(elements - values.length).fill(values[values.length - 1]!)];
-  return inlineWeight(node.name, shape, `inline ${dtype}`, filled);
+  // TF repeats the last listed value to fill the tensor; inlineWeight does that lazily, when the values are read.
+  return inlineWeight(node.name, shape, `inline ${dtype}`, values);
 }
 
-function listedValues(tensor: JsonObject): number[] | undefined {
+function listedValues(tensor: JsonObject): Float64Array | undefined {
   for (const key of ['floatVal', 'doubleVal', 'intVal', 'int64Val', 'boolVal', 'halfVal']) {
     const list = tensor[key];
-    if (Array.isArray(list) && list.length > 0) return list.map(Number);
+    // halfVal holds the binary16 bit patterns.
+    if (Array.isArray(list) && list.length > 0) return Float64Array.from(list, key === 'halfVal' ? (v) => halfToFloat(Number(v)) : Number);
   }
   return undefined;
 }
 
-function decodeContent(base64: string, dtype: string): number[] | undefined {
+function decodeContent(base64: string, dtype: string): Float64Array | undefined {
   const bytes = Buffer.from(base64, 'base64');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const read: Record<string, [number, (offset: number) => number]> = {
@@ -152,11 +153,14 @@ function decodeContent(base64: string, dtype: string): number[] | undefined {
     DT_INT64: [8, (o) => Number(view.getBigInt64(o, true))],
     DT_UINT8: [1, (o) => view.getUint8(o)],
     DT_BOOL: [1, (o) => view.getUint8(o)],
+    DT_HALF: [2, (o) => halfToFloat(view.getUint16(o, true))],
   };
   const reader = read[dtype];
   if (!reader) return undefined;
   const [size, at] = reader;
-  return Array.from({ length: Math.floor(bytes.length / size) }, (_, i) => at(i * size));
+  const out = new Float64Array(Math.floor(bytes.length / size));
+  for (let i = 0; i < out.length; i++) out[i] = at(i * size);
+  return out;
 }
 
 function attrField(node: GraphNode, key: string, field: string): unknown {

@@ -7,7 +7,7 @@ import { IrBuilder, type NodeOrigin } from './builder';
 import { constantValues, constantWeight, foldConstant, type Constant } from './constFold';
 import { attrShape, attrString, inlineConstant, nodeWhere, parseGraphNodes, parseShapeProto, parseTensorName, tensorKey, type GraphNode, type TensorName } from './graphDef';
 import { GRAPH_OPS, NotModelled, type OpContext } from './graphOps';
-import { isObject } from './json';
+import { isObject, whereAt } from './json';
 import type { TfjsModelParts } from './modelParts';
 import { topologicalOrder } from './topoSort';
 import type { StoredWeight } from './weights';
@@ -60,7 +60,8 @@ class GraphModelReader {
   }
 
   private visit(node: GraphNode): void {
-    const where = nodeWhere(this.parts.doc, node);
+    const location = this.parts.doc.locate(node.json);
+    const where = whereAt(location, node.name);
     if (node.op === 'Placeholder') return this.set(node, { kind: 'tensor', tensor: this.builder.input(node.name, this.placeholderShape(node), where) });
     if (node.op === 'Const') return this.set(node, this.constantNode(node, where));
     if (NO_DATA_OPS.has(node.op)) return;
@@ -69,7 +70,7 @@ class GraphModelReader {
     const tensors = inputs.flatMap((v) => (v.kind === 'tensor' ? [v.tensor] : []));
     if (tensors.length === 0) return this.set(node, this.foldedNode(node, inputs));
 
-    const origin: NodeOrigin = { id: node.name, name: node.name, sourceOp: node.op, location: this.parts.doc.locate(node.json) };
+    const origin: NodeOrigin = { id: node.name, name: node.name, sourceOp: node.op, location };
     let result: string | Constant;
     try {
       const handler = GRAPH_OPS[node.op];

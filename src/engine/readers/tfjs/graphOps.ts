@@ -5,6 +5,7 @@ import type { ActivationAttrs, Pads4 } from '../../ir';
 import type { IrBuilder, NodeOrigin, Padding } from './builder';
 import type { Constant } from './constFold';
 import { attrBool, attrFloat, attrInts, attrString, attrStrings, type GraphNode } from './graphDef';
+import { expandedShape, squeezedShape } from './shapeRules';
 import type { StoredWeight } from './weights';
 
 /** Thrown by a handler for an op (or op variant) we do not model; the reader turns it into an 'unsupported' node. */
@@ -179,16 +180,12 @@ export const GRAPH_OPS: Record<string, OpHandler> = {
   Reshape: (c) => c.builder.reshape(c.origin, c.input(0), c.ints(1, 'shape')),
   Squeeze: (c) => {
     const x = c.input(0);
-    const shape = c.builder.tfShape(x);
-    const axes = (attrInts(c.node, 'squeeze_dims') ?? attrInts(c.node, 'axis') ?? []).map((a) => (a < 0 ? a + shape.length : a));
-    return c.builder.reshape(c.origin, x, shape.filter((d, i) => d !== 1 || (axes.length > 0 && !axes.includes(i))));
+    return c.builder.reshape(c.origin, x, c.builder.shapeRule(c.origin, () => squeezedShape(c.node, c.builder.tfShape(x))));
   },
   ExpandDims: (c) => {
     const x = c.input(0);
-    const shape = c.builder.tfShape(x);
-    const dim = c.ints(1, 'dim')[0]!;
-    const at = dim < 0 ? dim + shape.length + 1 : dim;
-    return c.builder.reshape(c.origin, x, [...shape.slice(0, at), 1, ...shape.slice(at)]);
+    const axis = c.ints(1, 'dim')[0];
+    return c.builder.reshape(c.origin, x, c.builder.shapeRule(c.origin, () => expandedShape(c.builder.tfShape(x), axis)));
   },
   Transpose: (c) => c.builder.transpose(c.origin, c.input(0), c.ints(1, 'perm')),
   ConcatV2: (c) => {

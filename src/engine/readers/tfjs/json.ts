@@ -64,6 +64,11 @@ export function lineAndColumn(text: string, offset: number): { line: number; col
 }
 
 /** "modelTopology.node[3]" for diagnostics. */
+/** "modelTopology.node[3] (conv1)": an error's place, from a location already looked up. */
+export function whereAt(location: JsonLocation, name: string): string {
+  return `${formatJsonPath(location.jsonPath)} (${name})`;
+}
+
 export function formatJsonPath(jsonPath: readonly (string | number)[]): string {
   let out = '';
   for (const part of jsonPath) out += typeof part === 'number' ? `[${part}]` : out ? `.${part}` : part;

@@ -3,7 +3,7 @@
 import { ModelReadError } from '../../errors';
 import type { LayerGraph } from '../../ir';
 import { IrBuilder, type NodeOrigin } from './builder';
-import { formatJsonPath, isObject, type JsonObject, type ModelJson } from './json';
+import { isObject, whereAt, type JsonObject, type ModelJson } from './json';
 import { convertKerasCall } from './kerasLayers';
 import { declaredBatchShape, MODEL_CLASSES, parseKerasModel, type KerasLayer, type KerasModel, type TensorRef } from './kerasTopology';
 import type { TfLayout } from './layout';
@@ -53,12 +53,13 @@ function buildModel(parts: TfjsModelParts, builder: IrBuilder, model: KerasModel
   };
   for (const call of ordered) {
     const { layer } = call;
-    const where = whereOf(doc, layer);
+    const location = doc.locate(layer.json);
+    const where = whereAt(location, layer.name);
     const origin: NodeOrigin = {
       id: `${scope}${layer.name}${call.index === 0 ? '' : `@${call.index}`}`,
       name: layer.name,
       sourceOp: layer.className,
-      location: doc.locate(layer.json),
+      location,
     };
     const inputs = call.inputs.map((ref) => tensorOf(ref, where));
     let output: string;
@@ -100,7 +101,7 @@ function weightLookup(parts: TfjsModelParts, builder: IrBuilder, layer: KerasLay
     const name = `${layer.name}/${param}`;
     const exact = weights.get(name) ?? weights.get(`${name}:0`);
     if (exact) return exact;
-    const scoped = [...weights.names()].filter((n) => n.replace(/:\d+$/, '').endsWith(`/${name}`));
+    const scoped = weights.withSuffix(name);
     if (scoped.length === 1) return weights.get(scoped[0]!);
     throw builder.error('bad-weights', origin, `the weights manifest has no weight "${name}"`);
   };
@@ -137,7 +138,7 @@ function producerOf(root: JsonObject, topology: JsonObject, modelConfig: JsonObj
 }
 
 function whereOf(doc: ModelJson, layer: KerasLayer): string {
-  return `${formatJsonPath(doc.locate(layer.json).jsonPath)} (${layer.name})`;
+  return whereAt(doc.locate(layer.json), layer.name);
 }
 
 function callKey(layer: string, call: number): string {

@@ -4,7 +4,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ModelReadError } from '../../errors';
-import type { Shape } from '../../ir';
+import { halfToFloat } from '../../float16';
+import { sizeOf, type Shape } from '../../ir';
 import type { ResolvedReadOptions } from '../../options';
 import { resolveInsideFolder } from '../../safePath';
 import { isObject } from './json';
@@ -19,6 +20,8 @@ export interface StoredWeight {
 }
 
 export class WeightStore {
+  private suffixIndex: Map<string, string[]> | undefined;
+
   private constructor(private readonly byName: ReadonlyMap<string, StoredWeight>) {}
 
   static empty(): WeightStore {
@@ -60,11 +63,44 @@ export class WeightStore {
   names(): IterableIterator<string> {
     return this.byName.keys();
   }
+
+  /** Names of the weights whose name, a ":N" suffix aside, ends with "/" + `suffix` (index built on first use). */
+  withSuffix(suffix: string): readonly string[] {
+    if (!this.suffixIndex) {
+      this.suffixIndex = new Map();
+      for (const name of this.byName.keys()) {
+        const bare = name.replace(/:\d+$/, '');
+        for (let slash = bare.indexOf('/'); slash >= 0; slash = bare.indexOf('/', slash + 1)) {
+          const key = bare.slice(slash + 1);
+          const list = this.suffixIndex.get(key);
+          if (list) list.push(name);
+          else this.suffixIndex.set(key, [name]);
+        }
+      }
+    }
+    return this.suffixIndex.get(suffix) ?? [];
+  }
 }
 
-/** A weight whose values are written in the model file itself (graph-model Const tensors). */
+/**
+ * A weight whose values are written in the model file itself (graph-model Const tensors, folded constants).
+ * TF may list fewer values than the shape holds and means "repeat the last one": the tensor is filled only when
+ * read, so a tiny list under a huge shape allocates nothing while the model is opened.
+ */
 export function inlineWeight(name: string, shape: Shape, storage: string, values: ArrayLike<number>): StoredWeight {
-  return { name, shape, storage, read: () => Float64Array.from(values) };
+  const elements = sizeOf(shape);
+  return {
+    name,
+    shape,
+    storage,
+    read: () => {
+      const out = new Float64Array(elements);
+      const listed = Math.min(values.length, elements);
+      for (let i = 0; i < listed; i++) out[i] = values[i]!;
+      if (listed > 0 && listed < elements) out.fill(values[listed - 1]!, listed);
+      return out;
+    },
+  };
 }
 
 interface Encoding {
@@ -204,17 +240,7 @@ function decodeWith(count: number, element: (i: number) => number): Float64Array
 }
 
 function decodeFloat16(view: DataView, count: number): Float64Array {
-  return decodeWith(count, (i) => halfToNumber(view.getUint16(2 * i, true)));
-}
-
-/** IEEE 754 binary16 → number. */
-export function halfToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+  return decodeWith(count, (i) => halfToFloat(view.getUint16(2 * i, true)));
 }
 
 function openShard(modelFile: string, folder: string, relative: unknown, where: string, opts: ResolvedReadOptions): Shard {
