@@ -33,3 +33,32 @@ export function resolveInsideFolder(folder: string, relative: string, modelFile:
   }
   return real;
 }
+
+/** Not following a final link, and not blocking on a FIFO (POSIX only; 0 where the flags do not exist). */
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+
+/**
+ * Opens a referenced file when its data is finally read (weights load lazily, long after the model was read): the
+ * reference is resolved again, so a file replaced since by a link leading out of the folder is refused ('path-escape').
+ * Returns a descriptor of a regular file, or undefined when it can no longer be opened (the caller names the loss).
+ */
+export function openInsideFolder(folder: string, relative: string, modelFile: string, where: string): number | undefined {
+  let file: string;
+  try {
+    file = resolveInsideFolder(folder, relative, modelFile, where);
+  } catch (e) {
+    if (e instanceof ModelReadError && e.code === 'path-escape') throw e;
+    return undefined;
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(file, OPEN_FLAGS);
+  } catch {
+    return undefined;
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    return undefined;
+  }
+  return fd;
+}

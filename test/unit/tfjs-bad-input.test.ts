@@ -140,6 +140,20 @@ describe('weights manifest', () => {
     expectError(file, 'path-escape', (e) => assert.match(e.reason, /link/));
   });
 
+  it('a shard swapped for a link leading out of the folder after reading is refused when the weights load', () => {
+    const outside = tempDir();
+    fs.copyFileSync(path.join(LAYERS_DIR, SHARD), path.join(outside, SHARD));
+    const { dir, file } = brokenCopy(LAYERS_DIR, () => {});
+    const graph = read(file);
+    const conv = graph.nodes.find((n) => n.op === 'conv')!;
+    assert.ok(conv.weights.kernel!.load().length > 0);
+    fs.rmSync(path.join(dir, SHARD));
+    fs.symlinkSync(path.join(outside, SHARD), path.join(dir, SHARD));
+    assert.throws(() => conv.weights.kernel!.load(), (e: unknown) => e instanceof ModelReadError && e.code === 'path-escape');
+    fs.rmSync(path.join(dir, SHARD));
+    assert.throws(() => conv.weights.kernel!.load(), (e: unknown) => e instanceof ModelReadError && e.code === 'missing-weights');
+  });
+
   it('absurd or negative weight shapes are refused before reading', () => {
     const { file } = brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].weights[0].shape = [100000, 100000, 1000]));
     expectError(file, 'bad-shape', (e) => assert.equal(e.where, 'weightsManifest[0].weights[0]'));

@@ -6,7 +6,7 @@ import type { Shape, WeightTensor } from '../../ir';
 import { sizeOf } from '../../ir';
 import { ModelReadError } from '../../errors';
 import { halfToFloat } from '../../float16';
-import { resolveInsideFolder } from '../../safePath';
+import { openInsideFolder, resolveInsideFolder } from '../../safePath';
 import { toNumber, type Int64 } from './protobuf';
 import { formatShape } from './shapeMath';
 
@@ -215,32 +215,17 @@ function byteRange(offset: number, length: number): string {
   return `bytes ${offset}..${offset + length}`;
 }
 
-/** Not following a final link, and not blocking on a FIFO (POSIX only; 0 where the flags do not exist). */
-const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
-
 /**
  * Reads the region when the weights are loaded. The file may have changed or gone since the model was read, or been
- * replaced by a link leading out of the folder: the location is checked again right before opening it.
+ * replaced by a link leading out of the folder: openInsideFolder checks the location again right before opening it.
  */
 function readRegion(region: ExternalRegion): Uint8Array {
   const where = byteRange(region.offset, region.length);
   const gone = () => new ModelReadError('missing-weights', region.file, where, `the external data of ${region.described} can no longer be opened`);
-  let file: string;
-  try {
-    file = resolveInsideFolder(region.folder, region.location, region.modelFile, region.reference);
-  } catch (e) {
-    if (e instanceof ModelReadError && e.code === 'path-escape') throw e;
-    throw gone();
-  }
+  const fd = openInsideFolder(region.folder, region.location, region.modelFile, region.reference);
+  if (fd === undefined) throw gone();
   const bytes = new Uint8Array(region.length);
-  let fd: number;
   try {
-    fd = fs.openSync(file, OPEN_FLAGS);
-  } catch {
-    throw gone();
-  }
-  try {
-    if (!fs.fstatSync(fd).isFile()) throw gone();
     for (let done = 0; done < region.length; ) {
       const n = fs.readSync(fd, bytes, done, region.length - done, region.offset + done);
       if (n === 0) throw new ModelReadError('missing-weights', region.file, where, `the file ends before the external data of ${region.described}`);

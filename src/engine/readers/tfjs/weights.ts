@@ -7,7 +7,7 @@ import { ModelReadError } from '../../errors';
 import { halfToFloat } from '../../float16';
 import { sizeOf, type Shape } from '../../ir';
 import type { ResolvedReadOptions } from '../../options';
-import { resolveInsideFolder } from '../../safePath';
+import { openInsideFolder, resolveInsideFolder } from '../../safePath';
 import { isObject } from './json';
 
 /** A weight as the file stores it: TensorFlow layout, read and dequantized on demand. */
@@ -120,6 +120,10 @@ interface Shard {
   file: string;
   where: string;
   size: number;
+  /** Resolved again when the weights load (the file may have been swapped for a link since). */
+  folder: string;
+  relative: string;
+  modelFile: string;
 }
 
 /** Reads byte ranges of a group: the concatenation of its shards. */
@@ -152,10 +156,8 @@ class ShardReader {
 
 /** Reads bytes of a shard; the shard may have gone since the model was opened (weights load later). */
 function readRange(shard: Shard, into: Buffer, at: number, count: number, position: number, weightName: string): number {
-  let fd: number;
-  try {
-    fd = fs.openSync(shard.file, 'r');
-  } catch {
+  const fd = openInsideFolder(shard.folder, shard.relative, shard.modelFile, shard.where);
+  if (fd === undefined) {
     throw new ModelReadError('missing-weights', shard.file, shard.where, `weight shard is gone since the model was opened (reading "${weightName}")`);
   }
   try {
@@ -260,7 +262,7 @@ function openShard(modelFile: string, folder: string, relative: unknown, where: 
   if (stat.size > opts.maxFileBytes) {
     throw new ModelReadError('too-large', file, where, `weight shard is ${stat.size} bytes, over the ${opts.maxFileBytes}-byte limit`);
   }
-  return { file, where, size: stat.size };
+  return { file, where, size: stat.size, folder, relative, modelFile };
 }
 
 function shortShards(modelFile: string, where: string, shards: Shard[], entries: ManifestEntry[], firstMissing: ManifestEntry, neededSoFar: number): ModelReadError {
