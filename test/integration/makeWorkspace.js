@@ -1,0 +1,27 @@
+// Fills a folder with the integration tests' workspace: a copy of test/fixtures/generated/cnn6d (model.onnx and
+// tfjs/model.json + its shard) and bad.onnx, bytes that are not a model. Used by run.sh and runTestElectron.js.
+// Usage as a script: node makeWorkspace.js <empty folder>
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const FIXTURE = path.resolve(__dirname, '../fixtures/generated/cnn6d');
+
+function makeWorkspace(folder) {
+  if (!fs.existsSync(path.join(FIXTURE, 'model.onnx'))) throw new Error(`missing fixture ${FIXTURE} (npm run fixtures)`);
+  fs.mkdirSync(folder, { recursive: true });
+  fs.cpSync(FIXTURE, folder, { recursive: true });
+  // Binary garbage (not protobuf, not text): a fixed pattern so that every run sees the same bytes.
+  const garbage = Buffer.alloc(256);
+  for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 167 + 13) & 0xff;
+  fs.writeFileSync(path.join(folder, 'bad.onnx'), garbage);
+  return folder;
+}
+
+module.exports = { makeWorkspace };
+
+if (require.main === module) {
+  const folder = process.argv[2];
+  if (!folder) throw new Error('usage: node makeWorkspace.js <folder>');
+  makeWorkspace(path.resolve(folder));
+}

