@@ -5,33 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import { convGeometry, describeGeometry, type ConvGeometry } from '../src/engine/analysis/convGeometry';
 import { convLayerRank } from '../src/engine/analysis/layerRank';
-
-type Spec = [outChannels: number, kernel: number, stride: number, pad: number];
-
-function chain(specs: Spec[], input: [number, number, number]): ConvGeometry[] {
-  const out: ConvGeometry[] = [];
-  let [c, h, w] = input;
-  for (const [f, k, s, p] of specs) {
-    const g = convGeometry({ inChannels: c, height: h, width: w, outChannels: f, kernel: k, strides: s, pads: p });
-    out.push(g);
-    [c, h, w] = [g.outChannels, g.outHeight, g.outWidth];
-  }
-  return out;
-}
-
-const cnn6: Spec[] = [
-  [12, 4, 2, 2],
-  [36, 3, 2, 1],
-  [36, 3, 1, 1],
-  [36, 3, 1, 1],
-  [64, 3, 2, 1],
-  [128, 3, 1, 1],
-];
-const cnn6d: Spec[] = cnn6.map((s, i) => (i === 1 ? [20, 3, 2, 1] : s));
+import { CNN6, CNN6D, chain } from '../test/unit/rgap-networks';
 
 const cases: { name: string; geom: ConvGeometry }[] = [
-  ...chain(cnn6, [3, 32, 32]).map((geom, i) => ({ name: `CNN6 layer ${i + 1}`, geom })),
-  ...chain(cnn6d, [3, 32, 32]).map((geom, i) => ({ name: `CNN6-d layer ${i + 1}`, geom })),
+  ...chain(CNN6).map((geom, i) => ({ name: `CNN6 layer ${i + 1}`, geom })),
+  ...chain(CNN6D).map((geom, i) => ({ name: `CNN6-d layer ${i + 1}`, geom })),
   { name: 'ImageNet stem 3×224×224', geom: convGeometry({ inChannels: 3, height: 224, width: 224, outChannels: 64, kernel: 7, strides: 2, pads: 3 }) },
 ];
 

@@ -28,22 +28,11 @@ import {
   type DenseMatrix,
 } from '../../src/engine/analysis/linalg';
 import { createRng, gaussianArray } from '../../src/engine/analysis/random';
+import { CNN6, CNN6D, chain, type ConvSpec } from './rgap-networks';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Networks of §4.5: conv stacks on a 3×32×32 input; each layer's input shape is the previous layer's output.
 
-type ConvSpec = [outChannels: number, kernel: number, stride: number, pad: number];
-
-function chain(specs: ConvSpec[], input: [number, number, number] = [3, 32, 32]): ConvGeometry[] {
-  const out: ConvGeometry[] = [];
-  let [c, h, w] = input;
-  for (const [f, k, s, p] of specs) {
-    const g = convGeometry({ inChannels: c, height: h, width: w, outChannels: f, kernel: k, strides: s, pads: p });
-    out.push(g);
-    [c, h, w] = [g.outChannels, g.outHeight, g.outWidth];
-  }
-  return out;
-}
 
 const memo = new Map<string, LayerRankResult>();
 function rankOf(g: ConvGeometry, seed = 1): LayerRankResult {
@@ -56,22 +45,6 @@ function rankOf(g: ConvGeometry, seed = 1): LayerRankResult {
   return r;
 }
 
-const CNN6: ConvSpec[] = [
-  [12, 4, 2, 2],
-  [36, 3, 2, 1],
-  [36, 3, 1, 1],
-  [36, 3, 1, 1],
-  [64, 3, 2, 1],
-  [128, 3, 1, 1],
-];
-const CNN6D: ConvSpec[] = [
-  [12, 4, 2, 2],
-  [20, 3, 2, 1],
-  [36, 3, 1, 1],
-  [36, 3, 1, 1],
-  [64, 3, 2, 1],
-  [128, 3, 1, 1],
-];
 
 describe('§4.5 R-GAP CNN6 (Gaussian weights and δz)', () => {
   const table: [nX: number, nW: number, nZ: number, rankK: number, rankW: number, rankU: number][] = [
