@@ -35,15 +35,23 @@ export function activate(context: vscode.ExtensionContext) {
       await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: 'LeakLint audit', cancellable: true },
         async (progress, token) => {
+          // Settings are per workspace folder: parse them and build the ignore matcher once per folder and run.
+          const folderSettings = new Map<string, { config: LeakLintConfig; isIgnored: (file: string) => boolean }>();
           for (const [i, file] of candidates.entries()) {
             if (token.isCancellationRequested) break;
-            let config: LeakLintConfig;
-            try {
-              config = settingsFor(file);
-            } catch (e) {
-              return vscode.window.showErrorMessage(`LeakLint settings: ${e instanceof Error ? e.message : String(e)}`);
+            const folderKey = vscode.workspace.getWorkspaceFolder(file)?.uri.toString() ?? path.dirname(file.fsPath);
+            let settings = folderSettings.get(folderKey);
+            if (!settings) {
+              try {
+                const config = settingsFor(file);
+                settings = { config, isIgnored: createIgnoreMatcher(config.ignore, config.baseDir) };
+              } catch (e) {
+                return vscode.window.showErrorMessage(`LeakLint settings: ${e instanceof Error ? e.message : String(e)}`);
+              }
+              folderSettings.set(folderKey, settings);
             }
-            if (createIgnoreMatcher(config.ignore, config.baseDir)(file.fsPath)) continue;
+            const { config, isIgnored } = settings;
+            if (isIgnored(file.fsPath)) continue;
             progress.report({ message: `${path.basename(file.fsPath)} (${i + 1}/${candidates.length})` });
             try {
               const request = { file: file.fsPath, read: { inputShape: config.inputShape }, analysis: { thresholds: config.thresholds } };
