@@ -1,41 +1,16 @@
-// Webview script for the reconstruction view: renders what the extension posts (original vs reconstructed
-// images with PSNR/SSIM). It never touches the file system; all data arrives by postMessage.
-interface ReconstructionMessage {
-  type: 'reconstruction';
-  model: string;
-  images: { label: string; original: string; reconstructed: string; psnr: number; ssim: number }[];
-}
+// The one webview bundle: mounts the view the HTML shell names in data-view (src/extension/webviewHtml.ts), then
+// tells the host it is ready. Errors are reported to the host, which logs them.
+import type { ViewKind } from './protocol';
+import type { VsCodeApi } from './dom';
+import { mountReconstructions } from './reconstructionView';
+import { mountLayerTable } from './layerTableView';
 
-declare function acquireVsCodeApi(): { postMessage(message: unknown): void };
+declare function acquireVsCodeApi(): VsCodeApi;
 
-const vscodeApi = acquireVsCodeApi();
+const api = acquireVsCodeApi();
+const root = document.getElementById('root') as HTMLElement;
+window.addEventListener('error', (event) => api.postMessage({ type: 'error', message: String(event.message) }));
 
-window.addEventListener('message', (event: MessageEvent<ReconstructionMessage>) => {
-  const message = event.data;
-  if (message.type !== 'reconstruction') return;
-  const root = document.getElementById('root')!;
-  root.replaceChildren();
-  const title = document.createElement('h2');
-  title.textContent = message.model;
-  root.appendChild(title);
-  for (const image of message.images) {
-    const row = document.createElement('div');
-    row.className = 'row';
-    for (const [caption, src] of [['original', image.original], ['reconstructed', image.reconstructed]] as const) {
-      const figure = document.createElement('figure');
-      const img = document.createElement('img');
-      img.src = src;
-      img.alt = `${image.label} ${caption}`;
-      const figcaption = document.createElement('figcaption');
-      figcaption.textContent = caption;
-      figure.append(img, figcaption);
-      row.appendChild(figure);
-    }
-    const metrics = document.createElement('p');
-    metrics.textContent = `PSNR ${Number.isFinite(image.psnr) ? image.psnr.toFixed(1) + ' dB' : '∞'} · SSIM ${image.ssim.toFixed(3)}`;
-    row.appendChild(metrics);
-    root.appendChild(row);
-  }
-});
-
-vscodeApi.postMessage({ type: 'ready' });
+const views: Record<ViewKind, (root: HTMLElement, api: VsCodeApi) => void> = { reconstructions: mountReconstructions, layers: mountLayerTable };
+views[(root.dataset.view as ViewKind) ?? 'reconstructions']?.(root, api);
+api.postMessage({ type: 'ready' });

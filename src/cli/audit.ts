@@ -10,6 +10,8 @@ import { displayPath } from '../engine/reports/format';
 import { asReadError, CliError, ExitCode, formatReadError, TOOL, type CliContext } from './context';
 import { discoverModelFiles } from './discover';
 import { Progress } from './progress';
+import { CliAttackRunner } from './attackRunner';
+import type { AttackReport } from '../engine/attack/types';
 
 export interface AuditOptions {
   /** One report per format; several need `out` to name a folder. */
@@ -26,15 +28,20 @@ export interface AuditOptions {
   /** Counts and structural bounds only (no numerical ranks). */
   quick: boolean;
   progress: boolean;
+  /** Also run the reconstruction attack on each analysed model (images go next to the reports). */
+  attack?: { maxImages: number; refine: boolean };
 }
 
-export function runAudit(paths: readonly string[], options: AuditOptions, context: CliContext): ExitCode {
+export async function runAudit(paths: readonly string[], options: AuditOptions, context: CliContext): Promise<ExitCode> {
   const config = loadConfig(options.config, context.cwd);
   const failOn = options.failOn ?? config.failOn;
   if (options.format.length > 1 && !(options.out && namesFolder(options.out, context.cwd))) {
     throw new CliError('several formats need --out <folder>/ to write one report each');
   }
   const inputShape = options.inputShape ?? config.inputShape;
+  if (options.attack && !(options.out && namesFolder(options.out, context.cwd))) {
+    throw new CliError('--attack needs --out <folder>/ for the reconstruction images');
+  }
 
   const discovery = discoverModelFiles(paths, context.cwd, createIgnoreMatcher(config.ignore, config.baseDir));
   for (const { folder, reason } of discovery.unreadableFolders) {
@@ -73,7 +80,16 @@ export function runAudit(paths: readonly string[], options: AuditOptions, contex
   // Failures also go to stderr: with --format json/sarif on stdout, nobody would see them otherwise.
   for (const failure of failures) context.stderr(formatReadError(failure.error, context.cwd) + '\n');
 
-  const input: ReportInput = { tool: TOOL, reports, failures, rules: config.rules, baseDir: context.cwd };
+  const attacks = options.attack ? await attackModels(reports, inputShape, options.attack, path.resolve(context.cwd, options.out!), progress, context) : undefined;
+
+  const input: ReportInput = {
+    tool: TOOL,
+    reports,
+    failures,
+    rules: config.rules,
+    baseDir: context.cwd,
+    ...(attacks ? { attacks, reportDir: path.resolve(context.cwd, options.out!) } : {}),
+  };
   const generatedAt = new Date();
   for (const format of options.format) {
     const text = formatReport(format, input, { generatedAt });
@@ -87,6 +103,59 @@ export function runAudit(paths: readonly string[], options: AuditOptions, contex
 
   if (failures.length > 0) return ExitCode.error;
   return failsOn(collectIssues(input), failOn) ? ExitCode.findings : ExitCode.clean;
+}
+
+/**
+ * The attack for every analysed model, one at a time in the background runtime. A model the attack cannot run on
+ * (no dense classifier, an op the float64 network lacks) is reported on stderr and left out of the attack section.
+ */
+async function attackModels(
+  reports: ModelReport[],
+  inputShape: number[] | undefined,
+  settings: { maxImages: number; refine: boolean },
+  reportDir: string,
+  progress: Progress,
+  context: CliContext,
+): Promise<AttackReport[]> {
+  const runner = new CliAttackRunner();
+  const attacks: AttackReport[] = [];
+  const usedNames = new Set<string>();
+  try {
+    for (const [index, report] of reports.entries()) {
+      progress.model(index, reports.length, report.file);
+      const name = uniqueFolderName(report.file, context.cwd, usedNames);
+      const folder = path.join(reportDir, 'reconstructions', name);
+      try {
+        const attack = await runner.run(
+          { file: report.file, read: { inputShape }, options: { maxImages: settings.maxImages, refine: settings.refine, outDir: folder } },
+          progress,
+        );
+        for (const image of attack.images) {
+          if (!image.files) continue;
+          const prefix = (f: string) => (f ? path.posix.join('reconstructions', name, f) : f);
+          image.files = { original: prefix(image.files.original), reconstructed: prefix(image.files.reconstructed), sideBySide: prefix(image.files.sideBySide) };
+        }
+        attacks.push(attack);
+      } catch (e) {
+        progress.clear();
+        context.stderr(`leaklint: ${displayPath(report.file, context.cwd)}: attack not run: ${(e as Error).message}\n`);
+      }
+    }
+  } finally {
+    runner.dispose();
+    progress.clear();
+  }
+  return attacks;
+}
+
+/** "test/fixtures/cnn6/model.onnx" → "cnn6-model"; made unique within one report. */
+function uniqueFolderName(file: string, cwd: string, used: Set<string>): string {
+  const parts = path.relative(cwd, file).split(path.sep).filter((p) => p && p !== '..');
+  const base = parts.slice(-3).join('-').replace(/\.(onnx|json)$/i, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'model';
+  let name = base;
+  for (let n = 2; used.has(name); n++) name = `${base}-${n}`;
+  used.add(name);
+  return name;
 }
 
 /** --config if given, else leaklint.config.json in the working directory, else the defaults. Throws ConfigError. */

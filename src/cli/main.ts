@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, FAIL_ON_VALUES, type FailOn } from '../engine/config';
 import { REPORT_FORMATS, type ReportFormat } from '../engine/reports';
+import { runAttackCommand } from './attack';
 import { runAudit } from './audit';
 import { CliError, ExitCode, parseShape, TOOL, type CliContext } from './context';
 import { runLayers } from './layers';
@@ -21,14 +22,33 @@ interface AuditCliOptions {
   surrogateWeights?: boolean;
   fixes: boolean;
   progress?: boolean;
+  attack?: boolean;
+  attackImages?: number;
+  refine?: boolean;
+}
+
+interface AttackCliOptions {
+  image?: string;
+  maxImages?: number;
+  label?: number;
+  out: string;
+  refine?: boolean;
+  refineBudget?: number;
+  gradients?: string;
+  mean?: number[];
+  std?: number[];
+  inputShape?: number[];
+  format: ReportFormat[];
+  failOnLeak?: boolean;
+  progress?: boolean;
 }
 
 /** Parses `argv` (user arguments only) and runs the command; returns the exit code instead of exiting. */
-export function runCli(argv: readonly string[], context: CliContext): ExitCode {
+export async function runCli(argv: readonly string[], context: CliContext): Promise<ExitCode> {
   let exitCode: ExitCode = ExitCode.clean;
   const program = buildProgram(context, (code) => (exitCode = code));
   try {
-    program.parse([...argv], { from: 'user' });
+    await program.parseAsync([...argv], { from: 'user' });
   } catch (e) {
     // Help and --version exit 0; every other commander error is bad usage, which is exit 2 (1 means findings).
     if (e instanceof CommanderError) return e.exitCode === 0 ? ExitCode.clean : ExitCode.error;
@@ -88,9 +108,12 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     .option('--no-fixes', 'do not compute suggested fixes (faster)')
     .option('--quick', 'counts and structural bounds only, no numerical ranks (fastest)')
     .option('--progress', 'print progress on stderr even when it is not a terminal')
-    .action((paths: string[], options: AuditCliOptions) => {
+    .option('--attack', 'also run the reconstruction attack on sample images (needs --out <folder>/; adds the image pairs to the reports)')
+    .addOption(new Option('--attack-images <n>', 'sample images per model for --attack').argParser(positiveInteger).default(3))
+    .option('--refine', 'with --attack: run the gradient-matching correction after each conv layer')
+    .action(async (paths: string[], options: AuditCliOptions) => {
       setExitCode(
-        runAudit(
+        await runAudit(
           paths,
           {
             format: options.format,
@@ -101,6 +124,50 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
             surrogateWeights: options.surrogateWeights === true,
             fixes: options.fixes,
             quick: options.quick === true,
+            progress: options.progress === true,
+            attack: options.attack ? { maxImages: options.attackImages ?? 3, refine: options.refine === true } : undefined,
+          },
+          context,
+        ),
+      );
+    });
+
+  program
+    .command('attack')
+    .description(
+      'Run the reconstruction attack: one simulated training step per image, then rebuild each image from its gradients. Writes PNGs and JSON. Exit 0: done (1 with --fail-on-leak when an image comes back), 2: error.',
+    )
+    .argument('<model>', 'an .onnx file or a TF.js model.json')
+    .option('--image <file|folder>', 'an image, or a folder of .png/.jpg images (default: the bundled CC0 samples)')
+    .addOption(new Option('--max-images <n>', 'attack at most this many images of the folder').argParser(positiveInteger))
+    .addOption(new Option('--label <n>', 'class of the simulated training step (default: image index modulo the classes)').argParser(nonNegativeInteger))
+    .option('--out <folder>', 'where images and attack.json are written', 'leaklint-attack')
+    .option('--refine', 'run the gradient-matching correction after each conv layer (slower, better on deficient layers)')
+    .addOption(new Option('--refine-budget <seconds>', 'time budget of the correction step').argParser(positiveNumber))
+    .option('--gradients <file.safetensors>', 'gradients a real client shared (one tensor per parameter) instead of simulating a step')
+    .addOption(new Option('--mean <values>', 'input normalisation mean per channel, on [0,1] images (x − mean)/std').argParser(numberList))
+    .addOption(new Option('--std <values>', 'input normalisation std per channel').argParser(numberList))
+    .addOption(inputShapeOption())
+    .addOption(new Option('--format <formats>', 'reports to write besides attack.json (markdown, html)').argParser(parseFormats).default([], 'none'))
+    .option('--fail-on-leak', `exit 1 when an image is rebuilt with PSNR ≥ 30 dB`)
+    .option('--progress', 'print progress on stderr even when it is not a terminal')
+    .action(async (model: string, options: AttackCliOptions) => {
+      setExitCode(
+        await runAttackCommand(
+          model,
+          {
+            image: options.image,
+            maxImages: options.maxImages,
+            label: options.label,
+            out: options.out,
+            refine: options.refine === true,
+            refineBudgetSeconds: options.refineBudget,
+            gradients: options.gradients,
+            mean: options.mean,
+            std: options.std,
+            inputShape: options.inputShape,
+            format: options.format,
+            failOnLeak: options.failOnLeak === true,
             progress: options.progress === true,
           },
           context,
@@ -125,6 +192,30 @@ function parseFormats(value: string): ReportFormat[] {
   return [...new Set(formats)] as ReportFormat[];
 }
 
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+function numberList(value: string): number[] {
+  const values = value.split(',').map((v) => Number(v.trim()));
+  if (!values.length || values.some((v) => !Number.isFinite(v))) throw new InvalidArgumentError('expected numbers separated by commas, e.g. 0.485,0.456,0.406');
+  return values;
+}
+
 function parseShapeArgument(value: string): number[] {
   try {
     return parseShape(value);
@@ -139,11 +230,13 @@ if (require.main === module) {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  process.exitCode = runCli(process.argv.slice(2), {
+  void runCli(process.argv.slice(2), {
     cwd: process.cwd(),
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     stderrIsTTY: process.stderr.isTTY === true,
     stderrColumns: process.stderr.columns,
+  }).then((code) => {
+    process.exitCode = code;
   });
 }

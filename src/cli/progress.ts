@@ -32,6 +32,16 @@ export class Progress {
     this.show(`${this.current}: layer ${done + 1}/${total} ${layer}`, false);
   }
 
+  /** A bar for multi-step jobs (the attack's images): "[####······] 4/10 attacking chelsea". */
+  steps(done: number, total: number, label: string): void {
+    if (!this.enabled) return;
+    const width = 20;
+    const filled = total > 0 ? Math.round((done / total) * width) : 0;
+    const line = `${this.current ? `${this.current}: ` : ''}[${'#'.repeat(filled)}${'·'.repeat(width - filled)}] ${done}/${total} ${label}`;
+    if (this.interactive) this.show(line, false);
+    else if (done === total || label.startsWith('attacking')) this.context.stderr(`leaklint: ${line}\n`);
+  }
+
   /** Removes the progress line before anything else is printed. */
   clear(): void {
     if (this.interactive && this.lastUpdate > 0) this.context.stderr(CLEAR_LINE);

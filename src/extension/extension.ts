@@ -1,112 +1,96 @@
-// The VS Code adapter: thin over the engine. Reading and analysing models happen in the background worker (a
-// hostile file can make them slow or memory-hungry); the host only maps results to diagnostics. Everything here is
-// static analysis in JavaScript, so it also runs in an untrusted workspace.
+// The VS Code adapter, thin over the engine: the background runtime (a child process) reads, analyses and attacks
+// models; the host maps its reports to diagnostics, hovers, CodeLens, a layer document, a status bar item and
+// webviews. Static analysis runs in untrusted workspaces too; the attack (native onnxruntime-node, sample images)
+// needs a trusted one.
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { isModelFile } from '../engine/readers';
-import { createIgnoreMatcher, effectiveSeverity, parseConfig, type LeakLintConfig } from '../engine/config';
-import type { ModelReport, LayerFinding } from '../engine/analysis/types';
-import { WorkerClient, WorkerError } from './workerClient';
+import { registerCommands } from './commands';
+import { toDiagnostics } from './diagnostics';
+import { LAYER_DOCUMENT_SCHEME, LayerDocumentProvider } from './layerDocument';
+import { LAYER_DOCUMENT_SELECTOR, LayerCodeLensProvider, LayerHoverProvider, MODEL_JSON_SELECTOR } from './layerInsights';
+import { ModelAnalyses } from './modelAnalyses';
+import { ModelWatcher } from './modelWatcher';
+import { ReconstructionPanels } from './reconstructionPanel';
+import { createRuntimeClient, type RuntimeClient } from './runtime';
+import { SecurityScoreItem } from './statusBar';
 
-let worker: WorkerClient | undefined;
+let runtime: RuntimeClient | undefined;
 
-export function activate(context: vscode.ExtensionContext) {
-  const diagnostics = vscode.languages.createDiagnosticCollection('leaklint');
+/** What tests (and other extensions) can inspect; returned by activate(). */
+export interface LeakLintApi {
+  analyses: ModelAnalyses;
+  statusBarText(): string | undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): LeakLintApi {
   const output = vscode.window.createOutputChannel('LeakLint');
-  worker = new WorkerClient(path.join(context.extensionPath, 'dist', 'worker.js'));
-  context.subscriptions.push(diagnostics, output, { dispose: () => worker?.stop() });
+  const diagnostics = vscode.languages.createDiagnosticCollection('leaklint');
+  runtime = createRuntimeClient(context);
+  const analyses = new ModelAnalyses(runtime, output);
+  const statusBar = new SecurityScoreItem(analyses);
+  const panels = new ReconstructionPanels(context, runtime, analyses, output);
+  const reportError = (e: unknown) => output.appendLine(`error: ${e instanceof Error ? e.message : String(e)}`);
 
   context.subscriptions.push(
+    output,
+    diagnostics,
+    analyses,
+    statusBar,
+    panels,
+    { dispose: () => runtime?.dispose() },
+    analyses.onDidChange((uri) => {
+      const analysis = analyses.get(uri);
+      diagnostics.set(uri, analysis ? toDiagnostics(analysis) : []);
+    }),
+    vscode.workspace.registerTextDocumentContentProvider(LAYER_DOCUMENT_SCHEME, new LayerDocumentProvider(analyses)),
+    vscode.languages.registerHoverProvider([...asArray(MODEL_JSON_SELECTOR), ...asArray(LAYER_DOCUMENT_SELECTOR)], new LayerHoverProvider(analyses)),
+    vscode.languages.registerCodeLensProvider([...asArray(MODEL_JSON_SELECTOR), ...asArray(LAYER_DOCUMENT_SELECTOR)], new LayerCodeLensProvider(analyses)),
+    new ModelWatcher(analyses, reportError),
+    ...registerCommands({ analyses, runtime, output, showReconstructions: (model) => panels.show(model) }),
     vscode.commands.registerCommand('leaklint.showLayers', async (uri?: vscode.Uri) => {
+      // The reader's view of the model, before any analysis (the same text as `leaklint layers`).
       const target = uri ?? vscode.window.activeTextEditor?.document.uri;
       if (!target) return vscode.window.showInformationMessage('LeakLint: open a model file first.');
       try {
         const baseDir = vscode.workspace.getWorkspaceFolder(target)?.uri.fsPath ?? path.dirname(target.fsPath);
-        const text = await worker!.layers({ file: target.fsPath, read: {}, baseDir });
+        const text = await runtime!.layers({ file: target.fsPath, read: {}, baseDir });
         const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
-        await vscode.window.showTextDocument(doc, { preview: true });
+        return vscode.window.showTextDocument(doc, { preview: true });
       } catch (e) {
-        vscode.window.showErrorMessage(`LeakLint: ${e instanceof Error ? e.message : String(e)}`);
+        return vscode.window.showErrorMessage(`LeakLint: ${e instanceof Error ? e.message : String(e)}`);
       }
     }),
-    vscode.commands.registerCommand('leaklint.auditWorkspace', async () => {
-      // Static analysis only (pure JavaScript in the worker), so it also runs in an untrusted workspace.
-      const candidates = (await vscode.workspace.findFiles('**/*.{onnx,json}', '**/node_modules/**')).filter((f) => isModelFile(f.fsPath));
-      await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: 'LeakLint audit', cancellable: true },
-        async (progress, token) => {
-          // Settings are per workspace folder: parse them and build the ignore matcher once per folder and run.
-          const folderSettings = new Map<string, { config: LeakLintConfig; isIgnored: (file: string) => boolean }>();
-          for (const [i, file] of candidates.entries()) {
-            if (token.isCancellationRequested) break;
-            const folderKey = vscode.workspace.getWorkspaceFolder(file)?.uri.toString() ?? path.dirname(file.fsPath);
-            let settings = folderSettings.get(folderKey);
-            if (!settings) {
-              try {
-                const config = settingsFor(file);
-                settings = { config, isIgnored: createIgnoreMatcher(config.ignore, config.baseDir) };
-              } catch (e) {
-                return vscode.window.showErrorMessage(`LeakLint settings: ${e instanceof Error ? e.message : String(e)}`);
-              }
-              folderSettings.set(folderKey, settings);
-            }
-            const { config, isIgnored } = settings;
-            if (isIgnored(file.fsPath)) continue;
-            progress.report({ message: `${path.basename(file.fsPath)} (${i + 1}/${candidates.length})` });
-            try {
-              const request = { file: file.fsPath, read: { inputShape: config.inputShape }, analysis: { thresholds: config.thresholds } };
-              const report = await worker!.analyze(request, undefined, token);
-              diagnostics.set(file, await toDiagnostics(file, report, config));
-              output.appendLine(`${file.fsPath}: model risk ${report.model.risk.toFixed(2)} (${report.model.severity}), COPA ${report.model.copaIndex}`);
-            } catch (e) {
-              const message = e instanceof Error ? e.message : String(e);
-              output.appendLine(`${file.fsPath}: ${message}`);
-              // A model that cannot be read is a finding about that file, shown where people look.
-              if (e instanceof WorkerError && e.code !== 'internal') {
-                const unreadable = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 0), message, vscode.DiagnosticSeverity.Error);
-                unreadable.source = 'leaklint';
-                unreadable.code = e.code;
-                diagnostics.set(file, [unreadable]);
-              }
-            }
-          }
-        },
-      );
+    // A model.json opened in an editor is analysed at once; others wait for an audit or a change on disk.
+    vscode.workspace.onDidOpenTextDocument((document) => analyseIfModel(document.uri)),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      for (const { uri } of analyses.all()) {
+        // Thresholds, input shape and ignore change the analysis; failOn and rules only how its findings are shown.
+        const reanalyse = ['thresholds', 'inputShape', 'ignore'].some((key) => event.affectsConfiguration(`leaklint.${key}`, uri));
+        const reshow = ['failOn', 'rules'].some((key) => event.affectsConfiguration(`leaklint.${key}`, uri));
+        try {
+          if (reanalyse) analyses.analyze(uri).catch(reportError);
+          else if (reshow) analyses.refreshSettings(uri);
+        } catch (e) {
+          reportError(e); // invalid settings: shown when the user runs a command
+        }
+      }
     }),
   );
-}
+  for (const document of vscode.workspace.textDocuments) analyseIfModel(document.uri);
 
-/** The same keys as leaklint.config.json, read from the settings of the file's workspace folder. */
-function settingsFor(file: vscode.Uri): LeakLintConfig {
-  const settings = vscode.workspace.getConfiguration('leaklint', file);
-  const folder = vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath ?? path.dirname(file.fsPath);
-  const value = Object.fromEntries(
-    (['failOn', 'thresholds', 'ignore', 'rules', 'inputShape'] as const)
-      .map((key) => [key, settings.get(key)])
-      .filter(([, v]) => v !== undefined && v !== null),
-  );
-  return parseConfig(value, 'settings', folder);
-}
-
-async function toDiagnostics(file: vscode.Uri, report: ModelReport, config: LeakLintConfig): Promise<vscode.Diagnostic[]> {
-  const text = file.fsPath.endsWith('.json') ? await vscode.workspace.openTextDocument(file) : undefined;
-  const rangeOf = (f: LayerFinding) =>
-    text && f.location.format === 'json'
-      ? new vscode.Range(text.positionAt(f.location.offset), text.positionAt(f.location.offset + f.location.length))
-      : new vscode.Range(0, 0, 0, 0);
-  const level = { high: vscode.DiagnosticSeverity.Error, medium: vscode.DiagnosticSeverity.Warning, low: vscode.DiagnosticSeverity.Information };
-  const result: vscode.Diagnostic[] = [];
-  for (const f of report.layers) {
-    const severity = effectiveSeverity(f.ruleId, f.severity, config.rules);
-    if (severity === 'off') continue;
-    const d = new vscode.Diagnostic(rangeOf(f), `${f.name}: ${f.reason}`, level[severity]);
-    d.source = 'leaklint';
-    d.code = f.ruleId;
-    result.push(d);
+  function analyseIfModel(uri: vscode.Uri) {
+    if (uri.scheme !== 'file' || analyses.get(uri) || !uri.path.toLowerCase().endsWith('.json') || !isModelFile(uri.fsPath)) return;
+    analyses.analyze(uri).catch(reportError);
   }
-  return result;
+
+  return { analyses, statusBarText: () => statusBar.text };
+}
+
+function asArray(selector: vscode.DocumentSelector): readonly (vscode.DocumentFilter | string)[] {
+  return Array.isArray(selector) ? selector : [selector as vscode.DocumentFilter | string];
 }
 
 export function deactivate() {
-  worker?.stop();
+  runtime?.dispose();
 }

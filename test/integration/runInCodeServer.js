@@ -8,7 +8,9 @@ const util = require('util');
 const { chromium } = require('playwright-core');
 
 const HOST = process.env.CS_HOST || '127.0.0.1:8080';
-const TIMEOUT_MS = Number(process.env.LEAKLINT_E2E_TIMEOUT || 240) * 1000;
+const TIMEOUT_MS = Number(process.env.LEAKLINT_E2E_TIMEOUT || 480) * 1000;
+/** The workbench must start the suite (its first marked line) within this; run.sh retries once on exit code 4. */
+const STARTUP_TIMEOUT_MS = Number(process.env.LEAKLINT_E2E_STARTUP_TIMEOUT || 120) * 1000;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = process.env.LEAKLINT_E2E_ARTIFACTS;
 const MARK = '[leaklint-e2e] '; // see suite/index.js
@@ -29,6 +31,7 @@ async function main() {
     });
   }
   let timer;
+  let startupTimer;
   try {
     const page = await browser.newPage();
     const verbose = process.env.LEAKLINT_E2E_VERBOSE === '1';
@@ -54,15 +57,20 @@ async function main() {
       page.exposeFunction('codeAutomationExit', (code) => resolve(code));
     });
     const timedOut = new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), TIMEOUT_MS)));
+    const neverStarted = new Promise((resolve) => (startupTimer = setTimeout(() => !suiteSpoke && resolve('startup-timeout'), STARTUP_TIMEOUT_MS)));
     const payload = JSON.stringify([
       ['extensionDevelopmentPath', `vscode-remote://${HOST}${devPath}`],
       ['extensionTestsPath', `vscode-remote://${HOST}${testsPath}`],
       ['skipWelcome', 'true'],
     ]);
     await page.goto(`http://${HOST}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(payload)}`);
-    const code = await Promise.race([exited, timedOut]);
-    if ((code === 'timeout' || !suiteSpoke) && !verbose && workbenchLog.length) {
+    const code = await Promise.race([exited, timedOut, neverStarted]);
+    if ((typeof code !== 'number' || !suiteSpoke) && !verbose && workbenchLog.length) {
       console.error(`---- workbench log (last ${workbenchLog.length} lines) ----\n${workbenchLog.join('\n')}\n----`);
+    }
+    if (code === 'startup-timeout') {
+      console.error(`runInCodeServer: the workbench did not start the suite within ${STARTUP_TIMEOUT_MS / 1000} s`);
+      return 4;
     }
     if (code === 'timeout') {
       console.error(`runInCodeServer: no result after ${TIMEOUT_MS / 1000} s (is --vscode-option enable-smoke-test-driver set?)`);
@@ -73,6 +81,7 @@ async function main() {
     return code === 0 ? 0 : 1;
   } finally {
     clearTimeout(timer);
+    clearTimeout(startupTimer);
     await browser.close().catch(() => {});
   }
 }

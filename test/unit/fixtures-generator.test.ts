@@ -64,6 +64,7 @@ describe('network shapes', () => {
       'lenet-sigmoid': 768,
       mlp: 784,
       'relu-net': 4096,
+      'relu-cnn': 13872,
       'depthwise-net': 8192,
       cnn2_c0: 225,
       cnn2_c2: 1350,

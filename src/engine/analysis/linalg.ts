@@ -1184,13 +1184,16 @@ export interface LsqrOptions {
   conlim?: number;
   /** Iteration limit (default 4·cols). */
   maxIter?: number;
+  /** Checked once per iteration: return true to stop with the current iterate (istop 8: a time budget, a cancel). */
+  shouldStop?: () => boolean;
 }
 
 export interface LsqrResult {
   x: Float64Array;
   /**
    * Why it stopped: 0 x = 0 is exact; 1 Ax = b solved to atol/btol; 2 least-squares solution to atol;
-   * 3 condition estimate ≥ conlim; 4/5 as 1/2 but at machine precision; 6 condition too large for ε; 7 maxIter.
+   * 3 condition estimate ≥ conlim; 4/5 as 1/2 but at machine precision; 6 condition too large for ε; 7 maxIter;
+   * 8 stopped by the caller (shouldStop).
    */
   istop: number;
   iterations: number;
@@ -1323,6 +1326,7 @@ export function lsqr(A: LinearOperator, b: Float64Array, opts: LsqrOptions = {})
     const t1b = test1 / (1 + (anorm * xnorm) / bnorm);
     const rtol = btol + (atol * anorm * xnorm) / bnorm;
     if (itn >= maxIter) istop = 7;
+    if (opts.shouldStop?.()) istop = 8;
     if (1 + test3 <= 1) istop = 6;
     if (1 + test2 <= 1) istop = 5;
     if (1 + t1b <= 1) istop = 4;

@@ -2,6 +2,7 @@
 import type { ModelReport } from '../analysis/types';
 import type { RuleSettings } from '../config';
 import type { ModelReadError, ReadErrorCode } from '../errors';
+import type { AttackReport } from '../attack/types';
 
 export interface ToolInfo {
   name: string;
@@ -24,6 +25,10 @@ export interface ReportInput {
   rules?: RuleSettings;
   /** Files are shown relative to this folder (SARIF SRCROOT). Default: the current working directory. */
   baseDir?: string;
+  /** Reconstruction attacks run with the audit (`audit --attack`), one per attacked model. */
+  attacks?: AttackReport[];
+  /** Folder the report is written to: attack image paths are relative to it (the HTML report inlines them). */
+  reportDir?: string;
 }
 
 /** A read failure as plain data (JSON report, SARIF notification properties). */

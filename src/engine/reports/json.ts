@@ -1,5 +1,6 @@
 // The JSON report: a versioned envelope around the ModelReport objects (README "JSON report").
 import type { ModelReport, Severity } from '../analysis/types';
+import type { AttackReport } from '../attack/types';
 import { layerLabel } from './format';
 import { serializeFailure, type ReportInput, type SerializedReadFailure } from './input';
 import { collectIssues, countBySeverity, type SeverityCounts } from './issues';
@@ -31,6 +32,8 @@ export interface JsonReport {
   /** The findings the run reports, after rule settings; what --fail-on is checked against. */
   issues: JsonIssue[];
   summary: { models: number; failures: number; issues: SeverityCounts };
+  /** Reconstruction attacks (audit --attack); image paths are relative to the report folder. */
+  attacks?: AttackReport[];
 }
 
 export interface JsonWriteOptions {
@@ -55,6 +58,7 @@ export function buildJsonReport(input: ReportInput, options: JsonWriteOptions = 
       risk: issue.finding ? issue.finding.risk : issue.report.model.risk,
     })),
     summary: { models: input.reports.length, failures: input.failures.length, issues: countBySeverity(issues) },
+    ...(input.attacks ? { attacks: input.attacks } : {}),
   };
 }
 

@@ -16,6 +16,7 @@ import {
   type Alignment,
 } from './format';
 import { serializeFailure, type ReportInput } from './input';
+import { attackMarkdown } from './attack';
 import { collectIssues, countBySeverity, formatSeverityCounts, modelVerdict, type Issue } from './issues';
 
 const MISSING = '—';
@@ -29,6 +30,7 @@ export function writeMarkdown(input: ReportInput): string {
   for (const report of input.reports) {
     sections.push(modelSection(report, issues.filter((issue) => issue.report === report), input, baseDir));
   }
+  if (input.attacks?.length) sections.push(attackMarkdown(input.attacks, baseDir));
   if (input.failures.length > 0) {
     const lines = input.failures.map((failure) => {
       const { where, reason, code } = serializeFailure(failure);

@@ -1,0 +1,318 @@
+// One layer of the closed-form recursion (algorithm.md §3.1, §3.2, §5.3, §5.4): recover a layer's input from its
+// weight gradient (gradient rows K(δz) x = vec G) and its pre-activation (forward rows W_op x = z − b).
+//
+// Conv layers take the cheapest exact route first:
+//   1. channel blocks — K(δz) is block-diagonal over input channels and the blocks of one group are identical, so
+//      one small factorisation of the (C_out/g·k_h·k_w) × (H·W) block solves every channel of that group; when
+//      the block has full column rank the gradient rows alone determine the input (CNN6 layers 2–6).
+//   2. dense minimum-norm least squares on the stacked system when it is small enough to factor;
+//   3. matrix-free LSQR on [K(δz); W_op] (convolutions and their adjoints, no matrix stored), with the two row
+//      blocks scaled to unit Frobenius norm (§5.4) and Jacobi column scaling.
+import { ConvOperator, FullyConnectedOperator } from '../analysis/convOperators';
+import type { ConvGeometry } from '../analysis/convGeometry';
+import { weightIndex } from '../analysis/convGeometry';
+import { csrToDense, csrVStack, lsqr, lstsqFactor, lstsqMinNorm, norm2, zeros, type Csr, type DenseMatrix, type LinearOperator } from '../analysis/linalg';
+import type { LayerSolveMethod } from './types';
+
+export interface LayerSolution {
+  x: Float64Array;
+  method: LayerSolveMethod;
+  equations: number;
+  rank?: number;
+  relativeResidual: number;
+  iterations?: number;
+  conditionEstimate?: number;
+  /** LSQR ran out of its time budget before converging. */
+  stoppedByBudget?: boolean;
+}
+
+export interface ConvSolveOptions {
+  /** Largest m·n² (flops) of a dense factorisation of the stacked system (default 3e9, a few seconds in JS). */
+  denseFlopBudget?: number;
+  /** LSQR iteration limit (default 5000: determined layers converge in a few hundred to ~1200). */
+  maxIterations?: number;
+  /** Stop LSQR once this time (Date.now() ms) has passed (default: 60 s after the solve starts). */
+  deadline?: number;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_DENSE_FLOP_BUDGET = 3e9;
+/** A rank-deficient layer never converges: stop its LSQR after this long (the residual says how far it got). */
+const DEFAULT_LAYER_BUDGET_MS = 60_000;
+
+/** Fully connected input from its weight gradient: x = Gᵀ δz / ‖δz‖², the least-squares fit of G = δz xᵀ (§3.1). */
+export function solveDenseLayer(op: FullyConnectedOperator, G: Float64Array, dz: Float64Array): LayerSolution {
+  const m = op.outFeatures;
+  const n = op.inFeatures;
+  let dd = 0;
+  for (let i = 0; i < m; i++) dd += dz[i] * dz[i];
+  const x = new Float64Array(n);
+  if (dd === 0) return { x, method: 'fc-closed-form', equations: 0, relativeResidual: 1 };
+  for (let i = 0; i < m; i++) {
+    const d = dz[i] / dd;
+    if (d === 0) continue;
+    const row = i * n;
+    for (let j = 0; j < n; j++) x[j] += G[row + j] * d;
+  }
+  // ‖G − δz xᵀ‖ / ‖G‖
+  let rr = 0;
+  let gg = 0;
+  for (let i = 0; i < m; i++) {
+    const row = i * n;
+    for (let j = 0; j < n; j++) {
+      const r = G[row + j] - dz[i] * x[j];
+      rr += r * r;
+      gg += G[row + j] * G[row + j];
+    }
+  }
+  return { x, method: 'fc-closed-form', equations: n, relativeResidual: gg > 0 ? Math.sqrt(rr / gg) : 0 };
+}
+
+/**
+ * Conv input from [K(δz); W_op] x = [vec G; z − b]. `forwardTarget` holds z − b per output unit, NaN where z is
+ * unknown (inactive ReLU units): those forward rows are dropped (R-CONV, §5.5).
+ */
+export function solveConvLayer(
+  op: ConvOperator,
+  W: Float64Array,
+  dz: Float64Array,
+  G: Float64Array,
+  forwardTarget: Float64Array,
+  options: ConvSolveOptions = {},
+): LayerSolution {
+  const g = op.geom;
+  const active: number[] = [];
+  for (let r = 0; r < g.nZ; r++) if (Number.isFinite(forwardTarget[r])) active.push(r);
+  const system = stackedSystem(op, W, dz, G, forwardTarget, active);
+
+  const byBlocks = solveByChannelBlocks(g, dz, G);
+  if (byBlocks) {
+    return { x: byBlocks.x, method: 'dense-lstsq', equations: system.rows, rank: g.nX, relativeResidual: system.relativeResidual(byBlocks.x) };
+  }
+  const m = g.nW + active.length;
+  const budget = options.denseFlopBudget ?? DEFAULT_DENSE_FLOP_BUDGET;
+  if (m * g.nX * g.nX <= budget) {
+    const A = denseStackedMatrix(op, W, dz, active);
+    const rhs = system.rhs;
+    const { x, rank } = lstsqMinNorm(A, rhs);
+    return { x, method: 'dense-lstsq', equations: m, rank, relativeResidual: system.relativeResidual(x) };
+  }
+  return solveConvLsqr(op, system, options);
+}
+
+interface StackedSystem {
+  rows: number;
+  rhs: Float64Array;
+  /** ‖U x − V‖ / ‖V‖ over the unscaled stacked system. */
+  relativeResidual(x: Float64Array): number;
+  /** Row-block scales (unit Frobenius norm per block) and the scaled operator. */
+  scaled: LinearOperator;
+  scaledRhs: Float64Array;
+  columnScale: Float64Array;
+}
+
+function stackedSystem(op: ConvOperator, W: Float64Array, dz: Float64Array, G: Float64Array, target: Float64Array, active: number[]): StackedSystem {
+  const g = op.geom;
+  const nA = active.length;
+  const rhs = new Float64Array(g.nW + nA);
+  rhs.set(G, 0);
+  for (let k = 0; k < nA; k++) rhs[g.nW + k] = target[active[k]];
+  const activeMask = new Float64Array(g.nZ);
+  for (const r of active) activeMask[r] = 1;
+
+  // Column norms² of each block, matrix-free: ‖K e_j‖² = (Kᵀ over dz²)·1, ‖W_op e_j‖² = (W²)ᵀ·mask.
+  const dz2 = dz.map((v) => v * v);
+  const kCol2 = op.gradientTranspose(dz2, new Float64Array(g.nW).fill(1));
+  const wCol2 = op.forwardTranspose(W.map((v) => v * v), activeMask);
+  let kFro2 = 0;
+  let wFro2 = 0;
+  for (let j = 0; j < g.nX; j++) {
+    kFro2 += kCol2[j];
+    wFro2 += wCol2[j];
+  }
+  const sK = kFro2 > 0 ? 1 / Math.sqrt(kFro2) : 0;
+  const sW = wFro2 > 0 ? 1 / Math.sqrt(wFro2) : 0;
+  const columnScale = new Float64Array(g.nX);
+  for (let j = 0; j < g.nX; j++) {
+    const c2 = sK * sK * kCol2[j] + sW * sW * wCol2[j];
+    columnScale[j] = c2 > 0 ? 1 / Math.sqrt(c2) : 1;
+  }
+  const scaledRhs = new Float64Array(rhs.length);
+  for (let i = 0; i < g.nW; i++) scaledRhs[i] = sK * rhs[i];
+  for (let k = 0; k < nA; k++) scaledRhs[g.nW + k] = sW * rhs[g.nW + k];
+
+  const xs = new Float64Array(g.nX);
+  const zFull = new Float64Array(g.nZ);
+  const gradBuf = new Float64Array(g.nW);
+  const xBuf = new Float64Array(g.nX);
+  const scaled: LinearOperator = {
+    rows: rhs.length,
+    cols: g.nX,
+    apply(y, out) {
+      for (let j = 0; j < g.nX; j++) xs[j] = y[j] * columnScale[j];
+      op.gradient(dz, xs, gradBuf);
+      for (let i = 0; i < g.nW; i++) out[i] = sK * gradBuf[i];
+      op.forward(W, xs, zFull);
+      for (let k = 0; k < nA; k++) out[g.nW + k] = sW * zFull[active[k]];
+    },
+    applyTranspose(r, out) {
+      for (let i = 0; i < g.nW; i++) gradBuf[i] = sK * r[i];
+      op.gradientTranspose(dz, gradBuf, out);
+      zFull.fill(0);
+      for (let k = 0; k < nA; k++) zFull[active[k]] = sW * r[g.nW + k];
+      op.forwardTranspose(W, zFull, xBuf);
+      for (let j = 0; j < g.nX; j++) out[j] = (out[j] + xBuf[j]) * columnScale[j];
+    },
+  };
+  const vNorm = norm2(rhs);
+  return {
+    rows: rhs.length,
+    rhs,
+    scaled,
+    scaledRhs,
+    columnScale,
+    relativeResidual(x) {
+      const gx = op.gradient(dz, x);
+      const zx = op.forward(W, x);
+      let rr = 0;
+      for (let i = 0; i < g.nW; i++) rr += (gx[i] - rhs[i]) ** 2;
+      for (let k = 0; k < nA; k++) rr += (zx[active[k]] - rhs[g.nW + k]) ** 2;
+      return vNorm > 0 ? Math.sqrt(rr) / vNorm : Math.sqrt(rr);
+    },
+  };
+}
+
+function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSolveOptions): LayerSolution {
+  const g = op.geom;
+  const { signal } = options;
+  const deadline = options.deadline ?? Date.now() + DEFAULT_LAYER_BUDGET_MS;
+  let timedOut = false;
+  const result = lsqr(system.scaled, system.scaledRhs, {
+    // Tolerances near machine precision: exact gradients must give the exact input (algorithm.md §6 acceptance).
+    atol: 1e-15,
+    btol: 1e-15,
+    conlim: 1e14,
+    maxIter: options.maxIterations ?? 5000,
+    shouldStop: () => {
+      if (signal?.aborted) return true;
+      timedOut = Date.now() > deadline;
+      return timedOut;
+    },
+  });
+  signal?.throwIfAborted();
+  const x = new Float64Array(g.nX);
+  for (let j = 0; j < g.nX; j++) x[j] = result.x[j] * system.columnScale[j];
+  return {
+    x,
+    method: 'lsqr',
+    equations: system.rows,
+    relativeResidual: system.relativeResidual(x),
+    iterations: result.iterations,
+    conditionEstimate: result.aCond,
+    ...(timedOut ? { stoppedByBudget: true } : {}),
+  };
+}
+
+/**
+ * Solves every input channel from its own gradient block when the block has full column rank (then the gradient
+ * rows alone determine the input). Returns undefined when some block is rank deficient.
+ */
+function solveByChannelBlocks(g: ConvGeometry, dz: Float64Array, G: Float64Array): { x: Float64Array } | undefined {
+  const HW = g.height * g.width;
+  const rowsPerBlock = g.outPerGroup * g.kernel[0] * g.kernel[1];
+  if (rowsPerBlock < HW) return undefined;
+  // Keep the factorisation small: it is done once per group.
+  if (rowsPerBlock * HW * HW > DEFAULT_DENSE_FLOP_BUDGET) return undefined;
+  const x = new Float64Array(g.nX);
+  for (let group = 0; group < g.groups; group++) {
+    const block = channelGradientBlock(g, dz, group);
+    const factor = lstsqFactor(block);
+    if (factor.rank < HW) return undefined;
+    const rhs = new Float64Array(rowsPerBlock);
+    for (let cRel = 0; cRel < g.inPerGroup; cRel++) {
+      const c = group * g.inPerGroup + cRel;
+      let row = 0;
+      for (let fRel = 0; fRel < g.outPerGroup; fRel++) {
+        const f = group * g.outPerGroup + fRel;
+        for (let a = 0; a < g.kernel[0]; a++) for (let b = 0; b < g.kernel[1]; b++) rhs[row++] = G[weightIndex(g, f, cRel, a, b)];
+      }
+      x.set(factor.solve(rhs).x, c * HW);
+    }
+  }
+  return { x };
+}
+
+/** The (C_out/g·k_h·k_w) × (H·W) block of K(δz) shared by the input channels of one group. */
+export function channelGradientBlock(g: ConvGeometry, dz: Float64Array, group: number): DenseMatrix {
+  const [kh, kw] = g.kernel;
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const [pt, pl] = g.pads;
+  const HW = g.height * g.width;
+  const M = zeros(g.outPerGroup * kh * kw, HW);
+  let row = 0;
+  for (let fRel = 0; fRel < g.outPerGroup; fRel++) {
+    const f = group * g.outPerGroup + fRel;
+    const dzBase = f * g.outHeight * g.outWidth;
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        const base = row * HW;
+        for (let u = 0; u < g.outHeight; u++) {
+          const i = u * sh + a * dh - pt;
+          if (i < 0 || i >= g.height) continue;
+          for (let v = 0; v < g.outWidth; v++) {
+            const j = v * sw + b * dw - pl;
+            if (j < 0 || j >= g.width) continue;
+            M.data[base + i * g.width + j] += dz[dzBase + u * g.outWidth + v];
+          }
+        }
+        row++;
+      }
+    }
+  }
+  return M;
+}
+
+function denseStackedMatrix(op: ConvOperator, W: Float64Array, dz: Float64Array, active: number[]): DenseMatrix {
+  const K = op.gradientCsr(dz);
+  const Wf = op.forwardCsr(W);
+  const Wa = selectRows(Wf, active);
+  return csrToDense(csrVStack(K, Wa));
+}
+
+function selectRows(A: Csr, rows: number[]): Csr {
+  let nnz = 0;
+  for (const r of rows) nnz += A.rowPtr[r + 1] - A.rowPtr[r];
+  const rowPtr = new Int32Array(rows.length + 1);
+  const colIdx = new Int32Array(nnz);
+  const values = new Float64Array(nnz);
+  let k = 0;
+  rows.forEach((r, i) => {
+    for (let p = A.rowPtr[r]; p < A.rowPtr[r + 1]; p++) {
+      colIdx[k] = A.colIdx[p];
+      values[k] = A.values[p];
+      k++;
+    }
+    rowPtr[i + 1] = k;
+  });
+  return { rows: rows.length, cols: A.cols, rowPtr, colIdx, values };
+}
+
+/**
+ * Average pooling has no parameters: only its forward rows P x = y. The minimum-norm solution spreads each
+ * pooled value evenly over its window (the lost detail cannot come back from this layer).
+ */
+export function solveAvgPool(apply: (x: Float64Array) => Float64Array, applyTranspose: (y: Float64Array) => Float64Array, nX: number, y: Float64Array): LayerSolution {
+  const A: LinearOperator = {
+    rows: y.length,
+    cols: nX,
+    apply: (x, out) => out.set(apply(x)),
+    applyTranspose: (r, out) => out.set(applyTranspose(r)),
+  };
+  const res = lsqr(A, y, { atol: 1e-15, btol: 1e-15, maxIter: 2000 });
+  const Px = apply(res.x);
+  let rr = 0;
+  for (let i = 0; i < y.length; i++) rr += (Px[i] - y[i]) ** 2;
+  const yn = norm2(y);
+  return { x: res.x, method: 'avg-pool-lstsq', equations: y.length, iterations: res.iterations, relativeResidual: yn > 0 ? Math.sqrt(rr) / yn : 0 };
+}

@@ -1,0 +1,119 @@
+// Types shared by the reconstruction attack (algorithm.md §5): the executable network, the shared gradients,
+// and the report of one attack. The engine fills them; the CLI, the worker and the webview only read them.
+import type { Shape } from '../ir';
+import type { Unit } from '../analysis/units';
+
+/** Gradients one client shares after one training step, per unit of the analysis graph (BN folded into the unit). */
+export interface UnitGradients {
+  /** ∂ℓ/∂W of the unit's effective kernel (conv OIHW, dense [out, in]). */
+  kernel: Float64Array;
+  /** ∂ℓ/∂b of the unit's effective bias; absent when the unit has no bias. */
+  bias?: Float64Array;
+}
+
+export type SharedGradients = Map<string /* unit id */, UnitGradients>;
+
+/** One forward pass in float64: every unit's pre-activation and output, in the engine's NCHW flat layout. */
+export interface ForwardTrace {
+  input: Float64Array;
+  /** Per unit id: the affine output z (before the unit's activation; equal to `output` when there is none). */
+  preActivation: Map<string, Float64Array>;
+  /** Per unit id: the unit's output (after its activation). */
+  output: Map<string, Float64Array>;
+  logits: Float64Array;
+}
+
+/** Result of the simulated training step (softmax cross-entropy with a one-hot label). */
+export interface TrainingStep {
+  loss: number;
+  probabilities: Float64Array;
+  gradients: SharedGradients;
+  /** δz per unit id (∂ℓ/∂ pre-activation), for tests and for the per-layer report. */
+  preActivationGrad: Map<string, Float64Array>;
+}
+
+/** How an image in [0,1] becomes the model input: x_model = (x − mean[c]) / std[c]. */
+export interface InputNormalization {
+  mean: number[];
+  std: number[];
+}
+
+export type LayerSolveMethod =
+  | 'fc-closed-form' // x = Gᵀ δz / ‖δz‖² (algorithm.md §3.1)
+  | 'dense-lstsq' // minimum-norm least squares with a pivoted QR of the stacked system
+  | 'lsqr' // matrix-free LSQR on [K(δz); W_op]
+  | 'avg-pool-lstsq'; // forward rows only (a parameter-free linear map)
+
+export interface AttackLayerResult {
+  unitId: string;
+  name: string;
+  kind: 'conv' | 'dense' | 'avgPool';
+  method: LayerSolveMethod;
+  unknowns: number;
+  /** Rows of the stacked system actually used (gradient rows + forward rows kept). */
+  equations: number;
+  /** Numerical rank of the stacked system (dense path only). */
+  rank?: number;
+  /** ‖U x̂ − V‖ / ‖V‖. */
+  relativeResidual: number;
+  /** LSQR: iterations and its condition estimate. */
+  iterations?: number;
+  conditionEstimate?: number;
+  /** ‖x̂ − x‖/‖x‖ against the true layer input (only when the attacker's test harness knows it). */
+  relativeError?: number;
+  /** Gradient-matching correction of this layer, when it ran. */
+  refinement?: { iterations: number; seconds: number; relativeErrorBefore?: number; relativeErrorAfter?: number; objectiveBefore: number; objectiveAfter: number };
+  seconds: number;
+}
+
+export interface ImageQuality {
+  mse: number;
+  /** 10·log10(1/MSE) on [0,1] images; Infinity when identical. */
+  psnr: number;
+  /** The "255 on [0,1]" value some papers print (psnr + 48.13 dB); compatibility only. */
+  psnr255: number;
+  ssim: number;
+  /** The same three after clipping the reconstruction to [0,1] (what is displayed). */
+  clipped: { mse: number; psnr: number; ssim: number };
+}
+
+export interface AttackImageResult {
+  image: string;
+  /** Label used for the simulated training step (given or chosen). */
+  label: number;
+  recoveredLabel: number;
+  labelRule: 'bias' | 'row-sum' | 'row-sign';
+  labelRecovered: boolean;
+  loss: number;
+  /** Units solved, from the output back to the input. */
+  layers: AttackLayerResult[];
+  /** Whether the recursion reached the image (false when a unit breaks the closed-form chain). */
+  reachedInput: boolean;
+  /** When `reachedInput` is false: the unit where the chain broke, and why. */
+  stoppedAt?: { unitId: string; reason: string };
+  /** Image quality on [0,1] after undoing the input normalisation (absent when the input was not reached). */
+  quality?: ImageQuality;
+  /** ‖x̂ − x‖/‖x‖ in the model's input space. */
+  relativeError?: number;
+  seconds: { forward: number; gradients: number; labels: number; solve: number; refine: number; total: number };
+  /** PNG files written for this image, relative to the report folder. */
+  files?: { original: string; reconstructed: string; sideBySide: string };
+}
+
+export interface AttackReport {
+  file: string;
+  /** [C, H, W] of the model input. */
+  inputShape: Shape;
+  normalization: InputNormalization;
+  gradientsFrom: 'simulated' | 'safetensors';
+  refine: boolean;
+  images: AttackImageResult[];
+  /** One sentence: did the attack give the images back? */
+  verdict: string;
+  /** Cross-check of the engine's float64 forward pass against onnxruntime-node (ONNX models, trusted runs). */
+  runtimeCheck?: { runtime: string; maxAbsDifference: number; tensorsCompared: number };
+  warnings: string[];
+}
+
+/** Unit kinds the float64 network can execute. */
+export type ExecutableUnit = Unit;

@@ -1,0 +1,50 @@
+// The reconstruction attack in reports: per model, the verdict, one row per image and the image pairs.
+import type { AttackImageResult, AttackReport } from '../attack/types';
+import { displayPath, formatShape, markdownCode, renderMarkdownTable, type Alignment } from './format';
+
+export function formatDecibels(value: number | undefined): string {
+  if (value === undefined || Number.isNaN(value)) return '—';
+  return value === Infinity ? '∞' : `${value.toFixed(1)} dB`;
+}
+
+export function formatSsim(value: number | undefined): string {
+  return value === undefined || Number.isNaN(value) ? '—' : value.toFixed(3);
+}
+
+/** "conv_1 dense-lstsq 1e-14" … the per-layer trail of one image, for tables. */
+export function layerTrail(image: AttackImageResult): string {
+  return image.layers.map((l) => `${l.name}: ${l.relativeError !== undefined ? `err ${l.relativeError.toExponential(1)}` : `res ${l.relativeResidual.toExponential(1)}`}`).join(' · ');
+}
+
+export function attackRows(report: AttackReport): string[][] {
+  return report.images.map((image) => [
+    image.files?.sideBySide ? `![${image.image}](${encodeURI(image.files.sideBySide)})` : image.image,
+    `${image.recoveredLabel}${image.labelRecovered ? ' ✓' : ` ✗ (was ${image.label})`} (${image.labelRule})`,
+    image.reachedInput ? 'yes' : `no: ${image.stoppedAt?.reason ?? ''}`,
+    formatDecibels(image.quality?.clipped.psnr),
+    formatSsim(image.quality?.clipped.ssim),
+    image.relativeError !== undefined ? image.relativeError.toExponential(2) : '—',
+    `${image.seconds.total.toFixed(2)} s`,
+  ]);
+}
+
+export function attackMarkdown(attacks: AttackReport[], baseDir: string): string {
+  const parts = ['## Reconstruction attack', 'Each image below was fed through one simulated training step; LeakLint then rebuilt it from the gradients alone (R-GAP/COPA closed form, layer by layer from the output). PSNR/SSIM are measured on [0,1] images, reconstruction clipped to [0,1].'];
+  const align: Alignment[] = ['left', 'left', 'left', 'right', 'right', 'right', 'right'];
+  for (const report of attacks) {
+    parts.push(`### ${markdownCode(displayPath(report.file, baseDir))}`);
+    parts.push(
+      [
+        `**${report.verdict}**`,
+        '',
+        `- Input ${formatShape(report.inputShape, '×')}, normalisation mean ${report.normalization.mean.join(', ')} / std ${report.normalization.std.join(', ')}; gradients ${report.gradientsFrom}; correction step ${report.refine ? 'on' : 'off'}`,
+        ...(report.runtimeCheck
+          ? [`- onnxruntime-node forward pass agrees with the engine's float64 pass to ${report.runtimeCheck.maxAbsDifference.toExponential(1)} (${report.runtimeCheck.tensorsCompared} tensors)`]
+          : []),
+        ...report.warnings.map((w) => `- Warning: ${w}`),
+      ].join('\n'),
+    );
+    parts.push(renderMarkdownTable(['Original · reconstruction', 'Label recovered', 'Reached input', 'PSNR', 'SSIM', 'Rel. error', 'Time'], attackRows(report), align));
+  }
+  return parts.join('\n\n');
+}

@@ -1,0 +1,95 @@
+// The read-only layer document of a model (scheme `leaklint-layers:`): one line per analysed layer with its op,
+// shapes, risk and status. Binary .onnx files have no text to point into, so their findings link here, and the
+// layer document's hovers and CodeLens give the same details as model.json's.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { LayerFinding, ModelReport } from '../engine/analysis/types';
+import { formatRisk, formatShape, layerLabel } from '../engine/reports/format';
+import type { ModelAnalyses } from './modelAnalyses';
+import { securityScore } from './scores';
+
+export const LAYER_DOCUMENT_SCHEME = 'leaklint-layers';
+/** Lines before the first layer: title, model summary, blank line, column header. */
+const HEADER_LINES = 4;
+
+/** The layer document of a model: the model's path with ".layers" appended, the model's URI in the query. */
+export function layerDocumentUri(model: vscode.Uri): vscode.Uri {
+  return vscode.Uri.from({ scheme: LAYER_DOCUMENT_SCHEME, path: `${model.path}.layers`, query: model.toString() });
+}
+
+export function modelOfLayerDocument(document: vscode.Uri): vscode.Uri {
+  return vscode.Uri.parse(document.query);
+}
+
+/** 0-based line of a layer in its layer document. */
+export function layerLine(finding: Pick<LayerFinding, 'index'>): number {
+  return HEADER_LINES + finding.index;
+}
+
+export function layerAtLine(report: ModelReport, line: number): LayerFinding | undefined {
+  return report.layers.find((f) => layerLine(f) === line);
+}
+
+export function layerLocation(model: vscode.Uri, finding: LayerFinding): vscode.Location {
+  const line = layerLine(finding);
+  return new vscode.Location(layerDocumentUri(model), new vscode.Range(line, 0, line, Number.MAX_SAFE_INTEGER));
+}
+
+export function renderLayerDocument(report: ModelReport): string {
+  const m = report.model;
+  const rows = [...report.layers]
+    .sort((a, b) => a.index - b.index)
+    .map((f) => [
+      String(f.index),
+      layerLabel(f),
+      f.description,
+      `${formatShape(f.inputShape)} -> ${formatShape(f.outputShape)}`,
+      `risk ${formatRisk(f.risk)} ${f.severity}`,
+      f.status,
+      f.ruleId,
+    ]);
+  const header = ['#', 'layer', 'op', 'input -> output', 'risk', 'status', 'rule'];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
+  const lines = [
+    `LeakLint layers of ${path.basename(report.file)} (${report.format}, ${report.weights} weights, input ${formatShape(report.inputShape)})`,
+    `model risk ${formatRisk(m.risk)} (${m.severity}), security score ${securityScore(report)}/100, COPA ${m.copaIndex}, RA-i ${m.raIndexCount}`,
+    '',
+    line(header),
+    // One line per layer, in index order: layerLine() depends on it.
+    ...rows.map(line),
+    '',
+    ...report.warnings.map((w) => `warning: ${w}`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+export class LayerDocumentProvider implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(private readonly analyses: ModelAnalyses) {
+    this.subscription = analyses.onDidChange((model) => this.changed.fire(layerDocumentUri(model)));
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const model = modelOfLayerDocument(uri);
+    let analysis = this.analyses.get(model);
+    if (!analysis) {
+      try {
+        analysis = await this.analyses.analyze(model);
+      } catch (e) {
+        return `LeakLint could not analyse ${model.fsPath}: ${e instanceof Error ? e.message : String(e)}\n`;
+      }
+    }
+    if (!analysis) return `${model.fsPath} is ignored by the leaklint.ignore setting.\n`;
+    if (analysis.kind === 'failed') return `LeakLint could not read ${model.fsPath} (${analysis.code}): ${analysis.message}\n`;
+    return renderLayerDocument(analysis.report);
+  }
+
+  dispose() {
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+}

@@ -1,0 +1,119 @@
+// Hovers and CodeLens on analysed layers: in model.json over each layer object, and in the layer document on each
+// layer's line. Both read the shared analyses; the text comes from one function, also used by "Explain".
+import * as vscode from 'vscode';
+import { getRule } from '../engine/analysis/rules';
+import type { LayerFinding, ModelReport } from '../engine/analysis/types';
+import { describeFixEffect, escapeMarkdown, formatNumber, formatRanks, formatRisk, layerLabel } from '../engine/reports/format';
+import { LAYER_DOCUMENT_SCHEME, layerAtLine, layerLine, modelOfLayerDocument } from './layerDocument';
+import type { ModelAnalyses } from './modelAnalyses';
+
+export const COMMAND_SHOW_RECONSTRUCTIONS = 'leaklint.showReconstructions';
+export const COMMAND_EXPLAIN_LAYER = 'leaklint.explainLayer';
+
+/** JSON files are checked against the analyses (TF.js models are recognised by content, not by name). */
+export const MODEL_JSON_SELECTOR: vscode.DocumentSelector = [{ scheme: 'file', pattern: '**/*.json' }];
+export const LAYER_DOCUMENT_SELECTOR: vscode.DocumentSelector = [{ scheme: LAYER_DOCUMENT_SCHEME }];
+
+function commandLink(title: string, command: string, args: unknown[]): string {
+  return `[${title}](command:${command}?${encodeURIComponent(JSON.stringify(args))})`;
+}
+
+/** The full explanation of one layer finding, as Markdown (hover and "Explain"). */
+export function layerMarkdown(model: vscode.Uri, report: ModelReport, finding: LayerFinding, withCommands: boolean): string {
+  const m = finding.metrics;
+  const rule = getRule(finding.ruleId);
+  const lines = [
+    `**${escapeMarkdown(layerLabel(finding))}** — ${escapeMarkdown(finding.description)}`,
+    '',
+    `Risk **${formatRisk(finding.risk)}** (${finding.severity}) · ${finding.status} · ${finding.ruleId}${rule ? ` ${rule.name}` : ''}`,
+    '',
+    '| unknowns | equations (gradient + forward) | rank K/W/U | deficiency | uncovered |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+    `| ${m.nX} | ${m.nW} + ${m.nZ} | ${formatRanks(m, '-', '≤')} | ${formatNumber(m.deficiency)} | ${m.uncovered} |`,
+    '',
+    escapeMarkdown(finding.reason),
+  ];
+  if (finding.fixes.length) {
+    lines.push('', '**Fixes** (predicted by re-analysing the changed model):');
+    for (const fix of finding.fixes) lines.push(`- ${escapeMarkdown(fix.title)}: ${describeFixEffect(fix, '→')}`);
+  }
+  lines.push('', `Model risk ${formatRisk(report.model.risk)} (${report.model.severity}), COPA ${report.model.copaIndex}.`);
+  if (withCommands) {
+    const args = [model.toString(), finding.nodeId];
+    lines.push('', `${commandLink('Show reconstruction', COMMAND_SHOW_RECONSTRUCTIONS, [model.toString()])} · ${commandLink('Explain', COMMAND_EXPLAIN_LAYER, args)}`);
+  } else if (rule) {
+    lines.push('', `**${rule.id} ${rule.name}.** ${rule.fullDescription}`, '', `**What to do.** ${rule.help}`);
+  }
+  return lines.join('\n');
+}
+
+/** The analysed layer under a position: in model.json the innermost layer object, in the layer document its line. */
+function layerAt(analyses: ModelAnalyses, document: vscode.TextDocument, position: vscode.Position) {
+  const model = document.uri.scheme === LAYER_DOCUMENT_SCHEME ? modelOfLayerDocument(document.uri) : document.uri;
+  const analysis = analyses.get(model);
+  if (analysis?.kind !== 'report') return undefined;
+  const { report } = analysis;
+  if (document.uri.scheme === LAYER_DOCUMENT_SCHEME) {
+    const finding = layerAtLine(report, position.line);
+    return finding && { model, report, finding, range: document.lineAt(position.line).range };
+  }
+  const offset = document.offsetAt(position);
+  let best: LayerFinding | undefined;
+  for (const f of report.layers) {
+    if (f.location.format !== 'json' || offset < f.location.offset || offset > f.location.offset + f.location.length) continue;
+    if (!best || (best.location.format === 'json' && f.location.length < best.location.length)) best = f;
+  }
+  if (!best || best.location.format !== 'json') return undefined;
+  const range = new vscode.Range(document.positionAt(best.location.offset), document.positionAt(best.location.offset + best.location.length));
+  return { model, report, finding: best, range };
+}
+
+export class LayerHoverProvider implements vscode.HoverProvider {
+  constructor(private readonly analyses: ModelAnalyses) {}
+
+  provideHover(document: vscode.TextDocument, position: vscode.Position): vscode.Hover | undefined {
+    const hit = layerAt(this.analyses, document, position);
+    if (!hit) return undefined;
+    const markdown = new vscode.MarkdownString(layerMarkdown(hit.model, hit.report, hit.finding, true));
+    // Command links only to our own two commands.
+    markdown.isTrusted = { enabledCommands: [COMMAND_SHOW_RECONSTRUCTIONS, COMMAND_EXPLAIN_LAYER] };
+    return new vscode.Hover(markdown, hit.range);
+  }
+}
+
+export class LayerCodeLensProvider implements vscode.CodeLensProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.changed.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(private readonly analyses: ModelAnalyses) {
+    this.subscription = analyses.onDidChange(() => this.changed.fire());
+  }
+
+  provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
+    const inLayerDocument = document.uri.scheme === LAYER_DOCUMENT_SCHEME;
+    const model = inLayerDocument ? modelOfLayerDocument(document.uri) : document.uri;
+    const analysis = this.analyses.get(model);
+    if (analysis?.kind !== 'report') return [];
+    return analysis.report.layers.flatMap((finding) => {
+      let line: number;
+      if (inLayerDocument) line = layerLine(finding);
+      else if (finding.location.format === 'json' && finding.location.offset <= document.getText().length) line = document.positionAt(finding.location.offset).line;
+      else return [];
+      if (line >= document.lineCount) return [];
+      const range = new vscode.Range(line, 0, line, 0);
+      return [
+        new vscode.CodeLens(range, {
+          title: `LeakLint: risk ${formatRisk(finding.risk)} ${finding.severity} · ${finding.status}`,
+          command: COMMAND_EXPLAIN_LAYER,
+          arguments: [model.toString(), finding.nodeId],
+        }),
+      ];
+    });
+  }
+
+  dispose() {
+    this.subscription.dispose();
+    this.changed.dispose();
+  }
+}

@@ -1,0 +1,176 @@
+// "Show Reconstructions": a webview per model that runs the reconstruction attack in the background runtime, with
+// live progress and a cancel button, and shows each sample image beside its reconstruction. Images are PNGs the
+// runtime writes under the extension's storage folder, loaded through asWebviewUri; the model never reaches the
+// webview. The panel keeps its state in the webview (getState/setState) and is restored by a serializer.
+import { createHash } from 'crypto';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { AttackReport } from '../engine/attack/types';
+import type { HostToView, ViewImage, ViewState, ViewToHost } from '../../webview-ui/protocol';
+import type { ModelAnalyses } from './modelAnalyses';
+import type { RuntimeClient } from './runtime';
+import { webviewHtml, webviewOptions } from './webviewHtml';
+
+export const RECONSTRUCTION_VIEW_TYPE = 'leaklint.reconstructions';
+const SAMPLE_IMAGES = 4;
+
+/** What the command returns (tests wait on `finished`). */
+export interface ReconstructionView {
+  readonly state: ViewState;
+  /** Resolves when the current run ends (done, failed, cancelled, or not possible here). */
+  readonly finished: Promise<ViewState>;
+}
+
+class ReconstructionPanel implements ReconstructionView {
+  state: ViewState;
+  finished: Promise<ViewState>;
+  private cancel: vscode.CancellationTokenSource | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    readonly model: vscode.Uri,
+    private readonly owner: ReconstructionPanels,
+    restored?: ViewState,
+  ) {
+    this.state = restored ?? { model: model.toString(), modelName: path.basename(model.fsPath), phase: 'idle' };
+    this.finished = Promise.resolve(this.state);
+    panel.webview.options = webviewOptions(owner.context.extensionUri, [owner.storageRoot]);
+    panel.webview.html = webviewHtml(panel.webview, owner.context.extensionUri, 'reconstructions', `Reconstructions: ${this.state.modelName}`, this.state);
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((message: ViewToHost) => this.onMessage(message)),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  private onMessage(message: ViewToHost) {
+    if (message.type === 'ready') this.post();
+    else if (message.type === 'run') this.run();
+    else if (message.type === 'cancel') this.cancel?.cancel();
+    else if (message.type === 'error') this.owner.output.appendLine(`reconstruction webview: ${message.message}`);
+  }
+
+  private update(state: Partial<ViewState>) {
+    this.state = { ...this.state, ...state };
+    this.post();
+  }
+
+  private post() {
+    void this.panel.webview.postMessage({ type: 'state', state: this.state } satisfies HostToView);
+  }
+
+  /** Starts an attack unless one is running; returns the promise of its end. */
+  run(): Promise<ViewState> {
+    if (this.state.phase === 'running') return this.finished;
+    this.finished = this.attack();
+    return this.finished;
+  }
+
+  private async attack(): Promise<ViewState> {
+    if (!vscode.workspace.isTrusted) {
+      this.update({ phase: 'restricted', message: 'Restricted Mode: the reconstruction attack runs native code and reads sample images; trust this workspace to run it. Static analysis still works.' });
+      return this.state;
+    }
+    this.cancel = new vscode.CancellationTokenSource();
+    const outDir = vscode.Uri.joinPath(this.owner.storageRoot, createHash('sha1').update(this.model.toString()).digest('hex').slice(0, 12));
+    this.update({ phase: 'running', progress: { done: 0, total: SAMPLE_IMAGES, label: 'starting' }, message: undefined, verdict: undefined, images: undefined });
+    try {
+      await vscode.workspace.fs.delete(outDir, { recursive: true, useTrash: false }).then(undefined, () => undefined);
+      await vscode.workspace.fs.createDirectory(outDir);
+      const analysis = this.owner.analyses.get(this.model);
+      const inputShape = analysis?.kind === 'report' ? analysis.config.inputShape : undefined;
+      const report = await this.owner.runtime.attack(
+        { file: this.model.fsPath, read: { inputShape }, options: { maxImages: SAMPLE_IMAGES, outDir: outDir.fsPath }, trusted: true },
+        { onProgress: (done, total, label) => this.update({ progress: { done, total, label } }), cancellation: this.cancel.token },
+      );
+      this.update({ phase: 'done', progress: undefined, ...this.viewOf(report, outDir) });
+    } catch (e) {
+      const cancelled = this.cancel.token.isCancellationRequested;
+      this.update({ phase: cancelled ? 'cancelled' : 'failed', progress: undefined, message: cancelled ? 'Cancelled.' : e instanceof Error ? e.message : String(e) });
+    } finally {
+      this.cancel.dispose();
+      this.cancel = undefined;
+    }
+    return this.state;
+  }
+
+  private viewOf(report: AttackReport, outDir: vscode.Uri): Partial<ViewState> {
+    const src = (relative: string | undefined) =>
+      relative ? this.panel.webview.asWebviewUri(vscode.Uri.joinPath(outDir, ...relative.split('/'))).toString() : undefined;
+    const images = report.images.map(
+      (image): ViewImage => ({
+        name: image.image,
+        label: image.label,
+        recoveredLabel: image.recoveredLabel,
+        labelRecovered: image.labelRecovered,
+        reachedInput: image.reachedInput,
+        stoppedReason: image.stoppedAt?.reason,
+        // JSON has no Infinity: an exact reconstruction has PSNR null.
+        psnr: image.quality ? (Number.isFinite(image.quality.clipped.psnr) ? image.quality.clipped.psnr : null) : undefined,
+        ssim: image.quality?.clipped.ssim,
+        originalSrc: src(image.files?.original),
+        reconstructedSrc: src(image.files?.reconstructed),
+        layers: image.layers.map((l) => ({ name: l.name, kind: l.kind, relativeResidual: l.relativeResidual, relativeError: l.relativeError })),
+      }),
+    );
+    return { verdict: report.verdict, images, warnings: report.warnings };
+  }
+
+  dispose() {
+    this.cancel?.cancel();
+    this.owner.forget(this);
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
+
+export class ReconstructionPanels implements vscode.Disposable {
+  private readonly panels = new Map<string, ReconstructionPanel>();
+  private readonly registration: vscode.Disposable;
+  /** Where the attack writes its PNGs; also a webview resource root. */
+  readonly storageRoot: vscode.Uri;
+
+  constructor(
+    readonly context: vscode.ExtensionContext,
+    readonly runtime: RuntimeClient,
+    readonly analyses: ModelAnalyses,
+    readonly output: vscode.OutputChannel,
+  ) {
+    this.storageRoot = vscode.Uri.joinPath(context.storageUri ?? context.globalStorageUri, 'reconstructions');
+    this.registration = vscode.window.registerWebviewPanelSerializer(RECONSTRUCTION_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel, state: ViewState | undefined) => {
+        if (!state?.model) return panel.dispose();
+        // A run that was going on when the window closed did not finish: show it as stopped.
+        const restored: ViewState = state.phase === 'running' ? { ...state, phase: 'cancelled', progress: undefined, message: 'Interrupted by a reload.' } : state;
+        this.adopt(new ReconstructionPanel(panel, vscode.Uri.parse(state.model), this, restored));
+      },
+    });
+  }
+
+  /** Opens (or reveals) the model's panel and starts an attack unless it already shows one. */
+  show(model: vscode.Uri): ReconstructionView {
+    let view = this.panels.get(model.toString());
+    if (view) view.panel.reveal();
+    else {
+      const panel = vscode.window.createWebviewPanel(RECONSTRUCTION_VIEW_TYPE, `Reconstructions: ${path.basename(model.fsPath)}`, vscode.ViewColumn.Beside, {
+        ...webviewOptions(this.context.extensionUri, [this.storageRoot]),
+      });
+      view = this.adopt(new ReconstructionPanel(panel, model, this));
+    }
+    if (view.state.phase !== 'done' && view.state.phase !== 'running') view.run();
+    return view;
+  }
+
+  private adopt(view: ReconstructionPanel): ReconstructionPanel {
+    this.panels.set(view.model.toString(), view);
+    return view;
+  }
+
+  forget(view: ReconstructionPanel) {
+    if (this.panels.get(view.model.toString()) === view) this.panels.delete(view.model.toString());
+  }
+
+  dispose() {
+    this.registration.dispose();
+    for (const view of [...this.panels.values()]) view.panel.dispose();
+  }
+}

@@ -1,0 +1,65 @@
+// Hovers, CodeLens, the layer document and the status bar, through VS Code's own provider commands.
+'use strict';
+const assert = require('assert');
+const fs = require('fs');
+const vscode = require('vscode');
+const { workspaceFile, leaklint, waitFor, hoverText } = require('./helpers');
+
+suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
+  let api;
+  suiteSetup(async () => {
+    ({ api } = await leaklint());
+    for (const file of [['tfjs', 'model.json'], ['model.onnx']]) await api.analyses.analyze(workspaceFile(...file));
+  });
+
+  test('hover on a model.json layer object: risk, equations, reason, fixes, command links', async () => {
+    const uri = workspaceFile('tfjs', 'model.json');
+    const document = await vscode.workspace.openTextDocument(uri);
+    const at = document.positionAt(fs.readFileSync(uri.fsPath, 'utf8').indexOf('"name": "conv_2"'));
+    const text = hoverText(await vscode.commands.executeCommand('vscode.executeHoverProvider', uri, at));
+    assert.match(text, /\*\*conv\\_2\*\*/); // Markdown-escaped name
+    assert.match(text, /Risk \*\*0\.92\*\* \(high\)/);
+    assert.match(text, /\| 3468 \| 2160 \+ \d+ \|/, "unknowns, gradient and forward equations");
+    assert.match(text, /\| 280 \|/, 'deficiency');
+    assert.match(text, /leaving 280 input dimensions/);
+    assert.match(text, /command:leaklint\.showReconstructions/);
+    assert.match(text, /command:leaklint\.explainLayer/);
+  });
+
+  test('hover in the layer document, on the layer line', async () => {
+    const document = await vscode.commands.executeCommand('leaklint.openLayerDocument', workspaceFile('model.onnx')).then((e) => e.document);
+    assert.strictEqual(document.uri.scheme, 'leaklint-layers');
+    const line = [...Array(document.lineCount).keys()].find((i) => /^\d+\s+conv_3\s/.test(document.lineAt(i).text));
+    assert.ok(line !== undefined, `no conv_3 line in:\n${document.getText()}`);
+    const text = hoverText(await vscode.commands.executeCommand('vscode.executeHoverProvider', document.uri, new vscode.Position(line, 3)));
+    assert.match(text, /\*\*conv\\_3\*\*/);
+    assert.match(text, /Risk \*\*1\.00\*\* \(high\)/);
+  });
+
+  test('CodeLens above every analysed layer, in model.json and in the layer document', async () => {
+    const uri = workspaceFile('tfjs', 'model.json');
+    const analysis = api.analyses.get(uri);
+    const lenses = await vscode.commands.executeCommand('vscode.executeCodeLensProvider', uri);
+    assert.strictEqual(lenses.length, analysis.report.layers.length);
+    assert.ok(lenses.every((l) => /^LeakLint: risk \d\.\d\d (high|medium|low) · /.test(l.command.title)), lenses.map((l) => l.command.title).join('\n'));
+    const conv2 = lenses.find((l) => l.command.arguments[1] === 'conv_2');
+    assert.match(conv2.command.title, /risk 0\.92 high · under-determined/);
+    const layerLenses = await vscode.commands.executeCommand('vscode.executeCodeLensProvider', vscode.Uri.from({ scheme: 'leaklint-layers', path: `${workspaceFile('model.onnx').path}.layers`, query: workspaceFile('model.onnx').toString() }));
+    assert.strictEqual(layerLenses.length, api.analyses.get(workspaceFile('model.onnx')).report.layers.length);
+  });
+
+  test('status bar: the active model\'s security score', async () => {
+    await vscode.window.showTextDocument(workspaceFile('tfjs', 'model.json'));
+    const expected = Math.round(100 * (1 - api.analyses.get(workspaceFile('tfjs', 'model.json')).report.model.risk));
+    await waitFor(() => api.statusBarText() === `$(shield) LeakLint ${expected}/100`, () => `status bar "$(shield) LeakLint ${expected}/100", got ${api.statusBarText()}`);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  test('Explain opens the layer\'s full explanation', async () => {
+    const document = await vscode.commands.executeCommand('leaklint.explainLayer', workspaceFile('model.onnx').toString(), 'conv_2');
+    assert.ok(document, 'no document');
+    assert.match(document.getText(), /LL002 layer-input-partly-recoverable/);
+    assert.match(document.getText(), /What to do/);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+});

@@ -1,0 +1,27 @@
+// Show Reconstructions: the attack runs in the background runtime and the webview gets images and metrics.
+'use strict';
+const assert = require('assert');
+const vscode = require('vscode');
+const { workspaceFile, leaklint } = require('./helpers');
+
+suite('LeakLint reconstructions', () => {
+  suiteSetup(leaklint);
+
+  test('runs the attack on model.onnx and shows each image beside its reconstruction', async function () {
+    this.timeout(240_000);
+    const view = await vscode.commands.executeCommand('leaklint.showReconstructions', workspaceFile('model.onnx'));
+    assert.ok(view, 'the command returned no view');
+    const state = await view.finished;
+    assert.strictEqual(state.phase, 'done', `attack ended in ${state.phase}: ${state.message}`);
+    assert.ok(state.images.length > 0, 'no images');
+    assert.ok(state.verdict && state.verdict.length > 10, 'no verdict');
+    for (const image of state.images) {
+      assert.ok(image.layers.length > 0, `${image.name}: no per-layer results`);
+      if (image.reachedInput) {
+        assert.ok(image.reconstructedSrc, `${image.name}: no reconstruction image`);
+        assert.ok(image.psnr === null || typeof image.psnr === 'number', `${image.name}: PSNR`);
+      }
+    }
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+});

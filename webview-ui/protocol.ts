@@ -1,0 +1,77 @@
+// Messages between the extension host and the reconstruction webview. Type-only: both sides import it, neither
+// bundles anything from the other. The webview gets display-ready data only (never the model, never file paths):
+// images as webview resource URIs under the extension's storage folder.
+
+export interface ViewLayer {
+  name: string;
+  kind: string;
+  /** ‖U x̂ − V‖ / ‖V‖ of the layer's solve. */
+  relativeResidual: number;
+  /** ‖x̂ − x‖/‖x‖ against the true layer input, when known. */
+  relativeError?: number;
+}
+
+export interface ViewImage {
+  name: string;
+  label: number;
+  recoveredLabel: number;
+  labelRecovered: boolean;
+  reachedInput: boolean;
+  stoppedReason?: string;
+  /** Of the clipped reconstruction (what is displayed); PSNR in dB, null for identical images. */
+  psnr?: number | null;
+  ssim?: number;
+  originalSrc?: string;
+  reconstructedSrc?: string;
+  layers: ViewLayer[];
+}
+
+export type ViewPhase = 'idle' | 'running' | 'done' | 'failed' | 'cancelled' | 'restricted';
+
+export interface ViewState {
+  /** The model's URI (string) — also what the serializer needs to restore the panel. */
+  model: string;
+  modelName: string;
+  phase: ViewPhase;
+  progress?: { done: number; total: number; label: string };
+  verdict?: string;
+  images?: ViewImage[];
+  warnings?: string[];
+  /** One line shown for phases failed, cancelled and restricted. */
+  message?: string;
+}
+
+/** One analysed layer in the ONNX custom editor's table (display strings, computed by the host). */
+export interface TableRow {
+  index: number;
+  name: string;
+  description: string;
+  shapes: string;
+  risk: number;
+  severity: 'high' | 'medium' | 'low';
+  status: string;
+  ruleId: string;
+  reason: string;
+  unknowns: number;
+  equations: string;
+  ranks: string;
+  deficiency: string;
+  fixes: string[];
+}
+
+export interface TableState {
+  model: string;
+  modelName: string;
+  phase: 'analysing' | 'done' | 'failed';
+  message?: string;
+  summary?: { risk: string; severity: string; score: number; copa: number; raIndex: number; format: string; weights: string; inputShape: string; coverage: string; warnings: string[] };
+  rows?: TableRow[];
+  /** Restricted Mode hides "Run attack". */
+  trusted: boolean;
+}
+
+/** Which view a webview shows: the HTML shell names it in data-view, and the one bundle renders it. */
+export type ViewKind = 'reconstructions' | 'layers';
+
+export type HostToView = { type: 'state'; state: ViewState } | { type: 'table'; state: TableState };
+export type ViewToHost = { type: 'ready' } | { type: 'run' } | { type: 'cancel' } | { type: 'runAttack' } | { type: 'openLayerDocument' } | { type: 'error'; message: string };

@@ -1,0 +1,98 @@
+// The reconstruction view: renders the state the extension host posts (progress, each sample image beside its
+// reconstruction with PSNR/SSIM and the recovered label, a per-layer residual/error chart, the verdict) and sends
+// back "run" and "cancel". Images are webview resource URIs; it never touches files.
+import type { HostToView, ViewImage, ViewState } from './protocol';
+import { button, element, initialState, type VsCodeApi } from './dom';
+
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+
+function formatPsnr(psnr: number | null | undefined): string {
+  if (psnr === undefined) return '-';
+  return psnr === null ? '∞ (exact)' : `${psnr.toFixed(1)} dB`;
+}
+
+/** Per-layer bars on a log scale: relative residual of the solve, and the error against the true input when known. */
+function layerChart(image: ViewImage): SVGSVGElement {
+  const rowHeight = 18;
+  const labelWidth = 130;
+  const barWidth = 220;
+  const height = rowHeight * image.layers.length + 24;
+  const chart = svg('svg', { class: 'chart', width: labelWidth + barWidth + 80, height, role: 'img', 'aria-label': `per-layer residual and error for ${image.name}` });
+  // 1e-12 … 1 mapped to 0 … barWidth.
+  const scale = (v: number) => Math.max(1, Math.min(barWidth, ((Math.log10(Math.max(v, 1e-12)) + 12) / 12) * barWidth));
+  image.layers.forEach((layer, i) => {
+    const y = 4 + i * rowHeight;
+    chart.append(svg('text', { x: 0, y: y + 11, class: 'chart-label' }, layer.name));
+    chart.append(svg('rect', { x: labelWidth, y, width: scale(layer.relativeResidual), height: 6, class: 'bar-residual' }));
+    if (layer.relativeError !== undefined) chart.append(svg('rect', { x: labelWidth, y: y + 7, width: scale(layer.relativeError), height: 6, class: 'bar-error' }));
+    const value = layer.relativeError !== undefined ? layer.relativeError : layer.relativeResidual;
+    chart.append(svg('text', { x: labelWidth + barWidth + 4, y: y + 11, class: 'chart-label' }, value.toExponential(1)));
+  });
+  const legendY = height - 6;
+  chart.append(svg('rect', { x: labelWidth, y: legendY - 8, width: 10, height: 8, class: 'bar-residual' }));
+  chart.append(svg('text', { x: labelWidth + 14, y: legendY, class: 'chart-label' }, 'residual'));
+  chart.append(svg('rect', { x: labelWidth + 80, y: legendY - 8, width: 10, height: 8, class: 'bar-error' }));
+  chart.append(svg('text', { x: labelWidth + 94, y: legendY, class: 'chart-label' }, 'error vs. true input (log scale)'));
+  return chart;
+}
+
+function figure(caption: string, src: string | undefined, alt: string) {
+  if (!src) return element('figure', {}, element('div', { className: 'missing', text: 'not reached' }), element('figcaption', { text: caption }));
+  const img = element('img');
+  img.src = src;
+  img.alt = alt;
+  return element('figure', {}, img, element('figcaption', { text: caption }));
+}
+
+function imageRow(image: ViewImage) {
+  const label = image.labelRecovered ? `label ${image.recoveredLabel} (recovered)` : `label ${image.label}, recovered ${image.recoveredLabel}`;
+  const metrics = image.reachedInput
+    ? `PSNR ${formatPsnr(image.psnr)} · SSIM ${image.ssim !== undefined ? image.ssim.toFixed(3) : '-'} · ${label}`
+    : `chain broken: ${image.stoppedReason ?? 'input not reached'} · ${label}`;
+  return element(
+    'section',
+    { className: 'sample' },
+    element('h3', { text: image.name }),
+    element('div', { className: 'row' }, figure('original', image.originalSrc, `${image.name} original`), figure('reconstructed', image.reconstructedSrc, `${image.name} reconstructed`), layerChart(image)),
+    element('p', { className: 'metrics', text: metrics }),
+  );
+}
+
+function render(root: HTMLElement, api: VsCodeApi, state: ViewState) {
+  const header = element('header', {}, element('h2', { text: `Reconstructions: ${state.modelName}` }));
+  const controls = element('div', { className: 'controls' });
+  if (state.phase === 'running') controls.append(button(api, 'Cancel', { type: 'cancel' }, 'cancel'));
+  else if (state.phase !== 'restricted') controls.append(button(api, state.phase === 'idle' ? 'Run attack' : 'Run again', { type: 'run' }, 'run'));
+  header.append(controls);
+  const body: Node[] = [header];
+  if (state.phase === 'running' && state.progress) {
+    const bar = element('progress');
+    bar.max = Math.max(1, state.progress.total);
+    bar.value = state.progress.done;
+    body.push(element('div', { className: 'progress' }, bar, element('span', { text: ` ${state.progress.label} (${state.progress.done}/${state.progress.total})` })));
+  }
+  if (state.message) body.push(element('p', { className: `message ${state.phase}`, text: state.message }));
+  if (state.verdict) body.push(element('p', { className: 'verdict', text: state.verdict }));
+  for (const image of state.images ?? []) body.push(imageRow(image));
+  for (const warning of state.warnings ?? []) body.push(element('p', { className: 'warning', text: `warning: ${warning}` }));
+  root.replaceChildren(...body);
+  root.dataset.phase = state.phase;
+}
+
+export function mountReconstructions(root: HTMLElement, api: VsCodeApi) {
+  const first = initialState<ViewState>(root, api);
+  if (first) render(root, api, first);
+  window.addEventListener('message', (event: MessageEvent<HostToView>) => {
+    if (event.data?.type !== 'state') return;
+    api.setState(event.data.state);
+    render(root, api, event.data.state);
+  });
+}
