@@ -41,15 +41,25 @@ function errorText(e: unknown): string {
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   const { analyses } = ctx;
-  const modelFrom = (arg: unknown): vscode.Uri | undefined => {
+  /** The argument, else the active model, else one the user picks among the workspace's models. */
+  const modelFrom = async (arg: unknown): Promise<vscode.Uri | undefined> => {
     const model = toUri(arg) ?? activeModelUri(analyses);
-    if (!model) void vscode.window.showInformationMessage('LeakLint: open a model (.onnx or TF.js model.json) first.');
-    return model;
+    if (model) return model;
+    const models = await workspaceModels();
+    if (!models.length) {
+      void vscode.window.showInformationMessage('LeakLint: no model (.onnx or TF.js model.json) in this workspace.');
+      return undefined;
+    }
+    const picked = await vscode.window.showQuickPick(
+      models.map((uri) => ({ label: vscode.workspace.asRelativePath(uri), uri })),
+      { title: 'LeakLint: which model?' },
+    );
+    return picked?.uri;
   };
 
   const auditWorkspace = async (): Promise<AuditSummary> => {
     const summary: AuditSummary = { analysed: 0, failed: 0, ignored: 0, cancelled: false };
-    const candidates = (await vscode.workspace.findFiles('**/*.{onnx,json}', '**/node_modules/**')).filter((f) => isModelFile(f.fsPath));
+    const candidates = await workspaceModels();
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'LeakLint audit', cancellable: true },
       async (progress, token) => {
@@ -73,7 +83,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   };
 
   const auditCurrentModel = async (arg?: unknown): Promise<Analysis | undefined> => {
-    const model = modelFrom(arg);
+    const model = await modelFrom(arg);
     if (!model) return undefined;
     try {
       return await vscode.window.withProgress(
@@ -87,7 +97,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   };
 
   const openLayerDocument = async (arg?: unknown) => {
-    const model = modelFrom(arg);
+    const model = await modelFrom(arg);
     if (!model) return undefined;
     const document = await vscode.workspace.openTextDocument(layerDocumentUri(model));
     return vscode.window.showTextDocument(document, { preview: true, viewColumn: vscode.ViewColumn.Active });
@@ -160,10 +170,15 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMAND_EXPLAIN_LAYER, explainLayer),
     vscode.commands.registerCommand('leaklint.restartRuntime', restartRuntime),
     vscode.commands.registerCommand(COMMAND_SHOW_RECONSTRUCTIONS, async (arg?: unknown) => {
-      const model = modelFrom(arg);
+      const model = await modelFrom(arg);
       return model && ctx.showReconstructions(model);
     }),
   ];
+}
+
+/** Model files of the workspace: .onnx, and .json files whose content is a TF.js model (as the CLI finds them). */
+async function workspaceModels(): Promise<vscode.Uri[]> {
+  return (await vscode.workspace.findFiles('**/*.{onnx,json}', '**/node_modules/**')).filter((f) => isModelFile(f.fsPath));
 }
 
 /** A failed analysis as the reports' ReadFailure (its code is the engine's ReadErrorCode, or 'internal'). */

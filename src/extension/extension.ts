@@ -9,6 +9,7 @@ import { registerCommands } from './commands';
 import { toDiagnostics } from './diagnostics';
 import { LAYER_DOCUMENT_SCHEME, LayerDocumentProvider } from './layerDocument';
 import { LAYER_DOCUMENT_SELECTOR, LayerCodeLensProvider, LayerHoverProvider, MODEL_JSON_SELECTOR } from './layerInsights';
+import { LAYER_VIEW_TYPE, LayerTableEditorProvider } from './layerTableEditor';
 import { ModelAnalyses } from './modelAnalyses';
 import { ModelWatcher } from './modelWatcher';
 import { ReconstructionPanels } from './reconstructionPanel';
@@ -47,6 +48,9 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
     vscode.languages.registerHoverProvider([...asArray(MODEL_JSON_SELECTOR), ...asArray(LAYER_DOCUMENT_SELECTOR)], new LayerHoverProvider(analyses)),
     vscode.languages.registerCodeLensProvider([...asArray(MODEL_JSON_SELECTOR), ...asArray(LAYER_DOCUMENT_SELECTOR)], new LayerCodeLensProvider(analyses)),
     new ModelWatcher(analyses, reportError),
+    vscode.window.registerCustomEditorProvider(LAYER_VIEW_TYPE, new LayerTableEditorProvider(context, analyses, output), {
+      webviewOptions: { enableFindWidget: true },
+    }),
     ...registerCommands({ analyses, runtime, output, showReconstructions: (model) => panels.show(model) }),
     vscode.commands.registerCommand('leaklint.showLayers', async (uri?: vscode.Uri) => {
       // The reader's view of the model, before any analysis (the same text as `leaklint layers`).

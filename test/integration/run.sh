@@ -3,8 +3,10 @@
 # opened in headless Chromium by playwright-core. The workbench loads this repository as the extension under
 # development and test/integration/suite/index.js as the tests (the ?payload= URL parameter, honoured only with
 # --vscode-option enable-smoke-test-driver), and reports mocha's result through window.codeAutomationExit.
+# Then it packages the extension (.vsix), installs it into a fresh code-server and drives the UI (uiPackaged.js).
 # Usage: npm run test:integration   (LEAKLINT_E2E_SKIP_BUILD=1 to reuse dist/, LEAKLINT_E2E_TIMEOUT=seconds,
-#        CS_PORT=port, CS_HOME=cache folder, LEAKLINT_E2E_KEEP=1 keeps the temporary folder for inspection)
+#        CS_PORT=port, CS_HOME=cache folder, LEAKLINT_E2E_KEEP=1 keeps the temporary folder for inspection,
+#        LEAKLINT_E2E_PACKAGED=0 skips the packaged-extension UI test, LEAKLINT_E2E_DOCS_IMAGES=1 refreshes docs/images)
 # Part of `npm test` (after the unit tests). Needs apt, ~620 MB of code-server and Chromium, installed and cached
 # under $CS_HOME by setup-code-server.sh (~3 min the first time).
 # Exit code: 0 all tests passed, 1 a test failed, 2 setup or start-up error, 3 no result before the time-out,
@@ -79,12 +81,13 @@ JSON
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
 
 START=$(date +%s)
+# start_code_server <user data dir> <extensions dir>
 start_code_server() {
   XDG_CONFIG_HOME="$RUN/xdg" XDG_DATA_HOME="$RUN/xdg" XDG_CACHE_HOME="$RUN/xdg" PATH="$NODE24/bin:$PATH" \
     setsid "$CS_BIN" --config "$RUN/config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
     --disable-telemetry --disable-update-check --disable-workspace-trust \
-    --user-data-dir "$RUN/data" --extensions-dir "$RUN/ext" \
-    --vscode-option enable-smoke-test-driver > "$RUN/code-server.log" 2>&1 < /dev/null &
+    --user-data-dir "$1" --extensions-dir "$2" \
+    --vscode-option enable-smoke-test-driver >> "$RUN/code-server.log" 2>&1 < /dev/null &
   CS_PID=$!
   # /healthz through node (no curl on a minimal Debian).
   for _ in $(seq 1 60); do
@@ -99,7 +102,7 @@ start_code_server() {
 # retried once with a fresh server; a failing or hanging test is not.
 rc=0
 for attempt in 1 2; do
-  if start_code_server; then
+  if start_code_server "$RUN/data" "$RUN/ext"; then
     echo "run.sh: code-server up on 127.0.0.1:$PORT after $(( $(date +%s) - START )) s (attempt $attempt)" >&2
     # In the background + wait, so that a signal to this script is handled at once (the trap then stops the runner too).
     CS_HOST="127.0.0.1:$PORT" XDG_CONFIG_HOME="$RUN/xdg" LEAKLINT_E2E_TIMEOUT="$TIMEOUT" LEAKLINT_E2E_ARTIFACTS="$RUN" \
@@ -118,5 +121,42 @@ for attempt in 1 2; do
     stop_code_server
   fi
 done
+
+# Phase 2, the packaged extension: `npm run package`'s .vsix installed into a fresh code-server, driven through the
+# UI (uiPackaged.js). Screenshots go to test-output/; LEAKLINT_E2E_DOCS_IMAGES=1 also copies them to docs/images/.
+if [ $rc = 0 ] && [ "${LEAKLINT_E2E_PACKAGED:-1}" = 1 ]; then
+  stop_code_server
+  PHASE2=$(date +%s)
+  # The vsce flags of the "package" script (one place), with the output redirected into $RUN.
+  VSCE_ARGS=$(node -p 'require(process.argv[1]).scripts.package.split("&&").pop().trim().replace(/^vsce\s+/, "").replace(/--out\s+\S+/, "")' "$ROOT/package.json")
+  # shellcheck disable=SC2086 # word splitting of the flags is intended
+  (cd "$ROOT" && npx --no-install vsce $VSCE_ARGS --out "$RUN/leaklint.vsix" > "$RUN/vsce.log" 2>&1) || { tail -n 20 "$RUN/vsce.log" >&2; echo "run.sh: packaging failed" >&2; exit 2; }
+  echo "run.sh: packaged $(du -h "$RUN/leaklint.vsix" | cut -f1) $(grep -o 'Packaged: .*' "$RUN/vsce.log" | sed 's/.*(//; s/)//')" >&2
+  mkdir -p "$RUN/data-ui/User" "$RUN/ext-ui"
+  cp "$RUN/data/User/settings.json" "$RUN/data-ui/User/settings.json"
+  XDG_CONFIG_HOME="$RUN/xdg" XDG_DATA_HOME="$RUN/xdg" XDG_CACHE_HOME="$RUN/xdg" PATH="$NODE24/bin:$PATH" \
+    "$CS_BIN" --extensions-dir "$RUN/ext-ui" --user-data-dir "$RUN/data-ui" --install-extension "$RUN/leaklint.vsix" >> "$RUN/code-server.log" 2>&1 \
+    || { echo "run.sh: installing the .vsix into code-server failed" >&2; exit 2; }
+  node "$HERE/makeWorkspace.js" "$RUN/workspace-ui"
+  mkdir -p "$ROOT/test-output" && echo '*' > "$ROOT/test-output/.gitignore"
+  rc=0
+  for attempt in 1 2; do
+    if start_code_server "$RUN/data-ui" "$RUN/ext-ui"; then
+      CS_HOST="127.0.0.1:$PORT" XDG_CONFIG_HOME="$RUN/xdg" node "$HERE/uiPackaged.js" "$RUN/workspace-ui" "$ROOT/test-output" &
+      RUNNER_PID=$!
+      rc=0
+      wait "$RUNNER_PID" || rc=$?
+      RUNNER_PID=""
+    else
+      rc=2
+    fi
+    [ $rc = 2 ] || break
+    stop_code_server
+  done
+  echo "run.sh: packaged extension UI test: exit code $rc after $(( $(date +%s) - PHASE2 )) s" >&2
+  if [ $rc = 0 ] && [ "${LEAKLINT_E2E_DOCS_IMAGES:-}" = 1 ]; then
+    mkdir -p "$ROOT/docs/images" && cp "$ROOT/test-output/layer-view.png" "$ROOT/test-output/reconstructions.png" "$ROOT/docs/images/"
+  fi
+fi
 echo "run.sh: finished in $(( $(date +%s) - START )) s, exit code $rc" >&2
 exit $rc

@@ -358,6 +358,30 @@ test('forward matches a direct-loop interpreter of the IR (conv nets, BN/max-poo
   }
 });
 
+test('forward matches onnxruntime-node (float32) on the ONNX fixtures', async (t) => {
+  let ort: typeof import('onnxruntime-node');
+  try {
+    ort = await import('onnxruntime-node');
+  } catch (e) {
+    t.skip(`onnxruntime-node is not loadable here: ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  for (const name of ['cnn6', 'lenet-sigmoid', 'bn-maxpool-residual', 'depthwise-net', 'relu-net', 'mlp']) {
+    const file = path.join(generated, name, 'model.onnx');
+    const graph = readModel(file);
+    const net = AttackNetwork.fromGraph(graph);
+    const [c, h, w] = net.inputShape;
+    const x = image(c, h, w, 12);
+    const session = await ort.InferenceSession.create(file);
+    const input = new ort.Tensor('float32', Float32Array.from(x), graph.inputs[0].shape);
+    const output = (await session.run({ [session.inputNames[0]]: input }))[session.outputNames[0]].data as Float32Array;
+    const logits = net.logits(Float64Array.from(Float32Array.from(x)));
+    const diff = maxRelDiff(Float64Array.from(output), logits);
+    t.diagnostic(`${name}: max |Δ| / max |logit| = ${diff.toExponential(2)}`);
+    assert.ok(diff < 1e-5, `${name}: ${diff}`);
+  }
+});
+
 test('network structure: units, logits, classes, input shape; BN folded into the kernel and bias', () => {
   const net = AttackNetwork.fromGraph(load('bn-maxpool-residual/model.onnx'));
   assert.deepEqual(net.inputShape, [3, 32, 32]);

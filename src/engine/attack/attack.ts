@@ -145,7 +145,7 @@ function writeImages(
   normalization: InputNormalization,
 ): void {
   if (!reconstructed) return;
-  const stem = result.image.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const stem = fileStem(result.image);
   const rec = modelInputToImage(reconstructed, shape, normalization);
   const files = { original: '', reconstructed: `${stem}-reconstructed.png`, sideBySide: '' };
   writePng(path.join(folder, files.reconstructed), floatImageToRgba(rec));
@@ -161,7 +161,7 @@ function writeImages(
 
 /** Per-image JSON next to the PNGs (JSON has no Infinity: an exact reconstruction's PSNR is written as "Infinity"). */
 function writeImageJson(folder: string, result: AttackImageResult): void {
-  const stem = result.image.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const stem = fileStem(result.image);
   fs.writeFileSync(path.join(folder, `${stem}.json`), attackJson(result));
 }
 
@@ -221,4 +221,9 @@ function completeNormalization(n: InputNormalization | undefined, channels: numb
   const std = spread(n?.std, 1);
   if (std.some((s) => !(s > 0))) throw new RangeError('normalisation std must be positive');
   return { mean: spread(n?.mean, 0), std };
+}
+
+/** "chelsea.png" → "chelsea": the name the image's output files start with. */
+function fileStem(imageName: string): string {
+  return imageName.replace(/\.(png|jpe?g)$/i, '').replace(/[^A-Za-z0-9_.-]/g, '_');
 }

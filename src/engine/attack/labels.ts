@@ -55,9 +55,10 @@ export function rowCoefficients(kernelGrad: Float64Array, classes: number): Floa
 /**
  * δz_L of a last layer without bias (algorithm.md §3.1, our derivation): the layer input is x = t·r̂ with r̂ the
  * unit row direction oriented so that the true-class row is a negative multiple of x, and the scale t > 0 solves
- * softmax(t·W r̂) − e_y = G r̂ / t. Found by a log-spaced scan and golden-section refinement.
+ * softmax(t·W r̂ + b) − e_y = G r̂ / t (b: the layer's bias values when it has one but its gradient was not
+ * shared). Found by a log-spaced scan and golden-section refinement.
  */
-export function logitsDeltaWithoutBias(kernelGrad: Float64Array, W: Float64Array, classes: number, label: number): Float64Array {
+export function logitsDeltaWithoutBias(kernelGrad: Float64Array, W: Float64Array, classes: number, label: number, bias?: Float64Array): Float64Array {
   const n = kernelGrad.length / classes;
   const rowY = kernelGrad.subarray(label * n, (label + 1) * n);
   let norm = 0;
@@ -80,10 +81,17 @@ export function logitsDeltaWithoutBias(kernelGrad: Float64Array, W: Float64Array
   }
   const mismatch = (logT: number): number => {
     const t = Math.exp(logT);
-    const p = softmax(Wr.map((v) => v * t));
+    const p = softmax(Wr.map((v, j) => v * t + (bias ? bias[j] : 0)));
+    // Relative mismatch: for t → ∞ both sides vanish when the label is the predicted class, a spurious root.
     let s = 0;
-    for (let j = 0; j < classes; j++) s += (p[j] - (j === label ? 1 : 0) - Gr[j] / t) ** 2;
-    return s;
+    let scale = 0;
+    for (let j = 0; j < classes; j++) {
+      const fromSoftmax = p[j] - (j === label ? 1 : 0);
+      const fromGradient = Gr[j] / t;
+      s += (fromSoftmax - fromGradient) ** 2;
+      scale += fromSoftmax * fromSoftmax + fromGradient * fromGradient;
+    }
+    return scale > 0 ? s / scale : 1;
   };
   let bestLog = 0;
   let bestValue = Infinity;

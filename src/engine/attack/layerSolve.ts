@@ -31,6 +31,8 @@ export interface ConvSolveOptions {
   denseFlopBudget?: number;
   /** LSQR iteration limit (default 5000: determined layers converge in a few hundred to ~1200). */
   maxIterations?: number;
+  /** LSQR relative tolerance (default 1e-15; 1e-10 above 20 000 unknowns). */
+  tolerance?: number;
   /** Stop LSQR once this time (Date.now() ms) has passed (default: 60 s after the solve starts). */
   deadline?: number;
   signal?: AbortSignal;
@@ -39,6 +41,7 @@ export interface ConvSolveOptions {
 const DEFAULT_DENSE_FLOP_BUDGET = 3e9;
 /** A rank-deficient layer never converges: stop its LSQR after this long (the residual says how far it got). */
 const DEFAULT_LAYER_BUDGET_MS = 60_000;
+const LARGE_LAYER_UNKNOWNS = 20_000;
 
 /** Fully connected input from its weight gradient: x = Gᵀ δz / ‖δz‖², the least-squares fit of G = δz xᵀ (§3.1). */
 export function solveDenseLayer(op: FullyConnectedOperator, G: Float64Array, dz: Float64Array): LayerSolution {
@@ -187,10 +190,12 @@ function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSol
   const { signal } = options;
   const deadline = options.deadline ?? Date.now() + DEFAULT_LAYER_BUDGET_MS;
   let timedOut = false;
+  // Near machine precision on small layers (exact gradients must give the exact input, algorithm.md §6); on image-
+  // sized layers each iteration costs seconds, and 1e-10 is already far below what an image can show.
+  const tolerance = options.tolerance ?? (g.nX > LARGE_LAYER_UNKNOWNS ? 1e-10 : 1e-15);
   const result = lsqr(system.scaled, system.scaledRhs, {
-    // Tolerances near machine precision: exact gradients must give the exact input (algorithm.md §6 acceptance).
-    atol: 1e-15,
-    btol: 1e-15,
+    atol: tolerance,
+    btol: tolerance,
     conlim: 1e14,
     maxIter: options.maxIterations ?? 5000,
     shouldStop: () => {

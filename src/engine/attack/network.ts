@@ -132,7 +132,7 @@ class AffineOp extends Op {
       biasOut[c] = sum;
     }
   }
-  adjointBackward(s: RunState, a: AdjointState, need?: Uint8Array): void {
+  adjointBackward(_s: RunState, a: AdjointState, need?: Uint8Array): void {
     // δx = Wᵀ δz  ⇒  d̄z += W d̄x (no bias); B does not depend on x. The source's d̄ is zero: skip it.
     if (need && !need[this.inputs[0]]) return;
     this.operator.forward(this.kernel, a.dbar[this.inputs[0]], this.scratchOut);
@@ -242,7 +242,7 @@ class ElementAffineOp extends Op {
     const dx = s.deltas[xi];
     for (let k = 0; k < dx.length; k++) dx[k] += this.scale[k] * dy[k];
   }
-  adjointBackward(s: RunState, a: AdjointState): void {
+  adjointBackward(_s: RunState, a: AdjointState): void {
     const dbx = a.dbar[this.inputs[0]];
     const dby = a.dbar[this.output];
     for (let k = 0; k < dbx.length; k++) dby[k] += this.scale[k] * dbx[k];
@@ -1025,8 +1025,6 @@ function sameShape(a: number[], b: Shape): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // Plan builder: IR nodes → ops
 
-const IDENTITY_OPS = new Set(['flatten', 'reshape', 'dropout', 'identity']);
-
 class PlanBuilder {
   private readonly slotOf = new Map<string, number>();
   private readonly slotSizes: number[] = [];
@@ -1150,7 +1148,7 @@ class PlanBuilder {
   private emitNode(node: LayerNode, absorbed: Set<string>, logitsUnit: Unit): void {
     const unit = this.unitOfNode.get(node.id);
     const fail = (why: string): never => {
-      throw new AttackSetupError(`${unit && unit.id !== node.id ? `${unit.id}: ` : ''}${node.name} (${node.sourceOp}) cannot run in the attack network: ${why}`, unit?.id ?? node.id);
+      throw new AttackSetupError(`${unit && unit.id !== node.id ? `${unit.id}: ` : ''}${node.name || node.id} (${node.sourceOp}) cannot run in the attack network: ${why}`, unit?.id ?? node.id);
     };
     if (node.status !== 'ok') fail(node.note ?? 'unsupported operator');
     if (node.outputs.length !== 1) fail(`it has ${node.outputs.length} outputs`);

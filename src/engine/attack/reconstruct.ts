@@ -218,6 +218,8 @@ function stopReason(unit: Unit): string {
       return `${unit.name}: residual additions are not solved in closed form yet`;
     case 'concat':
       return `${unit.name}: concatenations are not solved in closed form yet`;
+    case 'passThrough':
+      return `${unit.name} (${unit.sourceOp}): an activation after a non-parametric op (e.g. after a residual addition) is not inverted in closed form`;
     default:
       return `${unit.name} (${unit.sourceOp}): ${unit.note ?? 'not solvable in closed form'}`;
   }

@@ -55,6 +55,19 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
+  test('ONNX layer view (custom editor, Open With) and the status bar follow the model', async () => {
+    const model = workspaceFile('model.onnx');
+    await vscode.commands.executeCommand('vscode.openWith', model, 'leaklint.layerView');
+    const tab = await waitFor(() => {
+      const active = vscode.window.tabGroups.activeTabGroup.activeTab;
+      return active && active.input instanceof vscode.TabInputCustom && active.input.viewType === 'leaklint.layerView' && active;
+    }, 'the layer view tab');
+    assert.strictEqual(tab.input.uri.toString(), model.toString());
+    const expected = Math.round(100 * (1 - api.analyses.get(model).report.model.risk));
+    await waitFor(() => api.statusBarText() === `$(shield) LeakLint ${expected}/100`, () => `status bar for model.onnx, got ${api.statusBarText()}`);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   test('Explain opens the layer\'s full explanation', async () => {
     const document = await vscode.commands.executeCommand('leaklint.explainLayer', workspaceFile('model.onnx').toString(), 'conv_2');
     assert.ok(document, 'no document');

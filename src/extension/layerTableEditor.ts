@@ -1,0 +1,88 @@
+// The read-only ONNX custom editor ("LeakLint Layer View", priority "option": Open With…): model metrics and the
+// layer table coloured by risk. The runtime reads and analyses the file; the webview gets only display rows.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { ModelReport } from '../engine/analysis/types';
+import { describeFixEffect, formatCoverage, formatNumber, formatRanks, formatRisk, formatShape, layerLabel } from '../engine/reports/format';
+import type { HostToView, TableRow, TableState, ViewToHost } from '../../webview-ui/protocol';
+import { COMMAND_SHOW_RECONSTRUCTIONS } from './layerInsights';
+import type { Analysis, ModelAnalyses } from './modelAnalyses';
+import { securityScore } from './scores';
+import { COMMAND_OPEN_LAYER_DOCUMENT } from './statusBar';
+import { webviewHtml, webviewOptions } from './webviewHtml';
+
+export const LAYER_VIEW_TYPE = 'leaklint.layerView';
+
+export function tableStateOf(model: vscode.Uri, analysis: Analysis | undefined): TableState {
+  const base = { model: model.toString(), modelName: path.basename(model.fsPath), trusted: vscode.workspace.isTrusted };
+  if (!analysis) return { ...base, phase: 'analysing' };
+  if (analysis.kind === 'failed') return { ...base, phase: 'failed', message: `Cannot read this model (${analysis.code}): ${analysis.message}` };
+  return { ...base, phase: 'done', summary: summaryOf(analysis.report), rows: analysis.report.layers.map(rowOf) };
+}
+
+function summaryOf(report: ModelReport): TableState['summary'] {
+  const m = report.model;
+  return {
+    risk: formatRisk(m.risk),
+    severity: m.severity,
+    score: securityScore(report),
+    copa: m.copaIndex,
+    raIndex: m.raIndexCount,
+    format: report.format,
+    weights: report.weights,
+    inputShape: formatShape(report.inputShape),
+    coverage: formatCoverage(m.coverage),
+    warnings: report.warnings,
+  };
+}
+
+function rowOf(f: ModelReport['layers'][number]): TableRow {
+  return {
+    index: f.index,
+    name: layerLabel(f),
+    description: f.description,
+    shapes: `${formatShape(f.inputShape)} → ${formatShape(f.outputShape)}`,
+    risk: f.risk,
+    severity: f.severity,
+    status: f.status,
+    ruleId: f.ruleId,
+    reason: f.reason,
+    unknowns: f.metrics.nX,
+    equations: `${f.metrics.nW} gradient + ${f.metrics.nZ} forward`,
+    ranks: formatRanks(f.metrics),
+    deficiency: formatNumber(f.metrics.deficiency),
+    fixes: f.fixes.map((fix) => `${fix.title}: ${describeFixEffect(fix, '→')}`),
+  };
+}
+
+export class LayerTableEditorProvider implements vscode.CustomReadonlyEditorProvider {
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly analyses: ModelAnalyses,
+    private readonly output: vscode.OutputChannel,
+  ) {}
+
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => undefined };
+  }
+
+  async resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): Promise<void> {
+    const model = document.uri;
+    const post = () => void panel.webview.postMessage({ type: 'table', state: tableStateOf(model, this.analyses.get(model)) } satisfies HostToView);
+    panel.webview.options = webviewOptions(this.context.extensionUri);
+    panel.webview.html = webviewHtml(panel.webview, this.context.extensionUri, 'layers', path.basename(model.fsPath), tableStateOf(model, this.analyses.get(model)));
+    const subscriptions = [
+      this.analyses.onDidChange((uri) => uri.toString() === model.toString() && post()),
+      panel.webview.onDidReceiveMessage((message: ViewToHost) => {
+        if (message.type === 'ready') post();
+        else if (message.type === 'runAttack') void vscode.commands.executeCommand(COMMAND_SHOW_RECONSTRUCTIONS, model);
+        else if (message.type === 'openLayerDocument') void vscode.commands.executeCommand(COMMAND_OPEN_LAYER_DOCUMENT, model);
+        else if (message.type === 'error') this.output.appendLine(`layer view webview: ${message.message}`);
+      }),
+    ];
+    panel.onDidDispose(() => subscriptions.forEach((s) => s.dispose()));
+    if (!this.analyses.get(model)) {
+      this.analyses.analyze(model).catch((e) => this.output.appendLine(`error: ${e instanceof Error ? e.message : String(e)}`));
+    }
+  }
+}

@@ -1,0 +1,115 @@
+// UI test of the packaged extension: code-server runs with the .vsix installed (not the source folder), and
+// headless Chromium drives the workbench like a user: open model.onnx in the LeakLint Layer View, run
+// "LeakLint: Show Reconstructions", wait for the images. Screenshots go to test-output/ (gitignored); any console
+// error from a webview or any Content-Security-Policy violation fails the test.
+// Usage (from run.sh): CS_HOST=127.0.0.1:PORT node uiPackaged.js <workspace folder> <screenshot folder>
+// Exit code: 0 passed, 1 failed (the reason on stderr and a failure screenshot).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const HOST = process.env.CS_HOST || '127.0.0.1:8080';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const [folder, shots] = process.argv.slice(2).map((p) => p && path.resolve(p));
+const STEP_MS = 90_000;
+
+/** Webview console lines that mean a broken view: CSP refusals, script errors, or our own reports. */
+const isWebviewProblem = (text, url) =>
+  /Content Security Policy|Refused to (load|execute|apply|connect)|\[leaklint-webview\]/.test(text) || /vscode-cdn|vscode-webview|webview\.js/.test(url || '');
+
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** Picks `label` in an open quick pick. */
+async function pick(page, label) {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(label);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** The webview frame whose document matches `selector` (webviews are nested iframes). */
+async function webviewFrame(page, selector, ms = STEP_MS) {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    for (const frame of page.frames()) {
+      try {
+        if (await frame.$(selector)) return frame;
+      } catch {
+        // a frame that went away while we looked
+      }
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no webview showed ${selector} within ${ms / 1000} s`);
+}
+
+async function main() {
+  if (!folder || !shots) throw new Error('usage: uiPackaged.js <workspace folder> <screenshot folder>');
+  fs.mkdirSync(shots, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.on(signal, () => browser.close().finally(() => process.exit(code)));
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  const problems = [];
+  page.on('console', (message) => {
+    const { url } = message.location();
+    if ((message.type() === 'error' || /Refused to/.test(message.text())) && isWebviewProblem(message.text(), url)) problems.push(`${message.type()}: ${message.text()} (${url})`);
+  });
+  page.on('pageerror', (error) => /webview/.test(error.stack || '') && problems.push(`page error: ${error.message}`));
+  try {
+    await page.goto(`http://${HOST}/?folder=${encodeURIComponent(folder)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: STEP_MS });
+    await page.locator('.statusbar').waitFor({ timeout: STEP_MS });
+
+    // The layer view: Quick Open the model, then "Reopen Editor With…" → LeakLint Layer View.
+    await page.keyboard.press('Control+P');
+    await pick(page, 'model.onnx');
+    await runCommand(page, 'View: Reopen Editor With...');
+    await pick(page, 'LeakLint Layer View');
+    const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tr.high');
+    await table.hover('table.layers tr[data-layer="conv_2"]');
+    await table.locator('#layer-details', { hasText: 'conv_2' }).waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'layer-view.png') });
+    console.log('uiPackaged: layer view shows the analysed layers');
+
+    // Show Reconstructions on the active model (the layer view's), from the command palette.
+    await runCommand(page, 'LeakLint: Show Reconstructions');
+    const view = await webviewFrame(page, '#root[data-view="reconstructions"][data-phase="done"]', 240_000);
+    const images = await view.$$eval('img', (imgs) => imgs.map((img) => ({ alt: img.alt, loaded: img.complete && img.naturalWidth > 0 })));
+    if (images.length < 2 || images.some((i) => !i.loaded)) throw new Error(`reconstruction images not loaded: ${JSON.stringify(images)}`);
+    const verdict = await view.textContent('.verdict');
+    console.log(`uiPackaged: ${images.length} images shown; verdict: ${verdict}`);
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'reconstructions.png') });
+    if (problems.length) throw new Error(`webview console errors or CSP violations:\n  ${problems.join('\n  ')}`);
+    return 0;
+  } catch (e) {
+    console.error(`uiPackaged: FAILED: ${e instanceof Error ? e.message : e}`);
+    if (problems.length) console.error(`webview console:\n  ${problems.join('\n  ')}`);
+    await page.screenshot({ path: path.join(shots, 'failure.png') }).catch(() => {});
+    return 1;
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e);
+    process.exit(2);
+  },
+);
