@@ -22,10 +22,12 @@ function formatPsnr(psnr: number | null | undefined): string {
 /** Per-layer bars on a log scale: relative residual of the solve, and the error against the true input when known. */
 function layerChart(image: ViewImage): SVGSVGElement {
   const rowHeight = 18;
-  const labelWidth = 130;
-  const barWidth = 220;
+  const labelWidth = 80;
+  const barWidth = 180;
   const height = rowHeight * image.layers.length + 24;
-  const chart = svg('svg', { class: 'chart', width: labelWidth + barWidth + 80, height, role: 'img', 'aria-label': `per-layer residual and error for ${image.name}` });
+  // Scales down with the panel (viewBox) instead of being cut off.
+  const width = labelWidth + barWidth + 60;
+  const chart = svg('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, width, role: 'img', 'aria-label': `per-layer residual and error for ${image.name}` });
   // 1e-12 … 1 mapped to 0 … barWidth.
   const scale = (v: number) => Math.max(1, Math.min(barWidth, ((Math.log10(Math.max(v, 1e-12)) + 12) / 12) * barWidth));
   image.layers.forEach((layer, i) => {
@@ -40,7 +42,7 @@ function layerChart(image: ViewImage): SVGSVGElement {
   chart.append(svg('rect', { x: labelWidth, y: legendY - 8, width: 10, height: 8, class: 'bar-residual' }));
   chart.append(svg('text', { x: labelWidth + 14, y: legendY, class: 'chart-label' }, 'residual'));
   chart.append(svg('rect', { x: labelWidth + 80, y: legendY - 8, width: 10, height: 8, class: 'bar-error' }));
-  chart.append(svg('text', { x: labelWidth + 94, y: legendY, class: 'chart-label' }, 'error vs. true input (log scale)'));
+  chart.append(svg('text', { x: labelWidth + 94, y: legendY, class: 'chart-label' }, 'error (log)'));
   return chart;
 }
 

@@ -75,17 +75,22 @@ cat > "$RUN/data/User/settings.json" <<'JSON'
   "extensions.autoCheckUpdates": false,
   "extensions.autoUpdate": false,
   "update.mode": "none",
-  "workbench.enableExperiments": false
+  "workbench.enableExperiments": false,
+  "workbench.secondarySideBar.defaultVisibility": "hidden",
+  "chat.disableAIFeatures": true
 }
 JSON
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$RUN/config.yaml"
 
 START=$(date +%s)
-# start_code_server <user data dir> <extensions dir>
+# start_code_server <user data dir> <extensions dir> [trust]   ("trust": workspace trust on, for Restricted Mode)
 start_code_server() {
+  local trust_flag=--disable-workspace-trust
+  [ "${3:-}" = trust ] && trust_flag=""
+  # shellcheck disable=SC2086 # an empty $trust_flag is no argument
   XDG_CONFIG_HOME="$RUN/xdg" XDG_DATA_HOME="$RUN/xdg" XDG_CACHE_HOME="$RUN/xdg" PATH="$NODE24/bin:$PATH" \
     setsid "$CS_BIN" --config "$RUN/config.yaml" --auth none --bind-addr "127.0.0.1:$PORT" \
-    --disable-telemetry --disable-update-check --disable-workspace-trust \
+    --disable-telemetry --disable-update-check $trust_flag \
     --user-data-dir "$1" --extensions-dir "$2" \
     --vscode-option enable-smoke-test-driver >> "$RUN/code-server.log" 2>&1 < /dev/null &
   CS_PID=$!
@@ -153,7 +158,22 @@ if [ $rc = 0 ] && [ "${LEAKLINT_E2E_PACKAGED:-1}" = 1 ]; then
     [ $rc = 2 ] || break
     stop_code_server
   done
-  echo "run.sh: packaged extension UI test: exit code $rc after $(( $(date +%s) - PHASE2 )) s" >&2
+  # Restricted Mode: the same packaged extension in a window that declines workspace trust.
+  if [ $rc = 0 ]; then
+    stop_code_server
+    mkdir -p "$RUN/data-restricted/User"
+    sed 's/"security.workspace.trust.enabled": false/"security.workspace.trust.enabled": true/' "$RUN/data/User/settings.json" > "$RUN/data-restricted/User/settings.json"
+    node "$HERE/makeWorkspace.js" "$RUN/workspace-restricted"
+    if start_code_server "$RUN/data-restricted" "$RUN/ext-ui" trust; then
+      CS_HOST="127.0.0.1:$PORT" XDG_CONFIG_HOME="$RUN/xdg" node "$HERE/uiPackaged.js" "$RUN/workspace-restricted" "$ROOT/test-output" --restricted &
+      RUNNER_PID=$!
+      wait "$RUNNER_PID" || rc=$?
+      RUNNER_PID=""
+    else
+      rc=2
+    fi
+  fi
+  echo "run.sh: packaged extension UI tests (trusted, Restricted Mode): exit code $rc after $(( $(date +%s) - PHASE2 )) s" >&2
   if [ $rc = 0 ] && [ "${LEAKLINT_E2E_DOCS_IMAGES:-}" = 1 ]; then
     mkdir -p "$ROOT/docs/images" && cp "$ROOT/test-output/layer-view.png" "$ROOT/test-output/reconstructions.png" "$ROOT/docs/images/"
   fi

@@ -2,7 +2,8 @@
 // headless Chromium drives the workbench like a user: open model.onnx in the LeakLint Layer View, run
 // "LeakLint: Show Reconstructions", wait for the images. Screenshots go to test-output/ (gitignored); any console
 // error from a webview or any Content-Security-Policy violation fails the test.
-// Usage (from run.sh): CS_HOST=127.0.0.1:PORT node uiPackaged.js <workspace folder> <screenshot folder>
+// With --restricted the window declines workspace trust: the layer view must work and offer no attack.
+// Usage (from run.sh): CS_HOST=127.0.0.1:PORT node uiPackaged.js <workspace folder> <screenshot folder> [--restricted]
 // Exit code: 0 passed, 1 failed (the reason on stderr and a failure screenshot).
 'use strict';
 const fs = require('fs');
@@ -11,8 +12,10 @@ const { chromium } = require('playwright-core');
 
 const HOST = process.env.CS_HOST || '127.0.0.1:8080';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const [folder, shots] = process.argv.slice(2).map((p) => p && path.resolve(p));
+const [folder, shots] = process.argv.slice(2).filter((a) => !a.startsWith('--')).map((p) => p && path.resolve(p));
 const STEP_MS = 90_000;
+/** --restricted: the window declines workspace trust; checks what Restricted Mode still offers. */
+const RESTRICTED = process.argv.includes('--restricted');
 
 /** Webview console lines that mean a broken view: CSP refusals, script errors, or our own reports. */
 const isWebviewProblem = (text, url) =>
@@ -72,6 +75,11 @@ async function main() {
     await page.goto(`http://${HOST}/?folder=${encodeURIComponent(folder)}`);
     await page.locator('.monaco-workbench').waitFor({ timeout: STEP_MS });
     await page.locator('.statusbar').waitFor({ timeout: STEP_MS });
+    if (RESTRICTED) {
+      // The workspace trust dialog: decline, which puts the window in Restricted Mode.
+      await page.getByRole('button', { name: /No, I don.t trust/ }).click({ timeout: STEP_MS });
+      await page.locator('.statusbar', { hasText: 'Restricted Mode' }).waitFor({ timeout: 10_000 });
+    }
 
     // The layer view: Quick Open the model, then "Reopen Editor With…" → LeakLint Layer View.
     await page.keyboard.press('Control+P');
@@ -82,10 +90,23 @@ async function main() {
     await table.hover('table.layers tr[data-layer="conv_2"]');
     await table.locator('#layer-details', { hasText: 'conv_2' }).waitFor({ timeout: 10_000 });
     await page.waitForTimeout(500);
-    await page.screenshot({ path: path.join(shots, 'layer-view.png') });
+    await page.screenshot({ path: path.join(shots, RESTRICTED ? 'restricted-layer-view.png' : 'layer-view.png') });
     console.log('uiPackaged: layer view shows the analysed layers');
 
-    // Show Reconstructions on the active model (the layer view's), from the command palette.
+    if (RESTRICTED) {
+      // Restricted Mode: static analysis above worked; the attack must be offered nowhere.
+      if (await table.$('#run-attack')) throw new Error('the layer view offers "Run attack" in Restricted Mode');
+      if (problems.length) throw new Error(`webview console errors or CSP violations:\n  ${problems.join('\n  ')}`);
+      console.log('uiPackaged: Restricted Mode: analysis shown, no attack offered');
+      return 0;
+    }
+
+    // Show Reconstructions on the active model (cnn6.onnx, fully recoverable, in its layer view) from the palette.
+    await page.keyboard.press('Control+P');
+    await pick(page, 'cnn6.onnx');
+    await runCommand(page, 'View: Reopen Editor With...');
+    await pick(page, 'LeakLint Layer View');
+    await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] #run-attack');
     await runCommand(page, 'LeakLint: Show Reconstructions');
     const view = await webviewFrame(page, '#root[data-view="reconstructions"][data-phase="done"]', 240_000);
     const images = await view.$$eval('img', (imgs) => imgs.map((img) => ({ alt: img.alt, loaded: img.complete && img.naturalWidth > 0 })));
@@ -99,7 +120,7 @@ async function main() {
   } catch (e) {
     console.error(`uiPackaged: FAILED: ${e instanceof Error ? e.message : e}`);
     if (problems.length) console.error(`webview console:\n  ${problems.join('\n  ')}`);
-    await page.screenshot({ path: path.join(shots, 'failure.png') }).catch(() => {});
+    await page.screenshot({ path: path.join(shots, RESTRICTED ? 'restricted-failure.png' : 'failure.png') }).catch(() => {});
     return 1;
   } finally {
     await browser.close().catch(() => {});

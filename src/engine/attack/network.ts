@@ -2,7 +2,8 @@
 // softmax cross-entropy training step, the gradients a federated client would share, and — for the gradient-matching
 // correction (§5.6) — the sub-network from a unit's input to the logits with a hand-written second-order sweep.
 //
-// Execution follows the IR tensors (so residual, concat and probe outputs stay exact) but parameters follow the
+// Execution follows the IR tensors (residual and concat branches stay exact; nodes the logits do not depend on, such as
+// probe outputs, are skipped) but parameters follow the
 // analysis units: a conv/dense node runs with its unit's effective kernel and bias (eval batch norm folded in),
 // followed by the activation the unit absorbed. Everything is batch 1, flat NCHW, Float64Array.
 //

@@ -45,6 +45,20 @@ const NEUTRAL_FOLDED_OPS = new Set(['flatten', 'reshape', 'dropout', 'identity',
 /** Activations known to produce non-negative outputs (for the row-sum label rule). */
 const NON_NEGATIVE_ACTIVATIONS = new Set(['relu', 'relu6', 'sigmoid', 'softplus', 'hardSigmoid']);
 
+/** Wall-clock budget of the correction step per image when the caller gives none (ms). */
+export const DEFAULT_REFINE_BUDGET_MS = 30_000;
+
+/**
+ * The first conv layer gets half of the correction budget: its input is the image, where the total-variation prior
+ * means something; every minimum-norm layer solution already matches the gradients above it, so the hidden layers
+ * gain less from the correction. The others share the other half.
+ */
+function refineDeadline(convIndex: number, convCount: number, budgetMs: number, hardDeadline: number | undefined): number {
+  const share = convCount <= 1 ? 1 : convIndex === 0 ? 0.5 : 0.5 / (convCount - 1);
+  const deadline = Date.now() + budgetMs * share;
+  return hardDeadline !== undefined ? Math.min(deadline, hardDeadline) : deadline;
+}
+
 class ChainStop extends Error {
   constructor(
     readonly unitId: string,
@@ -132,7 +146,7 @@ export function reconstruct(net: AttackNetwork, shared: SharedGradients, options
             const errBefore = truthInput ? relativeError(solution.x, truthInput) : undefined;
             const refined = refineLayerInput(net, unit.id, solution.x, shared, label, settings, {
               linear: convResidualTerm(op, W, dz, grads.kernel, target),
-              deadline: options.refineBudgetMs !== undefined ? Date.now() + options.refineBudgetMs / Math.max(1, convUnitsFromInput.length) : options.deadline,
+              deadline: refineDeadline(index, convUnitsFromInput.length, options.refineBudgetMs ?? DEFAULT_REFINE_BUDGET_MS, options.deadline),
               signal: options.signal,
             });
             const refineSeconds = (performance.now() - r0) / 1000;
