@@ -8,7 +8,7 @@ import { isModelFile } from '../engine/readers';
 import { registerCommands } from './commands';
 import { toDiagnostics } from './diagnostics';
 import { LAYER_DOCUMENT_SCHEME, LayerDocumentProvider } from './layerDocument';
-import { LAYER_DOCUMENT_SELECTOR, LayerCodeLensProvider, LayerHoverProvider, MODEL_JSON_SELECTOR } from './layerInsights';
+import { LAYER_SELECTOR, LayerCodeLensProvider, LayerHoverProvider } from './layerInsights';
 import { LAYER_VIEW_TYPE, LayerTableEditorProvider } from './layerTableEditor';
 import { ModelAnalyses } from './modelAnalyses';
 import { ModelWatcher } from './modelWatcher';
@@ -31,6 +31,8 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
   const analyses = new ModelAnalyses(runtime, output);
   const statusBar = new SecurityScoreItem(analyses);
   const panels = new ReconstructionPanels(context, runtime, analyses, output);
+  const layerDocuments = new LayerDocumentProvider(analyses);
+  const codeLenses = new LayerCodeLensProvider(analyses);
   const reportError = (e: unknown) => output.appendLine(`error: ${e instanceof Error ? e.message : String(e)}`);
 
   context.subscriptions.push(
@@ -39,14 +41,16 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
     analyses,
     statusBar,
     panels,
+    layerDocuments,
+    codeLenses,
     { dispose: () => runtime?.dispose() },
     analyses.onDidChange((uri) => {
       const analysis = analyses.get(uri);
       diagnostics.set(uri, analysis ? toDiagnostics(analysis) : []);
     }),
-    vscode.workspace.registerTextDocumentContentProvider(LAYER_DOCUMENT_SCHEME, new LayerDocumentProvider(analyses)),
-    vscode.languages.registerHoverProvider([...asArray(MODEL_JSON_SELECTOR), ...asArray(LAYER_DOCUMENT_SELECTOR)], new LayerHoverProvider(analyses)),
-    vscode.languages.registerCodeLensProvider([...asArray(MODEL_JSON_SELECTOR), ...asArray(LAYER_DOCUMENT_SELECTOR)], new LayerCodeLensProvider(analyses)),
+    vscode.workspace.registerTextDocumentContentProvider(LAYER_DOCUMENT_SCHEME, layerDocuments),
+    vscode.languages.registerHoverProvider(LAYER_SELECTOR, new LayerHoverProvider(analyses)),
+    vscode.languages.registerCodeLensProvider(LAYER_SELECTOR, codeLenses),
     new ModelWatcher(analyses, reportError),
     vscode.window.registerCustomEditorProvider(LAYER_VIEW_TYPE, new LayerTableEditorProvider(context, analyses, output), {
       webviewOptions: { enableFindWidget: true },
@@ -89,10 +93,6 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
   }
 
   return { analyses, statusBarText: () => statusBar.text };
-}
-
-function asArray(selector: vscode.DocumentSelector): readonly (vscode.DocumentFilter | string)[] {
-  return Array.isArray(selector) ? selector : [selector as vscode.DocumentFilter | string];
 }
 
 export function deactivate() {

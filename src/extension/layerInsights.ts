@@ -10,9 +10,11 @@ import type { ModelAnalyses } from './modelAnalyses';
 export const COMMAND_SHOW_RECONSTRUCTIONS = 'leaklint.showReconstructions';
 export const COMMAND_EXPLAIN_LAYER = 'leaklint.explainLayer';
 
-/** JSON files are checked against the analyses (TF.js models are recognised by content, not by name). */
-export const MODEL_JSON_SELECTOR: vscode.DocumentSelector = [{ scheme: 'file', pattern: '**/*.json' }];
-export const LAYER_DOCUMENT_SELECTOR: vscode.DocumentSelector = [{ scheme: LAYER_DOCUMENT_SCHEME }];
+/**
+ * Where hovers and CodeLens apply: JSON files (each is looked up in the analyses, as TF.js models are recognised by
+ * content, not by name) and layer documents.
+ */
+export const LAYER_SELECTOR: vscode.DocumentFilter[] = [{ scheme: 'file', pattern: '**/*.json' }, { scheme: LAYER_DOCUMENT_SCHEME }];
 
 function commandLink(title: string, command: string, args: unknown[]): string {
   return `[${title}](command:${command}?${encodeURIComponent(JSON.stringify(args))})`;

@@ -21,13 +21,27 @@ const RESTRICTED = process.argv.includes('--restricted');
 const isWebviewProblem = (text, url) =>
   /Content Security Policy|Refused to (load|execute|apply|connect)|\[leaklint-webview\]/.test(text) || /vscode-cdn|vscode-webview|webview\.js/.test(url || '');
 
+/**
+ * Runs a command from the palette. Retried for up to 60 s: a command can be missing for a moment after an editor
+ * opens (e.g. "Reopen Editor With…" until the editor's alternative editors are known).
+ */
 async function runCommand(page, title) {
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  const start = Date.now();
+  for (;;) {
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(`>${title}`);
+    try {
+      await row.waitFor({ timeout: 5_000 });
+      return page.keyboard.press('Enter');
+    } catch (e) {
+      if (Date.now() - start > 60_000) throw e;
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(1000);
+    }
+  }
 }
 
 /** Picks `label` in an open quick pick. */

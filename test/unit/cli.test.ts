@@ -162,6 +162,8 @@ describe('model discovery', () => {
     assert.ok(looksLikeTfjsModel('{"modelTopology": {"class_name": "Sequential"}, "weightsManifest": []}'));
     assert.ok(looksLikeTfjsModel('{"format": "graph-model", "generatedBy": "1.14", "modelTopology": {"node": [{"name": "a"'), 'cut short');
     assert.ok(looksLikeTfjsModel('\n {"format": "layers-model", "weightsManifest": [{"paths": ["a.bin"]}]}'));
+    assert.ok(looksLikeTfjsModel('{"format": "graph-model", "signature": {"inputs": {"input:0": {"name": "input:0", "dtype"'), 'the graph model head before modelTopology');
+    assert.ok(!looksLikeTfjsModel('{"format": "csv", "signature": {}}'), 'another format');
     assert.ok(!looksLikeTfjsModel('{"name": "leaklint", "version": "0.1.0", "dependencies": {"modelTopology": "1.0"}}'), 'nested key');
     assert.ok(!looksLikeTfjsModel('[{"paths": ["group1-shard1of1"], "weights": []}]'), 'weights-only manifest');
     assert.ok(!looksLikeTfjsModel('{"weightsManifest": []}'));

@@ -16,11 +16,13 @@ export function isModelFile(file: string): boolean {
 }
 
 /**
- * True when the JSON text (possibly cut short) is an object with a top-level "modelTopology", or a "weightsManifest"
- * together with "format" (TF.js layers and graph models as written by the converter and by tf.io).
+ * True when the JSON text (possibly cut short) is an object with a top-level "modelTopology", a "weightsManifest"
+ * together with "format", or "format": "graph-model" / "layers-model" (TF.js models as written by the converter and
+ * by tf.io).
  */
 export function looksLikeTfjsModel(text: string): boolean {
   const keys = new Set<string>();
+  let formatValue: unknown;
   if (!/^\s*\{/.test(text)) return false;
   visit(text, {
     onObjectBegin: (_offset, _length, _line, _column, pathSupplier) => pathSupplier().length === 0,
@@ -28,8 +30,14 @@ export function looksLikeTfjsModel(text: string): boolean {
     onObjectProperty: (property, _offset, _length, _line, _column, pathSupplier) => {
       if (pathSupplier().length === 0) keys.add(property);
     },
+    onLiteralValue: (value, _offset, _length, _line, _column, pathSupplier) => {
+      const at = pathSupplier();
+      if (at.length === 1 && at[0] === 'format') formatValue = value;
+    },
   });
-  return keys.has('modelTopology') || (keys.has('weightsManifest') && keys.has('format'));
+  // The converter writes "format" first and a graph model's "modelTopology" after a long "signature", often beyond
+  // the sniffed head: the format value alone identifies it.
+  return keys.has('modelTopology') || (keys.has('weightsManifest') && keys.has('format')) || formatValue === 'graph-model' || formatValue === 'layers-model';
 }
 
 function readHead(file: string, bytes: number): string | undefined {
