@@ -9,6 +9,9 @@ import { AttackNetwork, AttackSetupError } from '../../src/engine/attack/network
 import type { ActivationAttrs, ConvAttrs, LayerGraph, LayerNode, NodeAttrs, PoolAttrs, Shape, WeightTensor } from '../../src/engine/ir';
 import { createRng } from '../../src/engine/analysis/random';
 
+// onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
+process.env.ORT_DISABLE_TELEMETRY = '1';
+
 const generated = path.resolve(__dirname, '../fixtures/generated');
 const load = (file: string) => readModel(path.join(generated, file));
 

@@ -15,6 +15,9 @@ import { AttackNetwork } from '../../src/engine/attack/network';
 import { readModel } from '../../src/engine/readers';
 import { readSafetensorsWithMetadata, type NamedTensor } from '../../src/engine/readers/safetensors';
 
+// onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
+process.env.ORT_DISABLE_TELEMETRY = '1';
+
 const REPO = path.resolve(__dirname, '..', '..');
 const TORCH = path.join(REPO, 'test', 'fixtures', 'torch');
 const SHARED = path.resolve(REPO, '..', 'shared');

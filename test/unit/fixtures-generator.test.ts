@@ -13,6 +13,9 @@ import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { listFilesRecursively as listFiles, type FixtureManifest, type ManifestFixture, type ManifestNetwork } from '../../scripts/fixtures/generate';
 
+// onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
+process.env.ORT_DISABLE_TELEMETRY = '1';
+
 const REPO = path.resolve(__dirname, '..', '..');
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'generated');
 const manifest: FixtureManifest = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'manifest.json'), 'utf8'));

@@ -12,6 +12,7 @@
 //   backward           δx += B(δy; x)            (B = Jᵀ, the usual reverse step)
 //   adjointBackward    d̄y += Bᵀ d̄x, p̄x += ∂/∂x ⟨d̄x, B(δy; x)⟩   (reverse of the reverse step)
 // Affine ops add their parameter gradient P(δy; x) = K(δy) x and its adjoint.
+import type { NamedTensor } from '../readers/safetensors';
 import type { ConvAttrs, LayerGraph, LayerNode, Shape, WeightTensor } from '../ir';
 import { sizeOf } from '../ir';
 import { buildAnalysisGraph, type AnalysisGraph, type Unit } from '../analysis/units';
@@ -30,11 +31,8 @@ export class AttackSetupError extends Error {
   }
 }
 
-/** A gradient tensor as a client shares it (engine layout: OIHW / [out, in]). */
-export interface NamedTensor {
-  shape: number[];
-  values: Float64Array;
-}
+/** A gradient tensor as a client shares it (engine layout: OIHW / [out, in]); one definition, in the safetensors reader. */
+export type { NamedTensor } from '../readers/safetensors';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Ops
