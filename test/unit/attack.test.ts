@@ -13,7 +13,11 @@ import { logitsDeltaWithoutBias, recoverLabel } from '../../src/engine/attack/la
 import { reconstruct } from '../../src/engine/attack/reconstruct';
 import { analyzeModel } from '../../src/engine/analysis/analyzeModel';
 import { defaultSampleFolder, loadSampleImages } from '../../src/engine/images/modelInput';
+import { ortForward } from '../../src/worker/ortForward';
 import { encodeSafetensors, readSafetensors } from '../../src/engine/readers/safetensors';
+
+// onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
+process.env.ORT_DISABLE_TELEMETRY = '1';
 
 const ROOT = path.resolve(__dirname, '../..');
 const generated = path.join(ROOT, 'test/fixtures/generated');
@@ -209,4 +213,14 @@ test('the gradient-matching correction improves a rank-deficient net (direction 
   assert.ok(after.relativeError! < before.relativeError!, 'and lowers the error');
   assert.ok(layer.refinement!.objectiveAfter < layer.refinement!.objectiveBefore);
   assert.equal(after.layers.find((l) => l.name === 'dense_1')!.refinement, undefined, 'dense layers are exact in closed form: no correction');
+});
+
+test('onnxruntime-node (every intermediate exposed) agrees with the float64 network on every unit output', async () => {
+  for (const name of ['bn-maxpool-residual', 'depthwise-net', 'relu-cnn']) {
+    const file = path.join(generated, name, 'model.onnx');
+    const report = await runAttack(readModel(file), { maxImages: 1, forwardCheck: (x, shape) => ortForward(file, x, shape) });
+    assert.ok(report.runtimeCheck, name);
+    assert.ok(report.runtimeCheck!.tensorsCompared >= 4, `${name}: ${report.runtimeCheck!.tensorsCompared} tensors`);
+    assert.ok(report.runtimeCheck!.maxAbsDifference < 1e-5, `${name}: ${report.runtimeCheck!.maxAbsDifference}`);
+  }
 });

@@ -180,11 +180,11 @@ async function compareWithRuntime(net: AttackNetwork, trace: ForwardTrace, check
       for (let i = 0; i < engine.length; i++) maxAbs = Math.max(maxAbs, Math.abs(engine[i] - runtime.data[i]));
       compared++;
     };
+    // A unit's output is the output of the last IR node folded into it (batch norm, activation, flatten, ...).
     for (const unit of net.order) {
-      const node = net.graph.nodes.find((n) => n.id === unit.id);
-      // The raw conv/dense output equals the unit's pre-activation only when no batch norm was folded into it.
-      const bnFolded = unit.folded.some((id) => net.graph.nodes.find((n) => n.id === id)?.op === 'batchNorm');
-      if (node && !bnFolded) compare(trace.preActivation.get(unit.id), tensors.get(node.outputs[0]));
+      const lastNodeId = unit.folded.length ? unit.folded[unit.folded.length - 1] : unit.id;
+      const node = net.graph.nodes.find((n) => n.id === lastNodeId);
+      if (node) compare(trace.output.get(unit.id), tensors.get(node.outputs[0]));
     }
     for (const o of net.graph.outputs) compare(trace.logits, tensors.get(o.name));
     return { runtime: 'onnxruntime-node', maxAbsDifference: maxAbs, tensorsCompared: compared };
