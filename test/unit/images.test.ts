@@ -9,6 +9,7 @@ import * as zlib from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import * as jpeg from 'jpeg-js';
 import type { InputNormalization } from '../../src/engine/attack/types';
+import { createRng } from '../../src/engine/analysis/random';
 import {
   centerCropBox,
   centerCropResize,
@@ -68,16 +69,10 @@ function assertReadError(fn: () => unknown, code: ImageReadErrorCode, message: R
   });
 }
 
-/** Deterministic uniform [0,1) numbers (mulberry32). */
+/** Deterministic uniform [0,1) numbers (the engine's seeded generator). */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
+  return () => rng.uniform();
 }
 
 function floatImage(channels: 1 | 3, height: number, width: number, values: ArrayLike<number> | ((i: number) => number)): FloatImage {

@@ -212,6 +212,11 @@ function dot(a: Float64Array, b: Float64Array): number {
 
 /** cos(g, t) = ⟨g, t⟩ / max(‖g‖‖t‖, eps). */
 export function cosineSimilarity(g: Float64Array, t: Float64Array): number {
+  const { gt, gg, tt } = products(g, t);
+  return gt / Math.max(Math.sqrt(gg * tt), COSINE_EPS);
+}
+
+function products(g: Float64Array, t: Float64Array): { gt: number; gg: number; tt: number } {
   let gt = 0;
   let gg = 0;
   let tt = 0;
@@ -220,19 +225,12 @@ export function cosineSimilarity(g: Float64Array, t: Float64Array): number {
     gg += g[k] * g[k];
     tt += t[k] * t[k];
   }
-  return gt / Math.max(Math.sqrt(gg * tt), COSINE_EPS);
+  return { gt, gg, tt };
 }
 
 /** cos(g, t), writing scale · ∂cos/∂g into `out`. */
 function cosineWithGradient(g: Float64Array, t: Float64Array, scale: number, out: Float64Array): number {
-  let gt = 0;
-  let gg = 0;
-  let tt = 0;
-  for (let k = 0; k < g.length; k++) {
-    gt += g[k] * t[k];
-    gg += g[k] * g[k];
-    tt += t[k] * t[k];
-  }
+  const { gt, gg, tt } = products(g, t);
   const normProduct = Math.sqrt(gg * tt);
   if (normProduct <= COSINE_EPS) {
     const s = scale / COSINE_EPS;
