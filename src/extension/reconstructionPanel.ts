@@ -19,12 +19,14 @@ export interface ReconstructionView {
   readonly state: ViewState;
   /** Resolves when the current run ends (done, failed, cancelled, or not possible here). */
   readonly finished: Promise<ViewState>;
+  /** What the view's Cancel button does. */
+  cancel(): void;
 }
 
 class ReconstructionPanel implements ReconstructionView {
   state: ViewState;
   finished: Promise<ViewState>;
-  private cancel: vscode.CancellationTokenSource | undefined;
+  private cancellation: vscode.CancellationTokenSource | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -46,7 +48,7 @@ class ReconstructionPanel implements ReconstructionView {
   private onMessage(message: ViewToHost) {
     if (message.type === 'ready') this.post();
     else if (message.type === 'run') this.run();
-    else if (message.type === 'cancel') this.cancel?.cancel();
+    else if (message.type === 'cancel') this.cancel();
     else if (message.type === 'error') this.owner.output.appendLine(`reconstruction webview: ${message.message}`);
   }
 
@@ -57,6 +59,10 @@ class ReconstructionPanel implements ReconstructionView {
 
   private post() {
     void this.panel.webview.postMessage({ type: 'state', state: this.state } satisfies HostToView);
+  }
+
+  cancel() {
+    this.cancellation?.cancel();
   }
 
   /** Starts an attack unless one is running; returns the promise of its end. */
@@ -71,7 +77,7 @@ class ReconstructionPanel implements ReconstructionView {
       this.update({ phase: 'restricted', message: 'Restricted Mode: the reconstruction attack runs native code and reads sample images; trust this workspace to run it. Static analysis still works.' });
       return this.state;
     }
-    this.cancel = new vscode.CancellationTokenSource();
+    const cancellation = (this.cancellation = new vscode.CancellationTokenSource());
     const outDir = vscode.Uri.joinPath(this.owner.storageRoot, createHash('sha1').update(this.model.toString()).digest('hex').slice(0, 12));
     this.update({ phase: 'running', progress: { done: 0, total: SAMPLE_IMAGES, label: 'starting' }, message: undefined, verdict: undefined, images: undefined });
     try {
@@ -81,15 +87,15 @@ class ReconstructionPanel implements ReconstructionView {
       const inputShape = analysis?.kind === 'report' ? analysis.config.inputShape : undefined;
       const report = await this.owner.runtime.attack(
         { file: this.model.fsPath, read: { inputShape }, options: { maxImages: SAMPLE_IMAGES, outDir: outDir.fsPath }, trusted: true },
-        { onProgress: (done, total, label) => this.update({ progress: { done, total, label } }), cancellation: this.cancel.token },
+        { onProgress: (done, total, label) => this.update({ progress: { done, total, label } }), cancellation: cancellation.token },
       );
       this.update({ phase: 'done', progress: undefined, ...this.viewOf(report, outDir) });
     } catch (e) {
-      const cancelled = this.cancel.token.isCancellationRequested;
+      const cancelled = cancellation.token.isCancellationRequested;
       this.update({ phase: cancelled ? 'cancelled' : 'failed', progress: undefined, message: cancelled ? 'Cancelled.' : e instanceof Error ? e.message : String(e) });
     } finally {
-      this.cancel.dispose();
-      this.cancel = undefined;
+      cancellation.dispose();
+      this.cancellation = undefined;
     }
     return this.state;
   }
@@ -117,7 +123,7 @@ class ReconstructionPanel implements ReconstructionView {
   }
 
   dispose() {
-    this.cancel?.cancel();
+    this.cancel();
     this.owner.forget(this);
     this.disposables.forEach((d) => d.dispose());
   }

@@ -100,7 +100,74 @@ export function solveConvLayer(
     const { x, rank } = lstsqMinNorm(A, rhs);
     return { x, method: 'dense-lstsq', equations: m, rank, relativeResidual: system.relativeResidual(x) };
   }
-  return solveConvLsqr(op, system, options);
+  let start: Float64Array | undefined;
+  if (active.length >= g.nX) {
+    const forwardOnly = solveForwardRows(op, W, forwardTarget, active, system, options);
+    if (forwardOnly.accepted) return forwardOnly.solution;
+    start = forwardOnly.solution.x;
+  }
+  return solveConvLsqr(op, system, options, start);
+}
+
+/** Iterations given to the forward rows alone before falling back to the stacked system. */
+const FORWARD_ONLY_MAX_ITERATIONS = 300;
+/** Both residuals below this: the forward-only solution also satisfies the gradient rows. */
+const CONSISTENT_RESIDUAL = 1e-7;
+
+/**
+ * When there are at least as many known forward rows as unknowns, W_op alone is often well conditioned (a wide
+ * first layer: condition ~10–30, a dozen LSQR iterations), while the gradient rows, which scale with |δz|, slow the
+ * stacked system down by orders of magnitude. The forward-only minimum-norm solution is accepted only if it also
+ * satisfies the gradient rows: then it solves the whole system and, lying in range(W_opᵀ), is its minimum-norm solution.
+ */
+function solveForwardRows(
+  op: ConvOperator,
+  W: Float64Array,
+  target: Float64Array,
+  active: number[],
+  system: StackedSystem,
+  options: ConvSolveOptions,
+): { accepted: boolean; solution: LayerSolution } {
+  const g = op.geom;
+  const mask = new Float64Array(g.nZ);
+  for (const r of active) mask[r] = 1;
+  const col2 = op.forwardTranspose(W.map((v) => v * v), mask);
+  const columnScale = col2.map((v) => (v > 0 ? 1 / Math.sqrt(v) : 1));
+  const scaled = new Float64Array(g.nX);
+  const zFull = new Float64Array(g.nZ);
+  const rhs = new Float64Array(active.length);
+  active.forEach((r, k) => (rhs[k] = target[r]));
+  const A: LinearOperator = {
+    rows: active.length,
+    cols: g.nX,
+    apply(y, out) {
+      for (let j = 0; j < g.nX; j++) scaled[j] = y[j] * columnScale[j];
+      op.forward(W, scaled, zFull);
+      for (let k = 0; k < active.length; k++) out[k] = zFull[active[k]];
+    },
+    applyTranspose(r, out) {
+      zFull.fill(0);
+      for (let k = 0; k < active.length; k++) zFull[active[k]] = r[k];
+      op.forwardTranspose(W, zFull, out);
+      for (let j = 0; j < g.nX; j++) out[j] *= columnScale[j];
+    },
+  };
+  const deadline = options.deadline ?? Date.now() + DEFAULT_LAYER_BUDGET_MS;
+  const tolerance = options.tolerance ?? (g.nX > LARGE_LAYER_UNKNOWNS ? 1e-10 : 1e-15);
+  const result = lsqr(A, rhs, {
+    atol: tolerance,
+    btol: tolerance,
+    maxIter: FORWARD_ONLY_MAX_ITERATIONS,
+    shouldStop: () => options.signal?.aborted === true || Date.now() > deadline,
+  });
+  options.signal?.throwIfAborted();
+  const x = result.x.map((v, j) => v * columnScale[j]);
+  const residual = system.relativeResidual(x);
+  const converged = result.istop !== 7 && result.istop !== 8;
+  return {
+    accepted: converged && residual <= CONSISTENT_RESIDUAL,
+    solution: { x, method: 'lsqr-forward', equations: system.rows, relativeResidual: residual, iterations: result.iterations, conditionEstimate: result.aCond },
+  };
 }
 
 interface StackedSystem {
@@ -185,15 +252,24 @@ function stackedSystem(op: ConvOperator, W: Float64Array, dz: Float64Array, G: F
   };
 }
 
-function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSolveOptions): LayerSolution {
+function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSolveOptions, start?: Float64Array): LayerSolution {
   const g = op.geom;
   const { signal } = options;
   const deadline = options.deadline ?? Date.now() + DEFAULT_LAYER_BUDGET_MS;
   let timedOut = false;
+  // Warm start by solving for the correction: LSQR from 0 keeps the correction in range(Uᵀ), like the start.
+  let rhs = system.scaledRhs;
+  let y0: Float64Array | undefined;
+  if (start) {
+    y0 = start.map((v, j) => v / system.columnScale[j]);
+    const Ay0 = new Float64Array(system.rows);
+    system.scaled.apply(y0, Ay0);
+    rhs = system.scaledRhs.map((v, i) => v - Ay0[i]);
+  }
   // Near machine precision on small layers (exact gradients must give the exact input, algorithm.md §6); on image-
   // sized layers each iteration costs seconds, and 1e-10 is already far below what an image can show.
   const tolerance = options.tolerance ?? (g.nX > LARGE_LAYER_UNKNOWNS ? 1e-10 : 1e-15);
-  const result = lsqr(system.scaled, system.scaledRhs, {
+  const result = lsqr(system.scaled, rhs, {
     atol: tolerance,
     btol: tolerance,
     conlim: 1e14,
@@ -204,6 +280,7 @@ function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSol
       return timedOut;
     },
   });
+  if (y0) for (let j = 0; j < g.nX; j++) result.x[j] += y0[j];
   signal?.throwIfAborted();
   const x = new Float64Array(g.nX);
   for (let j = 0; j < g.nX; j++) x[j] = result.x[j] * system.columnScale[j];

@@ -42,6 +42,7 @@ export type LayerSolveMethod =
   | 'fc-closed-form' // x = Gᵀ δz / ‖δz‖² (algorithm.md §3.1)
   | 'dense-lstsq' // minimum-norm least squares with a pivoted QR of the stacked system
   | 'lsqr' // matrix-free LSQR on [K(δz); W_op]
+  | 'lsqr-forward' // matrix-free LSQR on the forward rows alone, accepted when it also satisfies the gradient rows
   | 'avg-pool-lstsq'; // forward rows only (a parameter-free linear map)
 
 export interface AttackLayerResult {

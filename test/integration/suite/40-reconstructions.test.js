@@ -2,7 +2,7 @@
 'use strict';
 const assert = require('assert');
 const vscode = require('vscode');
-const { workspaceFile, leaklint } = require('./helpers');
+const { workspaceFile, leaklint, waitFor } = require('./helpers');
 
 suite('LeakLint reconstructions', () => {
   suiteSetup(leaklint);
@@ -22,6 +22,19 @@ suite('LeakLint reconstructions', () => {
         assert.ok(image.psnr === null || typeof image.psnr === 'number', `${image.name}: PSNR`);
       }
     }
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  test('Cancel stops a running attack, and the view says so', async function () {
+    this.timeout(120_000);
+    const view = await vscode.commands.executeCommand('leaklint.showReconstructions', workspaceFile('model.onnx'));
+    await waitFor(() => view.state.phase === 'running', () => `the attack to start (phase ${view.state.phase})`);
+    view.cancel();
+    const state = await view.finished;
+    assert.strictEqual(state.phase, 'cancelled', `ended in ${state.phase}: ${state.message}`);
+    // The runtime takes the next job afterwards.
+    const analysis = await vscode.commands.executeCommand('leaklint.auditCurrentModel', workspaceFile('cnn6.onnx'));
+    assert.strictEqual(analysis.kind, 'report');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 });
