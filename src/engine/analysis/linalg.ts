@@ -1186,6 +1186,11 @@ export interface LsqrOptions {
   maxIter?: number;
   /** Checked once per iteration: return true to stop with the current iterate (istop 8: a time budget, a cancel). */
   shouldStop?: () => boolean;
+  /**
+   * Stop (istop 9) when ‖r‖ fell by less than 1 % over this many iterations: an inconsistent or rank-deficient
+   * system that will not get meaningfully better. Default: never.
+   */
+  stagnationWindow?: number;
 }
 
 export interface LsqrResult {
@@ -1193,7 +1198,7 @@ export interface LsqrResult {
   /**
    * Why it stopped: 0 x = 0 is exact; 1 Ax = b solved to atol/btol; 2 least-squares solution to atol;
    * 3 condition estimate ≥ conlim; 4/5 as 1/2 but at machine precision; 6 condition too large for ε; 7 maxIter;
-   * 8 stopped by the caller (shouldStop).
+   * 8 stopped by the caller (shouldStop); 9 stagnated (see stagnationWindow).
    */
   istop: number;
   iterations: number;
@@ -1263,6 +1268,7 @@ export function lsqr(A: LinearOperator, b: Float64Array, opts: LsqrOptions = {})
   let arnorm = alpha * beta;
   let istop = 0;
   let itn = 0;
+  let checkpointNorm = Infinity;
   while (itn < maxIter) {
     itn++;
     // bidiagonalisation: β u = A v − α u, α v = Aᵀ u − β v
@@ -1327,6 +1333,10 @@ export function lsqr(A: LinearOperator, b: Float64Array, opts: LsqrOptions = {})
     const rtol = btol + (atol * anorm * xnorm) / bnorm;
     if (itn >= maxIter) istop = 7;
     if (opts.shouldStop?.()) istop = 8;
+    if (opts.stagnationWindow && itn % opts.stagnationWindow === 0) {
+      if (rnorm > 0.99 * checkpointNorm) istop = 9;
+      checkpointNorm = rnorm;
+    }
     if (1 + test3 <= 1) istop = 6;
     if (1 + test2 <= 1) istop = 5;
     if (1 + t1b <= 1) istop = 4;

@@ -274,6 +274,7 @@ function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSol
     btol: tolerance,
     conlim: 1e14,
     maxIter: options.maxIterations ?? 5000,
+    stagnationWindow: 500,
     shouldStop: () => {
       if (signal?.aborted) return true;
       timedOut = Date.now() > deadline;
