@@ -63,9 +63,13 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions = {
     const shared = net.sharedGradientsFromNamed(named);
     const truthInput = named.get('__input__')?.values;
     const result = attackOne(net, shared, 'shared-gradients', undefined, truthInput, normalization, options, undefined);
+    // A client's file may carry the true input (`__input__`, e.g. a test harness): then the quality is measurable.
+    if (truthInput && result.reconstructed && truthInput.length === result.reconstructed.length) {
+      result.result.quality = imageQuality(modelInputToImage(truthInput, [C, H, W], normalization), modelInputToImage(result.reconstructed, [C, H, W], normalization));
+    }
     report.images.push(result.result);
     if (outFolder) {
-      writeImages(outFolder, result.result, undefined, result.reconstructed, [C, H, W], normalization);
+      writeImages(outFolder, result.result, truthInput, result.reconstructed, [C, H, W], normalization);
       writeImageJson(outFolder, result.result);
     }
   } else {
