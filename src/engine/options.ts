@@ -17,6 +17,11 @@ export interface ReadOptions {
    * Expand, folded arithmetic, transposes...): a few bytes of graph could otherwise declare gigabytes of weights.
    */
   maxDerivedElements?: number;
+  /**
+   * Whether ONNX external data files may be opened (default true). The extension turns it off in an untrusted
+   * workspace: the model file is still read, and a tensor stored outside it fails with a clear message when loaded.
+   */
+  externalData?: boolean;
 }
 
 export const DEFAULT_LIMITS = {

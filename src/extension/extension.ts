@@ -62,12 +62,16 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
       if (!target) return vscode.window.showInformationMessage('LeakLint: open a model file first.');
       try {
         const baseDir = vscode.workspace.getWorkspaceFolder(target)?.uri.fsPath ?? path.dirname(target.fsPath);
-        const text = await runtime!.layers({ file: target.fsPath, read: {}, baseDir });
+        const text = await runtime!.layers({ file: target.fsPath, read: { externalData: vscode.workspace.isTrusted }, baseDir });
         const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
         return vscode.window.showTextDocument(doc, { preview: true });
       } catch (e) {
         return vscode.window.showErrorMessage(`LeakLint: ${e instanceof Error ? e.message : String(e)}`);
       }
+    }),
+    // Granting trust lets the worker open ONNX external data: analyses made without it are redone.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      for (const { uri } of analyses.all()) analyses.analyze(uri).catch(reportError);
     }),
     // A model.json opened in an editor is analysed at once; others wait for an audit or a change on disk.
     vscode.workspace.onDidOpenTextDocument((document) => analyseIfModel(document.uri)),

@@ -362,6 +362,15 @@ describe('ONNX reader: weights that do not match their declaration', () => {
 });
 
 describe('ONNX reader: external data', () => {
+  it('an untrusted workspace (externalData: false) never opens the data file, and loading says why', () => {
+    const dir = tempDir();
+    const file = writeSpec(convSpec(externalWeight('weights.bin')), dir);
+    // No weights.bin at all: reading must not even look for it.
+    const graph = readModel(file, { externalData: false });
+    const kernel = findNode(graph, (n) => n.id === 'conv').weights.kernel!;
+    assertReadError(() => kernel.load(), 'missing-weights', file, /external data file, which LeakLint does not open in an untrusted workspace/);
+  });
+
   it('an absolute location', () => {
     const file = writeSpec(convSpec(externalWeight('/etc/passwd')));
     assertReadError(() => read(file), 'path-escape', file, /absolute path/);

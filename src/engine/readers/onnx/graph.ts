@@ -44,7 +44,7 @@ class GraphBuilder {
     private readonly file: string,
     private readonly opts: ResolvedReadOptions,
   ) {
-    this.limits = { modelFile: file, maxTensorElements: opts.maxTensorElements };
+    this.limits = { modelFile: file, maxTensorElements: opts.maxTensorElements, externalData: opts.externalData };
   }
 
   build(): { inputs: TensorInfo[]; outputs: TensorInfo[] } {

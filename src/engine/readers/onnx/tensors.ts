@@ -94,6 +94,8 @@ function bfloat16ToFloat(bits: number): number {
 export interface TensorContext {
   modelFile: string;
   maxTensorElements: number;
+  /** false: external data files are not opened (untrusted workspace). */
+  externalData?: boolean;
 }
 
 /** Declared dims checked before anything is allocated: non-negative integers, at most maxTensorElements elements. */
@@ -136,6 +138,12 @@ export function tensorFromProto(proto: onnx.ITensorProto, ctx: TensorContext, wh
   const described = `tensor "${name}" ${formatShape(shape)}`;
 
   if (proto.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
+    if (ctx.externalData === false) {
+      return lazy(() => {
+        const reason = `${described} is stored in an external data file, which LeakLint does not open in an untrusted workspace (trust the workspace to analyse these weights)`;
+        throw new ModelReadError('missing-weights', ctx.modelFile, where, reason);
+      });
+    }
     const region = externalRegion(proto, expected, ctx, where, described);
     return lazy(() => decodeRaw(readRegion(region), count, bytes, read));
   }
