@@ -12,7 +12,19 @@ import type { RuntimeClient } from './runtime';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export const RECONSTRUCTION_VIEW_TYPE = 'leaklint.reconstructions';
-const SAMPLE_IMAGES = 4;
+/** The attack settings (`leaklint.attack.*`) for one model. */
+function attackSettings(model: vscode.Uri) {
+  const config = vscode.workspace.getConfiguration('leaklint.attack', model);
+  const folder = config.get<string | null>('sampleImages');
+  const workspaceFolder = vscode.workspace.getWorkspaceFolder(model)?.uri.fsPath ?? path.dirname(model.fsPath);
+  return {
+    imageFolder: folder ? path.resolve(workspaceFolder, folder) : undefined,
+    maxImages: config.get<number>('maxImages') ?? 4,
+    refine: config.get<boolean>('refine') ?? false,
+    normalization: { mean: config.get<number[]>('inputMean') ?? [0], std: config.get<number[]>('inputStd') ?? [1] },
+    timeBudgetMs: (config.get<number>('timeBudgetSeconds') ?? 300) * 1000,
+  };
+}
 
 /** What the command returns (tests wait on `finished`). */
 export interface ReconstructionView {
@@ -79,15 +91,33 @@ class ReconstructionPanel implements ReconstructionView {
     }
     const cancellation = (this.cancellation = new vscode.CancellationTokenSource());
     const outDir = vscode.Uri.joinPath(this.owner.storageRoot, createHash('sha1').update(this.model.toString()).digest('hex').slice(0, 12));
-    this.update({ phase: 'running', progress: { done: 0, total: SAMPLE_IMAGES, label: 'starting' }, message: undefined, verdict: undefined, images: undefined });
+    const settings = attackSettings(this.model);
+    this.update({ phase: 'running', progress: { done: 0, total: settings.maxImages, label: 'starting' }, message: undefined, verdict: undefined, images: undefined });
     try {
       await vscode.workspace.fs.delete(outDir, { recursive: true, useTrash: false }).then(undefined, () => undefined);
       await vscode.workspace.fs.createDirectory(outDir);
       const analysis = this.owner.analyses.get(this.model);
       const inputShape = analysis?.kind === 'report' ? analysis.config.inputShape : undefined;
       const report = await this.owner.runtime.attack(
-        { file: this.model.fsPath, read: { inputShape }, options: { maxImages: SAMPLE_IMAGES, outDir: outDir.fsPath }, trusted: true },
-        { onProgress: (done, total, label) => this.update({ progress: { done, total, label } }), cancellation: cancellation.token },
+        {
+          file: this.model.fsPath,
+          read: { inputShape },
+          options: {
+            imageFolder: settings.imageFolder,
+            maxImages: settings.maxImages,
+            refine: settings.refine,
+            // The correction gets at most half of the job's budget, spread over the images.
+            refineBudgetMs: settings.refine ? settings.timeBudgetMs / 2 / settings.maxImages : undefined,
+            normalization: settings.normalization,
+            outDir: outDir.fsPath,
+          },
+          trusted: vscode.workspace.isTrusted,
+        },
+        {
+          onProgress: (done, total, label) => this.update({ progress: { done, total, label } }),
+          cancellation: cancellation.token,
+          timeBudgetMs: settings.timeBudgetMs,
+        },
       );
       this.update({ phase: 'done', progress: undefined, ...this.viewOf(report, outDir) });
     } catch (e) {
