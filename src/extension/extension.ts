@@ -22,6 +22,8 @@ let runtime: RuntimeClient | undefined;
 export interface LeakLintApi {
   analyses: ModelAnalyses;
   statusBarText(): string | undefined;
+  /** Process id of the background runtime's current child, if one runs (tests kill it to check recovery). */
+  runtimePid(): number | undefined;
 }
 
 export function activate(context: vscode.ExtensionContext): LeakLintApi {
@@ -96,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
     analyses.analyze(uri).catch(reportError);
   }
 
-  return { analyses, statusBarText: () => statusBar.text };
+  return { analyses, statusBarText: () => statusBar.text, runtimePid: () => runtime?.pid };
 }
 
 export function deactivate() {

@@ -37,4 +37,19 @@ suite('LeakLint reconstructions', () => {
     assert.strictEqual(analysis.kind, 'report');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
+
+  test('a background runtime killed mid-attack fails that job with a clear message, and the next job works', async function () {
+    this.timeout(120_000);
+    const { api } = await leaklint();
+    const view = await vscode.commands.executeCommand('leaklint.showReconstructions', workspaceFile('cnn6.onnx'));
+    const pid = await waitFor(() => view.state.phase === 'running' && api.runtimePid(), () => `the attack to start (phase ${view.state.phase})`);
+    process.kill(pid, 'SIGKILL');
+    const state = await view.finished;
+    assert.strictEqual(state.phase, 'failed', `ended in ${state.phase}: ${state.message}`);
+    assert.match(state.message, /killed|SIGKILL/, state.message);
+    const analysis = await vscode.commands.executeCommand('leaklint.auditCurrentModel', workspaceFile('model.onnx'));
+    assert.strictEqual(analysis.kind, 'report');
+    assert.notStrictEqual(api.runtimePid(), pid, 'a fresh child process took the next job');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
 });
