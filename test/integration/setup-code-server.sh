@@ -40,9 +40,11 @@ CS_MARKER="$CS_HOME/cs/.installed-$CS_VERSION"
 if [ ! -x "$CS_BIN" ] || [ ! -f "$CS_MARKER" ]; then
   echo "setup: installing code-server@$CS_VERSION into $CS_HOME/cs (about 3 minutes)" >&2
   rm -rf "$CS_HOME/cs" && mkdir -p "$CS_HOME/cs"
+  # Under `npm test` the outer npm exports npm_config_user_agent (".. node/v20 .."), which the inner npm inherits
+  # as config and code-server's postinstall reads to check the Node major: drop it so it reports Node 24.
   install_cs() {
     (cd "$CS_HOME/cs" && echo '{"private":true}' > package.json && \
-      PATH="$NODE24/bin:$PATH" npm_config_nodedir="$NODE24" \
+      env -u npm_config_user_agent PATH="$NODE24/bin:$PATH" npm_config_nodedir="$NODE24" \
       npm install --no-audit --no-fund --loglevel=error "code-server@$CS_VERSION")
   }
   install_cs || { echo "setup: code-server install failed, retrying once" >&2; sleep 5; install_cs; }

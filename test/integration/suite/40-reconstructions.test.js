@@ -42,7 +42,9 @@ suite('LeakLint reconstructions', () => {
     this.timeout(120_000);
     const { api } = await leaklint();
     const view = await vscode.commands.executeCommand('leaklint.showReconstructions', workspaceFile('cnn6.onnx'));
-    const pid = await waitFor(() => view.state.phase === 'running' && api.runtimePid(), () => `the attack to start (phase ${view.state.phase})`);
+    // The panel says 'starting' before the job reaches the worker; progress from the worker means it runs there.
+    const inWorker = () => view.state.phase === 'running' && view.state.progress && view.state.progress.label !== 'starting';
+    const pid = await waitFor(() => inWorker() && api.runtimePid(), () => `the attack to run in the worker (phase ${view.state.phase})`);
     process.kill(pid, 'SIGKILL');
     const state = await view.finished;
     assert.strictEqual(state.phase, 'failed', `ended in ${state.phase}: ${state.message}`);
