@@ -138,7 +138,19 @@ async function attackModels(
         attacks.push(attack);
       } catch (e) {
         progress.clear();
-        context.stderr(`leaklint: ${displayPath(report.file, context.cwd)}: attack not run: ${(e as Error).message}\n`);
+        const reason = (e as Error).message;
+        context.stderr(`leaklint: ${displayPath(report.file, context.cwd)}: attack not run: ${reason}\n`);
+        // Listed in the reports too, so that a model the attack could not run on is not mistaken for a safe one.
+        attacks.push({
+          file: report.file,
+          inputShape: report.inputShape,
+          normalization: { mean: [], std: [] },
+          gradientsFrom: 'simulated',
+          refine: settings.refine,
+          images: [],
+          verdict: `The attack did not run: ${reason}. This does not prove the model safe.`,
+          warnings: [],
+        });
       }
     }
   } finally {

@@ -225,3 +225,24 @@ test('onnxruntime-node (every intermediate exposed) agrees with the float64 netw
     assert.ok(report.runtimeCheck!.maxAbsDifference < 1e-5, `${name}: ${report.runtimeCheck!.maxAbsDifference}`);
   }
 });
+
+test('audit --attack puts the image pairs in the HTML/Markdown reports, and lists a model the attack cannot run on', () => {
+  const cli = path.join(ROOT, 'dist/cli.js');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-audit-attack-'));
+  const squeezenet = path.resolve(ROOT, '../shared/models/onnx-light-squeezenet/model.onnx');
+  const run = spawnSync(
+    process.execPath,
+    [cli, 'audit', squeezenet, path.join(generated, 'mlp/model.onnx'), '--attack', '--attack-images', '1', '--format', 'markdown,html,json', '--fail-on', 'none', '--out', out + path.sep],
+    { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /onnx-light-squeezenet\/model\.onnx: attack not run: the last layer \(n64\) is not fully connected/);
+  const markdown = fs.readFileSync(path.join(out, 'leaklint-report.md'), 'utf8');
+  assert.match(markdown, /The attack did not run: .*does not prove the model safe/);
+  assert.match(markdown, /!\[astronaut\.png\]\(reconstructions\/.*mlp-model\/astronaut-side-by-side\.png\)/);
+  const html = fs.readFileSync(path.join(out, 'leaklint-report.html'), 'utf8');
+  assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 1);
+  const json = JSON.parse(fs.readFileSync(path.join(out, 'leaklint-report.json'), 'utf8'));
+  assert.equal(json.attacks.length, 2);
+  assert.equal(json.attacks[1].images[0].reachedInput, true);
+});

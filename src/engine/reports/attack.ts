@@ -37,14 +37,20 @@ export function attackMarkdown(attacks: AttackReport[], baseDir: string): string
       [
         `**${report.verdict}**`,
         '',
-        `- Input ${formatShape(report.inputShape, '×')}, normalisation mean ${report.normalization.mean.join(', ')} / std ${report.normalization.std.join(', ')}; gradients ${report.gradientsFrom}; correction step ${report.refine ? 'on' : 'off'}`,
+        ...(report.images.length
+          ? [
+              `- Input ${formatShape(report.inputShape, '×')}, normalisation mean ${report.normalization.mean.join(', ')} / std ${report.normalization.std.join(', ')}; gradients ${report.gradientsFrom}; correction step ${report.refine ? 'on' : 'off'}`,
+            ]
+          : []),
         ...(report.runtimeCheck
           ? [`- onnxruntime-node forward pass agrees with the engine's float64 pass to ${report.runtimeCheck.maxAbsDifference.toExponential(1)} (${report.runtimeCheck.tensorsCompared} tensors)`]
           : []),
         ...report.warnings.map((w) => `- Warning: ${w}`),
       ].join('\n'),
     );
-    parts.push(renderMarkdownTable(['Original · reconstruction', 'Label recovered', 'Reached input', 'PSNR', 'SSIM', 'Rel. error', 'Time'], attackRows(report), align));
+    if (report.images.length) {
+      parts.push(renderMarkdownTable(['Original · reconstruction', 'Label recovered', 'Reached input', 'PSNR', 'SSIM', 'Rel. error', 'Time'], attackRows(report), align));
+    }
   }
   return parts.join('\n\n');
 }
