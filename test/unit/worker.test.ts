@@ -6,26 +6,26 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { WorkerClient, WorkerError } from '../../src/extension/workerClient';
+import { RuntimeClient, RuntimeError } from '../../src/runtime/runtimeClient';
 
 const ROOT = path.resolve(__dirname, '../..');
 const WORKER = path.join(ROOT, 'dist/worker.js');
 const generated = path.join(ROOT, 'test/fixtures/generated');
 
 describe('background worker', () => {
-  let client: WorkerClient;
+  let client: RuntimeClient;
   let tmp: string;
 
   before(() => {
     if (!fs.existsSync(WORKER)) {
       execFileSync(process.execPath, [path.join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'extension'], { cwd: ROOT, stdio: 'ignore' });
     }
-    client = new WorkerClient(WORKER);
+    client = new RuntimeClient(WORKER);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-worker-'));
   });
 
   after(() => {
-    client.stop();
+    client.dispose();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -33,7 +33,7 @@ describe('background worker', () => {
     const progress: string[] = [];
     const report = await client.analyze(
       { file: path.join(generated, 'cnn2_c6/model.onnx'), read: {}, analysis: { fixes: false } },
-      (_done, _total, label) => progress.push(label),
+      { onProgress: (_done, _total, label) => progress.push(label) },
     );
     assert.equal(report.layers[0].metrics.deficiency, 189);
     assert.ok(progress.includes('conv_1'));
@@ -46,14 +46,14 @@ describe('background worker', () => {
     fs.writeFileSync(garbage, 'not a model at all\n'.repeat(10));
     await assert.rejects(
       client.analyze({ file: garbage, read: {}, analysis: {} }),
-      (e: unknown) => e instanceof WorkerError && e.code === 'not-a-model' && e.message.includes('garbage.onnx'),
+      (e: unknown) => e instanceof RuntimeError && e.code === 'not-a-model' && e.message.includes('garbage.onnx'),
     );
   });
 
   it('cancels by stopping the process, and starts a fresh one for the next request', async () => {
     let cancel: (() => void) | undefined;
     const token = { onCancellationRequested: (listener: () => void) => ((cancel = listener), { dispose: () => (cancel = undefined) }) };
-    const slow = client.analyze({ file: path.join(generated, 'cnn6/model.onnx'), read: {}, analysis: {} }, undefined, token);
+    const slow = client.analyze({ file: path.join(generated, 'cnn6/model.onnx'), read: {}, analysis: {} }, { cancellation: token });
     setTimeout(() => cancel?.(), 200);
     await assert.rejects(slow, /cancelled/);
     const report = await client.analyze({ file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, analysis: { fixes: false } });

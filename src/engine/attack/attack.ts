@@ -62,7 +62,7 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions = {
     const named = readSafetensors(options.gradientsFile);
     const shared = net.sharedGradientsFromNamed(named);
     const truthInput = named.get('__input__')?.values;
-    const result = attackOne(net, shared, 'shared-gradients', undefined, truthInput, normalization, options, undefined);
+    const result = attackOne(net, shared, 'shared-gradients', undefined, truthInput, options, undefined);
     // A client's file may carry the true input (`__input__`, e.g. a test harness): then the quality is measurable.
     if (truthInput && result.reconstructed && truthInput.length === result.reconstructed.length) {
       result.result.quality = imageQuality(modelInputToImage(truthInput, [C, H, W], normalization), modelInputToImage(result.reconstructed, [C, H, W], normalization));
@@ -84,10 +84,10 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions = {
       const t0 = performance.now();
       const trace = net.forward(sample.input);
       const t1 = performance.now();
-      const { step } = net.trainingStep(sample.input, label);
+      const { step } = net.backward(trace, label);
       const t2 = performance.now();
       if (index === 0 && options.forwardCheck) report.runtimeCheck = await compareWithRuntime(net, trace, options.forwardCheck, warnings);
-      const one = attackOne(net, step.gradients, sample.name, trace, sample.input, normalization, options, label);
+      const one = attackOne(net, step.gradients, sample.name, trace, sample.input, options, label);
       one.result.loss = step.loss;
       one.result.seconds.forward = (t1 - t0) / 1000;
       one.result.seconds.gradients = (t2 - t1) / 1000;
@@ -111,7 +111,6 @@ function attackOne(
   name: string,
   truth: ForwardTrace | undefined,
   truthInput: Float64Array | undefined,
-  normalization: InputNormalization,
   options: AttackRunOptions,
   label: number | undefined,
 ): { result: AttackImageResult; reconstructed?: Float64Array } {
@@ -136,7 +135,6 @@ function attackOne(
     relativeError: rec.input && truthInput ? relativeError(rec.input, truthInput) : undefined,
     seconds: { forward: 0, gradients: 0, labels: rec.seconds.labels, solve: rec.seconds.solve, refine: rec.seconds.refine, total },
   };
-  void normalization;
   return { result, reconstructed: rec.input };
 }
 

@@ -22,8 +22,6 @@ export interface LayerSolution {
   relativeResidual: number;
   iterations?: number;
   conditionEstimate?: number;
-  /** LSQR ran out of its time budget before converging. */
-  stoppedByBudget?: boolean;
 }
 
 export interface ConvSolveOptions {
@@ -152,14 +150,7 @@ function solveForwardRows(
       for (let j = 0; j < g.nX; j++) out[j] *= columnScale[j];
     },
   };
-  const deadline = options.deadline ?? Date.now() + DEFAULT_LAYER_BUDGET_MS;
-  const tolerance = options.tolerance ?? (g.nX > LARGE_LAYER_UNKNOWNS ? 1e-10 : 1e-15);
-  const result = lsqr(A, rhs, {
-    atol: tolerance,
-    btol: tolerance,
-    maxIter: FORWARD_ONLY_MAX_ITERATIONS,
-    shouldStop: () => options.signal?.aborted === true || Date.now() > deadline,
-  });
+  const result = lsqr(A, rhs, { ...lsqrStopping(g, options), maxIter: FORWARD_ONLY_MAX_ITERATIONS });
   options.signal?.throwIfAborted();
   const x = result.x.map((v, j) => v * columnScale[j]);
   const residual = system.relativeResidual(x);
@@ -259,9 +250,6 @@ function stackedSystem(op: ConvOperator, W: Float64Array, dz: Float64Array, G: F
 
 function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSolveOptions, start?: Float64Array): LayerSolution {
   const g = op.geom;
-  const { signal } = options;
-  const deadline = options.deadline ?? Date.now() + DEFAULT_LAYER_BUDGET_MS;
-  let timedOut = false;
   // Warm start by solving for the correction: LSQR from 0 keeps the correction in range(Uᵀ), like the start.
   let rhs = system.scaledRhs;
   let y0: Float64Array | undefined;
@@ -271,23 +259,14 @@ function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSol
     system.scaled.apply(y0, Ay0);
     rhs = system.scaledRhs.map((v, i) => v - Ay0[i]);
   }
-  // Near machine precision on small layers (exact gradients must give the exact input, algorithm.md §6); on image-
-  // sized layers each iteration costs seconds, and 1e-10 is already far below what an image can show.
-  const tolerance = options.tolerance ?? (g.nX > LARGE_LAYER_UNKNOWNS ? 1e-10 : 1e-15);
   const result = lsqr(system.scaled, rhs, {
-    atol: tolerance,
-    btol: tolerance,
+    ...lsqrStopping(g, options),
     conlim: 1e14,
     maxIter: options.maxIterations ?? 5000,
     stagnationWindow: 500,
-    shouldStop: () => {
-      if (signal?.aborted) return true;
-      timedOut = Date.now() > deadline;
-      return timedOut;
-    },
   });
   if (y0) for (let j = 0; j < g.nX; j++) result.x[j] += y0[j];
-  signal?.throwIfAborted();
+  options.signal?.throwIfAborted();
   const x = new Float64Array(g.nX);
   for (let j = 0; j < g.nX; j++) x[j] = result.x[j] * system.columnScale[j];
   return {
@@ -297,8 +276,18 @@ function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSol
     relativeResidual: system.relativeResidual(x),
     iterations: result.iterations,
     conditionEstimate: result.aCond,
-    ...(timedOut ? { stoppedByBudget: true } : {}),
   };
+}
+
+/**
+ * Tolerance and stop rule of every LSQR solve of a layer: near machine precision on small layers (exact gradients
+ * must give the exact input, algorithm.md §6); on image-sized layers each iteration costs seconds, and 1e-10 is
+ * already far below what an image can show. Stops on cancellation and on the layer's deadline.
+ */
+function lsqrStopping(g: ConvGeometry, options: ConvSolveOptions): { atol: number; btol: number; shouldStop: () => boolean } {
+  const tolerance = options.tolerance ?? (g.nX > LARGE_LAYER_UNKNOWNS ? 1e-10 : 1e-15);
+  const deadline = options.deadline ?? Date.now() + DEFAULT_LAYER_BUDGET_MS;
+  return { atol: tolerance, btol: tolerance, shouldStop: () => options.signal?.aborted === true || Date.now() > deadline };
 }
 
 /**

@@ -801,9 +801,16 @@ export class AttackNetwork {
 
   /** One simulated training step: forward, softmax cross-entropy with a one-hot label, backward. */
   trainingStep(x: Float64Array, label: number): { trace: ForwardTrace; step: TrainingStep; inputGradient: Float64Array } {
-    if (!Number.isInteger(label) || label < 0 || label >= this.classes) throw new RangeError(`label ${label} is not a class index (0…${this.classes - 1})`);
     const trace = this.forward(x);
-    const state = this.traces.get(trace)!.state;
+    return { trace, ...this.backward(trace, label) };
+  }
+
+  /** The backward half of a training step, on a trace this network's `forward` produced. */
+  backward(trace: ForwardTrace, label: number): { step: TrainingStep; inputGradient: Float64Array } {
+    if (!Number.isInteger(label) || label < 0 || label >= this.classes) throw new RangeError(`label ${label} is not a class index (0…${this.classes - 1})`);
+    const internals = this.traces.get(trace);
+    if (!internals) throw new AttackSetupError('backward needs a trace produced by this network');
+    const state = internals.state;
     const deltas = allocate(this.plan.slotSizes);
     const probabilities = new Float64Array(this.classes);
     const loss = softmaxCrossEntropy(state.values[this.plan.logits], label, probabilities, deltas[this.plan.logits]);
@@ -827,7 +834,7 @@ export class AttackNetwork {
     for (const u of this.order) if (gradients.has(u.id)) ordered.set(u.id, gradients.get(u.id)!);
     const step: TrainingStep = { loss, probabilities, gradients: ordered, preActivationGrad };
     this.steps.set(step, { deltas });
-    return { trace, step, inputGradient: deltas[this.plan.source] };
+    return { step, inputGradient: deltas[this.plan.source] };
   }
 
   /** The value a unit reads in a forward pass (its first input). */

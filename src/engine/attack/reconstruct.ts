@@ -104,7 +104,7 @@ export function reconstruct(net: AttackNetwork, shared: SharedGradients, options
       let solution: LayerSolution;
       let inputGrad: Float64Array;
       let refineInfo: AttackLayerResult['refinement'] | undefined;
-      const truthInput = options.truth ? unitInputOf(net, unit, options.truth) : undefined;
+      const truthInput = options.truth ? net.unitInput(options.truth, unit.id) : undefined;
       options.onLayer?.(done, chainLength, `solving ${unit.name}`);
       if (unit.kind === 'dense' || unit.kind === 'conv') {
         const grads = shared.get(unit.id);
@@ -298,13 +298,6 @@ function poolGeometry(unit: Unit): ConvGeometry {
 
 function poolKernel(g: ConvGeometry): Float64Array {
   return new Float64Array(g.nW).fill(1 / (g.kernel[0] * g.kernel[1]));
-}
-
-/** The input of a unit in a true forward pass: the previous unit's output, or the model input. */
-function unitInputOf(net: AttackNetwork, unit: Unit, trace: ForwardTrace): Float64Array | undefined {
-  if (unit.inputs.length === 0) return unit.readsModelInput ? trace.input : undefined;
-  if (unit.inputs.length !== 1) return undefined;
-  return trace.output.get(unit.inputs[0]);
 }
 
 function countChain(net: AttackNetwork, units: Map<string, Unit>): number {

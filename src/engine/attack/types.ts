@@ -1,7 +1,6 @@
 // Types shared by the reconstruction attack (algorithm.md §5): the executable network, the shared gradients,
 // and the report of one attack. The engine fills them; the CLI, the worker and the webview only read them.
 import type { Shape } from '../ir';
-import type { Unit } from '../analysis/units';
 
 /** Gradients one client shares after one training step, per unit of the analysis graph (BN folded into the unit). */
 export interface UnitGradients {
@@ -115,6 +114,3 @@ export interface AttackReport {
   runtimeCheck?: { runtime: string; maxAbsDifference: number; tensorsCompared: number };
   warnings: string[];
 }
-
-/** Unit kinds the float64 network can execute. */
-export type ExecutableUnit = Unit;

@@ -1,5 +1,5 @@
 // The reconstruction attack in reports: per model, the verdict, one row per image and the image pairs.
-import type { AttackImageResult, AttackReport } from '../attack/types';
+import type { AttackReport } from '../attack/types';
 import { displayPath, formatShape, markdownCode, renderMarkdownTable, type Alignment } from './format';
 
 export function formatDecibels(value: number | undefined): string {
@@ -9,11 +9,6 @@ export function formatDecibels(value: number | undefined): string {
 
 export function formatSsim(value: number | undefined): string {
   return value === undefined || Number.isNaN(value) ? '—' : value.toFixed(3);
-}
-
-/** "conv_1 dense-lstsq 1e-14" … the per-layer trail of one image, for tables. */
-export function layerTrail(image: AttackImageResult): string {
-  return image.layers.map((l) => `${l.name}: ${l.relativeError !== undefined ? `err ${l.relativeError.toExponential(1)}` : `res ${l.relativeResidual.toExponential(1)}`}`).join(' · ');
 }
 
 export function attackRows(report: AttackReport): string[][] {
