@@ -5,15 +5,15 @@ import * as path from 'path';
 import { largeModelPath } from './cases';
 
 const root = path.resolve(__dirname, '..');
-const shared = path.resolve(root, '..', 'shared', 'models');
+const thirdParty = path.join(root, 'test', 'fixtures', 'third-party');
 const fixtures = path.join(root, 'test', 'fixtures', 'generated');
 
 const cases: [string, string][] = [
   ['read', 'large'],
-  ['read', path.join(shared, 'ortex-ultraface-rfb320', 'Ultraface_version-RFB-320.onnx')],
+  ['read', path.join(thirdParty, 'ortex-ultraface-rfb320', 'Ultraface_version-RFB-320.onnx')],
   ['read', path.join(fixtures, 'cnn6', 'tfjs-graph', 'model.json')],
   ['analyze', path.join(fixtures, 'cnn6', 'model.onnx')],
-  ['analyze', path.join(shared, 'onnx-light-resnet50', 'model.onnx')],
+  ['analyze', path.join(thirdParty, 'onnx-light-resnet50', 'model.onnx')],
   ['analyze', 'large'],
 ];
 

@@ -1,14 +1,14 @@
 // Writes the bundled sample photos (media/samples/*.png): each original centre-cropped and resized to 224×224 with
 // LeakLint's own resampling (src/engine/images/resize.ts), so the product's resizing is what made them.
 // Usage: npx tsx scripts/make-samples.ts [originalsDir] [outDir]
-//   (defaults: /work/shared/sample-images/original, media/samples). Licences: media/samples/LICENSES.md.
+//   (defaults: test/fixtures/sample-images/original, media/samples). Licences: media/samples/LICENSES.md.
 import * as fs from 'fs';
 import * as path from 'path';
 import { encodePng, floatImageToRgba, readImage } from '../src/engine/images/codec';
 import { centerCropResize } from '../src/engine/images/resize';
 
 const SAMPLE_SIZE = 224;
-const DEFAULT_SOURCE = '/work/shared/sample-images/original';
+const DEFAULT_SOURCE = path.resolve(__dirname, '../test/fixtures/sample-images/original');
 const DEFAULT_OUT = path.resolve(__dirname, '../media/samples');
 
 function main(): void {

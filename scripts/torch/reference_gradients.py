@@ -10,7 +10,7 @@ Run with Debian's torch (apt-get install python3-torch python3-onnx python3-pil)
     /usr/bin/python3 scripts/torch/reference_gradients.py
 
 Preprocessing (pinned by the test, which decodes the PNG the same way and compares exactly):
-  * 3x32x32 models: RGB of /work/shared/sample-images/32x32/<image>.png as CHW, value / 255 - 0.5.
+  * 3x32x32 models: RGB of test/fixtures/sample-images/32x32/<image>.png as CHW, value / 255 - 0.5.
   * mlp (1x28x28): the centre 28x28 crop (rows and columns 2..29) of that image, gray = (r + g + b) / 765 - 0.5.
 Each step is one IEEE double operation on integers, so any language gets the same bits.
 """
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 MODELS = os.path.join(REPO, 'test', 'fixtures', 'generated')
 OUTPUT = os.path.join(REPO, 'test', 'fixtures', 'torch')
-IMAGES = os.path.abspath(os.path.join(REPO, '..', 'shared', 'sample-images', '32x32'))
+IMAGES = os.path.join(REPO, 'test', 'fixtures', 'sample-images', '32x32')
 
 # model -> (image, label): a different image and class per model, fixed so the files are reproducible.
 CASES = {

@@ -178,7 +178,7 @@ test('fixes are proven by re-analysis: fewer filters in LeNet conv 1 make it und
 });
 
 test('a layer that cannot be analysed is never reported as safe', () => {
-  const report = analyzeModel(readModel(path.resolve(__dirname, '../../../shared/models/onnx-light-bvlc-alexnet/model.onnx')), { fixes: false });
+  const report = analyzeModel(readModel(path.resolve(__dirname, '../fixtures/third-party/onnx-light-bvlc-alexnet/model.onnx')), { fixes: false });
   const lrn = report.layers.filter((l) => l.status === 'not-analysed');
   assert.ok(lrn.length > 0);
   for (const l of lrn) {
@@ -213,7 +213,7 @@ test('unanalysed layers pass everything through: the model is not made safe by o
 });
 
 test('ResNet-50: identity skips are joint blocks, projection skips are reported as not analysed', () => {
-  const report = analyzeModel(readModel(path.resolve(__dirname, '../../../shared/models/onnx-light-resnet50/model.onnx')), { fixes: false });
+  const report = analyzeModel(readModel(path.resolve(__dirname, '../fixtures/third-party/onnx-light-resnet50/model.onnx')), { fixes: false });
   const additions = report.layers.filter((l) => l.op === 'residual');
   assert.equal(additions.length, 16);
   // ResNet-50 has one projection shortcut per stage (4) and 12 identity shortcuts.

@@ -20,7 +20,7 @@ process.env.ORT_DISABLE_TELEMETRY = '1';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const TORCH = path.join(REPO, 'test', 'fixtures', 'torch');
-const SHARED = path.resolve(REPO, '..', 'shared');
+const FIXTURES = path.resolve(REPO, 'test', 'fixtures');
 const MODELS = ['cnn6', 'lenet-sigmoid', 'relu-net', 'bn-maxpool-residual', 'depthwise-net', 'mlp'];
 const RESERVED = new Set(['__input__', '__logits__', '__loss__']);
 
@@ -83,7 +83,7 @@ for (const model of MODELS) {
     });
 
     it('its input is the documented preprocessing of the sample image, bit for bit', () => {
-      const image = path.join(SHARED, metadata.image);
+      const image = path.join(FIXTURES, metadata.image);
       assert.deepEqual(input.values, preprocess(image, input.shape));
     });
 

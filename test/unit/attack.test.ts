@@ -229,7 +229,7 @@ test('onnxruntime-node (every intermediate exposed) agrees with the float64 netw
 test('audit --attack puts the image pairs in the HTML/Markdown reports, and lists a model the attack cannot run on', () => {
   const cli = path.join(ROOT, 'dist/cli.js');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-audit-attack-'));
-  const squeezenet = path.resolve(ROOT, '../shared/models/onnx-light-squeezenet/model.onnx');
+  const squeezenet = path.resolve(ROOT, 'test/fixtures/third-party/onnx-light-squeezenet/model.onnx');
   const run = spawnSync(
     process.execPath,
     [cli, 'audit', squeezenet, path.join(generated, 'mlp/model.onnx'), '--attack', '--attack-images', '1', '--format', 'markdown,html,json', '--fail-on', 'none', '--out', out + path.sep],

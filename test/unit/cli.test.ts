@@ -15,7 +15,7 @@ import { createIgnoreMatcher } from '../../src/engine/config';
 import packageJson from '../../package.json';
 
 const ROOT = path.resolve(__dirname, '../..');
-const MODELS = path.resolve(ROOT, '../shared/models');
+const MODELS = path.resolve(ROOT, 'test/fixtures/third-party');
 const RESNET50 = path.join(MODELS, 'onnx-light-resnet50/model.onnx');
 const PT_CONV = path.join(MODELS, 'onnx-pt-conv2d/model.onnx');
 const MNIST_LAYERS = path.join(MODELS, 'tensorspace-mnist-tf-layers/model.json');

@@ -40,9 +40,9 @@ import {
   type RgbaImage,
 } from '../../src/engine/images';
 
-const SHARED = path.resolve(__dirname, '../../../shared/sample-images');
-const ORIGINALS = path.join(SHARED, 'original');
-const LANCZOS_32 = path.join(SHARED, '32x32');
+const SAMPLES = path.resolve(__dirname, '../fixtures/sample-images');
+const ORIGINALS = path.join(SAMPLES, 'original');
+const LANCZOS_32 = path.join(SAMPLES, '32x32');
 const IMAGENET: InputNormalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 const tempDirs: string[] = [];

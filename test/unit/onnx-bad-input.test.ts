@@ -26,7 +26,7 @@ import {
   type ModelSpec,
 } from './onnx-helpers';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models');
+const MODELS = path.resolve(__dirname, '../fixtures/third-party');
 
 after(removeTempDirs);
 const MNIST = path.join(MODELS, 'ortex-mnist-cntk', 'mnist.onnx');

@@ -27,7 +27,7 @@ import {
   type Storage,
 } from './onnx-helpers';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models');
+const MODELS = path.resolve(__dirname, '../fixtures/third-party');
 
 after(removeTempDirs);
 

@@ -1,5 +1,5 @@
 // TF.js reader on broken input: every failure is a typed ModelReadError naming the file, the place and a one-line
-// reason. Broken copies live in a temp dir; /work/shared is never touched.
+// reason. Broken copies live in a temp dir; the committed fixtures are never touched.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,7 +11,7 @@ import { resolveReadOptions, type ReadOptions } from '../../src/engine/options';
 import { readModel } from '../../src/engine/readers';
 import { readTfjs } from '../../src/engine/readers/tfjs';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models');
+const MODELS = path.resolve(__dirname, '../fixtures/third-party');
 const LAYERS_DIR = path.join(MODELS, 'tensorspace-mnist-tf-layers');
 const GRAPH_DIR = path.join(MODELS, 'tensorspace-mnist-tf-graph');
 const SHARD = 'group1-shard1of1';

@@ -1,4 +1,4 @@
-// TF.js reader: real models from /work/shared/models, and synthetic ones written to a temp dir.
+// TF.js reader: real third-party models in test/fixtures/third-party, and synthetic ones written to a temp dir.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -8,7 +8,7 @@ import { convAttrs, type LayerGraph, type LayerNode, type Shape } from '../../sr
 import { resolveReadOptions, type ReadOptions } from '../../src/engine/options';
 import { readTfjs } from '../../src/engine/readers/tfjs';
 
-const MODELS = path.resolve(__dirname, '../../../shared/models');
+const MODELS = path.resolve(__dirname, '../fixtures/third-party');
 const MNIST_LAYERS = path.join(MODELS, 'tensorspace-mnist-tf-layers/model.json');
 const MNIST_GRAPH = path.join(MODELS, 'tensorspace-mnist-tf-graph/model.json');
 const LENET = path.join(MODELS, 'tensorspace-lenet-layers/mnist.json');
