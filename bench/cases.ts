@@ -16,12 +16,25 @@ const LARGE_NETWORK: NetworkSpec = {
   summary: 'Benchmark model: 3×224×224, VGG-style convs, 25088→1024→10 dense head (about 103 MB of float32 weights).',
   input: [3, 224, 224],
   layers: [
-    conv(32, 3, { pad: 1 }), relu(), maxPool(2),
-    conv(64, 3, { pad: 1 }), relu(), maxPool(2),
-    conv(128, 3, { pad: 1 }), relu(), maxPool(2),
-    conv(256, 3, { pad: 1 }), relu(), maxPool(2),
-    conv(512, 3, { pad: 1 }), relu(), maxPool(2),
-    flatten(), dense(1024), relu(), dense(10),
+    conv(32, 3, { pad: 1 }),
+    relu(),
+    maxPool(2),
+    conv(64, 3, { pad: 1 }),
+    relu(),
+    maxPool(2),
+    conv(128, 3, { pad: 1 }),
+    relu(),
+    maxPool(2),
+    conv(256, 3, { pad: 1 }),
+    relu(),
+    maxPool(2),
+    conv(512, 3, { pad: 1 }),
+    relu(),
+    maxPool(2),
+    flatten(),
+    dense(1024),
+    relu(),
+    dense(10),
   ],
 };
 
@@ -30,7 +43,12 @@ export function largeModelPath(): string {
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(TMP, { recursive: true });
   const network = resolveNetwork(LARGE_NETWORK);
-  const written = writeOnnxModel(network, initializeWeights(network), { fileName: 'large-vgg-like.onnx', weightStorage: 'raw_data', denseOp: 'Gemm', batchDim: 'fixed' });
+  const written = writeOnnxModel(network, initializeWeights(network), {
+    fileName: 'large-vgg-like.onnx',
+    weightStorage: 'raw_data',
+    denseOp: 'Gemm',
+    batchDim: 'fixed',
+  });
   for (const f of written.files) fs.writeFileSync(path.join(TMP, f.name), f.bytes);
   return file;
 }

@@ -22,5 +22,7 @@ console.log('case     seconds   peak RSS MiB  model');
 for (const [kind, file] of cases) {
   const out = execFileSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'cases.ts'), kind, file], { cwd: root, encoding: 'utf8' });
   const r = JSON.parse(out.trim().split('\n').pop()!);
-  console.log(`${kind.padEnd(8)} ${r.seconds.toFixed(3).padStart(7)}   ${r.peakRssMiB.toFixed(0).padStart(12)}  ${r.file} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)${r.coverage ? ' ' + JSON.stringify(r.coverage) : ''}`);
+  console.log(
+    `${kind.padEnd(8)} ${r.seconds.toFixed(3).padStart(7)}   ${r.peakRssMiB.toFixed(0).padStart(12)}  ${r.file} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)${r.coverage ? ' ' + JSON.stringify(r.coverage) : ''}`,
+  );
 }

@@ -14,7 +14,10 @@ const DEFAULT_OUT = path.resolve(__dirname, '../media/samples');
 function main(): void {
   const source = path.resolve(process.argv[2] ?? DEFAULT_SOURCE);
   const out = path.resolve(process.argv[3] ?? DEFAULT_OUT);
-  const originals = fs.readdirSync(source).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
+  const originals = fs
+    .readdirSync(source)
+    .filter((f) => /\.(png|jpe?g)$/i.test(f))
+    .sort();
   if (originals.length === 0) throw new Error(`no PNG or JPEG files in ${source}`);
   fs.mkdirSync(out, { recursive: true });
   let total = 0;

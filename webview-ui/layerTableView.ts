@@ -26,7 +26,10 @@ function render(root: HTMLElement, api: VsCodeApi, state: TableState) {
   const s = state.summary;
   if (s) {
     body.push(
-      element('p', { className: `verdict ${s.severity}`, text: `Model risk ${s.risk} (${s.severity}) · security score ${s.score}/100 · COPA ${s.copa} · RA-i ${s.raIndex}` }),
+      element('p', {
+        className: `verdict ${s.severity}`,
+        text: `Model risk ${s.risk} (${s.severity}) · security score ${s.score}/100 · COPA ${s.copa} · RA-i ${s.raIndex}`,
+      }),
       element('p', { className: 'metrics', text: `${s.format}, ${s.weights} weights, input ${s.inputShape}; ${s.coverage}` }),
       ...s.warnings.map((w) => element('p', { className: 'warning', text: `warning: ${w}` })),
     );
@@ -42,7 +45,15 @@ function render(root: HTMLElement, api: VsCodeApi, state: TableState) {
     for (const row of state.rows) {
       const tr = element('tr', { className: row.severity });
       tr.dataset.layer = row.name;
-      for (const [text, cls] of [[String(row.index)], [row.name], [row.description], [row.shapes], [row.risk.toFixed(2), 'risk'], [row.status], [row.ruleId]] as [string, string?][]) {
+      for (const [text, cls] of [
+        [String(row.index)],
+        [row.name],
+        [row.description],
+        [row.shapes],
+        [row.risk.toFixed(2), 'risk'],
+        [row.status],
+        [row.ruleId],
+      ] as [string, string?][]) {
         tr.append(element('td', { text, className: cls }));
       }
       tr.addEventListener('mouseenter', () => !selected && showDetails(root, row));

@@ -64,7 +64,18 @@ export interface TableState {
   modelName: string;
   phase: 'analysing' | 'done' | 'failed';
   message?: string;
-  summary?: { risk: string; severity: string; score: number; copa: number; raIndex: number; format: string; weights: string; inputShape: string; coverage: string; warnings: string[] };
+  summary?: {
+    risk: string;
+    severity: string;
+    score: number;
+    copa: number;
+    raIndex: number;
+    format: string;
+    weights: string;
+    inputShape: string;
+    coverage: string;
+    warnings: string[];
+  };
   rows?: TableRow[];
   /** Restricted Mode hides "Run attack". */
   trusted: boolean;
@@ -74,4 +85,5 @@ export interface TableState {
 export type ViewKind = 'reconstructions' | 'layers';
 
 export type HostToView = { type: 'state'; state: ViewState } | { type: 'table'; state: TableState };
-export type ViewToHost = { type: 'ready' } | { type: 'run' } | { type: 'cancel' } | { type: 'runAttack' } | { type: 'openLayerDocument' } | { type: 'error'; message: string };
+export type ViewToHost =
+  { type: 'ready' } | { type: 'run' } | { type: 'cancel' } | { type: 'runAttack' } | { type: 'openLayerDocument' } | { type: 'error'; message: string };

@@ -4,7 +4,6 @@
 import type { HostToView, ViewImage, ViewState } from './protocol';
 import { button, element, initialState, type VsCodeApi } from './dom';
 
-
 const SVG = 'http://www.w3.org/2000/svg';
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string) {
   const node = document.createElementNS(SVG, tag);
@@ -12,7 +11,6 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
   if (text !== undefined) node.textContent = text;
   return node;
 }
-
 
 function formatPsnr(psnr: number | null | undefined): string {
   if (psnr === undefined) return '-';
@@ -27,14 +25,21 @@ function layerChart(image: ViewImage): SVGSVGElement {
   const height = rowHeight * image.layers.length + 24;
   // Scales down with the panel (viewBox) instead of being cut off.
   const width = labelWidth + barWidth + 60;
-  const chart = svg('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, width, role: 'img', 'aria-label': `per-layer residual and error for ${image.name}` });
+  const chart = svg('svg', {
+    class: 'chart',
+    viewBox: `0 0 ${width} ${height}`,
+    width,
+    role: 'img',
+    'aria-label': `per-layer residual and error for ${image.name}`,
+  });
   // 1e-12 … 1 mapped to 0 … barWidth.
   const scale = (v: number) => Math.max(1, Math.min(barWidth, ((Math.log10(Math.max(v, 1e-12)) + 12) / 12) * barWidth));
   image.layers.forEach((layer, i) => {
     const y = 4 + i * rowHeight;
     chart.append(svg('text', { x: 0, y: y + 11, class: 'chart-label' }, layer.name));
     chart.append(svg('rect', { x: labelWidth, y, width: scale(layer.relativeResidual), height: 6, class: 'bar-residual' }));
-    if (layer.relativeError !== undefined) chart.append(svg('rect', { x: labelWidth, y: y + 7, width: scale(layer.relativeError), height: 6, class: 'bar-error' }));
+    if (layer.relativeError !== undefined)
+      chart.append(svg('rect', { x: labelWidth, y: y + 7, width: scale(layer.relativeError), height: 6, class: 'bar-error' }));
     const value = layer.relativeError !== undefined ? layer.relativeError : layer.relativeResidual;
     chart.append(svg('text', { x: labelWidth + barWidth + 4, y: y + 11, class: 'chart-label' }, value.toExponential(1)));
   });
@@ -63,7 +68,13 @@ function imageRow(image: ViewImage) {
     'section',
     { className: 'sample' },
     element('h3', { text: image.name }),
-    element('div', { className: 'row' }, figure('original', image.originalSrc, `${image.name} original`), figure('reconstructed', image.reconstructedSrc, `${image.name} reconstructed`), layerChart(image)),
+    element(
+      'div',
+      { className: 'row' },
+      figure('original', image.originalSrc, `${image.name} original`),
+      figure('reconstructed', image.reconstructedSrc, `${image.name} reconstructed`),
+      layerChart(image),
+    ),
     element('p', { className: 'metrics', text: metrics }),
   );
 }
@@ -79,7 +90,9 @@ function render(root: HTMLElement, api: VsCodeApi, state: ViewState) {
     const bar = element('progress');
     bar.max = Math.max(1, state.progress.total);
     bar.value = state.progress.done;
-    body.push(element('div', { className: 'progress' }, bar, element('span', { text: ` ${state.progress.label} (${state.progress.done}/${state.progress.total})` })));
+    body.push(
+      element('div', { className: 'progress' }, bar, element('span', { text: ` ${state.progress.label} (${state.progress.done}/${state.progress.total})` })),
+    );
   }
   if (state.message) body.push(element('p', { className: `message ${state.phase}`, text: state.message }));
   if (state.verdict) body.push(element('p', { className: 'verdict', text: state.verdict }));

@@ -101,7 +101,15 @@ export function attackSummary(report: AttackReport, cwd: string): string {
     image.relativeError !== undefined ? image.relativeError.toExponential(1) : '-',
     `${image.seconds.total.toFixed(2)} s`,
   ]);
-  const table = renderTextTable(['image', 'label', 'reached input', 'PSNR', 'SSIM', 'rel. error', 'time'], rows, ['left', 'left', 'left', 'right', 'right', 'right', 'right']);
+  const table = renderTextTable(['image', 'label', 'reached input', 'PSNR', 'SSIM', 'rel. error', 'time'], rows, [
+    'left',
+    'left',
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+  ]);
   const stop = report.images.find((i) => i.stoppedAt)?.stoppedAt;
   return `${displayPath(report.file, cwd)}\n${table}\n${stop ? `stopped at ${stop.unitId}: ${stop.reason}\n` : ''}${report.verdict}\n`;
 }

@@ -80,7 +80,9 @@ export async function runAudit(paths: readonly string[], options: AuditOptions, 
   // Failures also go to stderr: with --format json/sarif on stdout, nobody would see them otherwise.
   for (const failure of failures) context.stderr(formatReadError(failure.error, context.cwd) + '\n');
 
-  const attacks = options.attack ? await attackModels(reports, inputShape, options.attack, path.resolve(context.cwd, options.out!), progress, context) : undefined;
+  const attacks = options.attack
+    ? await attackModels(reports, inputShape, options.attack, path.resolve(context.cwd, options.out!), progress, context)
+    : undefined;
 
   const input: ReportInput = {
     tool: TOOL,
@@ -133,7 +135,11 @@ async function attackModels(
         for (const image of attack.images) {
           if (!image.files) continue;
           const prefix = (f: string) => (f ? path.posix.join('reconstructions', name, f) : f);
-          image.files = { original: prefix(image.files.original), reconstructed: prefix(image.files.reconstructed), sideBySide: prefix(image.files.sideBySide) };
+          image.files = {
+            original: prefix(image.files.original),
+            reconstructed: prefix(image.files.reconstructed),
+            sideBySide: prefix(image.files.sideBySide),
+          };
         }
         attacks.push(attack);
       } catch (e) {
@@ -162,8 +168,16 @@ async function attackModels(
 
 /** "test/fixtures/cnn6/model.onnx" → "cnn6-model"; made unique within one report. */
 function uniqueFolderName(file: string, cwd: string, used: Set<string>): string {
-  const parts = path.relative(cwd, file).split(path.sep).filter((p) => p && p !== '..');
-  const base = parts.slice(-3).join('-').replace(/\.(onnx|json)$/i, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'model';
+  const parts = path
+    .relative(cwd, file)
+    .split(path.sep)
+    .filter((p) => p && p !== '..');
+  const base =
+    parts
+      .slice(-3)
+      .join('-')
+      .replace(/\.(onnx|json)$/i, '')
+      .replace(/[^A-Za-z0-9_.-]/g, '_') || 'model';
   let name = base;
   for (let n = 2; used.has(name); n++) name = `${base}-${n}`;
   used.add(name);

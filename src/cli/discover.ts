@@ -50,7 +50,6 @@ export function discoverModelFiles(paths: readonly string[], cwd: string, isIgno
   return { files: [...found], unreadableFolders };
 }
 
-
 function isDirectory(file: string): boolean {
   try {
     return fs.statSync(file).isDirectory();

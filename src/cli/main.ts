@@ -98,9 +98,7 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     )
     .option('--out <file>', 'write the report to this file (or folder) instead of stdout')
     .addOption(
-      new Option('--fail-on <severity>', 'exit 1 when an issue is at or above this severity (default: config, else high)').choices([
-        ...FAIL_ON_VALUES,
-      ]),
+      new Option('--fail-on <severity>', 'exit 1 when an issue is at or above this severity (default: config, else high)').choices([...FAIL_ON_VALUES]),
     )
     .addOption(inputShapeOption())
     .option('--config <file>', 'configuration file (default: ./leaklint.config.json if present)')
@@ -179,10 +177,9 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
 }
 
 function inputShapeOption(): Option {
-  return new Option(
-    '--input-shape <dims>',
-    'input shape for dynamic dimensions, in the file layout (NCHW for ONNX, NHWC for TF.js), e.g. 1,3,32,32',
-  ).argParser(parseShapeArgument);
+  return new Option('--input-shape <dims>', 'input shape for dynamic dimensions, in the file layout (NCHW for ONNX, NHWC for TF.js), e.g. 1,3,32,32').argParser(
+    parseShapeArgument,
+  );
 }
 
 function parseFormats(value: string): ReportFormat[] {

@@ -33,13 +33,7 @@ export function samePadding(input: number, kernel: number, stride: number, dilat
 }
 
 /** [top, left, bottom, right] for 2-D "same" padding. */
-export function samePads2d(
-  hw: [number, number],
-  kernel: [number, number],
-  strides: [number, number],
-  dilations: [number, number],
-  upper = true,
-): Pads4 {
+export function samePads2d(hw: [number, number], kernel: [number, number], strides: [number, number], dilations: [number, number], upper = true): Pads4 {
   const [t, b] = samePadding(hw[0], kernel[0], strides[0], dilations[0], upper);
   const [l, r] = samePadding(hw[1], kernel[1], strides[1], dilations[1], upper);
   return [t, l, b, r];

@@ -51,7 +51,9 @@ export function toDiagnostics(analysis: Analysis): vscode.Diagnostic[] {
       if (shard) related.push(new vscode.DiagnosticRelatedInformation(new vscode.Location(shard, fileStart), `weights of ${layerLabel(finding)}`));
       const upstream = byIndex.get(finding.index - 1);
       if (upstream) {
-        related.push(new vscode.DiagnosticRelatedInformation(locationOf(upstream), `upstream layer ${layerLabel(upstream)} (risk ${upstream.risk.toFixed(2)})`));
+        related.push(
+          new vscode.DiagnosticRelatedInformation(locationOf(upstream), `upstream layer ${layerLabel(upstream)} (risk ${upstream.risk.toFixed(2)})`),
+        );
       }
     } else if (report.model.firstDeficientLayer) {
       const first = report.layers.find((f) => f.nodeId === report.model.firstDeficientLayer);

@@ -50,7 +50,11 @@ export function renderLayerDocument(report: ModelReport): string {
     ]);
   const header = ['#', 'layer', 'op', 'input -> output', 'risk', 'status', 'rule'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd();
   const lines = [
     `LeakLint layers of ${path.basename(report.file)} (${report.format}, ${report.weights} weights, input ${formatShape(report.inputShape)})`,
     `model risk ${formatRisk(m.risk)} (${m.severity}), security score ${securityScore(report)}/100, COPA ${m.copaIndex}, RA-i ${m.raIndexCount}`,

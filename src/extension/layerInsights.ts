@@ -42,7 +42,10 @@ export function layerMarkdown(model: vscode.Uri, report: ModelReport, finding: L
   lines.push('', `Model risk ${formatRisk(report.model.risk)} (${report.model.severity}), COPA ${report.model.copaIndex}.`);
   if (withCommands) {
     const args = [model.toString(), finding.nodeId];
-    lines.push('', `${commandLink('Show reconstruction', COMMAND_SHOW_RECONSTRUCTIONS, [model.toString()])} · ${commandLink('Explain', COMMAND_EXPLAIN_LAYER, args)}`);
+    lines.push(
+      '',
+      `${commandLink('Show reconstruction', COMMAND_SHOW_RECONSTRUCTIONS, [model.toString()])} · ${commandLink('Explain', COMMAND_EXPLAIN_LAYER, args)}`,
+    );
   } else if (rule) {
     lines.push('', `**${rule.id} ${rule.name}.** ${rule.fullDescription}`, '', `**What to do.** ${rule.help}`);
   }
@@ -100,7 +103,8 @@ export class LayerCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
     return analysis.report.layers.flatMap((finding) => {
       let line: number;
       if (inLayerDocument) line = layerLine(finding);
-      else if (finding.location.format === 'json' && finding.location.offset <= document.getText().length) line = document.positionAt(finding.location.offset).line;
+      else if (finding.location.format === 'json' && finding.location.offset <= document.getText().length)
+        line = document.positionAt(finding.location.offset).line;
       else return [];
       if (line >= document.lineCount) return [];
       const range = new vscode.Range(line, 0, line, 0);

@@ -70,7 +70,13 @@ export class LayerTableEditorProvider implements vscode.CustomReadonlyEditorProv
     const model = document.uri;
     const post = () => void panel.webview.postMessage({ type: 'table', state: tableStateOf(model, this.analyses.get(model)) } satisfies HostToView);
     panel.webview.options = webviewOptions(this.context.extensionUri);
-    panel.webview.html = webviewHtml(panel.webview, this.context.extensionUri, 'layers', path.basename(model.fsPath), tableStateOf(model, this.analyses.get(model)));
+    panel.webview.html = webviewHtml(
+      panel.webview,
+      this.context.extensionUri,
+      'layers',
+      path.basename(model.fsPath),
+      tableStateOf(model, this.analyses.get(model)),
+    );
     const subscriptions = [
       this.analyses.onDidChange((uri) => uri.toString() === model.toString() && post()),
       panel.webview.onDidReceiveMessage((message: ViewToHost) => {

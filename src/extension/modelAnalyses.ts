@@ -82,7 +82,11 @@ export class ModelAnalyses implements vscode.Disposable {
     let analysis: Analysis;
     try {
       const text = uri.path.toLowerCase().endsWith('.json') ? new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)) : undefined;
-      const request = { file: uri.fsPath, read: { inputShape: config.inputShape, externalData: vscode.workspace.isTrusted }, analysis: { thresholds: config.thresholds } };
+      const request = {
+        file: uri.fsPath,
+        read: { inputShape: config.inputShape, externalData: vscode.workspace.isTrusted },
+        analysis: { thresholds: config.thresholds },
+      };
       const report = await this.runtime.analyze(request, { onProgress, cancellation: token });
       analysis = { kind: 'report', uri, report, config, text };
       this.output.appendLine(

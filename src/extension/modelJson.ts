@@ -36,7 +36,6 @@ interface ManifestWeight {
 
 const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, float16: 2, uint16: 2, uint8: 1, bool: 1, complex64: 8 };
 
-
 /**
  * The shard file holding the first weight of `layerName` (weights are named "<layer>/kernel" in layers models and
  * contain "/<layer>/" in graph models). Shard sizes are inferred, not read: the host does not stat the shards.

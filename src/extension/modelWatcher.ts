@@ -39,7 +39,13 @@ export class ModelWatcher implements vscode.Disposable {
     if (uri.scheme !== 'file' || uri.fsPath.split(path.sep).includes('node_modules')) return;
     const folder = path.dirname(uri.fsPath);
     // The changed file itself, if it is a model; otherwise the analysed models it may belong to (same folder).
-    const models = this.isAnalysed(uri) || isModelFile(uri.fsPath) ? [uri] : this.analyses.all().map((a) => a.uri).filter((m) => path.dirname(m.fsPath) === folder);
+    const models =
+      this.isAnalysed(uri) || isModelFile(uri.fsPath)
+        ? [uri]
+        : this.analyses
+            .all()
+            .map((a) => a.uri)
+            .filter((m) => path.dirname(m.fsPath) === folder);
     for (const model of models) this.pending.set(model.toString(), model);
     if (!models.length) return;
     clearTimeout(this.timer);

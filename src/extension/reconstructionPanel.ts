@@ -86,13 +86,23 @@ class ReconstructionPanel implements ReconstructionView {
 
   private async attack(): Promise<ViewState> {
     if (!vscode.workspace.isTrusted) {
-      this.update({ phase: 'restricted', message: 'Restricted Mode: the reconstruction attack runs native code and reads sample images; trust this workspace to run it. Static analysis still works.' });
+      this.update({
+        phase: 'restricted',
+        message:
+          'Restricted Mode: the reconstruction attack runs native code and reads sample images; trust this workspace to run it. Static analysis still works.',
+      });
       return this.state;
     }
     const cancellation = (this.cancellation = new vscode.CancellationTokenSource());
     const outDir = vscode.Uri.joinPath(this.owner.storageRoot, createHash('sha1').update(this.model.toString()).digest('hex').slice(0, 12));
     const settings = attackSettings(this.model);
-    this.update({ phase: 'running', progress: { done: 0, total: settings.maxImages, label: 'starting' }, message: undefined, verdict: undefined, images: undefined });
+    this.update({
+      phase: 'running',
+      progress: { done: 0, total: settings.maxImages, label: 'starting' },
+      message: undefined,
+      verdict: undefined,
+      images: undefined,
+    });
     try {
       await vscode.workspace.fs.delete(outDir, { recursive: true, useTrash: false }).then(undefined, () => undefined);
       await vscode.workspace.fs.createDirectory(outDir);
@@ -122,7 +132,11 @@ class ReconstructionPanel implements ReconstructionView {
       this.update({ phase: 'done', progress: undefined, ...this.viewOf(report, outDir) });
     } catch (e) {
       const cancelled = cancellation.token.isCancellationRequested;
-      this.update({ phase: cancelled ? 'cancelled' : 'failed', progress: undefined, message: cancelled ? 'Cancelled.' : e instanceof Error ? e.message : String(e) });
+      this.update({
+        phase: cancelled ? 'cancelled' : 'failed',
+        progress: undefined,
+        message: cancelled ? 'Cancelled.' : e instanceof Error ? e.message : String(e),
+      });
     } finally {
       cancellation.dispose();
       this.cancellation = undefined;
@@ -133,22 +147,20 @@ class ReconstructionPanel implements ReconstructionView {
   private viewOf(report: AttackReport, outDir: vscode.Uri): Partial<ViewState> {
     const src = (relative: string | undefined) =>
       relative ? this.panel.webview.asWebviewUri(vscode.Uri.joinPath(outDir, ...relative.split('/'))).toString() : undefined;
-    const images = report.images.map(
-      (image): ViewImage => ({
-        name: image.image,
-        label: image.label,
-        recoveredLabel: image.recoveredLabel,
-        labelRecovered: image.labelRecovered,
-        reachedInput: image.reachedInput,
-        stoppedReason: image.stoppedAt?.reason,
-        // JSON has no Infinity: an exact reconstruction has PSNR null.
-        psnr: image.quality ? (Number.isFinite(image.quality.clipped.psnr) ? image.quality.clipped.psnr : null) : undefined,
-        ssim: image.quality?.clipped.ssim,
-        originalSrc: src(image.files?.original),
-        reconstructedSrc: src(image.files?.reconstructed),
-        layers: image.layers.map((l) => ({ name: l.name, kind: l.kind, relativeResidual: l.relativeResidual, relativeError: l.relativeError })),
-      }),
-    );
+    const images = report.images.map((image): ViewImage => ({
+      name: image.image,
+      label: image.label,
+      recoveredLabel: image.recoveredLabel,
+      labelRecovered: image.labelRecovered,
+      reachedInput: image.reachedInput,
+      stoppedReason: image.stoppedAt?.reason,
+      // JSON has no Infinity: an exact reconstruction has PSNR null.
+      psnr: image.quality ? (Number.isFinite(image.quality.clipped.psnr) ? image.quality.clipped.psnr : null) : undefined,
+      ssim: image.quality?.clipped.ssim,
+      originalSrc: src(image.files?.original),
+      reconstructedSrc: src(image.files?.reconstructed),
+      layers: image.layers.map((l) => ({ name: l.name, kind: l.kind, relativeResidual: l.relativeResidual, relativeError: l.relativeError })),
+    }));
     return { verdict: report.verdict, images, warnings: report.warnings };
   }
 
@@ -176,7 +188,8 @@ export class ReconstructionPanels implements vscode.Disposable {
       deserializeWebviewPanel: async (panel, state: ViewState | undefined) => {
         if (!state?.model) return panel.dispose();
         // A run that was going on when the window closed did not finish: show it as stopped.
-        const restored: ViewState = state.phase === 'running' ? { ...state, phase: 'cancelled', progress: undefined, message: 'Interrupted by a reload.' } : state;
+        const restored: ViewState =
+          state.phase === 'running' ? { ...state, phase: 'cancelled', progress: undefined, message: 'Interrupted by a reload.' } : state;
         this.adopt(new ReconstructionPanel(panel, vscode.Uri.parse(state.model), this, restored));
       },
     });

@@ -12,9 +12,7 @@ const CONFIG_KEYS = ['failOn', 'thresholds', 'ignore', 'rules', 'inputShape'] as
 export function settingsFor(file: vscode.Uri): LeakLintConfig {
   const settings = vscode.workspace.getConfiguration('leaklint', file);
   const folder = vscode.workspace.getWorkspaceFolder(file)?.uri.fsPath ?? path.dirname(file.fsPath);
-  const value = Object.fromEntries(
-    CONFIG_KEYS.map((key) => [key, settings.get(key)]).filter(([, v]) => v !== undefined && v !== null),
-  );
+  const value = Object.fromEntries(CONFIG_KEYS.map((key) => [key, settings.get(key)]).filter(([, v]) => v !== undefined && v !== null));
   return parseConfig(value, 'settings', folder);
 }
 

@@ -134,6 +134,8 @@ export class RuntimeClient {
       if (this.disposed) return reject(new RuntimeError('internal', `${name} was not started: the LeakLint runtime was disposed`, id, 'disposed'));
       const { signal, cancellation } = options;
       const cancel = () => this.stopJob(job, new RuntimeError('internal', `${name} was cancelled`, id, 'cancelled'));
+      // Assigned once, below, but read by settle() which may run first (a cancel before the listener exists).
+      // eslint-disable-next-line prefer-const
       let tokenListener: { dispose(): unknown } | undefined;
       let settled = false;
       const settle = () => {
@@ -181,7 +183,8 @@ export class RuntimeClient {
   /** Fails every job, kills the worker process, and refuses new jobs. */
   dispose() {
     this.disposed = true;
-    for (const job of this.queue.splice(0)) job.fail(new RuntimeError('internal', `${job.name} was not started: the LeakLint runtime was disposed`, job.id, 'disposed'));
+    for (const job of this.queue.splice(0))
+      job.fail(new RuntimeError('internal', `${job.name} was not started: the LeakLint runtime was disposed`, job.id, 'disposed'));
     if (this.worker) this.kill(this.worker, 'was stopped (the LeakLint runtime was disposed)');
   }
 
@@ -313,6 +316,9 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
 
 /** The line of the worker's stderr that says why it died ("FATAL ERROR: ... heap out of memory", "Error: Cannot find module"). */
 function crashDetail(stderr: string): string {
-  const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return lines.filter((l) => /FATAL ERROR|\bError\b/.test(l)).pop() ?? lines.pop() ?? '';
 }

@@ -46,6 +46,8 @@ let ortModule: Ort | undefined;
 function loadOrt(): Ort {
   // The telemetry code in libonnxruntime leaves $TMPDIR/mat-debug-<pid>.log behind unless this is set first.
   process.env.ORT_DISABLE_TELEMETRY = '1';
+  // Loaded on first use, not at start-up: a worker that only analyses never loads native code.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   ortModule ??= require('onnxruntime-node') as Ort;
   return ortModule;
 }
@@ -68,7 +70,9 @@ export async function createForwardSession(model: ForwardModel): Promise<Forward
   // Before IR 4 initializers were listed as inputs too; the real inputs are the others.
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name));
   if (inputs.length !== 1) {
-    throw new RuntimeForwardError(`${file}: the forward pass feeds one image input; the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')})`);
+    throw new RuntimeForwardError(
+      `${file}: the forward pass feeds one image input; the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')})`,
+    );
   }
   const inputName = inputs[0].name ?? '';
   const inputDims = (inputs[0].type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : toNumber(d.dimValue)));

@@ -12,7 +12,10 @@ const { chromium } = require('playwright-core');
 
 const HOST = process.env.CS_HOST || '127.0.0.1:8080';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const [folder, shots] = process.argv.slice(2).filter((a) => !a.startsWith('--')).map((p) => p && path.resolve(p));
+const [folder, shots] = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'))
+  .map((p) => p && path.resolve(p));
 const STEP_MS = 90_000;
 /** --restricted: the window declines workspace trust; checks what Restricted Mode still offers. */
 const RESTRICTED = process.argv.includes('--restricted');
@@ -75,14 +78,27 @@ async function main() {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.on(signal, () => browser.close().finally(() => process.exit(code)));
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ])
+    process.on(signal, () => browser.close().finally(() => process.exit(code)));
   const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
   const problems = [];
   page.on('console', (message) => {
     const { url } = message.location();
-    if ((message.type() === 'error' || /Refused to/.test(message.text())) && isWebviewProblem(message.text(), url)) problems.push(`${message.type()}: ${message.text()} (${url})`);
+    if ((message.type() === 'error' || /Refused to/.test(message.text())) && isWebviewProblem(message.text(), url))
+      problems.push(`${message.type()}: ${message.text()} (${url})`);
   });
   page.on('pageerror', (error) => /webview/.test(error.stack || '') && problems.push(`page error: ${error.message}`));
   try {

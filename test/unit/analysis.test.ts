@@ -122,7 +122,10 @@ test('BatchNorm + max-pool + residual net: BN folded, max pool breaks the chain,
     ['Dense 16→10', 'determined', 16, 16, 0, 'LL003'],
   ]);
   const [conv1, maxPool] = report.layers;
-  assert.ok(conv1.folded.some((id) => report.layers.every((l) => l.nodeId !== id)), 'BatchNormalization folded into conv 1');
+  assert.ok(
+    conv1.folded.some((id) => report.layers.every((l) => l.nodeId !== id)),
+    'BatchNormalization folded into conv 1',
+  );
   assert.equal(conv1.activation, 'Relu');
   assert.equal(
     maxPool.reason,
@@ -162,7 +165,10 @@ test('depthwise net: depthwise and pointwise convs determined, average pooling l
     ['AvgPool 2×2/2', 'under-determined', 32768, 0, 8192, 24576],
     ['Dense 8192→10', 'determined', 8192, 8192, 8192, 0],
   ]);
-  assert.equal(report.layers[3].reason, 'Average pooling has no weights: 8192 independent forward equations for 32768 unknowns leave 24576 dimensions (75.0 %) that only constraints from earlier layers can restore.');
+  assert.equal(
+    report.layers[3].reason,
+    'Average pooling has no weights: 8192 independent forward equations for 32768 unknowns leave 24576 dimensions (75.0 %) that only constraints from earlier layers can restore.',
+  );
 });
 
 test('fixes are proven by re-analysis: fewer filters in LeNet conv 1 make it under-determined', () => {
@@ -190,15 +196,17 @@ test('a layer that cannot be analysed is never reported as safe', () => {
 test('unanalysed layers pass everything through: the model is not made safe by ops LeakLint does not model', () => {
   // Exp → Exp → Exp → Gemm: three unsupported ops before a biased dense layer that reads them.
   const spec = {
-    nodes: [
-      node('Exp', ['x'], ['e0']),
-      node('Exp', ['e0'], ['e1']),
-      node('Exp', ['e1'], ['e2']),
-      node('Gemm', ['e2', 'w', 'b'], ['y'], { transB: 1 }),
-    ],
+    nodes: [node('Exp', ['x'], ['e0']), node('Exp', ['e0'], ['e1']), node('Exp', ['e1'], ['e2']), node('Gemm', ['e2', 'w', 'b'], ['y'], { transB: 1 })],
     inputs: [valueInfo('x', [1, 48])],
     outputs: [valueInfo('y', [1, 10])],
-    initializers: [tensor('w', [10, 48], Array.from({ length: 480 }, (_, i) => Math.sin(i))), tensor('b', [10], Array(10).fill(0.1))],
+    initializers: [
+      tensor(
+        'w',
+        [10, 48],
+        Array.from({ length: 480 }, (_, i) => Math.sin(i)),
+      ),
+      tensor('b', [10], Array(10).fill(0.1)),
+    ],
   };
   const report = analyzeModel(readSpec(spec), { fixes: false });
   const unanalysed = report.layers.filter((l) => l.status === 'not-analysed');

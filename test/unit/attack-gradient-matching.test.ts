@@ -153,7 +153,14 @@ test('∂J/∂x (double backprop through the sub-network) matches finite differe
 
 test('building blocks: cosine, total variation, the §5.6 defaults', () => {
   const a = Float64Array.from([1, 2, 3]);
-  assert.ok(Math.abs(cosineSimilarity(a, a.map((v) => 2 * v)) - 1) < 1e-15);
+  assert.ok(
+    Math.abs(
+      cosineSimilarity(
+        a,
+        a.map((v) => 2 * v),
+      ) - 1,
+    ) < 1e-15,
+  );
   assert.ok(Math.abs(cosineSimilarity(a, Float64Array.from([-3, 0, 1]))) < 1e-15);
   assert.equal(cosineSimilarity(new Float64Array(3), a), 0);
   // 1×2×3 image: horizontal |1−0|,|3−1|,|0−4|,|0−0| → mean 7/4; vertical |4−0|,|0−1|,|0−3| → mean 8/3

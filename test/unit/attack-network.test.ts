@@ -36,7 +36,14 @@ function size(shape: Shape): number {
 
 function referenceForward(graph: LayerGraph, x: Float64Array): Float64Array {
   const values = new Map<string, Float64Array>([[graph.inputs[0].name, x]]);
-  for (const node of graph.nodes) values.set(node.outputs[0], referenceNode(node, node.inputs.map((t) => values.get(t)!)));
+  for (const node of graph.nodes)
+    values.set(
+      node.outputs[0],
+      referenceNode(
+        node,
+        node.inputs.map((t) => values.get(t)!),
+      ),
+    );
   return values.get(graph.outputs[0].name)!;
 }
 
@@ -216,7 +223,15 @@ function weight(name: string, shape: Shape, seed: number, scale = 0.5): WeightTe
 }
 
 function syntheticGraph(): LayerGraph {
-  const node = (id: string, op: LayerNode['op'], inputs: string[], inputShapes: Shape[], out: Shape, attrs: NodeAttrs, weights: LayerNode['weights'] = {}): LayerNode => ({
+  const node = (
+    id: string,
+    op: LayerNode['op'],
+    inputs: string[],
+    inputShapes: Shape[],
+    out: Shape,
+    attrs: NodeAttrs,
+    weights: LayerNode['weights'] = {},
+  ): LayerNode => ({
     id,
     name: id,
     op,
@@ -230,7 +245,14 @@ function syntheticGraph(): LayerGraph {
     location: { format: 'onnx', nodeIndex: 0, nodeName: id },
     status: 'ok',
   });
-  const conv = (kernel: [number, number], strides: [number, number], dilations: [number, number], pads: [number, number, number, number], groups: number, outChannels: number): NodeAttrs => ({
+  const conv = (
+    kernel: [number, number],
+    strides: [number, number],
+    dilations: [number, number],
+    pads: [number, number, number, number],
+    groups: number,
+    outChannels: number,
+  ): NodeAttrs => ({
     kind: 'conv',
     kernel,
     strides,
@@ -239,25 +261,88 @@ function syntheticGraph(): LayerGraph {
     groups,
     outChannels,
   });
-  const act = (activation: ActivationAttrs['activation'], alpha?: number): NodeAttrs => ({ kind: 'activation', activation, ...(alpha !== undefined ? { alpha } : {}) });
+  const act = (activation: ActivationAttrs['activation'], alpha?: number): NodeAttrs => ({
+    kind: 'activation',
+    activation,
+    ...(alpha !== undefined ? { alpha } : {}),
+  });
   const nodes: LayerNode[] = [
-    node('scale_in', 'mul', ['input'], [[1, 2, 6, 6]], [1, 2, 6, 6], { kind: 'none' }, { operand: { ...weight('scale_in.c', [1, 2, 1, 1], 1), load: () => Float64Array.from([0.5, 2]) } }),
-    node('conv_a', 'conv', ['scale_in'], [[1, 2, 6, 6]], [1, 4, 6, 4], conv([3, 3], [1, 1], [1, 2], [1, 0, 1, 2], 1, 4), { kernel: weight('conv_a.weight', [4, 2, 3, 3], 2), bias: weight('conv_a.bias', [4], 3) }),
+    node(
+      'scale_in',
+      'mul',
+      ['input'],
+      [[1, 2, 6, 6]],
+      [1, 2, 6, 6],
+      { kind: 'none' },
+      { operand: { ...weight('scale_in.c', [1, 2, 1, 1], 1), load: () => Float64Array.from([0.5, 2]) } },
+    ),
+    node('conv_a', 'conv', ['scale_in'], [[1, 2, 6, 6]], [1, 4, 6, 4], conv([3, 3], [1, 1], [1, 2], [1, 0, 1, 2], 1, 4), {
+      kernel: weight('conv_a.weight', [4, 2, 3, 3], 2),
+      bias: weight('conv_a.bias', [4], 3),
+    }),
     node('prelu_a', 'activation', ['conv_a'], [[1, 4, 6, 4]], [1, 4, 6, 4], act('prelu'), { slope: weight('prelu_a.slope', [4, 1, 1], 4) }),
     node('pad_a', 'pad', ['prelu_a'], [[1, 4, 6, 4]], [1, 4, 8, 6], { kind: 'pad', pads: [1, 1, 1, 1], mode: 'reflect', value: 0 }),
-    node('conv_b', 'conv', ['pad_a'], [[1, 4, 8, 6]], [1, 4, 3, 2], conv([3, 3], [2, 2], [1, 1], [0, 0, 0, 0], 2, 4), { kernel: weight('conv_b.weight', [4, 2, 3, 3], 5) }),
+    node('conv_b', 'conv', ['pad_a'], [[1, 4, 8, 6]], [1, 4, 3, 2], conv([3, 3], [2, 2], [1, 1], [0, 0, 0, 0], 2, 4), {
+      kernel: weight('conv_b.weight', [4, 2, 3, 3], 5),
+    }),
     node('tanh_b', 'activation', ['conv_b'], [[1, 4, 3, 2]], [1, 4, 3, 2], act('tanh')),
-    node('conv_c', 'conv', ['tanh_b'], [[1, 4, 3, 2]], [1, 2, 3, 2], conv([1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1, 2), { kernel: weight('conv_c.weight', [2, 4, 1, 1], 6), bias: weight('conv_c.bias', [2], 7) }),
+    node('conv_c', 'conv', ['tanh_b'], [[1, 4, 3, 2]], [1, 2, 3, 2], conv([1, 1], [1, 1], [1, 1], [0, 0, 0, 0], 1, 2), {
+      kernel: weight('conv_c.weight', [2, 4, 1, 1], 6),
+      bias: weight('conv_c.bias', [2], 7),
+    }),
     node('elu_c', 'activation', ['conv_c'], [[1, 2, 3, 2]], [1, 2, 3, 2], act('elu', 1)),
-    node('cat', 'concat', ['tanh_b', 'elu_c'], [[1, 4, 3, 2], [1, 2, 3, 2]], [1, 6, 3, 2], { kind: 'axis', axis: 1 }),
-    node('pool', 'avgPool', ['cat'], [[1, 6, 3, 2]], [1, 6, 3, 2], { kind: 'pool', kernel: [2, 2], strides: [1, 1], dilations: [1, 1], pads: [1, 1, 0, 0], ceilMode: false, countIncludePad: true }),
+    node(
+      'cat',
+      'concat',
+      ['tanh_b', 'elu_c'],
+      [
+        [1, 4, 3, 2],
+        [1, 2, 3, 2],
+      ],
+      [1, 6, 3, 2],
+      { kind: 'axis', axis: 1 },
+    ),
+    node('pool', 'avgPool', ['cat'], [[1, 6, 3, 2]], [1, 6, 3, 2], {
+      kind: 'pool',
+      kernel: [2, 2],
+      strides: [1, 1],
+      dilations: [1, 1],
+      pads: [1, 1, 0, 0],
+      ceilMode: false,
+      countIncludePad: true,
+    }),
     node('sig', 'activation', ['pool'], [[1, 6, 3, 2]], [1, 6, 3, 2], act('sigmoid')),
-    node('diff', 'sub', ['sig', 'cat'], [[1, 6, 3, 2], [1, 6, 3, 2]], [1, 6, 3, 2], { kind: 'none' }),
+    node(
+      'diff',
+      'sub',
+      ['sig', 'cat'],
+      [
+        [1, 6, 3, 2],
+        [1, 6, 3, 2],
+      ],
+      [1, 6, 3, 2],
+      { kind: 'none' },
+    ),
     node('tr', 'transpose', ['diff'], [[1, 6, 3, 2]], [1, 3, 2, 6], { kind: 'transpose', perm: [0, 2, 3, 1] }),
     node('flat', 'flatten', ['tr'], [[1, 3, 2, 6]], [1, 36], { kind: 'axis', axis: 1 }),
-    node('fc', 'dense', ['flat'], [[1, 36]], [1, 5], { kind: 'dense', inFeatures: 36, outFeatures: 5 }, { kernel: weight('fc.weight', [5, 36], 8, 1), bias: weight('fc.bias', [5], 9) }),
+    node(
+      'fc',
+      'dense',
+      ['flat'],
+      [[1, 36]],
+      [1, 5],
+      { kind: 'dense', inFeatures: 36, outFeatures: 5 },
+      { kernel: weight('fc.weight', [5, 36], 8, 1), bias: weight('fc.bias', [5], 9) },
+    ),
   ];
-  return { format: 'onnx', file: 'synthetic.onnx', inputs: [{ name: 'input', shape: [1, 2, 6, 6] }], outputs: [{ name: 'fc', shape: [1, 5] }], nodes, warnings: [] };
+  return {
+    format: 'onnx',
+    file: 'synthetic.onnx',
+    inputs: [{ name: 'input', shape: [1, 2, 6, 6] }],
+    outputs: [{ name: 'fc', shape: [1, 5] }],
+    nodes,
+    warnings: [],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -452,13 +537,22 @@ test('TF.js and ONNX versions of cnn6 give the same gradients, under their own p
   }
   assert.ok(maxRelDiff(a.inputGradient, b.inputGradient) < 1e-6);
   const named = tfjs.namedGradients(b.step, b.trace);
-  assert.deepEqual([...named.keys()], ['conv_1/kernel', 'conv_2/kernel', 'conv_3/kernel', 'conv_4/kernel', 'conv_5/kernel', 'conv_6/kernel', 'dense_1/kernel', 'dense_1/bias']);
+  assert.deepEqual(
+    [...named.keys()],
+    ['conv_1/kernel', 'conv_2/kernel', 'conv_3/kernel', 'conv_4/kernel', 'conv_5/kernel', 'conv_6/kernel', 'dense_1/kernel', 'dense_1/bias'],
+  );
   assert.deepEqual(named.get('conv_2/kernel')!.shape, [36, 12, 3, 3]);
   assert.deepEqual(named.get('dense_1/kernel')!.shape, [10, 3200]);
 });
 
 test('named gradients round-trip to the per-unit gradients; folded BN parameters match finite differences on the original parameters', (t) => {
-  for (const file of ['bn-maxpool-residual/model.onnx', 'bn-maxpool-residual/tfjs/model.json', 'lenet-sigmoid/model.onnx', 'mlp/model.onnx', 'depthwise-net/model.onnx']) {
+  for (const file of [
+    'bn-maxpool-residual/model.onnx',
+    'bn-maxpool-residual/tfjs/model.json',
+    'lenet-sigmoid/model.onnx',
+    'mlp/model.onnx',
+    'depthwise-net/model.onnx',
+  ]) {
     const net = AttackNetwork.fromGraph(load(file));
     const [c, h, w] = net.inputShape;
     const { trace, step } = net.trainingStep(image(c, h, w, 2), 6);
@@ -526,12 +620,26 @@ test('named gradients round-trip to the per-unit gradients; folded BN parameters
   const xs = image(2, 6, 6, 8);
   const sStep = sNet.trainingStep(xs, 3);
   const sNamed = sNet.namedGradients(sStep.step, sStep.trace);
-  assert.deepEqual([...sNamed.keys()].sort(), ['conv_a.bias', 'conv_a.weight', 'conv_b.weight', 'conv_c.bias', 'conv_c.weight', 'fc.bias', 'fc.weight', 'prelu_a.slope']);
+  assert.deepEqual([...sNamed.keys()].sort(), [
+    'conv_a.bias',
+    'conv_a.weight',
+    'conv_b.weight',
+    'conv_c.bias',
+    'conv_c.weight',
+    'fc.bias',
+    'fc.weight',
+    'prelu_a.slope',
+  ]);
   const slopeNode = syn.nodes.find((n) => n.id === 'prelu_a')!;
   for (let j = 0; j < 4; j++) {
     const numeric = centralDifference((d) => {
       const original = slopeNode.weights.slope!;
-      const g2 = { ...syn, nodes: syn.nodes.map((n) => (n === slopeNode ? { ...n, weights: { slope: { ...original, load: () => original.load().map((v, k) => (k === j ? v + d : v)) } } } : n)) };
+      const g2 = {
+        ...syn,
+        nodes: syn.nodes.map((n) =>
+          n === slopeNode ? { ...n, weights: { slope: { ...original, load: () => original.load().map((v, k) => (k === j ? v + d : v)) } } } : n,
+        ),
+      };
       return AttackNetwork.fromGraph(g2).loss(xs, 3);
     }, 1e-4);
     const analytic = sNamed.get('prelu_a.slope')!.values;
@@ -545,10 +653,16 @@ test('sharedGradientsFromNamed names the missing or mis-shaped parameter', () =>
   const named = net.namedGradients(step, trace);
   const missing = new Map(named);
   missing.delete('conv_2.weight');
-  assert.throws(() => net.sharedGradientsFromNamed(missing), (e: unknown) => e instanceof AttackSetupError && e.unitId === 'conv_2' && /conv_2\.weight/.test(e.message));
+  assert.throws(
+    () => net.sharedGradientsFromNamed(missing),
+    (e: unknown) => e instanceof AttackSetupError && e.unitId === 'conv_2' && /conv_2\.weight/.test(e.message),
+  );
   const misShaped = new Map(named);
   misShaped.set('dense_1.weight', { shape: [16, 10], values: named.get('dense_1.weight')!.values });
-  assert.throws(() => net.sharedGradientsFromNamed(misShaped), (e: unknown) => e instanceof AttackSetupError && /dense_1\.weight.*\[16, 10\]/.test(e.message));
+  assert.throws(
+    () => net.sharedGradientsFromNamed(misShaped),
+    (e: unknown) => e instanceof AttackSetupError && /dense_1\.weight.*\[16, 10\]/.test(e.message),
+  );
   // Without the BN offset gradient the conv bias gradient still gives g' (conv_1 has one); conv_2 has none.
   const noBeta = new Map(named);
   noBeta.delete('batch_norm_1.bias');
@@ -613,6 +727,9 @@ test('units that cannot run raise AttackSetupError naming the unit', () => {
   assert.throws(() => net.kernel('max_pool_1'), AttackSetupError);
   // From conv_2's input the skip reads the sub-network's own input: fine. From conv_3's it reads a tensor computed before.
   assert.equal(net.subNetwork('conv_2').parameterUnits.join(','), 'conv_2,conv_3,dense_1');
-  assert.throws(() => net.subNetwork('conv_3'), (e: unknown) => e instanceof AttackSetupError && e.unitId === 'conv_3' && /not a chain/.test(e.message));
+  assert.throws(
+    () => net.subNetwork('conv_3'),
+    (e: unknown) => e instanceof AttackSetupError && e.unitId === 'conv_3' && /not a chain/.test(e.message),
+  );
   assert.throws(() => net.trainingStep(new Float64Array(3072), 10), RangeError);
 });

@@ -39,7 +39,9 @@ test('CNN6 (LeakyReLU 0.2, biased last layer) gives every sample image back to f
   const report = await runAttack(model('cnn6'), { normalization: CENTRED });
   assert.equal(report.images.length, 7);
   for (const image of report.images) {
-    t.diagnostic(`${image.image}: relative error ${image.relativeError?.toExponential(2)}, PSNR ${image.quality?.psnr.toFixed(1)} dB, ${image.seconds.total.toFixed(2)} s`);
+    t.diagnostic(
+      `${image.image}: relative error ${image.relativeError?.toExponential(2)}, PSNR ${image.quality?.psnr.toFixed(1)} dB, ${image.seconds.total.toFixed(2)} s`,
+    );
     assert.ok(image.reachedInput, image.image);
     assert.ok(image.labelRecovered, `${image.image}: label`);
     assert.ok(image.relativeError! < 1e-6, `${image.image}: relative error ${image.relativeError}`);
@@ -60,11 +62,15 @@ test('CNN6-d visibly fails in closed form, and the failure starts at layer 2 as 
   const analysis = analyzeModel(graph, { fixes: false });
   const report = await runAttack(graph, { normalization: CENTRED, maxImages: 2 });
   for (const image of report.images) {
-    t.diagnostic(`${image.image}: PSNR ${image.quality!.psnr.toFixed(1)} dB; ${image.layers.map((l) => `${l.name} ${l.relativeError!.toExponential(1)}`).join(', ')}`);
+    t.diagnostic(
+      `${image.image}: PSNR ${image.quality!.psnr.toFixed(1)} dB; ${image.layers.map((l) => `${l.name} ${l.relativeError!.toExponential(1)}`).join(', ')}`,
+    );
     assert.ok(image.quality!.psnr < 15, `${image.image}: PSNR ${image.quality!.psnr}`);
     const firstWrong = image.layers.find((l) => l.relativeError! > 1e-3);
     assert.equal(firstWrong?.name, 'conv_2');
-    const analysedFirstDeficient = analysis.layers.find((l) => l.nodeId === analysis.model.firstDeficientLayer || l.name === analysis.model.firstDeficientLayer);
+    const analysedFirstDeficient = analysis.layers.find(
+      (l) => l.nodeId === analysis.model.firstDeficientLayer || l.name === analysis.model.firstDeficientLayer,
+    );
     assert.equal(analysedFirstDeficient?.name, 'conv_2');
     // The layers after it (solved first) are exact.
     for (const layer of image.layers.slice(0, image.layers.indexOf(firstWrong!))) assert.ok(layer.relativeError! < 1e-9, layer.name);
@@ -104,10 +110,15 @@ test('label recovery: the bias rule finds every class; without the bias, the row
       assert.deepEqual(recoverLabel(grads.kernel, net.classes, grads.bias, false), { label, rule: 'bias' }, `${name} class ${label}`);
       // relu-cnn feeds the classifier non-negative ReLU outputs (row-sum rule); CNN6 feeds LeakyReLU outputs (row-sign rule).
       const nonNegative = name === 'relu-cnn';
-      assert.deepEqual(recoverLabel(grads.kernel, net.classes, undefined, nonNegative), { label, rule: nonNegative ? 'row-sum' : 'row-sign' }, `${name} class ${label}`);
+      assert.deepEqual(
+        recoverLabel(grads.kernel, net.classes, undefined, nonNegative),
+        { label, rule: nonNegative ? 'row-sum' : 'row-sign' },
+        `${name} class ${label}`,
+      );
       const trueDelta = step.preActivationGrad.get(logitsId)!;
       const solved = logitsDeltaWithoutBias(grads.kernel, net.kernel(logitsId), net.classes, label, net.bias(logitsId));
-      for (let j = 0; j < net.classes; j++) assert.ok(Math.abs(solved[j] - trueDelta[j]) < 1e-6, `${name} class ${label}: δz[${j}] ${solved[j]} vs ${trueDelta[j]}`);
+      for (let j = 0; j < net.classes; j++)
+        assert.ok(Math.abs(solved[j] - trueDelta[j]) < 1e-6, `${name} class ${label}: δz[${j}] ${solved[j]} vs ${trueDelta[j]}`);
     }
   }
 });
@@ -166,7 +177,20 @@ test('leaklint attack writes the PNGs, per-image JSON, attack.json and the HTML 
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-attack-cli-'));
   const run = spawnSync(
     process.execPath,
-    [cli, 'attack', path.join(generated, 'lenet-sigmoid/model.onnx'), '--max-images', '2', '--mean', '0.5', '--out', out, '--format', 'html,markdown', '--fail-on-leak'],
+    [
+      cli,
+      'attack',
+      path.join(generated, 'lenet-sigmoid/model.onnx'),
+      '--max-images',
+      '2',
+      '--mean',
+      '0.5',
+      '--out',
+      out,
+      '--format',
+      'html,markdown',
+      '--fail-on-leak',
+    ],
     { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } },
   );
   assert.equal(run.status, 1, `exit 1 = leak proven with --fail-on-leak\n${run.stderr}`);
@@ -189,7 +213,9 @@ test('leaklint attack writes the PNGs, per-image JSON, attack.json and the HTML 
 test('leaklint attack on a missing image folder or a bad label fails with exit 2 and a clear message', () => {
   const cli = path.join(ROOT, 'dist/cli.js');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-attack-bad-'));
-  const missing = spawnSync(process.execPath, [cli, 'attack', path.join(generated, 'cnn6/model.onnx'), '--image', path.join(out, 'nope'), '--out', out], { encoding: 'utf8' });
+  const missing = spawnSync(process.execPath, [cli, 'attack', path.join(generated, 'cnn6/model.onnx'), '--image', path.join(out, 'nope'), '--out', out], {
+    encoding: 'utf8',
+  });
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /--image .*nope: no such file or folder/);
   const badLabel = spawnSync(process.execPath, [cli, 'attack', path.join(generated, 'mlp/model.onnx'), '--label', '12', '--out', out], { encoding: 'utf8' });
@@ -232,7 +258,21 @@ test('audit --attack puts the image pairs in the HTML/Markdown reports, and list
   const squeezenet = path.resolve(ROOT, 'test/fixtures/third-party/onnx-light-squeezenet/model.onnx');
   const run = spawnSync(
     process.execPath,
-    [cli, 'audit', squeezenet, path.join(generated, 'mlp/model.onnx'), '--attack', '--attack-images', '1', '--format', 'markdown,html,json', '--fail-on', 'none', '--out', out + path.sep],
+    [
+      cli,
+      'audit',
+      squeezenet,
+      path.join(generated, 'mlp/model.onnx'),
+      '--attack',
+      '--attack-images',
+      '1',
+      '--format',
+      'markdown,html,json',
+      '--fail-on',
+      'none',
+      '--out',
+      out + path.sep,
+    ],
     { encoding: 'utf8', env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' } },
   );
   assert.equal(run.status, 0, run.stderr);

@@ -162,7 +162,10 @@ describe('model discovery', () => {
     assert.ok(looksLikeTfjsModel('{"modelTopology": {"class_name": "Sequential"}, "weightsManifest": []}'));
     assert.ok(looksLikeTfjsModel('{"format": "graph-model", "generatedBy": "1.14", "modelTopology": {"node": [{"name": "a"'), 'cut short');
     assert.ok(looksLikeTfjsModel('\n {"format": "layers-model", "weightsManifest": [{"paths": ["a.bin"]}]}'));
-    assert.ok(looksLikeTfjsModel('{"format": "graph-model", "signature": {"inputs": {"input:0": {"name": "input:0", "dtype"'), 'the graph model head before modelTopology');
+    assert.ok(
+      looksLikeTfjsModel('{"format": "graph-model", "signature": {"inputs": {"input:0": {"name": "input:0", "dtype"'),
+      'the graph model head before modelTopology',
+    );
     assert.ok(!looksLikeTfjsModel('{"format": "csv", "signature": {}}'), 'another format');
     assert.ok(!looksLikeTfjsModel('{"name": "leaklint", "version": "0.1.0", "dependencies": {"modelTopology": "1.0"}}'), 'nested key');
     assert.ok(!looksLikeTfjsModel('[{"paths": ["group1-shard1of1"], "weights": []}]'), 'weights-only manifest');
@@ -270,7 +273,10 @@ describe('leaklint audit', () => {
     // Every model of the folder (found by extension or by content, e.g. mnist.json) is either analysed or reported.
     const expected = ['onnx-light-resnet50/model.onnx', 'tensorspace-lenet-layers/mnist.json', 'tensorspace-mnist-tf-layers/model.json'];
     for (const model of expected) {
-      assert.ok([...analysed, ...failed].some((f: string) => f.endsWith(model)), `${model} neither analysed nor reported`);
+      assert.ok(
+        [...analysed, ...failed].some((f: string) => f.endsWith(model)),
+        `${model} neither analysed nor reported`,
+      );
     }
     assert.equal(result.code === 2, failed.length > 0, 'exit 2 exactly when a model could not be read');
     assert.ok(analysed.length > 0);

@@ -80,9 +80,15 @@ const variants: [string, ConvGeometryInit][] = [
   ['groups 2', { inChannels: 4, height: 7, width: 7, outChannels: 6, kernel: 3, pads: 1, groups: 2 }],
   ['depthwise', { inChannels: 4, height: 8, width: 6, outChannels: 4, kernel: 3, strides: 2, pads: [1, 1, 1, 1], groups: 4 }],
   ['depthwise with multiplier 2', { inChannels: 3, height: 7, width: 8, outChannels: 6, kernel: 3, pads: [0, 1, 2, 1], groups: 3 }],
-  ['everything at once', { inChannels: 6, height: 10, width: 13, outChannels: 9, kernel: [3, 2], strides: [2, 3], dilations: [2, 1], pads: [2, 0, 1, 3], groups: 3 }],
+  [
+    'everything at once',
+    { inChannels: 6, height: 10, width: 13, outChannels: 9, kernel: [3, 2], strides: [2, 3], dilations: [2, 1], pads: [2, 0, 1, 3], groups: 3 },
+  ],
   ['1×1 conv', { inChannels: 5, height: 4, width: 5, outChannels: 3, kernel: 1 }],
-  ['TF same padding 5×5 stride 2 (extra pad bottom/right)', { inChannels: 2, height: 10, width: 10, outChannels: 3, kernel: 5, strides: 2, pads: [1, 1, 2, 2] }],
+  [
+    'TF same padding 5×5 stride 2 (extra pad bottom/right)',
+    { inChannels: 2, height: 10, width: 10, outChannels: 3, kernel: 5, strides: 2, pads: [1, 1, 2, 2] },
+  ],
 ];
 
 describe('convGeometry', () => {
@@ -127,7 +133,10 @@ describe('convGeometry', () => {
       }
       assert.equal(uncoveredPixels(h), h.inChannels * (h.height * h.width - seen), describeGeometry(h));
       const mask = coveredMask(h);
-      assert.equal(mask.reduce((s, v) => s + v, 0), seen);
+      assert.equal(
+        mask.reduce((s, v) => s + v, 0),
+        seen,
+      );
     }
     // stride larger than the kernel: gaps between windows
     const s3 = convGeometry({ inChannels: 1, height: 10, width: 10, outChannels: 2, kernel: 2, strides: 3 });

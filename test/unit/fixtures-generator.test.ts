@@ -53,11 +53,28 @@ describe('generated fixtures match the generator', () => {
 
 describe('network shapes', () => {
   const layerShapes = (name: string, op: string): number[][] =>
-    manifest.networks.find((n) => n.name === name)!.layers.filter((l) => l.op === op).map((l) => l.outputShape.slice(1));
+    manifest.networks
+      .find((n) => n.name === name)!
+      .layers.filter((l) => l.op === op)
+      .map((l) => l.outputShape.slice(1));
 
   test('CNN6 and CNN6-d follow the R-GAP table (algorithm.md §4.5)', () => {
-    assert.deepEqual(layerShapes('cnn6', 'conv'), [[12, 17, 17], [36, 9, 9], [36, 9, 9], [36, 9, 9], [64, 5, 5], [128, 5, 5]]);
-    assert.deepEqual(layerShapes('cnn6d', 'conv'), [[12, 17, 17], [20, 9, 9], [36, 9, 9], [36, 9, 9], [64, 5, 5], [128, 5, 5]]);
+    assert.deepEqual(layerShapes('cnn6', 'conv'), [
+      [12, 17, 17],
+      [36, 9, 9],
+      [36, 9, 9],
+      [36, 9, 9],
+      [64, 5, 5],
+      [128, 5, 5],
+    ]);
+    assert.deepEqual(layerShapes('cnn6d', 'conv'), [
+      [12, 17, 17],
+      [20, 9, 9],
+      [36, 9, 9],
+      [36, 9, 9],
+      [64, 5, 5],
+      [128, 5, 5],
+    ]);
     assert.deepEqual(layerShapes('cnn6', 'flatten'), [[3200]]);
     assert.deepEqual(layerShapes('cnn6d', 'flatten'), [[3200]]);
   });
@@ -241,8 +258,7 @@ function toEngineLayout(values: Float64Array, shape: number[], kind: 'conv' | 'd
     const [c, h, w] = flattenedFrom ?? [inF, 1, 1];
     for (let ci = 0; ci < c; ci++)
       for (let y = 0; y < h; y++)
-        for (let x = 0; x < w; x++)
-          for (let o = 0; o < outF; o++) out[o * inF + (ci * h + y) * w + x] = values[((y * w + x) * c + ci) * outF + o];
+        for (let x = 0; x < w; x++) for (let o = 0; o < outF; o++) out[o * inF + (ci * h + y) * w + x] = values[((y * w + x) * c + ci) * outF + o];
     return out;
   }
   const [kh, kw, cin, cout] = shape; // cout is the depth multiplier for a depthwise kernel
@@ -265,7 +281,11 @@ describe('TF.js fixtures', () => {
       const dir = path.dirname(fixturePath(fixture.entry));
       for (const group of model.weightsManifest) {
         const shardBytes = group.paths.reduce((n, p) => n + fs.statSync(path.join(dir, p)).size, 0);
-        assert.equal(group.weights.reduce((n, e) => n + storedBytes(e), 0), shardBytes, group.paths.join(', '));
+        assert.equal(
+          group.weights.reduce((n, e) => n + storedBytes(e), 0),
+          shardBytes,
+          group.paths.join(', '),
+        );
       }
       const nodes = fixture.format === 'tfjs-layers' ? model.modelTopology.model_config.config.layers : model.modelTopology.node;
       assert.equal(nodes.length, fixture.nodeCount);
@@ -335,8 +355,7 @@ function zeroPad(x: Nhwc, p: Pads): Nhwc {
   const shape = [h + p.top + p.bottom, w + p.left + p.right, c];
   const data = new Float64Array(product(shape));
   for (let y = 0; y < h; y++)
-    for (let i = 0; i < w; i++)
-      for (let ch = 0; ch < c; ch++) data[((y + p.top) * shape[1] + i + p.left) * c + ch] = x.data[(y * w + i) * c + ch];
+    for (let i = 0; i < w; i++) for (let ch = 0; ch < c; ch++) data[((y + p.top) * shape[1] + i + p.left) * c + ch] = x.data[(y * w + i) * c + ch];
   return { shape, data };
 }
 
@@ -491,7 +510,11 @@ function runLayersModel(fixture: ManifestFixture, input: Nhwc): Float64Array {
         out = activate(x, config.activation);
         break;
       case 'BatchNormalization':
-        out = batchNormalize(x, ...(['gamma', 'beta', 'moving_mean', 'moving_variance'].map((r) => weight(`${name}/${r}`)) as [Nhwc, Nhwc, Nhwc, Nhwc]), config.epsilon);
+        out = batchNormalize(
+          x,
+          ...(['gamma', 'beta', 'moving_mean', 'moving_variance'].map((r) => weight(`${name}/${r}`)) as [Nhwc, Nhwc, Nhwc, Nhwc]),
+          config.epsilon,
+        );
         break;
       case 'MaxPooling2D':
       case 'AveragePooling2D':
@@ -544,7 +567,8 @@ function runGraphModel(fixture: ManifestFixture, input: Nhwc): Float64Array {
       case 'DepthwiseConv2dNative': {
         const mode = text(attr.padding);
         const explicit = ints(attr.explicit_paddings);
-        const padding = mode === 'EXPLICIT' ? { top: explicit[2], bottom: explicit[3], left: explicit[4], right: explicit[5] } : (mode.toLowerCase() as 'same' | 'valid');
+        const padding =
+          mode === 'EXPLICIT' ? { top: explicit[2], bottom: explicit[3], left: explicit[4], right: explicit[5] } : (mode.toLowerCase() as 'same' | 'valid');
         out = conv(x, y, ints(attr.strides)[1], ints(attr.dilations)[1], padding, node.op === 'DepthwiseConv2dNative');
         if (node.op === '_FusedConv2D') out = applyFusedOps(out, z, attr);
         break;

@@ -128,7 +128,10 @@ describe('decoding', () => {
     for (const [name, [width, height]] of Object.entries(expected)) {
       const image = original(name);
       assert.deepEqual([image.width, image.height, image.data.length], [width, height, width * height * 4], name);
-      assert.ok(image.data.some((v, i) => i % 4 !== 3 && v > 0), `${name} is not blank`);
+      assert.ok(
+        image.data.some((v, i) => i % 4 !== 3 && v > 0),
+        `${name} is not blank`,
+      );
     }
     // The greyscale PNG comes out as grey RGBA.
     const camera = original('camera.png');
@@ -173,7 +176,10 @@ describe('decoding', () => {
     const interlaced = buildPng(3, 3, 8, 0, [[v(0, 0)], [v(2, 0)], [v(0, 2), v(2, 2)], [v(1, 0)], [v(1, 2)], [v(0, 1), v(1, 1), v(2, 1)]]);
     interlaced[8 + 8 + 12] = 1; // interlace method in IHDR
     const fixed = Buffer.concat([interlaced.subarray(0, 8), pngChunk('IHDR', interlaced.subarray(16, 29)), interlaced.subarray(33)]);
-    assert.deepEqual([...decodeImage(fixed).data].filter((_, i) => i % 4 === 0), [0, 10, 20, 30, 40, 50, 60, 70, 80]);
+    assert.deepEqual(
+      [...decodeImage(fixed).data].filter((_, i) => i % 4 === 0),
+      [0, 10, 20, 30, 40, 50, 60, 70, 80],
+    );
     // 1-bit grey, two rows.
     const bilevel = buildPng(8, 2, 1, 0, [[0b10100000], [0b00000001]]);
     const bits = [...decodeImage(bilevel).data].filter((_, i) => i % 4 === 0);
@@ -205,7 +211,11 @@ describe('decoding', () => {
     const rgba: RgbaImage = { width: 5, height: 3, data: Uint8Array.from({ length: 60 }, () => Math.floor(rand() * 256)) };
     const opaque: RgbaImage = { ...rgba, data: rgba.data.map((v, i) => (i % 4 === 3 ? 255 : v)) };
     const grey: RgbaImage = { ...rgba, data: opaque.data.map((v, i) => (i % 4 === 3 ? 255 : opaque.data[i - (i % 4)])) };
-    for (const [image, colourType] of [[rgba, 6], [opaque, 2], [grey, 0]] as const) {
+    for (const [image, colourType] of [
+      [rgba, 6],
+      [opaque, 2],
+      [grey, 0],
+    ] as const) {
       const bytes = encodePng(image);
       assert.equal(bytes[25], colourType, 'IHDR colour type');
       assert.deepEqual(decodeImage(bytes), { width: image.width, height: image.height, data: new Uint8Array(image.data) });
@@ -233,15 +243,31 @@ describe('broken and oversized files', () => {
     // Valid chunks around a broken or short compressed stream (pngjs alone would return uninitialised memory).
     const head = buildPng(2, 2, 8, 0, []).subarray(0, 33);
     const withIdat = (idat: Uint8Array) => Buffer.concat([head, pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
-    assertReadError(() => decodeImage(withIdat(Buffer.from('not deflate data')), 'garbage.png'), 'corrupt', /garbage\.png: PNG image data cannot be inflated: /);
+    assertReadError(
+      () => decodeImage(withIdat(Buffer.from('not deflate data')), 'garbage.png'),
+      'corrupt',
+      /garbage\.png: PNG image data cannot be inflated: /,
+    );
     assertReadError(() => decodeImage(withIdat(zlib.deflateSync(Buffer.from([0, 1]))), 'short.png'), 'corrupt', /inflates to 2 bytes; its header declares 6/);
-    assertReadError(() => decodeImage(withIdat(zlib.deflateSync(Buffer.from([0, 1, 2, 0, 3, 4])).subarray(0, 6)), 'cut.png'), 'truncated', /cannot be inflated: unexpected end of file/);
+    assertReadError(
+      () => decodeImage(withIdat(zlib.deflateSync(Buffer.from([0, 1, 2, 0, 3, 4])).subarray(0, 6)), 'cut.png'),
+      'truncated',
+      /cannot be inflated: unexpected end of file/,
+    );
     // An unknown filter type inside a valid stream: pngjs's own reason is passed on.
-    assertReadError(() => decodeImage(withIdat(zlib.deflateSync(Buffer.from([9, 1, 2, 0, 3, 4]))), 'filter.png'), 'corrupt', /filter\.png: PNG cannot be decoded: .*filter/i);
+    assertReadError(
+      () => decodeImage(withIdat(zlib.deflateSync(Buffer.from([9, 1, 2, 0, 3, 4]))), 'filter.png'),
+      'corrupt',
+      /filter\.png: PNG cannot be decoded: .*filter/i,
+    );
   });
 
   it('names the file and the problem for truncated and corrupt JPEG', () => {
-    assertReadError(() => decodeImage(jpg.subarray(0, jpg.length >> 1), 'half.jpg'), 'truncated', /half\.jpg: JPEG is truncated inside the compressed image data/);
+    assertReadError(
+      () => decodeImage(jpg.subarray(0, jpg.length >> 1), 'half.jpg'),
+      'truncated',
+      /half\.jpg: JPEG is truncated inside the compressed image data/,
+    );
     assertReadError(() => decodeImage(jpg.subarray(0, 40), 'head.jpg'), 'truncated', /JPEG is truncated/);
     assertReadError(() => decodeImage(Buffer.from([0xff, 0xd8, 0xff, 0xd9]), 'bare.jpg'), 'corrupt', /no frame header/);
     const badTables = Buffer.from(jpg);
@@ -315,7 +341,11 @@ describe('resizing', () => {
     const rand = random(3);
     const noise = floatImage(3, 12, 18, () => rand());
     assert.deepEqual(centerCropResize(noise, 18, 12).data, noise.data);
-    const constant = centerCropResize(floatImage(3, 37, 53, () => 0.25), 7, 5);
+    const constant = centerCropResize(
+      floatImage(3, 37, 53, () => 0.25),
+      7,
+      5,
+    );
     assert.ok(constant.data.every((v) => Math.abs(v - 0.25) < 1e-15));
     const mean = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / a.length;
     assert.ok(Math.abs(mean(centerCropResize(noise, 6, 4).data) - mean(noise.data)) < 1e-14);
@@ -394,7 +424,10 @@ describe('model input', () => {
     }
     assert.equal(loadSampleImages(folder, [1, 28, 28], { mean: [0.5], std: [0.5] }, { limit: 2 }).length, 2);
     // The bundled samples are 224×224 and small.
-    const bytes = fs.readdirSync(folder).filter((f) => f.endsWith('.png')).reduce((n, f) => n + fs.statSync(path.join(folder, f)).size, 0);
+    const bytes = fs
+      .readdirSync(folder)
+      .filter((f) => f.endsWith('.png'))
+      .reduce((n, f) => n + fs.statSync(path.join(folder, f)).size, 0);
     assert.ok(bytes < 1024 * 1024, `${bytes} bytes`);
     assert.deepEqual([readImage(path.join(folder, 'rocket.png')).width, readImage(path.join(folder, 'rocket.png')).height], [224, 224]);
   });
@@ -407,8 +440,14 @@ describe('model input', () => {
     fs.writeFileSync(path.join(dir, 'picture.gif'), 'GIF89a');
     fs.mkdirSync(path.join(dir, 'folder.png'));
     const loaded = loadSampleImages(dir, [3, 16, 16], IMAGENET);
-    assert.deepEqual(loaded.map((s) => s.name), ['a.png', 'b.JPEG']);
-    assert.deepEqual(loadImageFiles([path.join(dir, 'b.JPEG')], [3, 16, 16], IMAGENET).map((s) => s.name), ['b.JPEG']);
+    assert.deepEqual(
+      loaded.map((s) => s.name),
+      ['a.png', 'b.JPEG'],
+    );
+    assert.deepEqual(
+      loadImageFiles([path.join(dir, 'b.JPEG')], [3, 16, 16], IMAGENET).map((s) => s.name),
+      ['b.JPEG'],
+    );
     const empty = tempDir();
     fs.writeFileSync(path.join(empty, 'readme.md'), '#');
     assert.throws(() => loadSampleImages(empty, [3, 16, 16], IMAGENET), /no PNG or JPEG images \(\.png, \.jpg, \.jpeg\) in /);
@@ -456,7 +495,11 @@ describe('quality metrics', () => {
     const expected = (pixels: number[][], c: number, wy: number[], wx: number[]) => {
       let muX = 0;
       let total = 0;
-      for (let i = 0; i < wy.length; i++) for (let j = 0; j < wx.length; j++) { muX += wy[i] * wx[j] * pixels[i][j]; total += wy[i] * wx[j]; }
+      for (let i = 0; i < wy.length; i++)
+        for (let j = 0; j < wx.length; j++) {
+          muX += wy[i] * wx[j] * pixels[i][j];
+          total += wy[i] * wx[j];
+        }
       muX /= total;
       let varX = 0;
       for (let i = 0; i < wy.length; i++) for (let j = 0; j < wx.length; j++) varX += (wy[i] * wx[j] * (pixels[i][j] - muX) ** 2) / total;
@@ -467,13 +510,26 @@ describe('quality metrics', () => {
 
     // 4×5 image (smaller than the 11×11 window): window truncated to 4×5, one position.
     const small = Array.from({ length: 4 }, () => Array.from({ length: 5 }, () => rand()));
-    const got = ssim(floatImage(1, 4, 5, small.flat()), floatImage(1, 4, 5, () => 0.3));
+    const got = ssim(
+      floatImage(1, 4, 5, small.flat()),
+      floatImage(1, 4, 5, () => 0.3),
+    );
     assert.ok(Math.abs(got - expected(small, 0.3, gauss(4), gauss(5))) < 1e-12, `${got}`);
 
     // 11×12 image: full 11×11 window, two positions averaged.
     const wide = Array.from({ length: 11 }, () => Array.from({ length: 12 }, () => rand()));
-    const positions = [0, 1].map((dx) => expected(wide.map((r) => r.slice(dx, dx + 11)), 0.7, gauss(11), gauss(11)));
-    const gotWide = ssim(floatImage(1, 11, 12, wide.flat()), floatImage(1, 11, 12, () => 0.7));
+    const positions = [0, 1].map((dx) =>
+      expected(
+        wide.map((r) => r.slice(dx, dx + 11)),
+        0.7,
+        gauss(11),
+        gauss(11),
+      ),
+    );
+    const gotWide = ssim(
+      floatImage(1, 11, 12, wide.flat()),
+      floatImage(1, 11, 12, () => 0.7),
+    );
     assert.ok(Math.abs(gotWide - (positions[0] + positions[1]) / 2) < 1e-12, `${gotWide}`);
   });
 
@@ -502,7 +558,10 @@ describe('side-by-side picture', () => {
     const labelled = sideBySide(orig, rec, { scale: 2, gap, label: 'PSNR 12.3 dB', titles: ['original', 'reconstructed'] });
     assert.equal(labelled.width, gap + 64 + gap + 64 + gap);
     assert.ok(labelled.height > gap + 64 + gap);
-    assert.ok(labelled.data.some((v, i) => i % 4 !== 3 && v === 0), 'text drawn');
+    assert.ok(
+      labelled.data.some((v, i) => i % 4 !== 3 && v === 0),
+      'text drawn',
+    );
     // A 224 px image needs no enlargement.
     const big = floatImage(3, 224, 224, () => 0.2);
     assert.equal(sideBySide(big, big, { gap: 0 }).width, 448);

@@ -3,12 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { convGeometry, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/analysis/convGeometry';
 import { ConvOperator } from '../../src/engine/analysis/convOperators';
-import {
-  convLayerRank,
-  convRankBounds,
-  fullyConnectedLayerRank,
-  type LayerRankResult,
-} from '../../src/engine/analysis/layerRank';
+import { convLayerRank, convRankBounds, fullyConnectedLayerRank, type LayerRankResult } from '../../src/engine/analysis/layerRank';
 import {
   csrFromCoo,
   eliminationRank,
@@ -33,7 +28,6 @@ import { CNN6, CNN6D, chain, type ConvSpec } from './rgap-networks';
 // ---------------------------------------------------------------------------------------------------------------
 // Networks of §4.5: conv stacks on a 3×32×32 input; each layer's input shape is the previous layer's output.
 
-
 const memo = new Map<string, LayerRankResult>();
 function rankOf(g: ConvGeometry, seed = 1): LayerRankResult {
   const key = `${g.inChannels}x${g.height}x${g.width}|${g.outChannels},${g.kernel},${g.strides},${g.pads},${g.dilations},${g.groups}|${seed}`;
@@ -44,7 +38,6 @@ function rankOf(g: ConvGeometry, seed = 1): LayerRankResult {
   }
   return r;
 }
-
 
 describe('§4.5 R-GAP CNN6 (Gaussian weights and δz)', () => {
   const table: [nX: number, nW: number, nZ: number, rankK: number, rankW: number, rankU: number][] = [
@@ -99,10 +92,39 @@ describe('§4.5 hybrid-code target networks (per-layer deficiencies)', () => {
     ['cnn2_c2', [[6, 4, 2, 0]], [1470]],
     ['cnn2_c4', [[1, 3, 1, 0]], [2146]],
     ['cnn2_c6', [[12, 5, 2, 0]], [189]],
-    ['cnn3_c1', [[6, 3, 1, 0], [3, 4, 2, 0]], [0, 4533]],
-    ['cnn3_c2', [[6, 4, 2, 0], [3, 3, 2, 0]], [1470, 1050]],
-    ['cnn3_c5', [[12, 5, 1, 1], [12, 5, 2, 2]], [0, 4644]],
-    ['cnn4_c1', [[6, 3, 1, 0], [5, 4, 2, 0], [3, 4, 1, 0]], [0, 3965, 386]],
+    [
+      'cnn3_c1',
+      [
+        [6, 3, 1, 0],
+        [3, 4, 2, 0],
+      ],
+      [0, 4533],
+    ],
+    [
+      'cnn3_c2',
+      [
+        [6, 4, 2, 0],
+        [3, 3, 2, 0],
+      ],
+      [1470, 1050],
+    ],
+    [
+      'cnn3_c5',
+      [
+        [12, 5, 1, 1],
+        [12, 5, 2, 2],
+      ],
+      [0, 4644],
+    ],
+    [
+      'cnn4_c1',
+      [
+        [6, 3, 1, 0],
+        [5, 4, 2, 0],
+        [3, 4, 1, 0],
+      ],
+      [0, 3965, 386],
+    ],
   ];
   for (const [name, specs, defs] of nets) {
     it(`${name}: ${defs.join(', ')}`, () => {
@@ -277,7 +299,10 @@ describe('ReLU: forward rows only for active units (activeOutputs, algorithm.md 
     const rng = createRng(3);
     const W = rng.fillNormal(new Float64Array(g.nW));
     const dz = rng.fillNormal(new Float64Array(g.nZ)).map((v, i) => (active[i] ? v : 0));
-    assert.deepEqual(ranks(convLayerRank(g, { seed: 3, activeOutputs: active })), ranks(convLayerRank(g, { weights: W, outputGradient: dz, activeOutputs: active })));
+    assert.deepEqual(
+      ranks(convLayerRank(g, { seed: 3, activeOutputs: active })),
+      ranks(convLayerRank(g, { weights: W, outputGradient: dz, activeOutputs: active })),
+    );
     const bad = dz.slice();
     bad[active.indexOf(0)] = 1;
     assert.throws(() => convLayerRank(g, { weights: W, outputGradient: bad, activeOutputs: active }), /must be 0/);

@@ -155,7 +155,12 @@ describe('ONNX reader: files that are not ONNX models', () => {
 describe('ONNX reader: broken graphs', () => {
   it('a cyclic graph', () => {
     const file = writeSpec({
-      nodes: [node('Relu', ['x'], ['a'], {}, 'start'), node('Add', ['a', 'c'], ['b'], {}, 'join'), node('Relu', ['b'], ['c'], {}, 'loop'), node('Relu', ['b'], ['y'], {}, 'end')],
+      nodes: [
+        node('Relu', ['x'], ['a'], {}, 'start'),
+        node('Add', ['a', 'c'], ['b'], {}, 'join'),
+        node('Relu', ['b'], ['c'], {}, 'loop'),
+        node('Relu', ['b'], ['y'], {}, 'end'),
+      ],
       inputs: [valueInfo('x', [1, 4])],
       outputs: [valueInfo('y', [1, 4])],
     });
@@ -170,7 +175,11 @@ describe('ONNX reader: broken graphs', () => {
   });
 
   it('a tensor produced twice', () => {
-    const file = writeSpec({ nodes: [node('Relu', ['x'], ['y']), node('Sigmoid', ['x'], ['y'])], inputs: [valueInfo('x', [1, 4])], outputs: [valueInfo('y', [1, 4])] });
+    const file = writeSpec({
+      nodes: [node('Relu', ['x'], ['y']), node('Sigmoid', ['x'], ['y'])],
+      inputs: [valueInfo('x', [1, 4])],
+      outputs: [valueInfo('y', [1, 4])],
+    });
     assertReadError(() => read(file), 'invalid-model', file, /produced more than once/);
   });
 

@@ -157,9 +157,18 @@ describe('ONNX reader: third-party models', () => {
     assert.deepEqual(
       dense.map((n) => [n.inputShapes[0], n.outputShapes[0]]),
       [
-        [[1, 9216], [1, 4096]],
-        [[1, 4096], [1, 4096]],
-        [[1, 4096], [1, 1000]],
+        [
+          [1, 9216],
+          [1, 4096],
+        ],
+        [
+          [1, 4096],
+          [1, 4096],
+        ],
+        [
+          [1, 4096],
+          [1, 1000],
+        ],
       ],
     );
     assert.deepEqual(dense[0].weights.kernel?.shape, [4096, 9216]);
@@ -185,7 +194,13 @@ describe('ONNX reader: third-party models', () => {
     assert.ok(norms.every((n) => n.attrs.kind === 'norm' && !n.attrs.trainingMode && n.weights.variance?.shape.length === 1));
     const dense = layers(g, 'dense');
     assert.equal(dense.length, 1);
-    assert.deepEqual([dense[0].inputShapes[0], dense[0].outputShapes[0]], [[1, 2048], [1, 1000]]);
+    assert.deepEqual(
+      [dense[0].inputShapes[0], dense[0].outputShapes[0]],
+      [
+        [1, 2048],
+        [1, 1000],
+      ],
+    );
     assert.deepEqual(g.outputs[0].shape, [1, 1000]);
   });
 
@@ -295,8 +310,14 @@ describe('ONNX reader: third-party models', () => {
       assert.equal(g.format, 'onnx');
       assert.ok(g.nodes.length > 0, m.id);
       assert.equal(new Set(g.nodes.map((n) => n.id)).size, g.nodes.length, `${m.id}: unique ids`);
-      assert.ok(g.outputs.every((o) => o.shape.length > 0), `${m.id}: output shapes known`);
-      assert.ok(g.nodes.every((n) => n.status === 'unsupported' || n.outputShapes.length === n.outputs.length), m.id);
+      assert.ok(
+        g.outputs.every((o) => o.shape.length > 0),
+        `${m.id}: output shapes known`,
+      );
+      assert.ok(
+        g.nodes.every((n) => n.status === 'unsupported' || n.outputShapes.length === n.outputs.length),
+        m.id,
+      );
     }
   });
 
@@ -308,7 +329,10 @@ describe('ONNX reader: third-party models', () => {
       const expected = testTensor(id, 'output_0.pb').shape;
       assert.deepEqual(g.outputs[0].shape, expected, id);
       assert.deepEqual(g.nodes.at(-1)!.outputShapes[0], expected, id);
-      assert.ok(g.nodes.every((n) => n.status === 'ok'), id);
+      assert.ok(
+        g.nodes.every((n) => n.status === 'ok'),
+        id,
+      );
     }
   });
 
@@ -396,7 +420,12 @@ function convGemmSpec(storage: Storage) {
     ],
     inputs: [valueInfo('x', [1, 2, 4, 4])],
     outputs: [valueInfo('y', [1, 5])],
-    initializers: [tensor('w', [3, 2, 3, 3], CONV_W, storage), tensor('b', [3], CONV_B, storage), tensor('gw', [5, 48], GEMM_W, storage), tensor('gc', [5], GEMM_C, storage)],
+    initializers: [
+      tensor('w', [3, 2, 3, 3], CONV_W, storage),
+      tensor('b', [3], CONV_B, storage),
+      tensor('gw', [5, 48], GEMM_W, storage),
+      tensor('gc', [5], GEMM_C, storage),
+    ],
   };
 }
 
@@ -544,7 +573,12 @@ describe('ONNX reader: graph building', () => {
     });
     assert.deepEqual(clipNew.nodes[0].attrs, { kind: 'activation', activation: 'clip', min: -1, max: undefined });
 
-    const squeezeOld = readSpec({ nodes: [node('Squeeze', ['x'], ['y'], { axes: [2, 3] })], inputs: [valueInfo('x', [1, 8, 1, 1])], outputs: [valueInfo('y', [1, 8])], opset: 11 });
+    const squeezeOld = readSpec({
+      nodes: [node('Squeeze', ['x'], ['y'], { axes: [2, 3] })],
+      inputs: [valueInfo('x', [1, 8, 1, 1])],
+      outputs: [valueInfo('y', [1, 8])],
+      opset: 11,
+    });
     const squeezeNew = readSpec({
       nodes: [node('Squeeze', ['x', 'axes'], ['y'])],
       inputs: [valueInfo('x', [1, 8, 1, 1])],
@@ -554,7 +588,12 @@ describe('ONNX reader: graph building', () => {
     });
     for (const g of [squeezeOld, squeezeNew]) assert.deepEqual([g.nodes[0].op, g.nodes[0].outputShapes], ['reshape', [[1, 8]]]);
 
-    const padOld = readSpec({ nodes: [node('Pad', ['x'], ['y'], { pads: [0, 0, 1, 2, 0, 0, 3, 4] })], inputs: [valueInfo('x', [1, 2, 5, 5])], outputs: [valueInfo('y', [1, 2, 9, 11])], opset: 10 });
+    const padOld = readSpec({
+      nodes: [node('Pad', ['x'], ['y'], { pads: [0, 0, 1, 2, 0, 0, 3, 4] })],
+      inputs: [valueInfo('x', [1, 2, 5, 5])],
+      outputs: [valueInfo('y', [1, 2, 9, 11])],
+      opset: 10,
+    });
     const padNew = readSpec({
       nodes: [node('Pad', ['x', 'pads'], ['y'], { mode: 'reflect' })],
       inputs: [valueInfo('x', [1, 2, 5, 5])],
@@ -584,7 +623,13 @@ describe('ONNX reader: graph building', () => {
   });
 
   it('maps activations, normalisations and reductions to IR ops with their parameters', () => {
-    const single = (opType: string, attrs: Record<string, number | number[] | { float: number }> = {}, extra: string[] = [], initializers: onnx.ITensorProto[] = [], opset = 13) =>
+    const single = (
+      opType: string,
+      attrs: Record<string, number | number[] | { float: number }> = {},
+      extra: string[] = [],
+      initializers: onnx.ITensorProto[] = [],
+      opset = 13,
+    ) =>
       readSpec({
         nodes: [node(opType, ['x', ...extra], ['y'], attrs)],
         inputs: [valueInfo('x', [1, 2, 3, 3])],
@@ -597,7 +642,14 @@ describe('ONNX reader: graph building', () => {
     assert.deepEqual(single('HardSigmoid').attrs, { kind: 'activation', activation: 'hardSigmoid', alpha: 0.2, beta: 0.5 });
     const selu = single('Selu').attrs;
     assert.ok(selu.kind === 'activation' && selu.gamma?.toFixed(4) === '1.0507' && selu.alpha?.toFixed(4) === '1.6733');
-    for (const [opType, kind] of [['Sigmoid', 'sigmoid'], ['Tanh', 'tanh'], ['Softplus', 'softplus'], ['HardSwish', 'hardSwish'], ['Mish', 'mish'], ['Gelu', 'gelu']]) {
+    for (const [opType, kind] of [
+      ['Sigmoid', 'sigmoid'],
+      ['Tanh', 'tanh'],
+      ['Softplus', 'softplus'],
+      ['HardSwish', 'hardSwish'],
+      ['Mish', 'mish'],
+      ['Gelu', 'gelu'],
+    ]) {
       assert.deepEqual(single(opType).attrs, { kind: 'activation', activation: kind }, opType);
     }
     assert.deepEqual(single('Softmax').attrs, { kind: 'axis', axis: 3 }, 'opset 13 default axis -1');
@@ -732,10 +784,16 @@ describe('ONNX reader: graph building', () => {
     assert.deepEqual([...channel.nodes[0].weights.bias!.load()], [7, 8, 9]);
     // Before opset 7, broadcast=1 axis=1 aligns a [C] operand with the channels.
     const legacy = convAdd(tensor('bias', [3], [7, 8, 9]), 6, { broadcast: 1, axis: 1 });
-    assert.deepEqual(legacy.nodes.map((n) => n.sourceOp), ['Conv+Add']);
+    assert.deepEqual(
+      legacy.nodes.map((n) => n.sourceOp),
+      ['Conv+Add'],
+    );
     // Under numpy broadcasting a [4] operand runs along the width: not a bias.
     const columns = convAdd(tensor('bias', [4], [1, 2, 3, 4]));
-    assert.deepEqual(columns.nodes.map((n) => n.op), ['conv', 'add']);
+    assert.deepEqual(
+      columns.nodes.map((n) => n.op),
+      ['conv', 'add'],
+    );
     assert.equal(columns.nodes[0].weights.bias, undefined);
   });
 

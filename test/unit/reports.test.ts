@@ -127,7 +127,21 @@ const onnxReport: ModelReport = {
       inputShape: [1, 3, 32, 32],
       outputShape: [1, 12, 17, 17],
       activation: 'leakyRelu',
-      metrics: metrics({ nX: 3072, nW: 576, nZ: 3468, nBias: 0, naive: -972, rankK: 576, rankW: 3072, rankU: 3072, deficiency: 0, raCount: -972, raNumerical: -576, copaWeight: 1, copaTerm: 0 }),
+      metrics: metrics({
+        nX: 3072,
+        nW: 576,
+        nZ: 3468,
+        nBias: 0,
+        naive: -972,
+        rankK: 576,
+        rankW: 3072,
+        rankU: 3072,
+        deficiency: 0,
+        raCount: -972,
+        raNumerical: -576,
+        copaWeight: 1,
+        copaTerm: 0,
+      }),
       status: 'determined',
       risk: 0.95,
       severity: 'high',
@@ -142,7 +156,20 @@ const onnxReport: ModelReport = {
       description: 'Conv 3x3/2, 20 filters | pad 1',
       inputShape: [1, 12, 17, 17],
       outputShape: [1, 20, 9, 9],
-      metrics: metrics({ nX: 3468, nW: 2160, nZ: 1620, naive: -312, rankK: 1968, rankW: 1620, rankU: 3188, deficiency: 280, raCount: -708, raNumerical: 280, copaWeight: 5 / 6, copaTerm: -233 }),
+      metrics: metrics({
+        nX: 3468,
+        nW: 2160,
+        nZ: 1620,
+        naive: -312,
+        rankK: 1968,
+        rankW: 1620,
+        rankU: 3188,
+        deficiency: 280,
+        raCount: -708,
+        raNumerical: 280,
+        copaWeight: 5 / 6,
+        copaTerm: -233,
+      }),
       status: 'under-determined',
       risk: 0.41,
       severity: 'medium',
@@ -157,7 +184,18 @@ const onnxReport: ModelReport = {
       description: 'Conv 3x3/1, 36 filters',
       inputShape: [1, 20, 9, 9],
       outputShape: [1, 36, 9, 9],
-      metrics: metrics({ nX: 1620, nW: 6480, nZ: 2916, naive: -7776, rankMethod: 'bound', bounds: { rankK: 1620, rankU: 1620 }, deficiency: 0, raCount: -7776, copaWeight: 4 / 6, copaTerm: 0 }),
+      metrics: metrics({
+        nX: 1620,
+        nW: 6480,
+        nZ: 2916,
+        naive: -7776,
+        rankMethod: 'bound',
+        bounds: { rankK: 1620, rankU: 1620 },
+        deficiency: 0,
+        raCount: -7776,
+        copaWeight: 4 / 6,
+        copaTerm: 0,
+      }),
       status: 'determined',
       risk: 0.2,
       severity: 'low',
@@ -345,7 +383,15 @@ describe('JSON report', () => {
     assert.deepEqual(parsed.failures, [{ file: BROKEN_FILE, code: 'truncated', where: 'byte 1024', reason: 'the file ends inside node 3' }]);
     assert.deepEqual(parsed.summary, { models: 2, failures: 1, issues: { high: 4, medium: 2, low: 3 } });
     const conv2 = parsed.issues.find((i: { nodeId?: string }) => i.nodeId === 'conv2');
-    assert.deepEqual(conv2, { ruleId: 'LL002', severity: 'medium', file: ONNX_FILE, nodeId: 'conv2', layer: 'conv2', message: onnxReport.layers[1].reason, risk: 0.41 });
+    assert.deepEqual(conv2, {
+      ruleId: 'LL002',
+      severity: 'medium',
+      file: ONNX_FILE,
+      nodeId: 'conv2',
+      layer: 'conv2',
+      message: onnxReport.layers[1].reason,
+      risk: 0.41,
+    });
   });
 
   it('is deterministic without a time stamp and records one when given', () => {
@@ -375,7 +421,10 @@ describe('SARIF report', () => {
 
   it('declares every rule with help and a level, and points results at them', () => {
     const rules = run.tool.driver.rules ?? [];
-    assert.deepEqual(rules.map((r) => r.id), RULES.map((r) => r.id));
+    assert.deepEqual(
+      rules.map((r) => r.id),
+      RULES.map((r) => r.id),
+    );
     for (const rule of rules) {
       assert.ok(rule.name && rule.shortDescription?.text && rule.fullDescription?.text && rule.help?.text && rule.helpUri);
       assert.ok(rule.defaultConfiguration?.level);
@@ -407,13 +456,21 @@ describe('SARIF report', () => {
     assert.equal(convRegion?.startLine, 7);
     assert.equal(convRegion?.startColumn, 9);
     assert.equal(convRegion?.endLine, 7);
-    assert.equal(TFJS_TEXT.split('\n')[6].slice((convRegion?.startColumn ?? 0) - 1, (convRegion?.endColumn ?? 0) - 1).endsWith('}}'), true);
+    assert.equal(
+      TFJS_TEXT.split('\n')[6]
+        .slice((convRegion?.startColumn ?? 0) - 1, (convRegion?.endColumn ?? 0) - 1)
+        .endsWith('}}'),
+      true,
+    );
   });
 
   it('fingerprints results stably and distinctly', () => {
     const again = buildSarifLog(input(), { readText: readFixtureText }).runs[0].results ?? [];
     const prints = results.map((r) => r.partialFingerprints?.[FINGERPRINT_KEY]);
-    assert.deepEqual(again.map((r) => r.partialFingerprints?.[FINGERPRINT_KEY]), prints);
+    assert.deepEqual(
+      again.map((r) => r.partialFingerprints?.[FINGERPRINT_KEY]),
+      prints,
+    );
     assert.equal(new Set(prints).size, prints.length);
     assert.ok(prints.every((p) => /^[0-9a-f]{64}$/.test(p ?? '')));
   });
@@ -430,7 +487,13 @@ describe('SARIF report', () => {
     assert.equal(errors[0].message.text, 'byte 1024: the file ends inside node 3');
     assert.equal(errors[0].locations?.[0].physicalLocation?.artifactLocation?.uri, 'models/broken.onnx');
     const models = run.properties?.models as { file: string; copaIndex: number }[];
-    assert.deepEqual(models.map((m) => [m.file, m.copaIndex]), [['models/cnn6d.onnx', -233], ['models/lenet/model.json', 0]]);
+    assert.deepEqual(
+      models.map((m) => [m.file, m.copaIndex]),
+      [
+        ['models/cnn6d.onnx', -233],
+        ['models/lenet/model.json', 0],
+      ],
+    );
   });
 
   it('records rule settings as configuration overrides and drops rules set to off', () => {
@@ -460,7 +523,11 @@ describe('Markdown report', () => {
     assert.match(markdown, /\*\*COPA index\*\*: -233 \(unrounded -233\.33\)/);
     assert.match(markdown, /\*\*Coverage\*\*: 3 numerical, 1 by bounds, 0 chain broken, 1 not analysed/);
     assert.ok(markdown.includes('| # | Layer | Op | Input → output | n_x | n_w | n_z | Rank K/W/U | Deficiency | Status | Risk | Rule |'));
-    assert.ok(markdown.includes('| 1 | `conv2` | Conv 3x3/2, 20 filters \\| pad 1 | 1×12×17×17 → 1×20×9×9 | 3468 | 2160 | 1620 | 1968/1620/3188 | 280 | under-determined | 0.41 |'));
+    assert.ok(
+      markdown.includes(
+        '| 1 | `conv2` | Conv 3x3/2, 20 filters \\| pad 1 | 1×12×17×17 → 1×20×9×9 | 3468 | 2160 | 1620 | 1968/1620/3188 | 280 | under-determined | 0.41 |',
+      ),
+    );
     assert.ok(markdown.includes('≤1620/—/≤1620'), 'bound-only ranks are marked');
   });
 
@@ -481,7 +548,10 @@ describe('terminal table', () => {
     const table = writeTable(input());
     assert.match(table, /^models\/cnn6d\.onnx {2}\(onnx, input 1x3x32x32, weights: file\)$/m);
     assert.match(table, /risk 0\.82 HIGH {2}COPA -233/);
-    assert.match(table, /^\s*1 {2}conv2 +Conv 3x3\/2, 20 filters \| pad 1 +1x12x17x17 -> 1x20x9x9 +3468 +2160 +1620 +1968\/1620\/3188 +280 +under-determined +0\.41 +LL002 medium$/m);
+    assert.match(
+      table,
+      /^\s*1 {2}conv2 +Conv 3x3\/2, 20 filters \| pad 1 +1x12x17x17 -> 1x20x9x9 +3468 +2160 +1620 +1968\/1620\/3188 +280 +under-determined +0\.41 +LL002 medium$/m,
+    );
     assert.match(table, /^\s*2 {2}conv3 .* 0\.20 +LL001 low$/m);
     assert.match(table, /^MEDIUM LL002 conv2: conv2 leaves 280/m);
     assert.match(table, /^ +fix: Use stride 3 in conv1: layer deficiency 0 -> 1338, layer risk 0.95 -> 0.12, model risk 0.82 -> 0.35, COPA -233 -> -1571$/m);
@@ -522,7 +592,10 @@ describe('configuration', () => {
       [{ inputShape: [1, -3] }, /positive integers/],
     ];
     for (const [value, message] of bad) {
-      assert.throws(() => parseConfig(value, 'cfg.json', BASE), (e: unknown) => e instanceof ConfigError && message.test(e.message) && !e.message.includes('\n'));
+      assert.throws(
+        () => parseConfig(value, 'cfg.json', BASE),
+        (e: unknown) => e instanceof ConfigError && message.test(e.message) && !e.message.includes('\n'),
+      );
     }
   });
 
@@ -558,7 +631,14 @@ describe('configuration', () => {
   it('has a JSON schema that accepts what parseConfig accepts', () => {
     const ajv = new Ajv({ strict: false });
     const validate = ajv.compile(JSON.parse(fs.readFileSync(CONFIG_SCHEMA_FILE, 'utf8')));
-    const good = { $schema: './schemas/leaklint.config.schema.json', failOn: 'none', thresholds: { high: 0.7, medium: 0.3 }, ignore: ['a/**'], rules: { LL006: 'off', LL010: 'medium' }, inputShape: [1, 28, 28, 1] };
+    const good = {
+      $schema: './schemas/leaklint.config.schema.json',
+      failOn: 'none',
+      thresholds: { high: 0.7, medium: 0.3 },
+      ignore: ['a/**'],
+      rules: { LL006: 'off', LL010: 'medium' },
+      inputShape: [1, 28, 28, 1],
+    };
     assert.ok(validate(good), JSON.stringify(validate.errors));
     parseConfig(good, 'good', BASE);
     for (const bad of [{ failon: 'high' }, { rules: { LL999: 'off' } }, { rules: { LL001: 'critical' } }, { inputShape: [0] }, { thresholds: { high: 0.5 } }]) {

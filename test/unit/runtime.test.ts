@@ -34,7 +34,10 @@ describe('background runtime', () => {
 
   before(() => {
     if (!fs.existsSync(WORKER)) {
-      execFileSync(process.execPath, [path.join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'extension'], { cwd: ROOT, stdio: 'ignore' });
+      execFileSync(process.execPath, [path.join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'extension'], {
+        cwd: ROOT,
+        stdio: 'ignore',
+      });
     }
     client = new RuntimeClient(WORKER);
   });
@@ -49,7 +52,12 @@ describe('background runtime', () => {
     const nodeOutputs = model.graph!.node!.flatMap((n) => n.output!);
     assert.deepEqual([...tensors.keys()], nodeOutputs);
     const layerDims: Record<string, number[]> = {
-      conv_1: [12, 17, 17], conv_2: [36, 9, 9], conv_3: [36, 9, 9], conv_4: [36, 9, 9], conv_5: [64, 5, 5], conv_6: [128, 5, 5],
+      conv_1: [12, 17, 17],
+      conv_2: [36, 9, 9],
+      conv_3: [36, 9, 9],
+      conv_4: [36, 9, 9],
+      conv_5: [64, 5, 5],
+      conv_6: [128, 5, 5],
     };
     for (const [layer, dims] of Object.entries(layerDims)) {
       assert.deepEqual(tensors.get(`${layer}_output`)!.dims, [1, ...dims], layer);
@@ -77,7 +85,8 @@ describe('background runtime', () => {
 
     await assert.rejects(
       client.forward({ file: CNN6, input: [1, 2, 3], shape: [1, 3] }),
-      (e: unknown) => e instanceof RuntimeError && e.code === 'runtime' && e.message.includes(CNN6) && /does not fit the model input \[batch, 3, 32, 32\]/.test(e.message),
+      (e: unknown) =>
+        e instanceof RuntimeError && e.code === 'runtime' && e.message.includes(CNN6) && /does not fit the model input \[batch, 3, 32, 32\]/.test(e.message),
     );
     const tfjs = path.join(generated, 'mlp/tfjs/model.json');
     await assert.rejects(client.forward({ file: tfjs, input: [0], shape: [1] }), (e: unknown) => e instanceof RuntimeError && e.code === 'not-a-model');
@@ -89,7 +98,10 @@ describe('background runtime', () => {
     const firstPid = await started.then(() => client.pid);
     await assert.rejects(
       slow,
-      (e: unknown) => e instanceof RuntimeError && e.stopped === 'time-budget' && /^job \d+ \(analyze .*cnn6.model\.onnx\) went over its time budget of 0\.3 s/.test(e.message),
+      (e: unknown) =>
+        e instanceof RuntimeError &&
+        e.stopped === 'time-budget' &&
+        /^job \d+ \(analyze .*cnn6.model\.onnx\) went over its time budget of 0\.3 s/.test(e.message),
     );
     const report = await client.analyze(QUICK_ANALYSIS);
     assert.equal(report.layers[0].metrics.deficiency, 2821);
@@ -136,7 +148,10 @@ describe('background runtime', () => {
     const request = { file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, options: { maxImages: 1 } };
     const report = await client.attack(request, { onProgress: (_done, _total, label) => labels.push(label) });
     assert.equal(report.images.length, 1);
-    assert.ok(labels.some((l) => l.startsWith('attacking')), labels.join());
+    assert.ok(
+      labels.some((l) => l.startsWith('attacking')),
+      labels.join(),
+    );
     assert.equal(report.runtimeCheck?.runtime, 'onnxruntime-node');
     assert.ok(report.runtimeCheck.tensorsCompared > 0 && report.runtimeCheck.maxAbsDifference < 1e-5, JSON.stringify(report.runtimeCheck));
     const untrusted = await client.attack({ ...request, trusted: false });
@@ -159,7 +174,10 @@ describe('background runtime', () => {
     try {
       const controller = new AbortController();
       const { onProgress, started } = progressSeen();
-      const attack = patient.attack({ file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, options: { maxImages: 1 } }, { onProgress, signal: controller.signal });
+      const attack = patient.attack(
+        { file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, options: { maxImages: 1 } },
+        { onProgress, signal: controller.signal },
+      );
       await started;
       const pid = patient.pid;
       const cancelledAt = Date.now();
@@ -211,7 +229,10 @@ describe('background runtime', () => {
       disposable.analyze(SLOW_ANALYSIS),
       /job 1 \(analyze .*\) failed: the LeakLint worker process was stopped \(the LeakLint runtime was disposed\)$/,
     );
-    const queued = assert.rejects(disposable.layers({ file: CNN6, read: {}, baseDir: ROOT }), (e: unknown) => e instanceof RuntimeError && e.stopped === 'disposed');
+    const queued = assert.rejects(
+      disposable.layers({ file: CNN6, read: {}, baseDir: ROOT }),
+      (e: unknown) => e instanceof RuntimeError && e.stopped === 'disposed',
+    );
     disposable.dispose();
     await Promise.all([running, queued]);
     await assert.rejects(disposable.layers({ file: CNN6, read: {}, baseDir: ROOT }), /runtime was disposed/);

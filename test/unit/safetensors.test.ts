@@ -48,7 +48,8 @@ function f32Bytes(values: number[], leadingBytes = 0): Uint8Array {
 
 const tensor = (shape: number[], values: number[]): NamedTensor => ({ shape, values: Float64Array.from(values) });
 const parse = (bytes: Uint8Array, options = {}) => parseSafetensors(bytes, WHERE, options);
-const oneF32 = (info: Record<string, unknown>, data = f32Bytes([1, 2, 3, 4])) => build({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16], ...info } }, data);
+const oneF32 = (info: Record<string, unknown>, data = f32Bytes([1, 2, 3, 4])) =>
+  build({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16], ...info } }, data);
 
 describe('safetensors round trip', () => {
   const tensors = new Map<string, NamedTensor>([
@@ -118,8 +119,13 @@ describe('safetensors decoding', () => {
       [0xfc00, -Infinity],
       [0x8000, -0],
     ];
-    const values = parse(build({ h: { dtype: 'F16', shape: [cases.length], data_offsets: [0, cases.length * 2] } }, u16Bytes(cases.map((c) => c[0])))).get('h')!.values;
-    assert.deepEqual([...values], cases.map((c) => c[1]));
+    const values = parse(build({ h: { dtype: 'F16', shape: [cases.length], data_offsets: [0, cases.length * 2] } }, u16Bytes(cases.map((c) => c[0])))).get(
+      'h',
+    )!.values;
+    assert.deepEqual(
+      [...values],
+      cases.map((c) => c[1]),
+    );
     assert.ok(Object.is(values[cases.length - 1], -0));
     const nan = parse(build({ h: { dtype: 'F16', shape: [1], data_offsets: [0, 2] } }, u16Bytes([0x7e00]))).get('h')!.values;
     assert.ok(Number.isNaN(nan[0]));
@@ -140,7 +146,10 @@ describe('safetensors decoding', () => {
     ];
     const values = parse(build({ b: { dtype: 'BF16', shape: [2, 5], data_offsets: [0, 20] } }, u16Bytes(cases.map((c) => c[0])))).get('b')!;
     assert.deepEqual(values.shape, [2, 5]);
-    assert.deepEqual([...values.values], cases.map((c) => c[1]));
+    assert.deepEqual(
+      [...values.values],
+      cases.map((c) => c[1]),
+    );
     assert.ok(Object.is(values.values[9], -0));
   });
 
@@ -149,7 +158,8 @@ describe('safetensors decoding', () => {
     const data = new Uint8Array(2 + 8);
     data.set(u16Bytes([0x3c00]), 0);
     data.set(f32Bytes([1.5, -2.25]), 2);
-    const header = JSON.stringify({ late: { dtype: 'F32', shape: [2], data_offsets: [2, 10] }, early: { dtype: 'F16', shape: [], data_offsets: [0, 2] } }) + '   ';
+    const header =
+      JSON.stringify({ late: { dtype: 'F32', shape: [2], data_offsets: [2, 10] }, early: { dtype: 'F16', shape: [], data_offsets: [0, 2] } }) + '   ';
     // A one-byte prefix makes the whole file unaligned in memory too.
     const file = build(header, data);
     const shifted = new Uint8Array(file.byteLength + 1).subarray(1);

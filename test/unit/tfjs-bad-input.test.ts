@@ -61,7 +61,11 @@ function expectError(file: string, code: ReadErrorCode, check: (e: ModelReadErro
 }
 
 const graphNode = (name: string, op: string, input: string[] = []) => ({ name, op, input, attr: {} });
-const placeholder = (name: string, dims: number[]) => ({ name, op: 'Placeholder', attr: { shape: { shape: { dim: dims.map((d) => ({ size: String(d) })) } } } });
+const placeholder = (name: string, dims: number[]) => ({
+  name,
+  op: 'Placeholder',
+  attr: { shape: { shape: { dim: dims.map((d) => ({ size: String(d) })) } } },
+});
 
 describe('not JSON, or not a TF.js model', () => {
   it('invalid JSON: not-a-model with the line and column', () => {
@@ -149,9 +153,15 @@ describe('weights manifest', () => {
     assert.ok(conv.weights.kernel!.load().length > 0);
     fs.rmSync(path.join(dir, SHARD));
     fs.symlinkSync(path.join(outside, SHARD), path.join(dir, SHARD));
-    assert.throws(() => conv.weights.kernel!.load(), (e: unknown) => e instanceof ModelReadError && e.code === 'path-escape');
+    assert.throws(
+      () => conv.weights.kernel!.load(),
+      (e: unknown) => e instanceof ModelReadError && e.code === 'path-escape',
+    );
     fs.rmSync(path.join(dir, SHARD));
-    assert.throws(() => conv.weights.kernel!.load(), (e: unknown) => e instanceof ModelReadError && e.code === 'missing-weights');
+    assert.throws(
+      () => conv.weights.kernel!.load(),
+      (e: unknown) => e instanceof ModelReadError && e.code === 'missing-weights',
+    );
   });
 
   it('absurd or negative weight shapes are refused before reading', () => {
@@ -165,7 +175,9 @@ describe('weights manifest', () => {
     expectError(brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].weights[0].dtype = 'string')).file, 'bad-weights');
     expectError(brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest[0].weights[0].quantization = { dtype: 'int4', scale: 1, min: 0 })).file, 'bad-weights');
     expectError(brokenCopy(LAYERS_DIR, (m) => (m.weightsManifest = { paths: [] })).file, 'bad-weights');
-    expectError(brokenCopy(LAYERS_DIR, (m) => delete m.weightsManifest[0].weights[2].name).file, 'bad-weights', (e) => assert.equal(e.where, 'weightsManifest[0].weights[2]'));
+    expectError(brokenCopy(LAYERS_DIR, (m) => delete m.weightsManifest[0].weights[2].name).file, 'bad-weights', (e) =>
+      assert.equal(e.where, 'weightsManifest[0].weights[2]'),
+    );
   });
 
   it('a kernel whose shape does not fit the layer config: bad-weights at the layer', () => {
@@ -182,12 +194,16 @@ describe('weights manifest', () => {
 
 describe('topology', () => {
   it('a cyclic GraphDef: cyclic-graph', () => {
-    const file = writeText(JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('a', 'Relu', ['b']), graphNode('b', 'Relu', ['a:0'])] } }));
+    const file = writeText(
+      JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('a', 'Relu', ['b']), graphNode('b', 'Relu', ['a:0'])] } }),
+    );
     expectError(file, 'cyclic-graph', (e) => assert.match(e.where, /^modelTopology\.node\[\d\] \((a|b)\)$/));
   });
 
   it('a cycle through control inputs is a cycle too', () => {
-    const file = writeText(JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('a', 'Relu', ['x', '^b']), graphNode('b', 'Relu', ['a'])] } }));
+    const file = writeText(
+      JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('a', 'Relu', ['x', '^b']), graphNode('b', 'Relu', ['a'])] } }),
+    );
     expectError(file, 'cyclic-graph');
   });
 
@@ -213,9 +229,17 @@ describe('topology', () => {
   });
 
   it('an unknown op is kept as an unsupported node, never an error', () => {
-    const file = writeText(JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('weird', 'Erfinv', ['x']), graphNode('r', 'Relu', ['weird'])] } }));
+    const file = writeText(
+      JSON.stringify({ modelTopology: { node: [placeholder('x', [1, 4]), graphNode('weird', 'Erfinv', ['x']), graphNode('r', 'Relu', ['weird'])] } }),
+    );
     const graph = read(file);
-    assert.deepEqual(graph.nodes.map((n) => [n.op, n.status]), [['unsupported', 'unsupported'], ['activation', 'ok']]);
+    assert.deepEqual(
+      graph.nodes.map((n) => [n.op, n.status]),
+      [
+        ['unsupported', 'unsupported'],
+        ['activation', 'ok'],
+      ],
+    );
     assert.match(graph.nodes[0]!.note ?? '', /Erfinv/);
   });
 });
@@ -272,23 +296,50 @@ describe('hostile constants and constant folding', () => {
     ]);
 
   it('a StridedSlice with a fractional, zero or non-integer stride is left unfolded (it used to loop forever)', () => {
-    for (const [begin, end, stride] of [[0, 4, 1e-20], [0, 4, 0], [0, 4, 0.5], [0.5, 4, 1], [0, 1e300, 1], [0, 4, -1e-20]] as const) {
+    for (const [begin, end, stride] of [
+      [0, 4, 1e-20],
+      [0, 4, 0],
+      [0, 4, 0.5],
+      [0.5, 4, 1],
+      [0, 1e300, 1],
+      [0, 4, -1e-20],
+    ] as const) {
       const graph = read(slicedReshape([1, 2, 3, 4], begin, end, stride));
-      assert.deepEqual(graph.nodes.map((n) => [n.id, n.status]), [['r', 'unsupported']], `stride ${stride}, begin ${begin}, end ${end}`);
+      assert.deepEqual(
+        graph.nodes.map((n) => [n.id, n.status]),
+        [['r', 'unsupported']],
+        `stride ${stride}, begin ${begin}, end ${end}`,
+      );
       assert.match(graph.nodes[0]!.note ?? '', /StridedSlice "ss" of constants was not evaluated/);
     }
   });
 
   it('a well-formed StridedSlice still folds into the Reshape target', () => {
-    for (const [v, begin, end, stride] of [[[4, 1, 7, 9], 0, 2, 1], [[1, 0, 4], 2, -4, -2], [[9, 4, 8, 1], 1, 9, 2]] as const) {
+    for (const [v, begin, end, stride] of [
+      [[4, 1, 7, 9], 0, 2, 1],
+      [[1, 0, 4], 2, -4, -2],
+      [[9, 4, 8, 1], 1, 9, 2],
+    ] as const) {
       const graph = read(slicedReshape([...v], begin, end, stride));
-      assert.deepEqual(graph.nodes.map((n) => [n.op, n.status]), [['reshape', 'ok']], `${JSON.stringify(v)}[${begin}:${end}:${stride}]`);
-      assert.deepEqual(graph.outputs.map((t) => t.shape), [[4, 1]]);
+      assert.deepEqual(
+        graph.nodes.map((n) => [n.op, n.status]),
+        [['reshape', 'ok']],
+        `${JSON.stringify(v)}[${begin}:${end}:${stride}]`,
+      );
+      assert.deepEqual(
+        graph.outputs.map((t) => t.shape),
+        [[4, 1]],
+      );
     }
   });
 
   it('a Reshape of a constant to an impossible target is left unfolded, never NaN or Infinity dims', () => {
-    for (const target of [[0, -1], [2.5, -1], [3, -1], [-1, -1]]) {
+    for (const target of [
+      [0, -1],
+      [2.5, -1],
+      [3, -1],
+      [-1, -1],
+    ]) {
       const file = graphModel([
         placeholder('x', [1, 4]),
         inlineConst('c', [4], [1, 2, 3, 4]),
@@ -297,7 +348,11 @@ describe('hostile constants and constant folding', () => {
         graphNode('y', 'AddV2', ['x', 'rc']),
       ]);
       const graph = read(file);
-      assert.deepEqual(graph.nodes.map((n) => [n.id, n.status]), [['y', 'unsupported']], `target ${JSON.stringify(target)}`);
+      assert.deepEqual(
+        graph.nodes.map((n) => [n.id, n.status]),
+        [['y', 'unsupported']],
+        `target ${JSON.stringify(target)}`,
+      );
       for (const tensor of graph.outputs) assert.ok(tensor.shape.every(Number.isSafeInteger), JSON.stringify(tensor.shape));
     }
   });
@@ -310,11 +365,7 @@ describe('hostile constants and constant folding', () => {
   });
 
   it('a huge inline Const with one listed value is not materialised while reading (fill/model.json: V8 used to abort)', () => {
-    const file = graphModel([
-      placeholder('x', [1, 4]),
-      inlineConst('big', [4, 100_000_000], [1]),
-      graphNode('m', 'MatMul', ['x', 'big']),
-    ]);
+    const file = graphModel([placeholder('x', [1, 4]), inlineConst('big', [4, 100_000_000], [1]), graphNode('m', 'MatMul', ['x', 'big'])]);
     const heapBefore = process.memoryUsage().heapUsed;
     const graph = read(file);
     assert.ok(process.memoryUsage().heapUsed - heapBefore < 256 * 2 ** 20, 'no boxed 4e8-element array');
@@ -330,7 +381,11 @@ describe('hostile constants and constant folding', () => {
 
   it('half-float constants decode through the shared float16 decoder', () => {
     // 0x3c00 = 1, 0xc000 = -2, 0x3800 = 0.5
-    const half = { name: 'w', op: 'Const', attr: { value: { tensor: { dtype: 'DT_HALF', tensorShape: { dim: [{ size: '2' }, { size: '2' }] }, halfVal: [0x3c00, 0xc000, 0x3800] } } } };
+    const half = {
+      name: 'w',
+      op: 'Const',
+      attr: { value: { tensor: { dtype: 'DT_HALF', tensorShape: { dim: [{ size: '2' }, { size: '2' }] }, halfVal: [0x3c00, 0xc000, 0x3800] } } },
+    };
     const kernel = read(graphModel([placeholder('x', [1, 2]), half, graphNode('m', 'MatMul', ['x', 'w'])])).nodes[0]!.weights.kernel!;
     assert.deepEqual([...kernel.load()].sort(), [-2, 0.5, 0.5, 1]);
   });
@@ -338,6 +393,7 @@ describe('hostile constants and constant folding', () => {
 
 describe('reading the model file', () => {
   // The real module object (the test's `import * as fs` is a copy whose methods cannot be replaced).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const realFs: typeof fs = require('node:fs');
 
   it('a model.json too long for a JS string: too-large, not a raw ERR_STRING_TOO_LONG', () => {

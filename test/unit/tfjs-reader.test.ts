@@ -96,7 +96,14 @@ function runIr(graph: LayerGraph, input: Float64Array): Float64Array {
   return values.get(graph.outputs[graph.outputs.length - 1]!.name)!;
 }
 
-function conv2d(x: Float64Array, [, cin, h, w]: Shape, [, cout, oh, ow]: Shape, a: { kernel: number[]; strides: number[]; pads: number[]; groups: number }, k: Float64Array, b?: Float64Array): Float64Array {
+function conv2d(
+  x: Float64Array,
+  [, cin, h, w]: Shape,
+  [, cout, oh, ow]: Shape,
+  a: { kernel: number[]; strides: number[]; pads: number[]; groups: number },
+  k: Float64Array,
+  b?: Float64Array,
+): Float64Array {
   const [kh, kw] = a.kernel;
   const perGroupIn = cin! / a.groups;
   const perGroupOut = cout! / a.groups;
@@ -152,7 +159,8 @@ function runTensorSpaceMnistAsTf(modelFile: string, image: Float64Array): Float6
       for (let v = 0; v < ow; v++)
         for (let o = 0; o < cout; o++) {
           let sum = b[o]!;
-          for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) for (let c = 0; c < cin; c++) sum += x[((u + i) * w + v + j) * cin + c]! * k[((i * 5 + j) * cin + c) * cout + o]!;
+          for (let i = 0; i < 5; i++)
+            for (let j = 0; j < 5; j++) for (let c = 0; c < cin; c++) sum += x[((u + i) * w + v + j) * cin + c]! * k[((i * 5 + j) * cin + c) * cout + o]!;
           y[(u * ow + v) * cout + o] = sum;
         }
     return y;
@@ -192,23 +200,64 @@ describe('TensorSpace MNIST layers model', () => {
     assert.deepEqual(graph.inputs, [{ name: 'reshape_input', shape: [1, 28, 28] }]);
     assert.equal(nodesOf(graph, 'conv').length, 2);
     assert.equal(nodesOf(graph, 'dense').length, 3);
-    assert.deepEqual(nodesOf(graph, 'conv').map((n) => [n.inputShapes[0], n.outputShapes[0], n.weights.kernel!.shape]), [
-      [[1, 1, 28, 28], [1, 6, 24, 24], [6, 1, 5, 5]],
-      [[1, 6, 12, 12], [1, 16, 8, 8], [16, 6, 5, 5]],
-    ]);
-    assert.deepEqual(nodesOf(graph, 'dense').map((n) => [n.inputShapes[0], n.outputShapes[0], n.weights.kernel!.shape]), [
-      [[1, 256], [1, 120], [120, 256]],
-      [[1, 120], [1, 84], [84, 120]],
-      [[1, 84], [1, 10], [10, 84]],
-    ]);
-    assert.ok(graph.warnings.some((w) => /batch/.test(w)), 'a null batch becomes 1 with a warning');
+    assert.deepEqual(
+      nodesOf(graph, 'conv').map((n) => [n.inputShapes[0], n.outputShapes[0], n.weights.kernel!.shape]),
+      [
+        [
+          [1, 1, 28, 28],
+          [1, 6, 24, 24],
+          [6, 1, 5, 5],
+        ],
+        [
+          [1, 6, 12, 12],
+          [1, 16, 8, 8],
+          [16, 6, 5, 5],
+        ],
+      ],
+    );
+    assert.deepEqual(
+      nodesOf(graph, 'dense').map((n) => [n.inputShapes[0], n.outputShapes[0], n.weights.kernel!.shape]),
+      [
+        [
+          [1, 256],
+          [1, 120],
+          [120, 256],
+        ],
+        [
+          [1, 120],
+          [1, 84],
+          [84, 120],
+        ],
+        [
+          [1, 84],
+          [1, 10],
+          [10, 84],
+        ],
+      ],
+    );
+    assert.ok(
+      graph.warnings.some((w) => /batch/.test(w)),
+      'a null batch becomes 1 with a warning',
+    );
   });
 
   it('makes each Keras activation a separate node after its layer', () => {
     assert.deepEqual(
       graph.nodes.map((n) => `${n.op}:${n.id}`),
-      ['reshape:reshape', 'conv:conv_1', 'maxPool:maxpool_1', 'conv:conv_2', 'maxPool:maxpool_2', 'flatten:flatten', 'dense:dense_1', 'activation:dense_1/activation',
-        'dense:dense_2', 'activation:dense_2/activation', 'dense:softmax', 'softmax:softmax/activation'],
+      [
+        'reshape:reshape',
+        'conv:conv_1',
+        'maxPool:maxpool_1',
+        'conv:conv_2',
+        'maxPool:maxpool_2',
+        'flatten:flatten',
+        'dense:dense_1',
+        'activation:dense_1/activation',
+        'dense:dense_2',
+        'activation:dense_2/activation',
+        'dense:softmax',
+        'softmax:softmax/activation',
+      ],
     );
     assert.deepEqual(nodeById(graph, 'dense_1/activation').inputs, ['dense_1']);
   });
@@ -227,7 +276,12 @@ describe('TensorSpace MNIST layers model', () => {
   it('converts HWIO kernels to OIHW (checked against a manual decode of the shard)', () => {
     const raw = manifestFloats(MNIST_LAYERS, 'conv_2/kernel'); // [5, 5, 6, 16]
     const oihw = load(nodeById(graph, 'conv_2'), 'kernel'); // [16, 6, 5, 5]
-    for (const [o, i, h, w] of [[0, 0, 0, 0], [1, 0, 2, 3], [15, 5, 4, 4], [7, 3, 1, 0]] as const) {
+    for (const [o, i, h, w] of [
+      [0, 0, 0, 0],
+      [1, 0, 2, 3],
+      [15, 5, 4, 4],
+      [7, 3, 1, 0],
+    ] as const) {
       assert.equal(oihw[((o * 6 + i) * 5 + h) * 5 + w], raw[((h * 5 + w) * 6 + i) * 16 + o]);
     }
     assert.deepEqual(Array.from(load(nodeById(graph, 'conv_2'), 'bias')), Array.from(manifestFloats(MNIST_LAYERS, 'conv_2/bias')));
@@ -236,7 +290,12 @@ describe('TensorSpace MNIST layers model', () => {
   it("re-orders the Dense kernel after Flatten from TF's (h, w, c) to the engine's (c, h, w) order", () => {
     const raw = manifestFloats(MNIST_LAYERS, 'dense_1/kernel'); // [256 = 4·4·16 in (h, w, c) order, 120]
     const outIn = load(nodeById(graph, 'dense_1'), 'kernel'); // [120, 256 in (c, h, w) order]
-    for (const [o, c, h, w] of [[0, 0, 0, 0], [5, 3, 1, 2], [119, 15, 3, 3], [60, 8, 0, 3]] as const) {
+    for (const [o, c, h, w] of [
+      [0, 0, 0, 0],
+      [5, 3, 1, 2],
+      [119, 15, 3, 3],
+      [60, 8, 0, 3],
+    ] as const) {
       assert.equal(outIn[o * 256 + (c * 16 + h * 4 + w)], raw[((h * 4 + w) * 16 + c) * 120 + o]);
     }
     const plain = load(nodeById(graph, 'dense_2'), 'kernel'); // no flatten before: a plain transpose
@@ -260,7 +319,10 @@ describe('TensorSpace MNIST graph model', () => {
     assert.equal(nodesOf(graph, 'conv').length, 2);
     assert.equal(nodesOf(graph, 'dense').length, 3);
     assert.equal(nodesOf(graph, 'unsupported').length, 0);
-    assert.ok(nodesOf(graph, 'conv').every((n) => n.weights.bias), 'Conv2D + Add(Const) → conv with bias');
+    assert.ok(
+      nodesOf(graph, 'conv').every((n) => n.weights.bias),
+      'Conv2D + Add(Const) → conv with bias',
+    );
     assert.equal(nodeById(graph, 'Flatten/flatten/Reshape').op, 'flatten');
     assert.deepEqual(graph.outputs, [{ name: 'MySoftMax', shape: [1, 10] }]);
   });
@@ -315,15 +377,31 @@ describe('other real TF.js models', () => {
     assert.deepEqual(graph.inputs[0]!.shape, [1, 1, 28, 28]);
     const pad = nodeById(graph, 'zero_padding2d_ZeroPadding2D1');
     assert.deepEqual([pad.op, pad.attrs, pad.outputShapes[0]], ['pad', { kind: 'pad', pads: [2, 2, 2, 2], mode: 'constant', value: 0 }, [1, 1, 32, 32]]);
-    assert.deepEqual(nodesOf(graph, 'conv').map((n) => n.outputShapes[0]), [[1, 6, 28, 28], [1, 16, 10, 10]]);
-    assert.deepEqual(nodesOf(graph, 'dense').map((n) => n.weights.kernel!.shape), [[120, 400], [84, 120], [10, 84]]);
+    assert.deepEqual(
+      nodesOf(graph, 'conv').map((n) => n.outputShapes[0]),
+      [
+        [1, 6, 28, 28],
+        [1, 16, 10, 10],
+      ],
+    );
+    assert.deepEqual(
+      nodesOf(graph, 'dense').map((n) => n.weights.kernel!.shape),
+      [
+        [120, 400],
+        [84, 120],
+        [10, 84],
+      ],
+    );
     assert.deepEqual(nodeById(graph, 'conv2d_Conv2D1/activation').attrs, { kind: 'activation', activation: 'relu' });
     assert.equal(nodeById(graph, 'dense_Dense3/activation').op, 'softmax');
   });
 
   it('tfjs dense model (_FusedMatMul with BiasAdd, -1 batch)', () => {
     const graph = read(DENSE);
-    assert.deepEqual(graph.nodes.map((n) => n.op), ['dense', 'identity']);
+    assert.deepEqual(
+      graph.nodes.map((n) => n.op),
+      ['dense', 'identity'],
+    );
     const fc = nodesOf(graph, 'dense')[0]!;
     assert.deepEqual([fc.inputShapes[0], fc.outputShapes[0], fc.weights.kernel!.shape, fc.weights.bias!.shape], [[1, 1], [1, 1], [1, 1], [1]]);
     assert.deepEqual(graph.outputs, [{ name: 'Identity', shape: [1, 1] }]);
@@ -339,14 +417,29 @@ describe('other real TF.js models', () => {
     assert.equal(depthwise.length, 17);
     assert.equal(nodesOf(graph, 'dense').length, 1);
     assert.equal(nodesOf(graph, 'unsupported').length, 0);
-    assert.ok(convs.every((n) => n.weights.bias), 'every BN offset becomes a conv bias');
+    assert.ok(
+      convs.every((n) => n.weights.bias),
+      'every BN offset becomes a conv bias',
+    );
 
     const stem = convs[0]!;
-    assert.deepEqual([stem.outputShapes[0], stem.weights.kernel!.shape], [[1, 16, 112, 112], [16, 3, 3, 3]]);
+    assert.deepEqual(
+      [stem.outputShapes[0], stem.weights.kernel!.shape],
+      [
+        [1, 16, 112, 112],
+        [16, 3, 3, 3],
+      ],
+    );
     assert.deepEqual(convAttrs(stem).pads, [0, 0, 1, 1], "SAME with stride 2: TF's extra pixel goes bottom/right");
     assert.deepEqual(nodesOf(graph, 'globalAvgPool')[0]!.outputShapes[0], [1, 1280]);
     const fc = nodesOf(graph, 'dense')[0]!;
-    assert.deepEqual([fc.inputShapes[0], fc.outputShapes[0]], [[1, 1280], [1, 5]]);
+    assert.deepEqual(
+      [fc.inputShapes[0], fc.outputShapes[0]],
+      [
+        [1, 1280],
+        [1, 5],
+      ],
+    );
     assert.deepEqual(graph.outputs, [{ name: 'scores', shape: [1, 5] }]);
   });
 
@@ -357,7 +450,11 @@ describe('other real TF.js models', () => {
     const scale = manifestFloats(AUTOML, 'mnas_v4_a_035_1/feature_network/lead_cell_1/op_0/bn1_0/FusedBatchNorm/Scaled');
     const kernel = load(dw, 'kernel');
     assert.deepEqual(dw.weights.kernel!.shape, [24, 1, 3, 3]);
-    for (const [c, i, j] of [[0, 0, 0], [5, 1, 2], [23, 2, 2]] as const) {
+    for (const [c, i, j] of [
+      [0, 0, 0],
+      [5, 1, 2],
+      [23, 2, 2],
+    ] as const) {
       assert.ok(Math.abs(kernel[(c * 3 + i) * 3 + j]! - raw[(i * 3 + j) * 24 + c]! * scale[c]!) < 1e-12);
     }
     assert.deepEqual([convAttrs(dw).groups, convAttrs(dw).strides], [24, [2, 2]]);
@@ -371,7 +468,10 @@ function writeModel(dir: string, modelTopology: object, weights: [string, number
   const values = new Map<string, Float32Array>();
   weights.forEach(([name, shape], k) => {
     const size = shape.reduce((a, b) => a * b, 1);
-    values.set(name, Float32Array.from({ length: size }, (_, i) => Math.fround(Math.sin(k * 7.1 + i * 1.3) * 0.9)));
+    values.set(
+      name,
+      Float32Array.from({ length: size }, (_, i) => Math.fround(Math.sin(k * 7.1 + i * 1.3) * 0.9)),
+    );
   });
   const manifest = [{ paths: ['weights.bin'], weights: weights.map(([name, shape]) => ({ name, shape, dtype: 'float32' })) }];
   fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat([...values.values()].map(float32Bytes)));
@@ -408,24 +508,66 @@ describe('synthetic Keras 3 functional model', () => {
     k3('Dense', 'd1', { units: 3, activation: 'softmax' }, ['drop']),
   ];
   const topology = { class_name: 'Functional', config: { name: 'f', layers, input_layers: ['img', 0, 0], output_layers: ['d1', 0, 0] } };
-  const values = writeModel(dir, { keras_version: '3.1.0', model_config: topology }, [
-    ['c1/kernel', [3, 3, 3, 4]], ['c1/bias', [4]], ['dw/depthwise_kernel', [3, 3, 4, 2]], ['bn/beta', [8]], ['bn/moving_mean', [8]], ['bn/moving_variance', [8]],
-    ['sep/depthwise_kernel', [3, 3, 8, 1]], ['sep/pointwise_kernel', [1, 1, 8, 5]], ['sep/bias', [5]], ['c2/kernel', [3, 3, 8, 5]], ['prelu/alpha', [1, 1, 10]],
-    ['d1/kernel', [10, 3]], ['d1/bias', [3]],
-  ], { format: 'layers-model' });
+  const values = writeModel(
+    dir,
+    { keras_version: '3.1.0', model_config: topology },
+    [
+      ['c1/kernel', [3, 3, 3, 4]],
+      ['c1/bias', [4]],
+      ['dw/depthwise_kernel', [3, 3, 4, 2]],
+      ['bn/beta', [8]],
+      ['bn/moving_mean', [8]],
+      ['bn/moving_variance', [8]],
+      ['sep/depthwise_kernel', [3, 3, 8, 1]],
+      ['sep/pointwise_kernel', [1, 1, 8, 5]],
+      ['sep/bias', [5]],
+      ['c2/kernel', [3, 3, 8, 5]],
+      ['prelu/alpha', [1, 1, 10]],
+      ['d1/kernel', [10, 3]],
+      ['d1/bias', [3]],
+    ],
+    { format: 'layers-model' },
+  );
   const graph = read(path.join(dir, 'model.json'));
 
   it('reads args-style inbound nodes in topological order', () => {
-    assert.deepEqual(graph.nodes.map((n) => n.id), [
-      'c1', 'c1/activation', 'dw', 'bn', 'r6', 'sep/depthwise', 'sep/pointwise', 'sep/activation', 'c2', 'add', 'cat', 'lrelu', 'prelu', 'pool', 'lam', 'flat', 'drop', 'd1', 'd1/activation',
-    ]);
+    assert.deepEqual(
+      graph.nodes.map((n) => n.id),
+      [
+        'c1',
+        'c1/activation',
+        'dw',
+        'bn',
+        'r6',
+        'sep/depthwise',
+        'sep/pointwise',
+        'sep/activation',
+        'c2',
+        'add',
+        'cat',
+        'lrelu',
+        'prelu',
+        'pool',
+        'lam',
+        'flat',
+        'drop',
+        'd1',
+        'd1/activation',
+      ],
+    );
     assert.deepEqual(nodeById(graph, 'add').inputs, ['sep/activation', 'c2']);
     assert.deepEqual(graph.outputs, [{ name: 'd1/activation', shape: [1, 3] }]);
   });
 
   it("resolves 'same' padding with the extra pixel bottom/right, and NCHW shapes", () => {
     const c1 = nodeById(graph, 'c1');
-    assert.deepEqual([c1.outputShapes[0], convAttrs(c1).pads], [[1, 4, 4, 4], [0, 0, 1, 1]]);
+    assert.deepEqual(
+      [c1.outputShapes[0], convAttrs(c1).pads],
+      [
+        [1, 4, 4, 4],
+        [0, 0, 1, 1],
+      ],
+    );
     assert.deepEqual(convAttrs(nodeById(graph, 'dw')).pads, [1, 1, 1, 1]);
     assert.deepEqual(nodeById(graph, 'sep/pointwise').outputShapes[0], [1, 5, 2, 2]);
     assert.deepEqual(nodeById(graph, 'cat').outputShapes[0], [1, 10, 2, 2]);
@@ -438,7 +580,12 @@ describe('synthetic Keras 3 functional model', () => {
     assert.deepEqual([convAttrs(dw).groups, convAttrs(dw).outChannels], [4, 8]);
     const raw = values.get('dw/depthwise_kernel')!;
     const oihw = load(dw, 'kernel');
-    for (const [c, m, i, j] of [[0, 0, 0, 0], [1, 1, 2, 0], [3, 0, 1, 2], [3, 1, 2, 2]] as const) {
+    for (const [c, m, i, j] of [
+      [0, 0, 0, 0],
+      [1, 1, 2, 0],
+      [3, 0, 1, 2],
+      [3, 1, 2, 2],
+    ] as const) {
       assert.equal(oihw[((c * 2 + m) * 3 + i) * 3 + j], raw[((i * 3 + j) * 4 + c) * 2 + m]);
     }
   });
@@ -471,36 +618,71 @@ describe('synthetic Keras 3 functional model', () => {
 describe('synthetic Keras 2 Sequential model (old list config)', () => {
   const dir = tempDir();
   const layer = (class_name: string, config: object) => ({ class_name, config });
-  writeModel(dir, {
-    keras_version: '2.0.8',
-    model_config: {
-      class_name: 'Sequential',
-      config: [
-        layer('ZeroPadding2D', { name: 'zp', padding: [[1, 0], [0, 1]], batch_input_shape: [null, 6, 6, 2] }),
-        layer('AveragePooling2D', { name: 'avg', pool_size: [2, 2], strides: [1, 1], padding: 'valid' }),
-        layer('Permute', { name: 'to_chw', dims: [3, 1, 2] }),
-        layer('Permute', { name: 'to_hwc', dims: [2, 3, 1] }),
-        layer('GlobalAveragePooling2D', { name: 'gap' }),
-        layer('Reshape', { name: 'rs', target_shape: [2, 1] }),
-        layer('Flatten', { name: 'fl' }),
-        layer('Activation', { name: 'act', activation: 'tanh' }),
-        layer('ELU', { name: 'elu', alpha: 0.5 }),
-        layer('Dense', { name: 'out', units: 2, activation: 'exponential' }),
-        layer('Softmax', { name: 'sm' }),
-      ],
+  writeModel(
+    dir,
+    {
+      keras_version: '2.0.8',
+      model_config: {
+        class_name: 'Sequential',
+        config: [
+          layer('ZeroPadding2D', {
+            name: 'zp',
+            padding: [
+              [1, 0],
+              [0, 1],
+            ],
+            batch_input_shape: [null, 6, 6, 2],
+          }),
+          layer('AveragePooling2D', { name: 'avg', pool_size: [2, 2], strides: [1, 1], padding: 'valid' }),
+          layer('Permute', { name: 'to_chw', dims: [3, 1, 2] }),
+          layer('Permute', { name: 'to_hwc', dims: [2, 3, 1] }),
+          layer('GlobalAveragePooling2D', { name: 'gap' }),
+          layer('Reshape', { name: 'rs', target_shape: [2, 1] }),
+          layer('Flatten', { name: 'fl' }),
+          layer('Activation', { name: 'act', activation: 'tanh' }),
+          layer('ELU', { name: 'elu', alpha: 0.5 }),
+          layer('Dense', { name: 'out', units: 2, activation: 'exponential' }),
+          layer('Softmax', { name: 'sm' }),
+        ],
+      },
     },
-  }, [['out/kernel', [2, 2]], ['out/bias', [2]]]);
+    [
+      ['out/kernel', [2, 2]],
+      ['out/bias', [2]],
+    ],
+  );
   const graph = read(path.join(dir, 'model.json'));
 
   it('chains the layers from a synthesized input', () => {
     assert.deepEqual(graph.inputs, [{ name: 'zp_input', shape: [1, 2, 6, 6] }]);
-    assert.deepEqual(graph.nodes.map((n) => `${n.op}:${n.outputShapes[0]!.join('x')}`), [
-      'pad:1x2x7x7', 'avgPool:1x2x6x6', 'transpose:1x6x2x6', 'transpose:1x2x6x6', 'globalAvgPool:1x2', 'reshape:1x2x1', 'flatten:1x2',
-      'activation:1x2', 'activation:1x2', 'dense:1x2', 'unsupported:1x2', 'softmax:1x2',
-    ]);
+    assert.deepEqual(
+      graph.nodes.map((n) => `${n.op}:${n.outputShapes[0]!.join('x')}`),
+      [
+        'pad:1x2x7x7',
+        'avgPool:1x2x6x6',
+        'transpose:1x6x2x6',
+        'transpose:1x2x6x6',
+        'globalAvgPool:1x2',
+        'reshape:1x2x1',
+        'flatten:1x2',
+        'activation:1x2',
+        'activation:1x2',
+        'dense:1x2',
+        'unsupported:1x2',
+        'softmax:1x2',
+      ],
+    );
     assert.deepEqual(nodeById(graph, 'zp').attrs, { kind: 'pad', pads: [1, 0, 0, 1], mode: 'constant', value: 0 });
     assert.deepEqual(nodeById(graph, 'to_chw').attrs, { kind: 'transpose', perm: [0, 3, 1, 2] });
-    assert.deepEqual(nodeById(graph, 'avg').attrs, { kind: 'pool', kernel: [2, 2], strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], ceilMode: false, countIncludePad: false });
+    assert.deepEqual(nodeById(graph, 'avg').attrs, {
+      kind: 'pool',
+      kernel: [2, 2],
+      strides: [1, 1],
+      dilations: [1, 1],
+      pads: [0, 0, 0, 0],
+      ceilMode: false,
+      countIncludePad: false,
+    });
     assert.match(nodeById(graph, 'out/activation').note ?? '', /exponential/);
   });
 });
@@ -508,17 +690,29 @@ describe('synthetic Keras 2 Sequential model (old list config)', () => {
 describe('synthetic channels_first model', () => {
   const dir = tempDir();
   const layer = (class_name: string, config: object) => ({ class_name, config });
-  const values = writeModel(dir, {
-    model_config: {
-      class_name: 'Sequential',
-      config: { name: 'cf', layers: [
-        layer('Conv2D', { name: 'conv', filters: 3, kernel_size: 2, data_format: 'channels_first', batch_input_shape: [null, 2, 4, 5] }),
-        layer('MaxPooling2D', { name: 'pool', pool_size: 1, data_format: 'channels_first' }),
-        layer('Flatten', { name: 'flat', data_format: 'channels_first' }),
-        layer('Dense', { name: 'fc', units: 2 }),
-      ] },
+  const values = writeModel(
+    dir,
+    {
+      model_config: {
+        class_name: 'Sequential',
+        config: {
+          name: 'cf',
+          layers: [
+            layer('Conv2D', { name: 'conv', filters: 3, kernel_size: 2, data_format: 'channels_first', batch_input_shape: [null, 2, 4, 5] }),
+            layer('MaxPooling2D', { name: 'pool', pool_size: 1, data_format: 'channels_first' }),
+            layer('Flatten', { name: 'flat', data_format: 'channels_first' }),
+            layer('Dense', { name: 'fc', units: 2 }),
+          ],
+        },
+      },
     },
-  }, [['conv/kernel', [2, 2, 2, 3]], ['conv/bias', [3]], ['fc/kernel', [36, 2]], ['fc/bias', [2]]]);
+    [
+      ['conv/kernel', [2, 2, 2, 3]],
+      ['conv/bias', [3]],
+      ['fc/kernel', [36, 2]],
+      ['fc/bias', [2]],
+    ],
+  );
   const graph = read(path.join(dir, 'model.json'));
 
   it('keeps NCHW shapes as they are and needs no flatten re-ordering', () => {
@@ -539,28 +733,48 @@ describe('synthetic model with a nested model as a layer (transfer learning)', (
       name: 'base',
       layers: [
         { class_name: 'InputLayer', name: 'base_in', config: { name: 'base_in', batch_input_shape: [null, 5, 5, 3] }, inbound_nodes: [] },
-        { class_name: 'Conv2D', name: 'conv', config: { name: 'conv', filters: 4, kernel_size: [3, 3], activation: 'relu' }, inbound_nodes: [[['base_in', 0, 0, {}]]] },
+        {
+          class_name: 'Conv2D',
+          name: 'conv',
+          config: { name: 'conv', filters: 4, kernel_size: [3, 3], activation: 'relu' },
+          inbound_nodes: [[['base_in', 0, 0, {}]]],
+        },
       ],
       input_layers: [['base_in', 0, 0]],
       output_layers: [['conv', 0, 0]],
     },
   };
-  writeModel(dir, {
-    keras_version: '2.4.0',
-    model_config: {
-      class_name: 'Sequential',
-      config: { name: 'outer', layers: [
-        { class_name: 'InputLayer', config: { name: 'image', batch_input_shape: [null, 5, 5, 3] } },
-        base,
-        { class_name: 'GlobalAveragePooling2D', config: { name: 'gap' } },
-        { class_name: 'Dense', config: { name: 'head', units: 2 } },
-      ] },
+  writeModel(
+    dir,
+    {
+      keras_version: '2.4.0',
+      model_config: {
+        class_name: 'Sequential',
+        config: {
+          name: 'outer',
+          layers: [
+            { class_name: 'InputLayer', config: { name: 'image', batch_input_shape: [null, 5, 5, 3] } },
+            base,
+            { class_name: 'GlobalAveragePooling2D', config: { name: 'gap' } },
+            { class_name: 'Dense', config: { name: 'head', units: 2 } },
+          ],
+        },
+      },
     },
-  }, [['base/conv/kernel', [3, 3, 3, 4]], ['base/conv/bias', [4]], ['head/kernel', [4, 2]], ['head/bias', [2]]]);
+    [
+      ['base/conv/kernel', [3, 3, 3, 4]],
+      ['base/conv/bias', [4]],
+      ['head/kernel', [4, 2]],
+      ['head/bias', [2]],
+    ],
+  );
   const graph = read(path.join(dir, 'model.json'));
 
   it('expands the nested model in place, with scoped ids and scoped weight names', () => {
-    assert.deepEqual(graph.nodes.map((n) => `${n.op}:${n.id}`), ['conv:base/conv', 'activation:base/conv/activation', 'globalAvgPool:gap', 'dense:head']);
+    assert.deepEqual(
+      graph.nodes.map((n) => `${n.op}:${n.id}`),
+      ['conv:base/conv', 'activation:base/conv/activation', 'globalAvgPool:gap', 'dense:head'],
+    );
     assert.deepEqual(nodeById(graph, 'base/conv').inputs, ['image']);
     assert.deepEqual(nodeById(graph, 'base/conv').outputShapes[0], [1, 4, 3, 3]);
     assert.equal(nodeById(graph, 'base/conv').weights.kernel!.name, 'base/conv/kernel');
@@ -575,7 +789,12 @@ describe('synthetic graph model', () => {
   const nodes = [
     node('x', 'Placeholder', [], { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '6' }, { size: '6' }, { size: '2' }] } } }),
     node('dw_filter', 'Const', [], { dtype: { type: 'DT_FLOAT' } }),
-    node('dw', 'DepthwiseConv2dNative', ['x:0', 'dw_filter'], { strides: ints(1, 2, 2, 1), dilations: ints(1, 1, 1, 1), padding: s('SAME'), data_format: s('NHWC') }),
+    node('dw', 'DepthwiseConv2dNative', ['x:0', 'dw_filter'], {
+      strides: ints(1, 2, 2, 1),
+      dilations: ints(1, 1, 1, 1),
+      padding: s('SAME'),
+      data_format: s('NHWC'),
+    }),
     node('scale', 'Const', []),
     node('mul', 'Mul', ['scale', 'dw']),
     node('offset', 'Const', []),
@@ -584,7 +803,11 @@ describe('synthetic graph model', () => {
     node('pw_filter', 'Const', []),
     node('pw_bias', 'Const', []),
     node('pw', '_FusedConv2D', ['r6', 'pw_filter', 'pw_bias'], {
-      strides: ints(1, 1, 1, 1), padding: s('EXPLICIT'), explicit_paddings: ints(0, 0, 1, 0, 0, 1, 0, 0), num_args: { i: '1' }, fused_ops: { list: { s: [s('BiasAdd').s, s('Relu').s] } },
+      strides: ints(1, 1, 1, 1),
+      padding: s('EXPLICIT'),
+      explicit_paddings: ints(0, 0, 1, 0, 0, 1, 0, 0),
+      num_args: { i: '1' },
+      fused_ops: { list: { s: [s('BiasAdd').s, s('Relu').s] } },
     }),
     node('axes', 'Const', [], { value: { tensor: { dtype: 'DT_INT32', tensorShape: { dim: [{ size: '2' }] }, intVal: [1, 2] } } }),
     node('mean', 'Mean', ['pw', 'axes'], { keep_dims: { b: false } }),
@@ -595,15 +818,27 @@ describe('synthetic graph model', () => {
     node('sm', 'Softmax', ['fcb', '^x']),
     node('out', 'Identity', ['sm:0']),
   ];
-  const values = writeModel(dir, { node: nodes, versions: { producer: 1 } }, [
-    ['dw_filter', [3, 3, 2, 2]], ['scale', [4]], ['offset', [4]], ['pw_filter', [1, 1, 4, 3]], ['pw_bias', [3]], ['fc_w', [5, 3]], ['fc_b', [5]],
-  ], { format: 'graph-model' });
+  const values = writeModel(
+    dir,
+    { node: nodes, versions: { producer: 1 } },
+    [
+      ['dw_filter', [3, 3, 2, 2]],
+      ['scale', [4]],
+      ['offset', [4]],
+      ['pw_filter', [1, 1, 4, 3]],
+      ['pw_bias', [3]],
+      ['fc_w', [5, 3]],
+      ['fc_b', [5]],
+    ],
+    { format: 'graph-model' },
+  );
   const graph = read(path.join(dir, 'model.json'));
 
   it('produces canonical nodes: folded scale and bias, fused ops split off', () => {
-    assert.deepEqual(graph.nodes.map((n) => `${n.op}:${n.id}`), [
-      'conv:dw', 'activation:r6', 'conv:pw', 'activation:pw/activation', 'globalAvgPool:mean', 'dense:fc', 'softmax:sm', 'identity:out',
-    ]);
+    assert.deepEqual(
+      graph.nodes.map((n) => `${n.op}:${n.id}`),
+      ['conv:dw', 'activation:r6', 'conv:pw', 'activation:pw/activation', 'globalAvgPool:mean', 'dense:fc', 'softmax:sm', 'identity:out'],
+    );
     assert.deepEqual(graph.outputs, [{ name: 'out', shape: [1, 5] }]);
   });
 
@@ -612,7 +847,12 @@ describe('synthetic graph model', () => {
     assert.deepEqual(dw.attrs, { kind: 'conv', kernel: [3, 3], strides: [2, 2], dilations: [1, 1], pads: [0, 0, 1, 1], groups: 2, outChannels: 4 });
     const [raw, scale] = [values.get('dw_filter')!, values.get('scale')!];
     const kernel = load(dw, 'kernel');
-    for (const [c, m, i, j] of [[0, 0, 0, 0], [0, 1, 1, 2], [1, 0, 2, 1], [1, 1, 2, 2]] as const) {
+    for (const [c, m, i, j] of [
+      [0, 0, 0, 0],
+      [0, 1, 1, 2],
+      [1, 0, 2, 1],
+      [1, 1, 2, 2],
+    ] as const) {
       const o = c * 2 + m;
       assert.equal(kernel[(o * 3 + i) * 3 + j], raw[((i * 3 + j) * 2 + c) * 2 + m]! * scale[o]!);
     }
@@ -622,7 +862,13 @@ describe('synthetic graph model', () => {
 
   it('reads EXPLICIT padding, fused BiasAdd/Relu, Mean as global pooling, MatMul transpose_b', () => {
     const pw = nodeById(graph, 'pw');
-    assert.deepEqual([convAttrs(pw).pads, pw.outputShapes[0]], [[1, 0, 0, 1], [1, 3, 4, 4]]);
+    assert.deepEqual(
+      [convAttrs(pw).pads, pw.outputShapes[0]],
+      [
+        [1, 0, 0, 1],
+        [1, 3, 4, 4],
+      ],
+    );
     assert.deepEqual(load(pw, 'bias'), Float64Array.from(values.get('pw_bias')!));
     assert.deepEqual(nodeById(graph, 'pw/activation').attrs, { kind: 'activation', activation: 'relu' });
     assert.deepEqual(nodeById(graph, 'mean').outputShapes[0], [1, 3]);
@@ -649,21 +895,30 @@ describe('weights manifest: quantization, float16, several groups and shards', (
       keras_version: '2.2.4',
       model_config: {
         class_name: 'Sequential',
-        config: { name: 's', layers: [
-          { class_name: 'Dense', config: { name: 'd1', units: 3, use_bias: true, batch_input_shape: [null, 4] } },
-          { class_name: 'Dense', config: { name: 'd2', units: 2, use_bias: true } },
-        ] },
+        config: {
+          name: 's',
+          layers: [
+            { class_name: 'Dense', config: { name: 'd1', units: 3, use_bias: true, batch_input_shape: [null, 4] } },
+            { class_name: 'Dense', config: { name: 'd2', units: 2, use_bias: true } },
+          ],
+        },
       },
     },
     weightsManifest: [
-      { paths: ['g0-a.bin', './g0-b.bin'], weights: [
-        { name: 'd1/kernel', shape: [4, 3], dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.5, min: -1 } },
-        { name: 'd1/bias', shape: [3], dtype: 'float16' },
-      ] },
-      { paths: ['sub/g1.bin'], weights: [
-        { name: 'd2/kernel', shape: [3, 2], dtype: 'float32', quantization: { dtype: 'uint16', scale: 0.001, min: -2 } },
-        { name: 'd2/bias', shape: [2], dtype: 'float32', quantization: { dtype: 'float16' } },
-      ] },
+      {
+        paths: ['g0-a.bin', './g0-b.bin'],
+        weights: [
+          { name: 'd1/kernel', shape: [4, 3], dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.5, min: -1 } },
+          { name: 'd1/bias', shape: [3], dtype: 'float16' },
+        ],
+      },
+      {
+        paths: ['sub/g1.bin'],
+        weights: [
+          { name: 'd2/kernel', shape: [3, 2], dtype: 'float32', quantization: { dtype: 'uint16', scale: 0.001, min: -2 } },
+          { name: 'd2/bias', shape: [2], dtype: 'float32', quantization: { dtype: 'float16' } },
+        ],
+      },
     ],
   };
   const file = path.join(dir, 'model.json');

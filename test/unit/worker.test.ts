@@ -18,7 +18,10 @@ describe('background worker', () => {
 
   before(() => {
     if (!fs.existsSync(WORKER)) {
-      execFileSync(process.execPath, [path.join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'extension'], { cwd: ROOT, stdio: 'ignore' });
+      execFileSync(process.execPath, [path.join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'extension'], {
+        cwd: ROOT,
+        stdio: 'ignore',
+      });
     }
     client = new RuntimeClient(WORKER);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-worker-'));

@@ -135,12 +135,7 @@ export function analyzeModel(graph: LayerGraph, options: AnalysisOptions = {}): 
 }
 
 /** One full pass: each unit's system, then risk propagated from the output back to the input. */
-export function analyseGraph(
-  graph: AnalysisGraph,
-  options: SystemOptions,
-  cache: SystemCache,
-  onProgress?: AnalysisOptions['onProgress'],
-): GraphAnalysis {
+export function analyseGraph(graph: AnalysisGraph, options: SystemOptions, cache: SystemCache, onProgress?: AnalysisOptions['onProgress']): GraphAnalysis {
   const systems = new Map<string, UnitSystem>();
   graph.units.forEach((unit, i) => {
     onProgress?.(i, graph.units.length, unit.name);
@@ -234,4 +229,3 @@ function severityFor(system: UnitSystem, risk: number, thresholds: { high: numbe
 function round3(x: number) {
   return Math.round(x * 1000) / 1000;
 }
-

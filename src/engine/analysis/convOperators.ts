@@ -9,11 +9,7 @@
 // Builders return the same maps as CSR / dense matrices, in NCHW order or in a pixel-major (HWC) order whose
 // rows are banded (used by the rank analysis).
 
-import {
-  axisMaps,
-  type AxisMap,
-  type ConvGeometry,
-} from './convGeometry';
+import { axisMaps, type AxisMap, type ConvGeometry } from './convGeometry';
 import { csrToDense, type Csr, type DenseMatrix, type LinearOperator } from './linalg';
 
 /** Flattening order of activations in the built matrices: 'nchw' (the engine convention) or 'hwc' (pixel-major). */

@@ -34,13 +34,7 @@
 // a CIFAR-size layer (n_x ≲ 3500) takes ≲ 3 s; ImageNet-size layers take the bound path within a fraction of a second
 // (rank K stays numerical when its class blocks fit).
 
-import {
-  axisMaps,
-  convGeometry,
-  groupGeometry,
-  type AxisMap,
-  type ConvGeometry,
-} from './convGeometry';
+import { axisMaps, convGeometry, groupGeometry, type AxisMap, type ConvGeometry } from './convGeometry';
 import { ConvOperator, FullyConnectedOperator, type ActivationLayout } from './convOperators';
 import {
   EPS,
@@ -660,7 +654,6 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
   if (method === 'dense') {
     if (!budget.fits(denseCost, denseBytes)) {
       notes.push(`dense path over budget (~${fmt(denseCost)} flops, ${fmt(denseBytes)} bytes); using the structured path`);
-      method = 'structured';
     } else {
       const Kop = ops.gradientOperator(dz);
       const Wop = fwd.operator(ops.forwardOperator(W));
@@ -798,7 +791,8 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
     rU = rm === null ? null : rU + kU + rm.rank;
   }
   if (kParts) for (const parts of kParts) for (const p of parts) if (!p.clear) fragile = true;
-  if (fragile && !notes.some((n) => n.includes('ill-conditioned'))) notes.push('ill-conditioned: some rank decision had no clear gap; the rank depends on the tolerance');
+  if (fragile && !notes.some((n) => n.includes('ill-conditioned')))
+    notes.push('ill-conditioned: some rank decision had no clear gap; the rank depends on the tolerance');
   const res = finish(rK, rW, rU, 'structured');
   res.fragile = fragile;
   return res;
@@ -1064,7 +1058,9 @@ function rankWOnNullK(
       budget.charge(qf);
       return d;
     }
-    notes.push(`rank W_op·N_K = ${r.rank} by elimination without a clear gap (smallest pivot ${r.minPivot.toExponential(1)}, largest rejected ${r.maxRejected.toExponential(1)}, threshold ${r.finalTol.toExponential(1)}); QRCP over budget`);
+    notes.push(
+      `rank W_op·N_K = ${r.rank} by elimination without a clear gap (smallest pivot ${r.minPivot.toExponential(1)}, largest rejected ${r.maxRejected.toExponential(1)}, threshold ${r.finalTol.toExponential(1)}); QRCP over budget`,
+    );
     return { rank: r.rank, clear: false };
   }
   return { rank: r.rank, clear: true };
@@ -1206,7 +1202,14 @@ export function fullyConnectedLayerRank(inFeatures: number, outFeatures: number,
 /** Convenience: geometry + rank in one call (shape CHW, attributes as in ConvGeometryInit). */
 export function convLayerRankFor(
   input: [number, number, number],
-  conv: { outChannels: number; kernel: number | [number, number]; strides?: number | [number, number]; pads?: number | [number, number, number, number]; dilations?: number | [number, number]; groups?: number },
+  conv: {
+    outChannels: number;
+    kernel: number | [number, number];
+    strides?: number | [number, number];
+    pads?: number | [number, number, number, number];
+    dilations?: number | [number, number];
+    groups?: number;
+  },
   opts: LayerRankOptions = {},
 ): LayerRankResult {
   const geom = convGeometry({ inChannels: input[0], height: input[1], width: input[2], ...conv });

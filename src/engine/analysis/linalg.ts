@@ -489,7 +489,7 @@ export function qrcp(A0: DenseMatrix, opts: QrcpOptions = {}): QrcpResult {
     }
     // Householder vector for a[k.., k]
     const alpha = a[k * n + k];
-    let xnorm = 0;
+    let xnorm: number;
     {
       let scale = 0;
       let ssq = 1;
@@ -870,10 +870,7 @@ export function sparseEliminationRank(A0: Csr, opts: EliminationOptions): Elimin
 }
 
 /** Estimated work of sparseEliminationRank for a CSR matrix (before running it): 2·r·A·S. */
-export function estimateSparseEliminationFlops(
-  A0: Csr,
-  orientation: 'tall' | 'wide' | 'asis' = 'wide',
-): { flops: number; window: number; activeRows: number } {
+export function estimateSparseEliminationFlops(A0: Csr, orientation: 'tall' | 'wide' | 'asis' = 'wide'): { flops: number; window: number; activeRows: number } {
   const transposed = needsTranspose(A0.rows, A0.cols, orientation);
   const m = transposed ? A0.cols : A0.rows;
   const n = transposed ? A0.rows : A0.cols;
@@ -943,7 +940,7 @@ function eliminate(src: RowSource, opts: EliminationOptions): EliminationResult 
   let L = new Float64Array(cap * B);
   let slotHi = new Int32Array(cap);
   let colVal = new Float64Array(cap);
-  let freeSlots: number[] = [];
+  const freeSlots: number[] = [];
   for (let s = cap - 1; s >= 0; s--) freeSlots.push(s);
   const active = new Int32Array(Math.max(1, nonEmpty));
   let nAct = 0;
@@ -1159,15 +1156,7 @@ function sweep8(y: Float64Array, yo: number, P: Float64Array, po: number, len: n
   const o6 = 6 * W + po;
   const o7 = 7 * W + po;
   for (let k = 0; k < len; k++) {
-    y[yo + k] -=
-      l0 * P[o0 + k] +
-      l1 * P[o1 + k] +
-      l2 * P[o2 + k] +
-      l3 * P[o3 + k] +
-      l4 * P[o4 + k] +
-      l5 * P[o5 + k] +
-      l6 * P[o6 + k] +
-      l7 * P[o7 + k];
+    y[yo + k] -= l0 * P[o0 + k] + l1 * P[o1 + k] + l2 * P[o2 + k] + l3 * P[o3 + k] + l4 * P[o4 + k] + l5 * P[o5 + k] + l6 * P[o6 + k] + l7 * P[o7 + k];
   }
 }
 

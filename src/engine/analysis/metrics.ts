@@ -47,8 +47,7 @@ export function rankAnalysisIndex(layers: RaInput[]): RaResult {
     }
   }
   const indexCount = perLayer.length ? Math.max(...perLayer.map((l) => l.raCount)) : 0;
-  const indexNumerical =
-    numericalComplete && perLayer.length ? Math.max(...perLayer.map((l) => l.raNumerical as number)) : null;
+  const indexNumerical = numericalComplete && perLayer.length ? Math.max(...perLayer.map((l) => l.raNumerical as number)) : null;
   return { perLayer, indexCount, indexNumerical };
 }
 

@@ -31,7 +31,7 @@ export const RULES: readonly Rule[] = [
       'holds the shared gradients and the weights can solve for every entry of the layer input in closed form (R-GAP, COPA).',
     help:
       'Make the layer under-determined: fewer filters or units, a larger stride, or a pooling layer before it; or train ' +
-      'with DP-SGD (Opacus, TF Privacy), secure aggregation or larger batches so that one example\'s gradient is not shared.',
+      "with DP-SGD (Opacus, TF Privacy), secure aggregation or larger batches so that one example's gradient is not shared.",
     defaultSeverity: 'high',
     tags: ['privacy', 'gradient-leakage'],
   },
@@ -55,9 +55,7 @@ export const RULES: readonly Rule[] = [
     fullDescription:
       'For a fully connected layer with a bias, dividing one row of the weight gradient by the matching bias gradient ' +
       'returns the layer input exactly. A wide dense layer directly on the image returns the image itself.',
-    help:
-      'Put convolution and pooling layers before the first dense layer, drop its bias, or train with DP-SGD or secure ' +
-      'aggregation.',
+    help: 'Put convolution and pooling layers before the first dense layer, drop its bias, or train with DP-SGD or secure ' + 'aggregation.',
     defaultSeverity: 'high',
     tags: ['privacy', 'gradient-leakage'],
   },
@@ -102,7 +100,7 @@ export const RULES: readonly Rule[] = [
   {
     id: 'LL010',
     name: 'model-image-recoverable',
-    shortDescription: 'Training image recoverable from the model\'s gradients',
+    shortDescription: "Training image recoverable from the model's gradients",
     fullDescription:
       'Across all layers, the rank analysis (COPA index, RA-i) says the training image can be reconstructed from the ' +
       'gradients of one training step. This is the model-level verdict that combines the layer findings.',

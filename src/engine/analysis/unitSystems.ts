@@ -201,13 +201,7 @@ function residualSystem(unit: Unit, nX: number, nZ: number): UnitSystem {
   };
 }
 
-function countOnly(
-  nX: number,
-  nW: number,
-  nZ: number,
-  nBias: number,
-  known: { rankU?: number; deficiency?: number; method?: RankMethod },
-): SystemMetrics {
+function countOnly(nX: number, nW: number, nZ: number, nBias: number, known: { rankU?: number; deficiency?: number; method?: RankMethod }): SystemMetrics {
   return {
     nX,
     nW,

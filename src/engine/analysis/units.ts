@@ -282,7 +282,12 @@ function makeUnit(node: LayerNode, inputs: string[], readsModelInput: boolean): 
     case 'dense': {
       const a = node.attrs.kind === 'dense' ? node.attrs : { inFeatures: sizeOf(base.inputShape.slice(1)), outFeatures: sizeOf(base.outputShape.slice(1)) };
       const kernel = node.weights.kernel;
-      return { ...base, kind: 'dense', dense: { inFeatures: a.inFeatures, outFeatures: a.outFeatures }, kernel: kernel ? once(() => kernel.load()) : undefined };
+      return {
+        ...base,
+        kind: 'dense',
+        dense: { inFeatures: a.inFeatures, outFeatures: a.outFeatures },
+        kernel: kernel ? once(() => kernel.load()) : undefined,
+      };
     }
     case 'avgPool':
     case 'globalAvgPool':
@@ -298,7 +303,9 @@ function makeUnit(node: LayerNode, inputs: string[], readsModelInput: boolean): 
     }
     case 'add':
     case 'sub':
-      return inputs.length + (readsModelInput ? 1 : 0) >= 2 ? { ...base, kind: 'residual' } : { ...base, kind: 'broken', note: 'element-wise op with an unknown operand' };
+      return inputs.length + (readsModelInput ? 1 : 0) >= 2
+        ? { ...base, kind: 'residual' }
+        : { ...base, kind: 'broken', note: 'element-wise op with an unknown operand' };
     case 'concat':
       return { ...base, kind: 'concat' };
     case 'batchNorm':
@@ -308,7 +315,8 @@ function makeUnit(node: LayerNode, inputs: string[], readsModelInput: boolean): 
     case 'activation': {
       const attrs = node.attrs as { kind: 'activation' } & ActivationAttrs;
       const route = activationRoute(attrs);
-      if (route === 'rconv') return { ...base, kind: 'passThrough', activation: { attrs, route, nodeId: node.id }, note: 'ReLU-like activation after a non-parametric op' };
+      if (route === 'rconv')
+        return { ...base, kind: 'passThrough', activation: { attrs, route, nodeId: node.id }, note: 'ReLU-like activation after a non-parametric op' };
       return { ...base, kind: 'broken', note: `${attrs.activation} has no closed-form inverse from its output` };
     }
     case 'mul':

@@ -24,16 +24,28 @@ const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / 
 export function activationMath(attrs: ActivationAttrs, slope?: Float64Array): ActivationMath {
   switch (attrs.activation) {
     case 'linear':
-      return piecewiseLinear(() => 1, () => 1);
+      return piecewiseLinear(
+        () => 1,
+        () => 1,
+      );
     case 'relu':
-      return piecewiseLinear(() => 0, () => 1);
+      return piecewiseLinear(
+        () => 0,
+        () => 1,
+      );
     case 'leakyRelu': {
       const a = attrs.alpha ?? 0.01;
-      return piecewiseLinear(() => a, () => 1);
+      return piecewiseLinear(
+        () => a,
+        () => 1,
+      );
     }
     case 'prelu': {
       if (!slope) throw new Error('PReLU needs its slope tensor');
-      return piecewiseLinear((c) => slope[slope.length === 1 ? 0 : c], () => 1);
+      return piecewiseLinear(
+        (c) => slope[slope.length === 1 ? 0 : c],
+        () => 1,
+      );
     }
     case 'relu6':
     case 'clip': {

@@ -65,7 +65,10 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions = {
     const result = attackOne(net, shared, 'shared-gradients', undefined, truthInput, options, undefined);
     // A client's file may carry the true input (`__input__`, e.g. a test harness): then the quality is measurable.
     if (truthInput && result.reconstructed && truthInput.length === result.reconstructed.length) {
-      result.result.quality = imageQuality(modelInputToImage(truthInput, [C, H, W], normalization), modelInputToImage(result.reconstructed, [C, H, W], normalization));
+      result.result.quality = imageQuality(
+        modelInputToImage(truthInput, [C, H, W], normalization),
+        modelInputToImage(result.reconstructed, [C, H, W], normalization),
+      );
     }
     report.images.push(result.result);
     if (outFolder) {
@@ -80,7 +83,8 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions = {
       options.signal?.throwIfAborted();
       options.onProgress?.(index, samples.length, `attacking ${sample.name}`);
       const label = options.label ?? index % net.classes;
-      if (label < 0 || label >= net.classes || !Number.isInteger(label)) throw new RangeError(`label ${label} is not a class of this model (0…${net.classes - 1})`);
+      if (label < 0 || label >= net.classes || !Number.isInteger(label))
+        throw new RangeError(`label ${label} is not a class of this model (0…${net.classes - 1})`);
       const t0 = performance.now();
       const trace = net.forward(sample.input);
       const t1 = performance.now();
@@ -208,7 +212,8 @@ function verdictOf(report: AttackReport): string {
   if (!psnrs.length) return `The attack rebuilt ${reached.length} input(s) from the shared gradients.`;
   const mean = psnrs.reduce((s, v) => s + Math.min(v, 200), 0) / psnrs.length;
   const meanText = mean >= 200 ? 'exact to float64 precision' : `mean PSNR ${mean.toFixed(1)} dB`;
-  if (mean >= 30) return `The attack rebuilt ${reached.length} of ${images.length} images from their gradients (${meanText}): this model leaks its training images.`;
+  if (mean >= 30)
+    return `The attack rebuilt ${reached.length} of ${images.length} images from their gradients (${meanText}): this model leaks its training images.`;
   if (mean >= 15) return `The attack rebuilt ${reached.length} of ${images.length} images only partly (${meanText}): recognisable content leaks.`;
   return `The closed-form attack failed to rebuild the images (${meanText}): the layer systems are under-determined.`;
 }

@@ -85,7 +85,8 @@ export class GradientMatchingObjective {
       const g = shared.get(id);
       if (!g) throw new AttackSetupError(`gradient matching from ${unitId}: no shared gradient for ${id}`, id);
       const own = this.ws.gradients.get(id)!;
-      if (g.kernel.length !== own.kernel.length) throw new AttackSetupError(`shared kernel gradient of ${id} has ${g.kernel.length} entries, expected ${own.kernel.length}`, id);
+      if (g.kernel.length !== own.kernel.length)
+        throw new AttackSetupError(`shared kernel gradient of ${id} has ${g.kernel.length} entries, expected ${own.kernel.length}`, id);
       // A bias the client did not share simply does not enter the sum.
       const bias = g.bias && own.bias && g.bias.length === own.bias.length ? g.bias : undefined;
       this.cotangents.set(id, { kernel: new Float64Array(own.kernel.length), bias: bias ? new Float64Array(bias.length) : undefined });

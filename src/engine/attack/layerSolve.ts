@@ -129,7 +129,10 @@ function solveForwardRows(
   const g = op.geom;
   const mask = new Float64Array(g.nZ);
   for (const r of active) mask[r] = 1;
-  const col2 = op.forwardTranspose(W.map((v) => v * v), mask);
+  const col2 = op.forwardTranspose(
+    W.map((v) => v * v),
+    mask,
+  );
   const columnScale = col2.map((v) => (v > 0 ? 1 / Math.sqrt(v) : 1));
   const scaled = new Float64Array(g.nX);
   const zFull = new Float64Array(g.nZ);
@@ -196,7 +199,10 @@ function stackedSystem(op: ConvOperator, W: Float64Array, dz: Float64Array, G: F
   }
   const wMask2 = new Float64Array(g.nZ);
   for (let k = 0; k < nA; k++) wMask2[active[k]] = rowW[k] * rowW[k];
-  const kCol2 = op.gradientTranspose(dz2, rowK.map((v) => v * v));
+  const kCol2 = op.gradientTranspose(
+    dz2,
+    rowK.map((v) => v * v),
+  );
   const wCol2 = op.forwardTranspose(W2, wMask2);
   const columnScale = new Float64Array(g.nX);
   for (let j = 0; j < g.nX; j++) {
@@ -379,7 +385,12 @@ function selectRows(A: Csr, rows: number[]): Csr {
  * Average pooling has no parameters: only its forward rows P x = y. The minimum-norm solution spreads each
  * pooled value evenly over its window (the lost detail cannot come back from this layer).
  */
-export function solveAvgPool(apply: (x: Float64Array) => Float64Array, applyTranspose: (y: Float64Array) => Float64Array, nX: number, y: Float64Array): LayerSolution {
+export function solveAvgPool(
+  apply: (x: Float64Array) => Float64Array,
+  applyTranspose: (y: Float64Array) => Float64Array,
+  nX: number,
+  y: Float64Array,
+): LayerSolution {
   const A: LinearOperator = {
     rows: y.length,
     cols: nX,

@@ -865,7 +865,8 @@ export class AttackNetwork {
     const put = (w: WeightTensor | undefined, values: Float64Array) => {
       if (!w || w.storage === 'implicit') return;
       const existing = named.get(w.name);
-      if (existing && existing.values.length === values.length) addInto(existing.values, values); // shared weights
+      if (existing && existing.values.length === values.length)
+        addInto(existing.values, values); // shared weights
       else named.set(w.name, { shape: [...w.shape], values });
     };
     for (const [unitId, p] of this.parameters) {
@@ -894,7 +895,11 @@ export class AttackNetwork {
       }
       put(p.kernel, gw);
       if (g.bias) {
-        if (p.convBias) put(p.convBias, g.bias.map((v, c) => v * bn.factor[c]));
+        if (p.convBias)
+          put(
+            p.convBias,
+            g.bias.map((v, c) => v * bn.factor[c]),
+          );
         put(bn.bias, g.bias.slice());
       }
       put(bn.scale, gGamma);
@@ -1064,7 +1069,9 @@ class PlanBuilder {
     const source = this.newSlot(input.name, sizeOf(input.shape));
 
     if (this.analysis.outputUnits.length !== 1) {
-      throw new AttackSetupError(`the model has ${this.analysis.outputUnits.length} final outputs (${this.analysis.outputUnits.join(', ')}); the attack needs one logits output`);
+      throw new AttackSetupError(
+        `the model has ${this.analysis.outputUnits.length} final outputs (${this.analysis.outputUnits.join(', ')}); the attack needs one logits output`,
+      );
     }
     const logitsUnit = this.analysis.units.find((u) => u.id === this.analysis.outputUnits[0])!;
     const logitsTensor = this.logitsTensor(logitsUnit);
@@ -1078,7 +1085,8 @@ class PlanBuilder {
     }
     const logits = this.slotOf.get(logitsTensor);
     if (logits === undefined) throw new AttackSetupError(`the logits tensor ${logitsTensor} is not computed`, logitsUnit.id);
-    if (this.slotSizes[logits] < 2) throw new AttackSetupError(`the logits have ${this.slotSizes[logits]} entry; softmax cross-entropy needs at least 2 classes`, logitsUnit.id);
+    if (this.slotSizes[logits] < 2)
+      throw new AttackSetupError(`the logits have ${this.slotSizes[logits]} entry; softmax cross-entropy needs at least 2 classes`, logitsUnit.id);
     this.ops.forEach((op, k) => (op.index = k));
 
     // Unit output = the last of its nodes that ran (what the next unit reads).
@@ -1114,7 +1122,8 @@ class PlanBuilder {
 
   private read(node: LayerNode, i: number): number {
     const slot = this.slotOf.get(node.inputs[i]);
-    if (slot === undefined) throw new AttackSetupError(`${node.id} reads ${node.inputs[i]}, which the network does not compute`, this.unitOfNode.get(node.id)?.id);
+    if (slot === undefined)
+      throw new AttackSetupError(`${node.id} reads ${node.inputs[i]}, which the network does not compute`, this.unitOfNode.get(node.id)?.id);
     return slot;
   }
 
@@ -1154,7 +1163,10 @@ class PlanBuilder {
   private emitNode(node: LayerNode, absorbed: Set<string>, logitsUnit: Unit): void {
     const unit = this.unitOfNode.get(node.id);
     const fail = (why: string): never => {
-      throw new AttackSetupError(`${unit && unit.id !== node.id ? `${unit.id}: ` : ''}${node.name || node.id} (${node.sourceOp}) cannot run in the attack network: ${why}`, unit?.id ?? node.id);
+      throw new AttackSetupError(
+        `${unit && unit.id !== node.id ? `${unit.id}: ` : ''}${node.name || node.id} (${node.sourceOp}) cannot run in the attack network: ${why}`,
+        unit?.id ?? node.id,
+      );
     };
     if (node.status !== 'ok') fail(node.note ?? 'unsupported operator');
     if (node.outputs.length !== 1) fail(`it has ${node.outputs.length} outputs`);
@@ -1300,7 +1312,11 @@ class PlanBuilder {
     const nextId = unit.folded[0];
     const next = nextId !== undefined ? this.nodeById.get(nextId) : undefined;
     const bn =
-      next && next.op === 'batchNorm' && next.inputs[0] === node.outputs[0] && (this.consumers.get(node.outputs[0]) ?? 0) === 1 && !this.graph.outputs.some((o) => o.name === node.outputs[0])
+      next &&
+      next.op === 'batchNorm' &&
+      next.inputs[0] === node.outputs[0] &&
+      (this.consumers.get(node.outputs[0]) ?? 0) === 1 &&
+      !this.graph.outputs.some((o) => o.name === node.outputs[0])
         ? next
         : undefined;
     const convBias = node.weights.bias;

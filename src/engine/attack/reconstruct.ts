@@ -293,7 +293,16 @@ function poolGeometry(unit: Unit): ConvGeometry {
   if (!p.global && p.pads.some((v) => v !== 0)) {
     throw new ChainStop(unit.id, `${unit.name}: padded average pooling is not inverted yet`);
   }
-  return convGeometry({ inChannels: C, height: H, width: W, outChannels: C, groups: C, kernel: p.global ? [H, W] : p.kernel, strides: p.global ? [1, 1] : p.strides, pads: 0 });
+  return convGeometry({
+    inChannels: C,
+    height: H,
+    width: W,
+    outChannels: C,
+    groups: C,
+    kernel: p.global ? [H, W] : p.kernel,
+    strides: p.global ? [1, 1] : p.strides,
+    pads: 0,
+  });
 }
 
 function poolKernel(g: ConvGeometry): Float64Array {

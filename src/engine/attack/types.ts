@@ -62,7 +62,14 @@ export interface AttackLayerResult {
   /** ‖x̂ − x‖/‖x‖ against the true layer input (only when the attacker's test harness knows it). */
   relativeError?: number;
   /** Gradient-matching correction of this layer, when it ran. */
-  refinement?: { iterations: number; seconds: number; relativeErrorBefore?: number; relativeErrorAfter?: number; objectiveBefore: number; objectiveAfter: number };
+  refinement?: {
+    iterations: number;
+    seconds: number;
+    relativeErrorBefore?: number;
+    relativeErrorAfter?: number;
+    objectiveBefore: number;
+    objectiveAfter: number;
+  };
   seconds: number;
 }
 

@@ -126,7 +126,14 @@ function scanPng(bytes: Uint8Array, name: string, lim: Required<ImageReadLimits>
   if (view.getUint32(8) !== 13 || chunkType(12) !== 'IHDR') {
     throw new ImageReadError('corrupt', name, 'PNG does not start with a valid IHDR chunk');
   }
-  const header: PngHeader = { width: view.getUint32(16), height: view.getUint32(20), bitDepth: bytes[24], colorType: bytes[25], interlaced: bytes[28] === 1, idat: [] };
+  const header: PngHeader = {
+    width: view.getUint32(16),
+    height: view.getUint32(20),
+    bitDepth: bytes[24],
+    colorType: bytes[25],
+    interlaced: bytes[28] === 1,
+    idat: [],
+  };
   if (header.width === 0 || header.height === 0 || header.width > 0x7fffffff || header.height > 0x7fffffff) {
     throw new ImageReadError('corrupt', name, `PNG header declares an invalid size ${header.width}×${header.height}`);
   }
@@ -161,7 +168,15 @@ function expectedScanlineBytes(header: PngHeader): number {
   const samplesPerPixel = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[header.colorType] ?? 1;
   const rowBytes = (w: number) => Math.ceil((w * samplesPerPixel * header.bitDepth) / 8) + 1;
   if (!header.interlaced) return rowBytes(header.width) * header.height;
-  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  const passes = [
+    [0, 0, 8, 8],
+    [4, 0, 8, 8],
+    [0, 4, 4, 8],
+    [2, 0, 4, 4],
+    [0, 2, 2, 4],
+    [1, 0, 2, 2],
+    [0, 1, 1, 2],
+  ];
   let total = 0;
   for (const [x0, y0, dx, dy] of passes) {
     const w = Math.ceil((header.width - x0) / dx);
@@ -285,10 +300,15 @@ function scanJpeg(bytes: Uint8Array, name: string, lim: Required<ImageReadLimits
   // jpeg-js decodes baseline (SOF0), extended sequential (SOF1) and progressive (SOF2) Huffman JPEGs only.
   if (frame.marker > 0xc2) {
     const kind = frame.marker === 0xc3 ? 'lossless' : frame.marker >= 0xc9 ? 'arithmetic-coded' : 'hierarchical';
-    throw new ImageReadError('unsupported-format', name, `${kind} JPEG (SOF marker FF${hex2(frame.marker)}) is not supported; re-save it as baseline JPEG or PNG`);
+    throw new ImageReadError(
+      'unsupported-format',
+      name,
+      `${kind} JPEG (SOF marker FF${hex2(frame.marker)}) is not supported; re-save it as baseline JPEG or PNG`,
+    );
   }
   if (frame.precision !== 8) throw new ImageReadError('unsupported-format', name, `${frame.precision}-bit JPEG is not supported (8-bit only)`);
-  if (frame.width === 0 || frame.height === 0) throw new ImageReadError('unsupported-format', name, 'JPEG without a declared size (DNL marker) is not supported');
+  if (frame.width === 0 || frame.height === 0)
+    throw new ImageReadError('unsupported-format', name, 'JPEG without a declared size (DNL marker) is not supported');
   if (![1, 3, 4].includes(frame.components)) {
     throw new ImageReadError('unsupported-format', name, `JPEG with ${frame.components} colour components is not supported`);
   }
@@ -353,13 +373,34 @@ function applyOrientation(image: RgbaImage, orientation: number): RgbaImage {
       let sx: number;
       let sy: number;
       switch (orientation) {
-        case 2: sx = w - 1 - x; sy = y; break;
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-        case 4: sx = x; sy = h - 1 - y; break;
-        case 5: sx = y; sy = x; break;
-        case 6: sx = y; sy = h - 1 - x; break;
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-        default: sx = w - 1 - y; sy = x; break; // 8
+        case 2:
+          sx = w - 1 - x;
+          sy = y;
+          break;
+        case 3:
+          sx = w - 1 - x;
+          sy = h - 1 - y;
+          break;
+        case 4:
+          sx = x;
+          sy = h - 1 - y;
+          break;
+        case 5:
+          sx = y;
+          sy = x;
+          break;
+        case 6:
+          sx = y;
+          sy = h - 1 - x;
+          break;
+        case 7:
+          sx = w - 1 - y;
+          sy = h - 1 - x;
+          break;
+        default:
+          sx = w - 1 - y;
+          sy = x;
+          break; // 8
       }
       const from = (sy * w + sx) * 4;
       const to = (y * outW + x) * 4;

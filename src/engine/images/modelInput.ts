@@ -110,7 +110,7 @@ export function loadSampleImages(
   try {
     entries = fs.readdirSync(folder, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`cannot read the image folder ${folder}: ${(e as Error).message}`);
+    throw new Error(`cannot read the image folder ${folder}: ${(e as Error).message}`, { cause: e });
   }
   const names = entries
     .filter((entry) => IMAGE_EXTENSION.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && isFile(path.join(folder, entry.name)))))

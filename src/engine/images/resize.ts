@@ -42,7 +42,14 @@ export function centerCropResize(image: FloatImage | RgbaImage, width: number, h
 export function cropResize(image: FloatImage | RgbaImage, box: CropBox, width: number, height: number): FloatImage {
   checkOutputSize(width, height);
   const source = sourceLayout(image);
-  if (!(box.width > 0 && box.height > 0 && box.x >= -1e-9 && box.y >= -1e-9 && box.x + box.width <= image.width + 1e-9 && box.y + box.height <= image.height + 1e-9)) {
+  if (!(
+    box.width > 0 &&
+    box.height > 0 &&
+    box.x >= -1e-9 &&
+    box.y >= -1e-9 &&
+    box.x + box.width <= image.width + 1e-9 &&
+    box.y + box.height <= image.height + 1e-9
+  )) {
     throw new Error(`crop box ${JSON.stringify(box)} is not inside the ${image.width}×${image.height} image`);
   }
   const xWeights = axisWeights(image.width, box.x, box.width, width);

@@ -46,7 +46,10 @@ function readHead(file: string, bytes: number): string | undefined {
     fd = fs.openSync(file, 'r');
     const buffer = Buffer.alloc(bytes);
     const read = fs.readSync(fd, buffer, 0, bytes, 0);
-    return buffer.subarray(0, read).toString('utf8').replace(/^\uFEFF/, '');
+    return buffer
+      .subarray(0, read)
+      .toString('utf8')
+      .replace(/^\uFEFF/, '');
   } catch {
     return undefined;
   } finally {

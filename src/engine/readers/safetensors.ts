@@ -44,7 +44,24 @@ const DECODERS: Record<string, { bytes: number; read: Decoder }> = {
 };
 
 // Valid safetensors dtypes we do not decode, so that the message can tell "unsupported" from "garbage".
-const OTHER_KNOWN_DTYPES = new Set(['BOOL', 'U8', 'I8', 'U16', 'I16', 'U32', 'I32', 'U64', 'I64', 'F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64']);
+const OTHER_KNOWN_DTYPES = new Set([
+  'BOOL',
+  'U8',
+  'I8',
+  'U16',
+  'I16',
+  'U32',
+  'I32',
+  'U64',
+  'I64',
+  'F8_E4M3',
+  'F8_E5M2',
+  'F8_E8M0',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
+  'C64',
+]);
 
 /** Reads a .safetensors file into float64 tensors. Throws ModelReadError naming the file, the place and the reason. */
 export function readSafetensors(file: string, options: SafetensorsReadOptions = {}): Map<string, NamedTensor> {
@@ -93,7 +110,11 @@ export function parseSafetensorsWithMetadata(bytes: Uint8Array, where: string, o
   // Compare as a bigint first: a hostile u64 may not even be a safe integer.
   const declaredHeaderBytes = view.getBigUint64(0, true);
   if (declaredHeaderBytes > BigInt(MAX_HEADER_BYTES)) {
-    fail('too-large', 'byte 0', `the header length is ${declaredHeaderBytes} bytes, over the ${MAX_HEADER_BYTES}-byte header limit (is this a safetensors file?)`);
+    fail(
+      'too-large',
+      'byte 0',
+      `the header length is ${declaredHeaderBytes} bytes, over the ${MAX_HEADER_BYTES}-byte header limit (is this a safetensors file?)`,
+    );
   }
   const headerBytes = Number(declaredHeaderBytes);
   const afterLength = bytes.byteLength - LENGTH_FIELD_BYTES;
@@ -121,7 +142,11 @@ export function parseSafetensorsWithMetadata(bytes: Uint8Array, where: string, o
     const previous = byBegin[i - 1];
     const current = byBegin[i];
     if (current.begin < previous.end && current.end > current.begin) {
-      fail('bad-weights', tensorPlace(current.name), `data_offsets [${current.begin}, ${current.end}] overlap tensor "${previous.name}" at [${previous.begin}, ${previous.end}]`);
+      fail(
+        'bad-weights',
+        tensorPlace(current.name),
+        `data_offsets [${current.begin}, ${current.end}] overlap tensor "${previous.name}" at [${previous.begin}, ${previous.end}]`,
+      );
     }
   }
 
@@ -157,7 +182,11 @@ function parseHeader(headerBytes: Uint8Array, fail: Fail): Record<string, unknow
     return fail('not-a-model', 'header', `the header is not valid JSON (${detail})`);
   }
   if (!isPlainObject(parsed)) {
-    return fail('not-a-model', 'header', `the header is JSON ${Array.isArray(parsed) ? 'array' : parsed === null ? 'null' : typeof parsed}, not an object of tensors`);
+    return fail(
+      'not-a-model',
+      'header',
+      `the header is JSON ${Array.isArray(parsed) ? 'array' : parsed === null ? 'null' : typeof parsed}, not an object of tensors`,
+    );
   }
   return parsed;
 }

@@ -25,7 +25,12 @@ export function readTfjs(file: string, opts: ResolvedReadOptions): LayerGraph {
   if (topology === undefined || topology === null) {
     if (root.weightsManifest !== undefined) throw new ModelReadError('weights-only', abs, 'modelTopology', 'has weights but no topology');
     const keras = typeof root.class_name === 'string' && MODEL_CLASSES.has(root.class_name);
-    throw new ModelReadError('not-a-model', abs, '', keras ? 'is a bare Keras model config, not a TF.js model.json' : 'is JSON but not a TF.js model (no "modelTopology")');
+    throw new ModelReadError(
+      'not-a-model',
+      abs,
+      '',
+      keras ? 'is a bare Keras model config, not a TF.js model.json' : 'is JSON but not a TF.js model (no "modelTopology")',
+    );
   }
   if (!isObject(topology)) throw new ModelReadError('not-a-model', abs, 'modelTopology', 'is not an object');
   const graphNodes = Array.isArray(topology.node) ? topology.node : undefined;

@@ -24,7 +24,10 @@ export function attackRows(report: AttackReport): string[][] {
 }
 
 export function attackMarkdown(attacks: AttackReport[], baseDir: string): string {
-  const parts = ['## Reconstruction attack', 'Each image below was fed through one simulated training step; LeakLint then rebuilt it from the gradients alone (R-GAP/COPA closed form, layer by layer from the output). PSNR/SSIM are measured on [0,1] images, reconstruction clipped to [0,1].'];
+  const parts = [
+    '## Reconstruction attack',
+    'Each image below was fed through one simulated training step; LeakLint then rebuilt it from the gradients alone (R-GAP/COPA closed form, layer by layer from the output). PSNR/SSIM are measured on [0,1] images, reconstruction clipped to [0,1].',
+  ];
   const align: Alignment[] = ['left', 'left', 'left', 'right', 'right', 'right', 'right'];
   for (const report of attacks) {
     parts.push(`### ${markdownCode(displayPath(report.file, baseDir))}`);
@@ -38,13 +41,17 @@ export function attackMarkdown(attacks: AttackReport[], baseDir: string): string
             ]
           : []),
         ...(report.runtimeCheck
-          ? [`- onnxruntime-node forward pass agrees with the engine's float64 pass to ${report.runtimeCheck.maxAbsDifference.toExponential(1)} (${report.runtimeCheck.tensorsCompared} tensors)`]
+          ? [
+              `- onnxruntime-node forward pass agrees with the engine's float64 pass to ${report.runtimeCheck.maxAbsDifference.toExponential(1)} (${report.runtimeCheck.tensorsCompared} tensors)`,
+            ]
           : []),
         ...report.warnings.map((w) => `- Warning: ${w}`),
       ].join('\n'),
     );
     if (report.images.length) {
-      parts.push(renderMarkdownTable(['Original · reconstruction', 'Label recovered', 'Reached input', 'PSNR', 'SSIM', 'Rel. error', 'Time'], attackRows(report), align));
+      parts.push(
+        renderMarkdownTable(['Original · reconstruction', 'Label recovered', 'Reached input', 'PSNR', 'SSIM', 'Rel. error', 'Time'], attackRows(report), align),
+      );
     }
   }
   return parts.join('\n\n');

@@ -34,18 +34,11 @@ export function formatRisk(risk: number | null | undefined, missing = '-'): stri
 export function formatRanks(metrics: LayerMetrics, missing = '-', atMost = '<='): string {
   const rank = (value: number | null, bound: number | undefined): string =>
     value !== null ? String(value) : bound !== undefined ? `${atMost}${bound}` : missing;
-  return [
-    rank(metrics.rankK, metrics.bounds?.rankK),
-    rank(metrics.rankW, undefined),
-    rank(metrics.rankU, metrics.bounds?.rankU),
-  ].join('/');
+  return [rank(metrics.rankK, metrics.bounds?.rankK), rank(metrics.rankW, undefined), rank(metrics.rankU, metrics.bounds?.rankU)].join('/');
 }
 
 export function formatCoverage(coverage: ModelMetrics['coverage']): string {
-  return (
-    `${coverage.numerical} numerical, ${coverage.bound} by bounds, ` +
-    `${coverage.chainBroken} chain broken, ${coverage.notAnalysed} not analysed`
-  );
+  return `${coverage.numerical} numerical, ${coverage.bound} by bounds, ` + `${coverage.chainBroken} chain broken, ${coverage.notAnalysed} not analysed`;
 }
 
 /** Path relative to `baseDir` with "/" separators when the file is inside it; the absolute path otherwise. */

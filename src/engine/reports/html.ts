@@ -39,7 +39,9 @@ export function writeHtml(input: ReportInput): string {
   for (const r of input.reports) {
     const modelIssues = issues.filter((i) => i.report === r && i.finding && i.severity !== 'low');
     if (!modelIssues.length) continue;
-    body.push(`<h2>Findings: <code>${escapeHtml(displayPath(r.file, baseDir))}</code></h2><table><tr><th>Layer</th><th>Input → output</th><th>Rank K/W/U</th><th>Risk</th><th>Rule</th><th>Why, and what to do</th></tr>`);
+    body.push(
+      `<h2>Findings: <code>${escapeHtml(displayPath(r.file, baseDir))}</code></h2><table><tr><th>Layer</th><th>Input → output</th><th>Rank K/W/U</th><th>Risk</th><th>Rule</th><th>Why, and what to do</th></tr>`,
+    );
     for (const issue of modelIssues) {
       const f = issue.finding!;
       const fixes = f.fixes.map((fix) => `<br>Fix: ${escapeHtml(fix.title)}`).join('');
@@ -50,14 +52,18 @@ export function writeHtml(input: ReportInput): string {
     body.push('</table>');
   }
   if (input.attacks?.length) {
-    body.push('<h2>Reconstruction attack</h2><p>Each image went through one simulated training step; LeakLint rebuilt it from the gradients alone, layer by layer from the output (R-GAP/COPA closed form). Left: the training image; right: what the gradients gave back.</p>');
+    body.push(
+      '<h2>Reconstruction attack</h2><p>Each image went through one simulated training step; LeakLint rebuilt it from the gradients alone, layer by layer from the output (R-GAP/COPA closed form). Left: the training image; right: what the gradients gave back.</p>',
+    );
     for (const attack of input.attacks) body.push(attackHtml(attack, input.reportDir, baseDir));
   }
   if (input.failures.length) {
     body.push('<h2>Models that could not be read</h2><ul>');
     for (const failure of input.failures) {
       const { where, reason, code } = serializeFailure(failure);
-      body.push(`<li><code>${escapeHtml(displayPath(failure.file, baseDir))}</code>${where ? ` (${escapeHtml(where)})` : ''}: ${escapeHtml(reason)} (${code})</li>`);
+      body.push(
+        `<li><code>${escapeHtml(displayPath(failure.file, baseDir))}</code>${where ? ` (${escapeHtml(where)})` : ''}: ${escapeHtml(reason)} (${code})</li>`,
+      );
     }
     body.push('</ul>');
   }
@@ -67,11 +73,17 @@ export function writeHtml(input: ReportInput): string {
 function attackHtml(attack: AttackReport, reportDir: string | undefined, baseDir: string): string {
   const parts = [`<h3><code>${escapeHtml(displayPath(attack.file, baseDir))}</code></h3>`, `<p class="verdict">${escapeHtml(attack.verdict)}</p>`];
   if (attack.runtimeCheck) {
-    parts.push(`<p class="muted">onnxruntime-node agrees with the engine's float64 forward pass to ${attack.runtimeCheck.maxAbsDifference.toExponential(1)} (${attack.runtimeCheck.tensorsCompared} tensors).</p>`);
+    parts.push(
+      `<p class="muted">onnxruntime-node agrees with the engine's float64 forward pass to ${attack.runtimeCheck.maxAbsDifference.toExponential(1)} (${attack.runtimeCheck.tensorsCompared} tensors).</p>`,
+    );
   }
   parts.push('<div class="pairs">');
   for (const image of attack.images) {
-    const src = image.files?.sideBySide ? inlinePng(reportDir, image.files.sideBySide) : image.files?.reconstructed ? inlinePng(reportDir, image.files.reconstructed) : undefined;
+    const src = image.files?.sideBySide
+      ? inlinePng(reportDir, image.files.sideBySide)
+      : image.files?.reconstructed
+        ? inlinePng(reportDir, image.files.reconstructed)
+        : undefined;
     const label = `${image.recoveredLabel}${image.labelRecovered ? ' ✓' : ` ✗ (was ${image.label})`}`;
     const stop = image.reachedInput ? '' : `<br>stopped: ${escapeHtml(image.stoppedAt?.reason ?? '')}`;
     parts.push(

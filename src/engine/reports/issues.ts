@@ -56,7 +56,10 @@ export function countBySeverity(issues: readonly Issue[]): SeverityCounts {
 
 /** "2 high, 1 medium, 5 low" (most serious first). */
 export function formatSeverityCounts(counts: SeverityCounts): string {
-  return [...SEVERITIES].reverse().map((s) => `${counts[s]} ${s}`).join(', ');
+  return [...SEVERITIES]
+    .reverse()
+    .map((s) => `${counts[s]} ${s}`)
+    .join(', ');
 }
 
 /** True when some issue is at or above the --fail-on level (exit code 1). */

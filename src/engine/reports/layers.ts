@@ -76,8 +76,7 @@ export function writeLayersJson(graph: LayerGraph): string {
 
 export function writeLayersTable(graph: LayerGraph, baseDir: string = process.cwd()): string {
   const listing = buildLayerListing(graph);
-  const describeTensors = (tensors: { name: string; shape: Shape }[]): string =>
-    tensors.map((t) => `${t.name} ${formatShapes([t.shape])}`).join(', ') || '-';
+  const describeTensors = (tensors: { name: string; shape: Shape }[]): string => tensors.map((t) => `${t.name} ${formatShapes([t.shape])}`).join(', ') || '-';
   const header = [
     `${displayPath(listing.file, baseDir)}  (${listing.format}${listing.producer ? `, ${listing.producer}` : ''}${listing.opset !== undefined ? `, opset ${listing.opset}` : ''})`,
     `inputs: ${describeTensors(listing.inputs)}`,
@@ -94,9 +93,6 @@ export function writeLayersTable(graph: LayerGraph, baseDir: string = process.cw
     formatNumber(node.parameterCount),
     node.note ? `${node.status}: ${node.note}` : node.status,
   ]);
-  const footer = [
-    `${listing.nodes.length} node(s), ${formatNumber(listing.parameterCount)} parameter(s)`,
-    ...listing.warnings.map((w) => `warning: ${w}`),
-  ];
+  const footer = [`${listing.nodes.length} node(s), ${formatNumber(listing.parameterCount)} parameter(s)`, ...listing.warnings.map((w) => `warning: ${w}`)];
   return [header.join('\n'), renderTextTable(headers, rows, align), footer.join('\n')].join('\n\n') + '\n';
 }

@@ -28,7 +28,14 @@ export function writeMarkdown(input: ReportInput): string {
 
   if (input.reports.length > 1) sections.push(overviewTable(input.reports, baseDir));
   for (const report of input.reports) {
-    sections.push(modelSection(report, issues.filter((issue) => issue.report === report), input, baseDir));
+    sections.push(
+      modelSection(
+        report,
+        issues.filter((issue) => issue.report === report),
+        input,
+        baseDir,
+      ),
+    );
   }
   if (input.attacks?.length) sections.push(attackMarkdown(input.attacks, baseDir));
   if (input.failures.length > 0) {
@@ -42,10 +49,7 @@ export function writeMarkdown(input: ReportInput): string {
 }
 
 function summaryLine(input: ReportInput, issues: Issue[]): string {
-  const parts = [
-    `${input.tool.name} ${input.tool.version}`,
-    `${input.reports.length} model${input.reports.length === 1 ? '' : 's'} analysed`,
-  ];
+  const parts = [`${input.tool.name} ${input.tool.version}`, `${input.reports.length} model${input.reports.length === 1 ? '' : 's'} analysed`];
   if (input.failures.length > 0) parts.push(`${input.failures.length} could not be read`);
   parts.push(`issues: ${formatSeverityCounts(countBySeverity(issues))}`);
   return parts.join(' · ');
@@ -70,9 +74,7 @@ function modelSection(report: ModelReport, issues: Issue[], input: ReportInput, 
   const heading = `## ${markdownCode(displayPath(report.file, baseDir))}: risk ${formatRisk(m.risk, MISSING)} (${m.severity})`;
   const gaps = m.coverage.notAnalysed;
   const verdict =
-    (m.severity === 'low'
-      ? 'Low risk: the rank analysis finds no practical closed-form route back to the training image.'
-      : modelVerdict(report)) +
+    (m.severity === 'low' ? 'Low risk: the rank analysis finds no practical closed-form route back to the training image.' : modelVerdict(report)) +
     (gaps > 0 ? ` ${gaps} layer${gaps === 1 ? ' was' : 's were'} not analysed: their leakage is unknown.` : '');
   const facts = [
     `- **Input**: ${formatShape(report.inputShape, '×')} (${report.format}), weights: ${report.weights === 'file' ? 'from the file' : 'Gaussian surrogates (architecture only)'}`,
@@ -84,14 +86,18 @@ function modelSection(report: ModelReport, issues: Issue[], input: ReportInput, 
   const parts = [heading, verdict, facts.join('\n'), layerTable(report, input)];
 
   const layerIssues = issues.filter((issue) => issue.finding);
-  const listed = layerIssues
-    .filter((issue) => issue.severity !== 'low')
-    .sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity));
+  const listed = layerIssues.filter((issue) => issue.severity !== 'low').sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity));
   const quiet = layerIssues.filter((issue) => issue.severity === 'low');
   if (listed.length > 0) parts.push(['### Findings', '', ...listed.map(findingItem)].join('\n'));
   if (quiet.length > 0) {
     parts.push(
-      [`<details><summary>${quiet.length} low-severity finding${quiet.length === 1 ? '' : 's'}</summary>`, '', ...quiet.map(findingItem), '', '</details>'].join('\n'),
+      [
+        `<details><summary>${quiet.length} low-severity finding${quiet.length === 1 ? '' : 's'}</summary>`,
+        '',
+        ...quiet.map(findingItem),
+        '',
+        '</details>',
+      ].join('\n'),
     );
   }
   if (report.warnings.length > 0) parts.push(['**Warnings**', '', ...report.warnings.map((w) => `- ${w}`)].join('\n'));

@@ -48,13 +48,11 @@ export function buildSarifLog(input: ReportInput, options: SarifWriteOptions = {
       };
     }),
     ...input.reports.flatMap((report) =>
-      report.warnings.map(
-        (warning): Sarif.Notification => ({
-          level: 'warning',
-          message: { text: warning },
-          locations: [{ physicalLocation: { artifactLocation: artifacts.locate(report.file) } }],
-        }),
-      ),
+      report.warnings.map((warning): Sarif.Notification => ({
+        level: 'warning',
+        message: { text: warning },
+        locations: [{ physicalLocation: { artifactLocation: artifacts.locate(report.file) } }],
+      })),
     ),
   ];
 

@@ -20,7 +20,12 @@ export function writeTable(input: ReportInput): string {
   const baseDir = input.baseDir ?? process.cwd();
   const issues = collectIssues(input);
   const blocks = input.reports.map((report) =>
-    modelBlock(report, issues.filter((issue) => issue.report === report), input, baseDir),
+    modelBlock(
+      report,
+      issues.filter((issue) => issue.report === report),
+      input,
+      baseDir,
+    ),
   );
   if (input.failures.length > 0) {
     const lines = input.failures.map((failure) => {
@@ -70,7 +75,5 @@ function modelBlock(report: ModelReport, issues: Issue[], input: ReportInput, ba
       ...(issue.finding?.fixes ?? []).map((fix) => `       fix: ${fix.title}: ${describeFixEffect(fix)}`),
     ]);
   const warnings = report.warnings.map((w) => `warning: ${w}`);
-  return [header.join('\n'), renderTextTable(headers, rows, align), [...findings, ...warnings].join('\n')]
-    .filter((part) => part.length > 0)
-    .join('\n\n');
+  return [header.join('\n'), renderTextTable(headers, rows, align), [...findings, ...warnings].join('\n')].filter((part) => part.length > 0).join('\n\n');
 }

@@ -75,7 +75,10 @@ suite('LeakLint diagnostics', () => {
       assert.ok(!text.includes('\n'), 'the fixture should be one line');
       const diagnostics = vscode.languages.getDiagnostics(uri);
       const pretty = vscode.languages.getDiagnostics(workspaceFile('tfjs', 'model.json'));
-      assert.deepStrictEqual(diagnostics.map((d) => [codeOf(d), d.message]), pretty.map((d) => [codeOf(d), d.message]));
+      assert.deepStrictEqual(
+        diagnostics.map((d) => [codeOf(d), d.message]),
+        pretty.map((d) => [codeOf(d), d.message]),
+      );
       const d = diagnostics.find((x) => codeOf(x) === 'LL002');
       const objectStart = text.lastIndexOf('{"class_name"', text.indexOf('"name":"conv_2"'));
       assert.strictEqual(d.range.start.line, 0);
@@ -136,7 +139,10 @@ suite('LeakLint diagnostics', () => {
       await vscode.workspace.fs.copy(workspaceFile('model.onnx'), copy, { overwrite: true });
       await waitFor(() => ll002Of(copy), 'diagnostics on the new copy.onnx');
       await vscode.workspace.fs.writeFile(copy, new Uint8Array(64).fill(7));
-      await waitFor(() => vscode.languages.getDiagnostics(copy).some((d) => d.code === 'not-a-model'), () => `not-a-model on copy.onnx, got ${show(vscode.languages.getDiagnostics(copy))}`);
+      await waitFor(
+        () => vscode.languages.getDiagnostics(copy).some((d) => d.code === 'not-a-model'),
+        () => `not-a-model on copy.onnx, got ${show(vscode.languages.getDiagnostics(copy))}`,
+      );
       await vscode.workspace.fs.delete(copy);
       await waitFor(() => vscode.languages.getDiagnostics(copy).length === 0, 'diagnostics of the deleted copy to go');
     });
@@ -147,7 +153,10 @@ suite('LeakLint diagnostics', () => {
       const bytes = await vscode.workspace.fs.readFile(shard);
       await vscode.workspace.fs.writeFile(shard, bytes.slice(0, 100)); // too short for the manifest
       try {
-        await waitFor(() => vscode.languages.getDiagnostics(model).some((d) => d.code === 'truncated'), () => `a read error, got ${show(vscode.languages.getDiagnostics(model))}`);
+        await waitFor(
+          () => vscode.languages.getDiagnostics(model).some((d) => d.code === 'truncated'),
+          () => `a read error, got ${show(vscode.languages.getDiagnostics(model))}`,
+        );
       } finally {
         await vscode.workspace.fs.writeFile(shard, bytes);
       }

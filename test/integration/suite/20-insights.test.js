@@ -19,7 +19,7 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     const text = hoverText(await vscode.commands.executeCommand('vscode.executeHoverProvider', uri, at));
     assert.match(text, /\*\*conv\\_2\*\*/); // Markdown-escaped name
     assert.match(text, /Risk \*\*0\.92\*\* \(high\)/);
-    assert.match(text, /\| 3468 \| 2160 \+ \d+ \|/, "unknowns, gradient and forward equations");
+    assert.match(text, /\| 3468 \| 2160 \+ \d+ \|/, 'unknowns, gradient and forward equations');
     assert.match(text, /\| 280 \|/, 'deficiency');
     assert.match(text, /leaving 280 input dimensions/);
     assert.match(text, /command:leaklint\.showReconstructions/);
@@ -41,17 +41,26 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     const analysis = api.analyses.get(uri);
     const lenses = await vscode.commands.executeCommand('vscode.executeCodeLensProvider', uri);
     assert.strictEqual(lenses.length, analysis.report.layers.length);
-    assert.ok(lenses.every((l) => /^LeakLint: risk \d\.\d\d (high|medium|low) · /.test(l.command.title)), lenses.map((l) => l.command.title).join('\n'));
+    assert.ok(
+      lenses.every((l) => /^LeakLint: risk \d\.\d\d (high|medium|low) · /.test(l.command.title)),
+      lenses.map((l) => l.command.title).join('\n'),
+    );
     const conv2 = lenses.find((l) => l.command.arguments[1] === 'conv_2');
     assert.match(conv2.command.title, /risk 0\.92 high · under-determined/);
-    const layerLenses = await vscode.commands.executeCommand('vscode.executeCodeLensProvider', vscode.Uri.from({ scheme: 'leaklint-layers', path: `${workspaceFile('model.onnx').path}.layers`, query: workspaceFile('model.onnx').toString() }));
+    const layerLenses = await vscode.commands.executeCommand(
+      'vscode.executeCodeLensProvider',
+      vscode.Uri.from({ scheme: 'leaklint-layers', path: `${workspaceFile('model.onnx').path}.layers`, query: workspaceFile('model.onnx').toString() }),
+    );
     assert.strictEqual(layerLenses.length, api.analyses.get(workspaceFile('model.onnx')).report.layers.length);
   });
 
-  test('status bar: the active model\'s security score', async () => {
+  test("status bar: the active model's security score", async () => {
     await vscode.window.showTextDocument(workspaceFile('tfjs', 'model.json'));
     const expected = Math.round(100 * (1 - api.analyses.get(workspaceFile('tfjs', 'model.json')).report.model.risk));
-    await waitFor(() => api.statusBarText() === `$(shield) LeakLint ${expected}/100`, () => `status bar "$(shield) LeakLint ${expected}/100", got ${api.statusBarText()}`);
+    await waitFor(
+      () => api.statusBarText() === `$(shield) LeakLint ${expected}/100`,
+      () => `status bar "$(shield) LeakLint ${expected}/100", got ${api.statusBarText()}`,
+    );
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
@@ -64,11 +73,14 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     }, 'the layer view tab');
     assert.strictEqual(tab.input.uri.toString(), model.toString());
     const expected = Math.round(100 * (1 - api.analyses.get(model).report.model.risk));
-    await waitFor(() => api.statusBarText() === `$(shield) LeakLint ${expected}/100`, () => `status bar for model.onnx, got ${api.statusBarText()}`);
+    await waitFor(
+      () => api.statusBarText() === `$(shield) LeakLint ${expected}/100`,
+      () => `status bar for model.onnx, got ${api.statusBarText()}`,
+    );
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
-  test('Explain opens the layer\'s full explanation', async () => {
+  test("Explain opens the layer's full explanation", async () => {
     const document = await vscode.commands.executeCommand('leaklint.explainLayer', workspaceFile('model.onnx').toString(), 'conv_2');
     assert.ok(document, 'no document');
     assert.match(document.getText(), /LL002 layer-input-partly-recoverable/);

@@ -21,7 +21,10 @@ suite('LeakLint commands', () => {
     const folder = vscode.workspace.workspaceFolders[0].uri.fsPath;
     let cliOutput;
     try {
-      cliOutput = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'audit', folder, '--format', 'json', '--fail-on', 'none'], { encoding: 'utf8', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+      cliOutput = execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'audit', folder, '--format', 'json', '--fail-on', 'none'], {
+        encoding: 'utf8',
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      });
     } catch (e) {
       cliOutput = e.stdout; // exit code 2: bad.onnx cannot be read
     }
@@ -30,7 +33,10 @@ suite('LeakLint commands', () => {
     const fromCli = cli.issues.map(key).sort();
     assert.ok(fromCli.length > 10, 'the CLI found issues');
     assert.deepStrictEqual(exported.issues.map(key).sort(), fromCli);
-    assert.deepStrictEqual(exported.failures.map((f) => [path.basename(f.file), f.code]), cli.failures.map((f) => [path.basename(f.file), f.code]));
+    assert.deepStrictEqual(
+      exported.failures.map((f) => [path.basename(f.file), f.code]),
+      cli.failures.map((f) => [path.basename(f.file), f.code]),
+    );
   });
 
   test('Export Report (SARIF, Markdown)', async () => {

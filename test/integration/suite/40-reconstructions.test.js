@@ -28,7 +28,10 @@ suite('LeakLint reconstructions', () => {
   test('Cancel stops a running attack, and the view says so', async function () {
     this.timeout(120_000);
     const view = await vscode.commands.executeCommand('leaklint.showReconstructions', workspaceFile('model.onnx'));
-    await waitFor(() => view.state.phase === 'running', () => `the attack to start (phase ${view.state.phase})`);
+    await waitFor(
+      () => view.state.phase === 'running',
+      () => `the attack to start (phase ${view.state.phase})`,
+    );
     view.cancel();
     const state = await view.finished;
     assert.strictEqual(state.phase, 'cancelled', `ended in ${state.phase}: ${state.message}`);
@@ -44,7 +47,10 @@ suite('LeakLint reconstructions', () => {
     const view = await vscode.commands.executeCommand('leaklint.showReconstructions', workspaceFile('cnn6.onnx'));
     // The panel says 'starting' before the job reaches the worker; progress from the worker means it runs there.
     const inWorker = () => view.state.phase === 'running' && view.state.progress && view.state.progress.label !== 'starting';
-    const pid = await waitFor(() => inWorker() && api.runtimePid(), () => `the attack to run in the worker (phase ${view.state.phase})`);
+    const pid = await waitFor(
+      () => inWorker() && api.runtimePid(),
+      () => `the attack to run in the worker (phase ${view.state.phase})`,
+    );
     process.kill(pid, 'SIGKILL');
     const state = await view.finished;
     assert.strictEqual(state.phase, 'failed', `ended in ${state.phase}: ${state.message}`);

@@ -16,7 +16,14 @@ const MARK = '[leaklint-e2e] ';
 function markReporterOutput() {
   const Base = Mocha.reporters.Base;
   const saved = Base.consoleLog;
-  Base.consoleLog = (...args) => console.log(MARK + util.format(...args).split('\n').join('\n' + MARK));
+  Base.consoleLog = (...args) =>
+    console.log(
+      MARK +
+        util
+          .format(...args)
+          .split('\n')
+          .join('\n' + MARK),
+    );
   return () => {
     Base.consoleLog = saved;
   };
@@ -24,7 +31,10 @@ function markReporterOutput() {
 
 function run() {
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 60_000, reporter: 'spec' });
-  for (const name of fs.readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort()) {
+  for (const name of fs
+    .readdirSync(__dirname)
+    .filter((f) => f.endsWith('.test.js'))
+    .sort()) {
     mocha.addFile(path.join(__dirname, name));
   }
   const restore = markReporterOutput();

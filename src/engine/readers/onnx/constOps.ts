@@ -91,7 +91,14 @@ function stridedRead(source: Float64Array, shape: Shape, strides: readonly numbe
 
 export function transposed(source: ConstTensor, perm: readonly number[], shape: Shape): ConstTensor {
   const strides = rowMajorStrides(source.shape);
-  return derived(source, shape, () => stridedRead(source.values(), shape, perm.map((axis) => strides[axis]), 0));
+  return derived(source, shape, () =>
+    stridedRead(
+      source.values(),
+      shape,
+      perm.map((axis) => strides[axis]),
+      0,
+    ),
+  );
 }
 
 /** A 2-D [rows, cols] tensor as [cols, rows]: ONNX MatMul/Gemm weights [in, out] in the engine's [out, in] layout. */

@@ -157,9 +157,7 @@ const convTranspose: Converter = (node) => {
   const outputPadding = perAxis('output_padding', node.attrs.ints('output_padding') ?? new Array<number>(rank).fill(0), rank, 0);
   const { padsBegin, padsEnd } = transposedPads(node, spatial, kernel, strides, dilations, outputPadding);
   const outChannels = w[1] * groups;
-  const outSpatial = spatial.map((dim, i) =>
-    transposedOutputSize(dim, kernel[i], strides[i], dilations[i], padsBegin[i], padsEnd[i], outputPadding[i]),
-  );
+  const outSpatial = spatial.map((dim, i) => transposedOutputSize(dim, kernel[i], strides[i], dilations[i], padsBegin[i], padsEnd[i], outputPadding[i]));
   const out = [x[0], outChannels, ...outSpatial];
   const weights = node.constant(1);
   if (!weights) return unsupported('the kernel is computed at run time', [out]);
@@ -286,8 +284,7 @@ const batchNorm: Converter = (node) => {
   const [scale, bias, mean, variance] = params.map(asWeight);
   // Training mode: training_mode (opset 14+), the optional statistics outputs (7-13), is_test=0 (before 7).
   const extraOutputs = node.outputNames.slice(1).some((name) => name !== '');
-  const trainingMode =
-    node.opset >= 14 ? node.attrs.int('training_mode', 0) === 1 : node.opset >= 7 ? extraOutputs : node.attrs.int('is_test', 0) === 0;
+  const trainingMode = node.opset >= 14 ? node.attrs.int('training_mode', 0) === 1 : node.opset >= 7 ? extraOutputs : node.attrs.int('is_test', 0) === 0;
   return {
     op: 'batchNorm',
     attrs: { kind: 'norm', epsilon: node.attrs.float('epsilon', 1e-5), trainingMode },

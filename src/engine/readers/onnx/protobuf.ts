@@ -14,4 +14,3 @@ export function toNumber(value: Int64 | null | undefined): number {
   if (Long.isLong(value)) return (value as Long).toNumber();
   return Number(value);
 }
-

@@ -235,6 +235,20 @@ export const SHAPE_CONVERTERS: Record<string, Converter> = {
 
 /** Operators whose converters also fold all-constant inputs. */
 export const SHAPE_FOLDABLE = [
-  'Identity', 'Cast', 'Dropout', 'Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Concat', 'Slice', 'Gather', 'Expand',
-  'Shape', 'Size', 'Constant', 'ConstantOfShape',
+  'Identity',
+  'Cast',
+  'Dropout',
+  'Reshape',
+  'Flatten',
+  'Transpose',
+  'Squeeze',
+  'Unsqueeze',
+  'Concat',
+  'Slice',
+  'Gather',
+  'Expand',
+  'Shape',
+  'Size',
+  'Constant',
+  'ConstantOfShape',
 ];

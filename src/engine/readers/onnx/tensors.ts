@@ -234,7 +234,7 @@ function readRegion(region: ExternalRegion): Uint8Array {
   if (fd === undefined) throw gone();
   const bytes = new Uint8Array(region.length);
   try {
-    for (let done = 0; done < region.length; ) {
+    for (let done = 0; done < region.length;) {
       const n = fs.readSync(fd, bytes, done, region.length - done, region.offset + done);
       if (n === 0) throw new ModelReadError('missing-weights', region.file, where, `the file ends before the external data of ${region.described}`);
       done += n;

@@ -517,7 +517,12 @@ export class IrBuilder {
       elements *= d;
     }
     if (elements > this.opts.maxTensorElements) {
-      throw new ModelReadError('bad-shape', this.file, where, `tensor shape ${fmt(shape)} has ${elements} elements, over the ${this.opts.maxTensorElements}-element limit`);
+      throw new ModelReadError(
+        'bad-shape',
+        this.file,
+        where,
+        `tensor shape ${fmt(shape)} has ${elements} elements, over the ${this.opts.maxTensorElements}-element limit`,
+      );
     }
     return shape;
   }

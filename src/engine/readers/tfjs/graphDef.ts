@@ -105,7 +105,17 @@ export function parseShapeProto(proto: unknown): (number | null)[] | undefined {
   });
 }
 
-const DTYPE_NAMES: Record<number, string> = { 1: 'DT_FLOAT', 2: 'DT_DOUBLE', 3: 'DT_INT32', 4: 'DT_UINT8', 6: 'DT_INT8', 7: 'DT_STRING', 9: 'DT_INT64', 10: 'DT_BOOL', 19: 'DT_HALF' };
+const DTYPE_NAMES: Record<number, string> = {
+  1: 'DT_FLOAT',
+  2: 'DT_DOUBLE',
+  3: 'DT_INT32',
+  4: 'DT_UINT8',
+  6: 'DT_INT8',
+  7: 'DT_STRING',
+  9: 'DT_INT64',
+  10: 'DT_BOOL',
+  19: 'DT_HALF',
+};
 
 function dtypeName(value: unknown): string | undefined {
   if (typeof value === 'string') return value;

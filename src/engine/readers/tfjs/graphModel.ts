@@ -5,7 +5,18 @@ import { ModelReadError } from '../../errors';
 import type { LayerGraph, Shape } from '../../ir';
 import { IrBuilder, type NodeOrigin } from './builder';
 import { constantValues, constantWeight, foldConstant, type Constant } from './constFold';
-import { attrShape, attrString, inlineConstant, nodeWhere, parseGraphNodes, parseShapeProto, parseTensorName, tensorKey, type GraphNode, type TensorName } from './graphDef';
+import {
+  attrShape,
+  attrString,
+  inlineConstant,
+  nodeWhere,
+  parseGraphNodes,
+  parseShapeProto,
+  parseTensorName,
+  tensorKey,
+  type GraphNode,
+  type TensorName,
+} from './graphDef';
 import { GRAPH_OPS, NotModelled, type OpContext } from './graphOps';
 import { isObject, whereAt } from './json';
 import type { TfjsModelParts } from './modelParts';

@@ -95,7 +95,10 @@ const reduceSpatial =
   (c) => {
     const x = c.input(0);
     const rank = c.builder.tfShape(x).length;
-    const axes = c.ints(1, 'axes').map((a) => (a < 0 ? a + rank : a)).sort();
+    const axes = c
+      .ints(1, 'axes')
+      .map((a) => (a < 0 ? a + rank : a))
+      .sort();
     const spatial = c.builder.layout === 'NHWC' ? '1,2' : '2,3';
     if (rank !== 4 || axes.join() !== spatial) throw new NotModelled(`${c.node.op} over axes [${axes.join(', ')}] is not a global pooling`);
     return c.builder.globalPool(c.origin, x, kind, attrBool(c.node, 'keep_dims') ?? attrBool(c.node, 'keepdims') ?? false);
@@ -160,7 +163,12 @@ export const GRAPH_OPS: Record<string, OpHandler> = {
   Mul: binary('mul'),
   RealDiv: binary('div'),
   Div: binary('div'),
-  AddN: (c) => c.builder.elementwise(c.origin, 'add', c.node.inputs.map((_, i) => c.input(i))),
+  AddN: (c) =>
+    c.builder.elementwise(
+      c.origin,
+      'add',
+      c.node.inputs.map((_, i) => c.input(i)),
+    ),
 
   ...Object.fromEntries(Object.keys(ACTIVATIONS).map((op): [string, OpHandler] => [op, activation(op)])),
   Softmax: (c) => c.builder.softmax(c.origin, c.input(0), -1),
@@ -180,17 +188,29 @@ export const GRAPH_OPS: Record<string, OpHandler> = {
   Reshape: (c) => c.builder.reshape(c.origin, c.input(0), c.ints(1, 'shape')),
   Squeeze: (c) => {
     const x = c.input(0);
-    return c.builder.reshape(c.origin, x, c.builder.shapeRule(c.origin, () => squeezedShape(c.node, c.builder.tfShape(x))));
+    return c.builder.reshape(
+      c.origin,
+      x,
+      c.builder.shapeRule(c.origin, () => squeezedShape(c.node, c.builder.tfShape(x))),
+    );
   },
   ExpandDims: (c) => {
     const x = c.input(0);
     const axis = c.ints(1, 'dim')[0];
-    return c.builder.reshape(c.origin, x, c.builder.shapeRule(c.origin, () => expandedShape(c.builder.tfShape(x), axis)));
+    return c.builder.reshape(
+      c.origin,
+      x,
+      c.builder.shapeRule(c.origin, () => expandedShape(c.builder.tfShape(x), axis)),
+    );
   },
   Transpose: (c) => c.builder.transpose(c.origin, c.input(0), c.ints(1, 'perm')),
   ConcatV2: (c) => {
     const count = c.node.inputs.length - 1;
-    return c.builder.concat(c.origin, Array.from({ length: count }, (_, i) => c.input(i)), c.ints(count, 'axis')[0]!);
+    return c.builder.concat(
+      c.origin,
+      Array.from({ length: count }, (_, i) => c.input(i)),
+      c.ints(count, 'axis')[0]!,
+    );
   },
   Identity: identity,
   StopGradient: identity,
@@ -219,7 +239,15 @@ function applyFusedOps(c: OpContext, output: string, argsStart: number): string 
       const [scale, offset, mean, variance] = [0, 1, 2, 3].map((k) => c.weight(nextArg + k, 'batch norm parameter'));
       nextArg += 4;
       const epsilon = attrFloat(c.node, 'epsilon') ?? 1e-4;
-      result = c.builder.batchNorm(part('batchnorm'), result, { tfAxis: channelAxis(c), epsilon, trainingMode: false, gamma: scale, beta: offset, mean, variance });
+      result = c.builder.batchNorm(part('batchnorm'), result, {
+        tfAxis: channelAxis(c),
+        epsilon,
+        trainingMode: false,
+        gamma: scale,
+        beta: offset,
+        mean,
+        variance,
+      });
     } else if (ACTIVATIONS[op]) {
       const slope = op === 'Prelu' ? c.weight(nextArg++, 'alpha') : undefined;
       result = c.builder.activation(part('activation'), result, ACTIVATIONS[op]!(c.node, 'leakyrelu_alpha'), slope);

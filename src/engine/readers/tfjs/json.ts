@@ -77,7 +77,9 @@ export function formatJsonPath(jsonPath: readonly (string | number)[]): string {
 
 function describeParseError(error: ParseError): string {
   // "CommaExpected" → "comma expected"
-  return printParseErrorCode(error.error).replace(/(?<=[a-z])(?=[A-Z])/g, ' ').toLowerCase();
+  return printParseErrorCode(error.error)
+    .replace(/(?<=[a-z])(?=[A-Z])/g, ' ')
+    .toLowerCase();
 }
 
 /** Where an object or array sits: its tree node, and its container and key (jsonc-parser's own path lookup is

@@ -87,9 +87,7 @@ export function denseKernel(stored: StoredWeight, transposed: boolean, flattened
   let convert: (v: Float64Array) => Float64Array;
   if (flattenedFrom) {
     const [h, w, c] = flattenedFrom;
-    convert = transposed
-      ? (v) => permuteAxes(v, [outFeatures, h, w, c], [0, 3, 1, 2])
-      : (v) => permuteAxes(v, [h, w, c, outFeatures], [3, 2, 0, 1]);
+    convert = transposed ? (v) => permuteAxes(v, [outFeatures, h, w, c], [0, 3, 1, 2]) : (v) => permuteAxes(v, [h, w, c, outFeatures], [3, 2, 0, 1]);
   } else {
     convert = transposed ? (v) => v : (v) => permuteAxes(v, [inFeatures, outFeatures], [1, 0]);
   }

@@ -144,7 +144,12 @@ class ShardReader {
         const count = Math.min(length - filled, shardEnd - from);
         const got = readRange(shard, out, filled, count, from - shardStart, weightName);
         if (got !== count) {
-          throw new ModelReadError('truncated', shard.file, shard.where, `shard shrank since the model was opened: got ${got} of ${count} bytes of "${weightName}"`);
+          throw new ModelReadError(
+            'truncated',
+            shard.file,
+            shard.where,
+            `shard shrank since the model was opened: got ${got} of ${count} bytes of "${weightName}"`,
+          );
         }
         filled += count;
       }
@@ -265,12 +270,19 @@ function openShard(modelFile: string, folder: string, relative: unknown, where: 
   return { file, where, size: stat.size, folder, relative, modelFile };
 }
 
-function shortShards(modelFile: string, where: string, shards: Shard[], entries: ManifestEntry[], firstMissing: ManifestEntry, neededSoFar: number): ModelReadError {
+function shortShards(
+  modelFile: string,
+  where: string,
+  shards: Shard[],
+  entries: ManifestEntry[],
+  firstMissing: ManifestEntry,
+  neededSoFar: number,
+): ModelReadError {
   const needed = entries.reduce((sum, e) => sum + e.elements * e.encoding.bytesPerElement, 0);
   const held = shards.reduce((sum, s) => sum + s.size, 0);
   const last = shards[shards.length - 1];
-  const reason =
-    `weight shards hold ${held} bytes but the manifest needs ${needed} bytes; ` +
-    `"${firstMissing.name}" would end at byte ${neededSoFar}`;
-  return last ? new ModelReadError('truncated', last.file, last.where, reason) : new ModelReadError('missing-weights', modelFile, `${where}.paths`, 'the group lists no shard files');
+  const reason = `weight shards hold ${held} bytes but the manifest needs ${needed} bytes; ` + `"${firstMissing.name}" would end at byte ${neededSoFar}`;
+  return last
+    ? new ModelReadError('truncated', last.file, last.where, reason)
+    : new ModelReadError('missing-weights', modelFile, `${where}.paths`, 'the group lists no shard files');
 }
