@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readModel } from '../src/engine/readers';
-import { analyzeModel } from '../src/engine/analysis/analyzeModel';
+import { analyseModel } from '../src/engine/analysis/analyseModel';
 import { resolveNetwork, conv, dense, flatten, relu, maxPool, type NetworkSpec } from '../scripts/fixtures/network';
 import { initializeWeights } from '../scripts/fixtures/weights';
 import { writeOnnxModel } from '../scripts/fixtures/onnx-writer';
@@ -67,9 +67,9 @@ function main() {
   if (kind === 'read') {
     const { result, seconds } = timed(() => readModel(target));
     Object.assign(line, { seconds, nodes: result.nodes.length });
-  } else if (kind === 'analyze') {
+  } else if (kind === 'analyse') {
     const graph = readModel(target);
-    const { result, seconds } = timed(() => analyzeModel(graph, { fixes: false }));
+    const { result, seconds } = timed(() => analyseModel(graph, { fixes: false }));
     Object.assign(line, { seconds, layers: result.layers.length, coverage: result.model.coverage });
   } else throw new Error(`unknown case ${kind}`);
   Object.assign(line, { rssBeforeMiB: before / 2 ** 20, peakRssMiB: process.resourceUsage().maxRSS / 1024 });

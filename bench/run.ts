@@ -12,9 +12,9 @@ const cases: [string, string][] = [
   ['read', 'large'],
   ['read', path.join(thirdParty, 'ortex-ultraface-rfb320', 'Ultraface_version-RFB-320.onnx')],
   ['read', path.join(fixtures, 'cnn6', 'tfjs-graph', 'model.json')],
-  ['analyze', path.join(fixtures, 'cnn6', 'model.onnx')],
-  ['analyze', path.join(thirdParty, 'onnx-light-resnet50', 'model.onnx')],
-  ['analyze', 'large'],
+  ['analyse', path.join(fixtures, 'cnn6', 'model.onnx')],
+  ['analyse', path.join(thirdParty, 'onnx-light-resnet50', 'model.onnx')],
+  ['analyse', 'large'],
 ];
 
 largeModelPath();

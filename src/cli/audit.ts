@@ -1,7 +1,7 @@
 // `leaklint audit <paths...>`: read and analyse every model, write one report, and exit 0 / 1 / 2.
 import * as fs from 'fs';
 import * as path from 'path';
-import { analyzeModel } from '../engine/analysis/analyzeModel';
+import { analyseModel } from '../engine/analysis/analyseModel';
 import type { ModelReport } from '../engine/analysis/types';
 import { createIgnoreMatcher, defaultConfig, findConfigFile, loadConfigFile, type FailOn, type LeakLintConfig } from '../engine/config';
 import { readModel } from '../engine/readers';
@@ -63,7 +63,7 @@ export async function runAudit(paths: readonly string[], options: AuditOptions, 
     }
     try {
       reports.push(
-        analyzeModel(graph, {
+        analyseModel(graph, {
           surrogateWeights: options.surrogateWeights,
           fixes: options.fixes,
           maxFlopsPerModel: options.quick ? 0 : undefined,

@@ -67,7 +67,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
           if (token.isCancellationRequested) break;
           progress.report({ message: `${path.basename(file.fsPath)} (${i + 1}/${candidates.length})`, increment: 100 / candidates.length });
           try {
-            const analysis = await analyses.analyze(file, token);
+            const analysis = await analyses.analyse(file, token);
             if (!analysis) summary.ignored++;
             else if (analysis.kind === 'failed') summary.failed++;
             else summary.analysed++;
@@ -88,7 +88,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     try {
       return await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `LeakLint: ${path.basename(model.fsPath)}`, cancellable: true },
-        (progress, token) => analyses.analyze(model, token, (done, total, label) => progress.report({ message: `${label} (${done}/${total})` })),
+        (progress, token) => analyses.analyse(model, token, (done, total, label) => progress.report({ message: `${label} (${done}/${total})` })),
       );
     } catch (e) {
       void vscode.window.showErrorMessage(errorText(e));

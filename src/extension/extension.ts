@@ -73,7 +73,7 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
     }),
     // Granting trust lets the worker open ONNX external data: analyses made without it are redone.
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
-      for (const { uri } of analyses.all()) analyses.analyze(uri).catch(reportError);
+      for (const { uri } of analyses.all()) analyses.analyse(uri).catch(reportError);
     }),
     // A model.json opened in an editor is analysed at once; others wait for an audit or a change on disk.
     vscode.workspace.onDidOpenTextDocument((document) => analyseIfModel(document.uri)),
@@ -83,7 +83,7 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
         const reanalyse = ['thresholds', 'inputShape', 'ignore'].some((key) => event.affectsConfiguration(`leaklint.${key}`, uri));
         const reshow = ['failOn', 'rules'].some((key) => event.affectsConfiguration(`leaklint.${key}`, uri));
         try {
-          if (reanalyse) analyses.analyze(uri).catch(reportError);
+          if (reanalyse) analyses.analyse(uri).catch(reportError);
           else if (reshow) analyses.refreshSettings(uri);
         } catch (e) {
           reportError(e); // invalid settings: shown when the user runs a command
@@ -95,7 +95,7 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
 
   function analyseIfModel(uri: vscode.Uri) {
     if (uri.scheme !== 'file' || analyses.get(uri) || !uri.path.toLowerCase().endsWith('.json') || !isModelFile(uri.fsPath)) return;
-    analyses.analyze(uri).catch(reportError);
+    analyses.analyse(uri).catch(reportError);
   }
 
   return { analyses, statusBarText: () => statusBar.text, runtimePid: () => runtime?.pid };

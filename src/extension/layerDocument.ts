@@ -82,7 +82,7 @@ export class LayerDocumentProvider implements vscode.TextDocumentContentProvider
     let analysis = this.analyses.get(model);
     if (!analysis) {
       try {
-        analysis = await this.analyses.analyze(model);
+        analysis = await this.analyses.analyse(model);
       } catch (e) {
         return `LeakLint could not analyse ${model.fsPath}: ${e instanceof Error ? e.message : String(e)}\n`;
       }

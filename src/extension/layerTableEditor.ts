@@ -88,7 +88,7 @@ export class LayerTableEditorProvider implements vscode.CustomReadonlyEditorProv
     ];
     panel.onDidDispose(() => subscriptions.forEach((s) => s.dispose()));
     if (!this.analyses.get(model)) {
-      this.analyses.analyze(model).catch((e) => this.output.appendLine(`error: ${e instanceof Error ? e.message : String(e)}`));
+      this.analyses.analyse(model).catch((e) => this.output.appendLine(`error: ${e instanceof Error ? e.message : String(e)}`));
     }
   }
 }

@@ -60,7 +60,7 @@ export class ModelAnalyses implements vscode.Disposable {
    * Analyses one model with the settings of its workspace folder. Returns undefined when the file is ignored by
    * `leaklint.ignore` or the run was cancelled; throws ConfigError on invalid settings.
    */
-  async analyze(uri: vscode.Uri, token?: vscode.CancellationToken, onProgress?: ProgressListener): Promise<Analysis | undefined> {
+  async analyse(uri: vscode.Uri, token?: vscode.CancellationToken, onProgress?: ProgressListener): Promise<Analysis | undefined> {
     const config = settingsFor(uri);
     if (createIgnoreMatcher(config.ignore, config.baseDir)(uri.fsPath)) {
       this.forget(uri);
@@ -87,7 +87,7 @@ export class ModelAnalyses implements vscode.Disposable {
         read: { inputShape: config.inputShape, externalData: vscode.workspace.isTrusted },
         analysis: { thresholds: config.thresholds },
       };
-      const report = await this.runtime.analyze(request, { onProgress, cancellation: token });
+      const report = await this.runtime.analyse(request, { onProgress, cancellation: token });
       analysis = { kind: 'report', uri, report, config, text };
       this.output.appendLine(
         `${uri.fsPath}: model risk ${report.model.risk.toFixed(2)} (${report.model.severity}), COPA ${report.model.copaIndex}, ${report.seconds.toFixed(1)} s`,

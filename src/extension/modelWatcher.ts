@@ -57,7 +57,7 @@ export class ModelWatcher implements vscode.Disposable {
     this.pending.clear();
     for (const model of models) {
       try {
-        await this.analyses.analyze(model);
+        await this.analyses.analyse(model);
       } catch (e) {
         this.onError(e);
       }

@@ -67,7 +67,7 @@ type Request<T extends JobType> = Omit<Extract<JobRequest, { type: T }>, 'id' | 
 interface Job {
   id: number;
   request: JobRequest;
-  /** "job 3 (analyze /path/model.onnx)": how errors name it. */
+  /** "job 3 (analyse /path/model.onnx)": how errors name it. */
   name: string;
   options: JobOptions;
   resolve: (message: WorkerMessage) => void;
@@ -106,8 +106,8 @@ export class RuntimeClient {
   }
 
   /** Static analysis of one model (pure JavaScript). */
-  async analyze(request: Request<'analyze'>, options?: JobOptions): Promise<ModelReport> {
-    return (await this.run({ type: 'analyze', ...request }, options)).report;
+  async analyse(request: Request<'analyse'>, options?: JobOptions): Promise<ModelReport> {
+    return (await this.run({ type: 'analyse', ...request }, options)).report;
   }
 
   /** The layer table of a model, as text. */

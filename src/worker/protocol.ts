@@ -2,14 +2,14 @@
 // forked child process. The channel uses Node's 'advanced' (structured clone) serialization, so Float32Array, Map
 // and Infinity cross it unchanged.
 import type { ModelReport } from '../engine/analysis/types';
-import type { AnalysisOptions } from '../engine/analysis/analyzeModel';
+import type { AnalysisOptions } from '../engine/analysis/analyseModel';
 import type { ReadOptions } from '../engine/options';
 import type { AttackReport } from '../engine/attack/types';
 import type { AttackJobOptions } from '../engine/attack/attack';
 import type { TensorMap } from './ortForward';
 
 export type WorkerRequest =
-  | { id: number; type: 'analyze'; file: string; read: ReadOptions; analysis: Omit<AnalysisOptions, 'onProgress'> }
+  | { id: number; type: 'analyse'; file: string; read: ReadOptions; analysis: Omit<AnalysisOptions, 'onProgress'> }
   /** The layer table of a model, as text (the same as `leaklint layers`). */
   | { id: number; type: 'layers'; file: string; read: ReadOptions; baseDir: string }
   /** One onnxruntime-node forward pass with every intermediate float tensor exposed (ONNX models only). */
@@ -40,14 +40,14 @@ export type WorkerMessage =
 
 /** The final answer a job of each type resolves with (besides 'error'). */
 export interface JobAnswers {
-  analyze: Extract<WorkerMessage, { type: 'result' }>;
+  analyse: Extract<WorkerMessage, { type: 'result' }>;
   layers: Extract<WorkerMessage, { type: 'layers' }>;
   forward: Extract<WorkerMessage, { type: 'tensors' }>;
   attack: Extract<WorkerMessage, { type: 'attackResult' }>;
 }
 
 export const ANSWER_TYPE: { [T in JobType]: JobAnswers[T]['type'] } = {
-  analyze: 'result',
+  analyse: 'result',
   layers: 'layers',
   forward: 'tensors',
   attack: 'attackResult',

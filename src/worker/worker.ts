@@ -3,7 +3,7 @@
 // blocks or crashes on it. The caller (src/runtime/runtimeClient) sends one job at a time, and stops a job that will
 // not stop by killing this process; 'cancel' lets a job that awaits (the attack) stop on its own first.
 import { readModel } from '../engine/readers';
-import { analyzeModel } from '../engine/analysis/analyzeModel';
+import { analyseModel } from '../engine/analysis/analyseModel';
 import { writeLayersTable } from '../engine/reports/layers';
 import { isModelReadError } from '../engine/errors';
 import { runAttack, type ForwardCheck } from '../engine/attack/attack';
@@ -44,8 +44,8 @@ async function answer(request: JobRequest, signal: AbortSignal): Promise<WorkerM
   switch (request.type) {
     case 'layers':
       return { id, type: 'layers', text: writeLayersTable(readModel(request.file, request.read), request.baseDir) };
-    case 'analyze':
-      return { id, type: 'result', report: analyzeModel(readModel(request.file, request.read), { ...request.analysis, onProgress }) };
+    case 'analyse':
+      return { id, type: 'result', report: analyseModel(readModel(request.file, request.read), { ...request.analysis, onProgress }) };
     case 'forward': {
       const input = request.input instanceof Float32Array ? request.input : Float32Array.from(request.input);
       return { id, type: 'tensors', tensors: await ortForward(request.file, input, request.shape) };

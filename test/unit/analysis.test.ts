@@ -4,14 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
 import { readModel } from '../../src/engine/readers';
-import { analyzeModel } from '../../src/engine/analysis/analyzeModel';
+import { analyseModel } from '../../src/engine/analysis/analyseModel';
 import type { LayerFinding, ModelReport } from '../../src/engine/analysis/types';
 import { node, readSpec, removeTempDirs, tensor, valueInfo } from './onnx-helpers';
 
 const generated = path.resolve(__dirname, '../fixtures/generated');
 
 function audit(relative: string, fixes = false): ModelReport {
-  return analyzeModel(readModel(path.join(generated, relative)), { fixes });
+  return analyseModel(readModel(path.join(generated, relative)), { fixes });
 }
 
 function ranks(layer: LayerFinding) {
@@ -184,7 +184,7 @@ test('fixes are proven by re-analysis: fewer filters in LeNet conv 1 make it und
 });
 
 test('a layer that cannot be analysed is never reported as safe', () => {
-  const report = analyzeModel(readModel(path.resolve(__dirname, '../fixtures/third-party/onnx-light-bvlc-alexnet/model.onnx')), { fixes: false });
+  const report = analyseModel(readModel(path.resolve(__dirname, '../fixtures/third-party/onnx-light-bvlc-alexnet/model.onnx')), { fixes: false });
   const lrn = report.layers.filter((l) => l.status === 'not-analysed');
   assert.ok(lrn.length > 0);
   for (const l of lrn) {
@@ -208,7 +208,7 @@ test('unanalysed layers pass everything through: the model is not made safe by o
       tensor('b', [10], Array(10).fill(0.1)),
     ],
   };
-  const report = analyzeModel(readSpec(spec), { fixes: false });
+  const report = analyseModel(readSpec(spec), { fixes: false });
   const unanalysed = report.layers.filter((l) => l.status === 'not-analysed');
   assert.equal(unanalysed.length, 3);
   for (const l of unanalysed) {
@@ -221,7 +221,7 @@ test('unanalysed layers pass everything through: the model is not made safe by o
 });
 
 test('ResNet-50: identity skips are joint blocks, projection skips are reported as not analysed', () => {
-  const report = analyzeModel(readModel(path.resolve(__dirname, '../fixtures/third-party/onnx-light-resnet50/model.onnx')), { fixes: false });
+  const report = analyseModel(readModel(path.resolve(__dirname, '../fixtures/third-party/onnx-light-resnet50/model.onnx')), { fixes: false });
   const additions = report.layers.filter((l) => l.op === 'residual');
   assert.equal(additions.length, 16);
   // ResNet-50 has one projection shortcut per stage (4) and 12 identity shortcuts.

@@ -11,7 +11,7 @@ import { runAttack } from '../../src/engine/attack/attack';
 import { AttackNetwork } from '../../src/engine/attack/network';
 import { logitsDeltaWithoutBias, recoverLabel } from '../../src/engine/attack/labels';
 import { reconstruct } from '../../src/engine/attack/reconstruct';
-import { analyzeModel } from '../../src/engine/analysis/analyzeModel';
+import { analyseModel } from '../../src/engine/analysis/analyseModel';
 import { defaultSampleFolder, loadSampleImages } from '../../src/engine/images/modelInput';
 import { ortForward } from '../../src/worker/ortForward';
 import { encodeSafetensors, readSafetensors } from '../../src/engine/readers/safetensors';
@@ -59,7 +59,7 @@ test('CNN6 (LeakyReLU 0.2, biased last layer) gives every sample image back to f
 
 test('CNN6-d visibly fails in closed form, and the failure starts at layer 2 as the analysis predicts', async (t) => {
   const graph = model('cnn6d');
-  const analysis = analyzeModel(graph, { fixes: false });
+  const analysis = analyseModel(graph, { fixes: false });
   const report = await runAttack(graph, { normalization: CENTRED, maxImages: 2 });
   for (const image of report.images) {
     t.diagnostic(

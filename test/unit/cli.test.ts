@@ -197,7 +197,7 @@ describe('model discovery', () => {
   });
 });
 
-// These need the analysis (src/engine/analysis/analyzeModel.ts).
+// These need the analysis (src/engine/analysis/analyseModel.ts).
 describe('leaklint audit', () => {
   it('exits 2 and reports the failure when a model cannot be read', async () => {
     const folder = path.join(tmp, 'broken');

@@ -80,7 +80,7 @@ describe('background runtime', () => {
 
   it('reports progress, and fails a forward pass it cannot run with a clear error naming the model', async () => {
     const labels: string[] = [];
-    await client.analyze(QUICK_ANALYSIS, { onProgress: (_done, _total, label) => labels.push(label) });
+    await client.analyse(QUICK_ANALYSIS, { onProgress: (_done, _total, label) => labels.push(label) });
     assert.ok(labels.includes('conv_1'), labels.join());
 
     await assert.rejects(
@@ -94,33 +94,33 @@ describe('background runtime', () => {
 
   it('fails a job over its time budget, and runs the next job in a fresh process', async () => {
     const { onProgress, started } = progressSeen();
-    const slow = client.analyze(SLOW_ANALYSIS, { timeBudgetMs: 300, onProgress });
+    const slow = client.analyse(SLOW_ANALYSIS, { timeBudgetMs: 300, onProgress });
     const firstPid = await started.then(() => client.pid);
     await assert.rejects(
       slow,
       (e: unknown) =>
         e instanceof RuntimeError &&
         e.stopped === 'time-budget' &&
-        /^job \d+ \(analyze .*cnn6.model\.onnx\) went over its time budget of 0\.3 s/.test(e.message),
+        /^job \d+ \(analyse .*cnn6.model\.onnx\) went over its time budget of 0\.3 s/.test(e.message),
     );
-    const report = await client.analyze(QUICK_ANALYSIS);
+    const report = await client.analyse(QUICK_ANALYSIS);
     assert.equal(report.layers[0].metrics.deficiency, 2821);
     assert.notEqual(client.pid, firstPid);
   });
 
   it('fails only the job of a worker killed mid-job (SIGKILL), and the next job succeeds', async () => {
     const { onProgress, started } = progressSeen();
-    const slow = client.analyze(SLOW_ANALYSIS, { onProgress });
+    const slow = client.analyse(SLOW_ANALYSIS, { onProgress });
     await started;
     const killedPid = client.pid!;
     process.kill(killedPid, 'SIGKILL');
     await assert.rejects(slow, (e: unknown) => {
       assert.ok(e instanceof RuntimeError && e.stopped === 'worker-exit', String(e));
-      assert.match(e.message, /^job \d+ \(analyze .*cnn6.model\.onnx\) failed: the LeakLint worker process was killed \(SIGKILL/);
+      assert.match(e.message, /^job \d+ \(analyse .*cnn6.model\.onnx\) failed: the LeakLint worker process was killed \(SIGKILL/);
       assert.match(e.message, /the next job starts a fresh worker/);
       return true;
     });
-    const report = await client.analyze(QUICK_ANALYSIS);
+    const report = await client.analyse(QUICK_ANALYSIS);
     assert.equal(report.layers[0].metrics.deficiency, 2821);
     assert.notEqual(client.pid, killedPid);
   });
@@ -128,7 +128,7 @@ describe('background runtime', () => {
   it('cancels with an AbortSignal or a cancellation token: running, queued, and already-aborted jobs', async () => {
     const controller = new AbortController();
     const { onProgress, started } = progressSeen();
-    const running = client.analyze(SLOW_ANALYSIS, { signal: controller.signal, onProgress });
+    const running = client.analyse(SLOW_ANALYSIS, { signal: controller.signal, onProgress });
     let cancelQueued: (() => unknown) | undefined;
     const token = { onCancellationRequested: (listener: () => unknown) => ((cancelQueued = listener), { dispose: () => (cancelQueued = undefined) }) };
     const queued = client.layers({ file: CNN6, read: {}, baseDir: ROOT }, { cancellation: token });
@@ -140,7 +140,7 @@ describe('background runtime', () => {
     await assert.rejects(running, cancelled);
     await assert.rejects(queued, cancelled);
     assert.match(await next, /conv_6/);
-    await assert.rejects(client.analyze(QUICK_ANALYSIS, { signal: AbortSignal.abort() }), cancelled);
+    await assert.rejects(client.analyse(QUICK_ANALYSIS, { signal: AbortSignal.abort() }), cancelled);
   });
 
   it('runs the attack in the child, with progress and the onnxruntime-node cross-check only when trusted', async () => {
@@ -208,7 +208,7 @@ describe('background runtime', () => {
         fs.rmSync(control, { recursive: true });
       }
       const nativeLoaded = () => fs.readFileSync(`/proc/${isolated.pid}/maps`, 'utf8').includes('libonnxruntime');
-      await isolated.analyze(QUICK_ANALYSIS);
+      await isolated.analyse(QUICK_ANALYSIS);
       if (process.platform === 'linux') assert.equal(nativeLoaded(), false, 'static analysis loaded native code');
       const tensors = await isolated.forward({ file: CNN6, input: testImage(3 * 32 * 32), shape: [1, 3, 32, 32] });
       assert.ok(tensors.has('logits'));
@@ -226,8 +226,8 @@ describe('background runtime', () => {
   it('refuses jobs once disposed, failing the queued ones', async () => {
     const disposable = new RuntimeClient(WORKER);
     const running = assert.rejects(
-      disposable.analyze(SLOW_ANALYSIS),
-      /job 1 \(analyze .*\) failed: the LeakLint worker process was stopped \(the LeakLint runtime was disposed\)$/,
+      disposable.analyse(SLOW_ANALYSIS),
+      /job 1 \(analyse .*\) failed: the LeakLint worker process was stopped \(the LeakLint runtime was disposed\)$/,
     );
     const queued = assert.rejects(
       disposable.layers({ file: CNN6, read: {}, baseDir: ROOT }),

@@ -34,7 +34,7 @@ describe('background worker', () => {
 
   it('analyses a model in the child process, with progress', async () => {
     const progress: string[] = [];
-    const report = await client.analyze(
+    const report = await client.analyse(
       { file: path.join(generated, 'cnn2_c6/model.onnx'), read: {}, analysis: { fixes: false } },
       { onProgress: (_done, _total, label) => progress.push(label) },
     );
@@ -48,7 +48,7 @@ describe('background worker', () => {
     const garbage = path.join(tmp, 'garbage.onnx');
     fs.writeFileSync(garbage, 'not a model at all\n'.repeat(10));
     await assert.rejects(
-      client.analyze({ file: garbage, read: {}, analysis: {} }),
+      client.analyse({ file: garbage, read: {}, analysis: {} }),
       (e: unknown) => e instanceof RuntimeError && e.code === 'not-a-model' && e.message.includes('garbage.onnx'),
     );
   });
@@ -56,10 +56,10 @@ describe('background worker', () => {
   it('cancels by stopping the process, and starts a fresh one for the next request', async () => {
     let cancel: (() => void) | undefined;
     const token = { onCancellationRequested: (listener: () => void) => ((cancel = listener), { dispose: () => (cancel = undefined) }) };
-    const slow = client.analyze({ file: path.join(generated, 'cnn6/model.onnx'), read: {}, analysis: {} }, { cancellation: token });
+    const slow = client.analyse({ file: path.join(generated, 'cnn6/model.onnx'), read: {}, analysis: {} }, { cancellation: token });
     setTimeout(() => cancel?.(), 200);
     await assert.rejects(slow, /cancelled/);
-    const report = await client.analyze({ file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, analysis: { fixes: false } });
+    const report = await client.analyse({ file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, analysis: { fixes: false } });
     assert.equal(report.layers[0].metrics.deficiency, 2821);
   });
 });

@@ -21,7 +21,7 @@ export interface SystemOptions {
 
 export const DEFAULT_MAX_NUMERICAL_UNKNOWNS = 16384;
 
-/** Metrics a unit's own system determines; the graph-level fields (RA-i, COPA) are added by analyzeModel. */
+/** Metrics a unit's own system determines; the graph-level fields (RA-i, COPA) are added by analyseModel. */
 export type SystemMetrics = Omit<LayerMetrics, 'virtualConstraints' | 'raCount' | 'raNumerical' | 'copaWeight' | 'copaTerm'>;
 
 export interface UnitSystem {

@@ -9,7 +9,7 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
   let api;
   suiteSetup(async () => {
     ({ api } = await leaklint());
-    for (const file of [['tfjs', 'model.json'], ['model.onnx']]) await api.analyses.analyze(workspaceFile(...file));
+    for (const file of [['tfjs', 'model.json'], ['model.onnx']]) await api.analyses.analyse(workspaceFile(...file));
   });
 
   test('hover on a model.json layer object: risk, equations, reason, fixes, command links', async () => {

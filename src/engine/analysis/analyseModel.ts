@@ -54,7 +54,7 @@ export interface GraphAnalysis {
 /** Cache of unit systems keyed by geometry and weights, shared across the fix re-analyses. */
 export type SystemCache = Map<string, UnitSystem>;
 
-export function analyzeModel(graph: LayerGraph, options: AnalysisOptions = {}): ModelReport {
+export function analyseModel(graph: LayerGraph, options: AnalysisOptions = {}): ModelReport {
   const started = performance.now();
   const thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
   const unitGraph = buildAnalysisGraph(graph);
