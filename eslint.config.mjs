@@ -19,11 +19,85 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
-  // Only the VS Code adapter (and the suite that runs inside VS Code) may import vscode.
+  // The boundaries of docs/architecture.md. The engine reads no file system, loads no native code and knows no
+  // adapter; adapters reach the engine only through its front door (src/engine/index.ts); only the extension
+  // imports vscode.
+  {
+    files: ['src/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...['fs', 'fs/promises', 'node:fs', 'node:fs/promises'].map((name) => ({
+              name,
+              message: 'The engine reads files through FileAccess (src/engine/files).',
+            })),
+            ...['child_process', 'node:child_process', 'worker_threads'].map((name) => ({
+              name,
+              message: 'Processes belong to the runtime (src/runtime, src/worker).',
+            })),
+            { name: 'onnxruntime-node', message: 'The engine builds graphs; the background worker runs them.' },
+            { name: 'vscode', message: 'Only src/extension talks to VS Code.' },
+          ],
+          patterns: [
+            { group: ['**/cli/**', '**/extension/**', '**/worker/**', '**/runtime/**', '**/node/**', '**/shared/**'], message: 'The engine knows no adapter.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/engine/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['onnxruntime-node'].map((name) => ({ name, message: 'Only the background worker (src/worker) loads onnxruntime-node.' })),
+          patterns: [{ group: ['**/engine/**'], message: 'Adapters import the engine through its front door: ../engine (src/engine/index.ts).' }],
+        },
+      ],
+    },
+  },
   {
     files: ['src/**/*.ts', 'webview-ui/**/*.ts'],
-    ignores: ['src/extension/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'Only src/extension talks to VS Code.' }] }] },
+    ignores: ['src/extension/**', 'src/engine/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'Only src/extension talks to VS Code.' }, 'onnxruntime-node'],
+          patterns: [{ group: ['**/engine/**'], message: 'Adapters import the engine through its front door: ../engine (src/engine/index.ts).' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/worker/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'vscode', message: 'Only src/extension talks to VS Code.' }],
+          patterns: [{ group: ['**/engine/**'], message: 'Adapters import the engine through its front door.' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['webview-ui/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['vscode'],
+          patterns: [
+            { group: ['**/engine', '**/engine/**', '**/extension/**'], message: 'The webview gets display data through src/shared/webviewProtocol.ts only.' },
+          ],
+        },
+      ],
+    },
   },
   // Tests read raw model JSON of any shape.
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },

@@ -5,9 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { readModel } from '../src/engine/readers';
+import { nodeFileAccess as files } from '../src/node/nodeFileAccess';
+import { bundledSamplesFolder } from '../src/node/bundle';
 import { AttackNetwork } from '../src/engine/attack/network';
 import { reconstruct, relativeError } from '../src/engine/attack/reconstruct';
-import { defaultSampleFolder, loadSampleImages } from '../src/engine/images/modelInput';
+import { loadSampleImages } from '../src/engine/images/modelInput';
 import { ConvOperator } from '../src/engine/analysis/convOperators';
 import { convGeometry, type ConvGeometryInit } from '../src/engine/analysis/convGeometry';
 import { gaussianArray } from '../src/engine/analysis/random';
@@ -27,10 +29,10 @@ const cases: Case[] = [
   ...STEMS.map((_, index) => ({ kind: 'stem' as const, index })),
 ];
 
-function runModelCase(model: string, imageName: string) {
-  const graph = readModel(path.join(fixtures, model, 'model.onnx'));
+async function runModelCase(model: string, imageName: string) {
+  const graph = await readModel(files, path.join(fixtures, model, 'model.onnx'));
   const net = AttackNetwork.fromGraph(graph);
-  const samples = loadSampleImages(defaultSampleFolder(), net.inputShape, { mean: [0.5], std: [1] });
+  const samples = await loadSampleImages(files, bundledSamplesFolder(), net.inputShape, { mean: [0.5], std: [1] });
   const sample = samples.find((s) => s.name.startsWith(imageName))!;
   // One warm-up run so that the figures are for JIT-compiled code, as in a long-lived worker.
   reconstruct(net, net.trainingStep(sample.input, 3).step.gradients);
@@ -52,11 +54,11 @@ function runModelCase(model: string, imageName: string) {
   };
 }
 
-function runStemCase(index: number) {
+async function runStemCase(index: number) {
   const stem = STEMS[index];
   const g = convGeometry(stem.init);
   const op = new ConvOperator(g);
-  const [sample] = loadSampleImages(defaultSampleFolder(), [3, 224, 224], { mean: [0.5], std: [1] }, { limit: 1 });
+  const [sample] = await loadSampleImages(files, bundledSamplesFolder(), [3, 224, 224], { mean: [0.5], std: [1] }, { limit: 1 });
   const x = sample.input;
   const W = gaussianArray(g.nW, 1, Math.sqrt(2 / (g.inPerGroup * g.kernel[0] * g.kernel[1])));
   const z = op.forward(W, x);
@@ -79,7 +81,7 @@ function runStemCase(index: number) {
 const caseArg = process.argv.indexOf('--case');
 if (caseArg >= 0) {
   const c = cases[Number(process.argv[caseArg + 1])];
-  console.log(JSON.stringify(c.kind === 'model' ? runModelCase(c.model, c.image) : runStemCase(c.index)));
+  void (c.kind === 'model' ? runModelCase(c.model, c.image) : runStemCase(c.index)).then((result) => console.log(JSON.stringify(result)));
 } else {
   console.log('case                                        forward  gradients   total  rel. error  peak RSS MiB  layers (output → input)');
   cases.forEach((_, i) => {

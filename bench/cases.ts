@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { readModel } from '../src/engine/readers';
+import { nodeFileAccess as files } from '../src/node/nodeFileAccess';
 import { analyseModel } from '../src/engine/analysis/analyseModel';
 import { resolveNetwork, conv, dense, flatten, relu, maxPool, type NetworkSpec } from '../scripts/fixtures/network';
 import { initializeWeights } from '../scripts/fixtures/weights';
@@ -53,27 +54,27 @@ export function largeModelPath(): string {
   return file;
 }
 
-function timed<T>(work: () => T): { result: T; seconds: number } {
+async function timed<T>(work: () => T | Promise<T>): Promise<{ result: T; seconds: number }> {
   const started = process.hrtime.bigint();
-  const result = work();
+  const result = await work();
   return { result, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
-function main() {
+async function main() {
   const [kind, file] = process.argv.slice(2);
   const target = file === 'large' ? largeModelPath() : file;
   const before = process.memoryUsage().rss;
   const line: Record<string, unknown> = { case: kind, file: path.relative(process.cwd(), target), bytes: fs.statSync(target).size };
   if (kind === 'read') {
-    const { result, seconds } = timed(() => readModel(target));
+    const { result, seconds } = await timed(() => readModel(files, target));
     Object.assign(line, { seconds, nodes: result.nodes.length });
   } else if (kind === 'analyse') {
-    const graph = readModel(target);
-    const { result, seconds } = timed(() => analyseModel(graph, { fixes: false }));
+    const graph = await readModel(files, target);
+    const { result, seconds } = await timed(() => analyseModel(graph, { fixes: false }));
     Object.assign(line, { seconds, layers: result.layers.length, coverage: result.model.coverage });
   } else throw new Error(`unknown case ${kind}`);
   Object.assign(line, { rssBeforeMiB: before / 2 ** 20, peakRssMiB: process.resourceUsage().maxRSS / 1024 });
   console.log(JSON.stringify(line));
 }
 
-if (require.main === module) main();
+if (require.main === module) void main();

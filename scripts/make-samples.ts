@@ -5,13 +5,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { encodePng, floatImageToRgba, readImage } from '../src/engine/images/codec';
+import { nodeFileAccess as files } from '../src/node/nodeFileAccess';
 import { centerCropResize } from '../src/engine/images/resize';
 
 const SAMPLE_SIZE = 224;
 const DEFAULT_SOURCE = path.resolve(__dirname, '../test/fixtures/sample-images/original');
 const DEFAULT_OUT = path.resolve(__dirname, '../media/samples');
 
-function main(): void {
+async function main(): Promise<void> {
   const source = path.resolve(process.argv[2] ?? DEFAULT_SOURCE);
   const out = path.resolve(process.argv[3] ?? DEFAULT_OUT);
   const originals = fs
@@ -22,7 +23,7 @@ function main(): void {
   fs.mkdirSync(out, { recursive: true });
   let total = 0;
   for (const name of originals) {
-    const image = readImage(path.join(source, name));
+    const image = await readImage(files, path.join(source, name));
     const sample = centerCropResize(image, SAMPLE_SIZE, SAMPLE_SIZE);
     // encodePng stores grey photos (R = G = B everywhere) as 8-bit greyscale PNG.
     const bytes = encodePng(floatImageToRgba(sample));
@@ -34,4 +35,4 @@ function main(): void {
   console.log(`wrote ${originals.length} samples, ${(total / 1024).toFixed(0)} KiB in total, to ${out}`);
 }
 
-main();
+void main();

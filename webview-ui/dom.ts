@@ -1,5 +1,5 @@
 // DOM helpers shared by the webview's views (no framework: the views are small and the CSP forbids inline code).
-import type { ViewToHost } from './protocol';
+import type { ViewToHost } from '../src/shared/webviewProtocol';
 
 export interface VsCodeApi {
   postMessage(message: ViewToHost): void;

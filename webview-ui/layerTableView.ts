@@ -1,6 +1,6 @@
 // The ONNX custom editor's view: model metrics and a layer table coloured by risk; hovering or clicking a row shows
 // the layer's details; "Run attack" and "Open layer document" ask the host. Data arrives display-ready.
-import type { HostToView, TableRow, TableState } from './protocol';
+import type { HostToView, TableRow, TableState } from '../src/shared/webviewProtocol';
 import { button, element, initialState, type VsCodeApi } from './dom';
 
 function details(row: TableRow) {

@@ -1,6 +1,6 @@
 // The one webview bundle: mounts the view the HTML shell names in data-view (src/extension/webviewHtml.ts), then
 // tells the host it is ready. Errors are reported to the host, which logs them.
-import type { ViewKind } from './protocol';
+import type { ViewKind } from '../src/shared/webviewProtocol';
 import type { VsCodeApi } from './dom';
 import { mountReconstructions } from './reconstructionView';
 import { mountLayerTable } from './layerTableView';

@@ -1,7 +1,7 @@
 // The reconstruction view: renders the state the extension host posts (progress, each sample image beside its
 // reconstruction with PSNR/SSIM and the recovered label, a per-layer residual/error chart, the verdict) and sends
 // back "run" and "cancel". Images are webview resource URIs; it never touches files.
-import type { HostToView, ViewImage, ViewState } from './protocol';
+import type { HostToView, ViewImage, ViewState } from '../src/shared/webviewProtocol';
 import { button, element, initialState, type VsCodeApi } from './dom';
 
 const SVG = 'http://www.w3.org/2000/svg';

@@ -2,29 +2,40 @@
 // write, per image, the original, the reconstruction, a side-by-side PNG and a JSON; plus attack.json and reports.
 import * as fs from 'fs';
 import * as path from 'path';
-import { attackJson, type AttackJobOptions } from '../engine/attack/attack';
-import type { AttackReport } from '../engine/attack/types';
-import { formatReport, REPORT_EXTENSIONS, type ReportFormat } from '../engine/reports';
-import { formatDecibels, formatSsim } from '../engine/reports/attack';
-import { displayPath, renderTextTable } from '../engine/reports/format';
-import { CliAttackRunner } from './attackRunner';
-import { CliError, ExitCode, TOOL, type CliContext } from './context';
+import {
+  attackJson,
+  attackOptionsOf,
+  displayPath,
+  formatReport,
+  leaks,
+  REPORT_EXTENSIONS,
+  TOOL,
+  writeAttackSummary,
+  type AttackJobOptions,
+  type AttackReport,
+  type OutputFile,
+  type ReportFormat,
+} from '../engine';
+import { bundledSamplesFolder } from '../node/bundle';
+import { writeOutputFiles } from '../node/outputs';
+import { loadConfig } from './audit';
+import { CliError, ExitCode, formatFailure, type CliContext } from './context';
 import { Progress } from './progress';
-
-/** PSNR from which a reconstruction counts as a proven leak (recognisable image) for --fail-on-leak. */
-export const LEAK_PSNR_DB = 30;
+import { createCliRuntime } from './runtime';
 
 export interface AttackCommandOptions {
   image?: string;
   maxImages?: number;
   label?: number;
   out: string;
-  refine: boolean;
+  refine?: boolean;
   refineBudgetSeconds?: number;
   gradients?: string;
   mean?: number[];
   std?: number[];
   inputShape?: number[];
+  /** Config file; default: leaklint.config.json in the working directory, if any. */
+  config?: string;
   /** Extra reports besides attack.json (markdown, html). */
   format: ReportFormat[];
   failOnLeak: boolean;
@@ -34,47 +45,64 @@ export interface AttackCommandOptions {
 export async function runAttackCommand(model: string, options: AttackCommandOptions, context: CliContext): Promise<ExitCode> {
   const file = path.resolve(context.cwd, model);
   if (!fs.existsSync(file)) throw new CliError(`${displayPath(file, context.cwd)}: no such file`);
+  const config = await loadConfig(options.config, context.cwd);
   const out = path.resolve(context.cwd, options.out);
-  const jobOptions: AttackJobOptions = {
+  const overrides: Partial<AttackJobOptions> = {
     ...imageOption(options.image, context.cwd),
-    maxImages: options.maxImages,
-    label: options.label,
-    refine: options.refine,
-    refineBudgetMs: options.refineBudgetSeconds !== undefined ? options.refineBudgetSeconds * 1000 : undefined,
-    gradientsFile: options.gradients ? path.resolve(context.cwd, options.gradients) : undefined,
-    normalization: options.mean || options.std ? { mean: options.mean ?? [0], std: options.std ?? [1] } : undefined,
-    outDir: out,
+    ...(options.maxImages !== undefined ? { maxImages: options.maxImages } : {}),
+    ...(options.label !== undefined ? { label: options.label } : {}),
+    ...(options.refine !== undefined ? { refine: options.refine } : {}),
+    ...(options.refineBudgetSeconds !== undefined ? { refineBudgetMs: options.refineBudgetSeconds * 1000 } : {}),
+    ...(options.gradients ? { gradientsFile: path.resolve(context.cwd, options.gradients) } : {}),
+    ...(options.mean || options.std ? { normalization: { mean: options.mean ?? [0], std: options.std ?? [1] } } : {}),
   };
   const progress = new Progress(context, options.progress);
   progress.model(0, 1, file);
-  const runner = new CliAttackRunner();
-  let report: AttackReport;
+  const runtime = createCliRuntime();
+  let outcome;
   try {
-    report = await runner.run({ file, read: { inputShape: options.inputShape }, options: jobOptions }, progress);
+    outcome = await runtime.attack(
+      {
+        file,
+        config: { inputShape: options.inputShape ?? config.inputShape },
+        options: attackOptionsOf(config, bundledSamplesFolder(), overrides),
+        trusted: true,
+      },
+      { onProgress: (done, total, label) => progress.steps(done, total, label) },
+    );
   } catch (e) {
     progress.clear();
     context.stderr(`leaklint: ${displayPath(file, context.cwd)}: ${(e as Error).message}\n`);
     return ExitCode.error;
   } finally {
-    runner.dispose();
+    runtime.dispose();
   }
   progress.clear();
-  writeAttackOutputs([report], out, options.format, context);
-  context.stdout(attackSummary(report, context.cwd));
-  return options.failOnLeak && leaks(report) ? ExitCode.findings : ExitCode.clean;
+  if (outcome.kind === 'failure') {
+    context.stderr(formatFailure(outcome.failure, context.cwd) + '\n');
+    return ExitCode.error;
+  }
+  if (outcome.kind === 'not-run') {
+    context.stderr(`leaklint: ${displayPath(file, context.cwd)}: ${outcome.reason}\n`);
+    return ExitCode.error;
+  }
+  await writeAttackOutputs(outcome.report, outcome.files, out, options.format, context);
+  context.stdout(writeAttackSummary(outcome.report, context.cwd));
+  return options.failOnLeak && leaks(outcome.report) ? ExitCode.findings : ExitCode.clean;
 }
 
-export function leaks(report: AttackReport): boolean {
-  return report.images.some((image) => (image.quality?.clipped.psnr ?? 0) >= LEAK_PSNR_DB);
-}
-
-/** attack.json plus any requested reports, into `out`. */
-export function writeAttackOutputs(reports: AttackReport[], out: string, formats: ReportFormat[], context: CliContext): void {
-  fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, 'attack.json'), attackJson(reports.length === 1 ? reports[0] : reports));
+/** The images and their JSON, attack.json and any requested reports, into `out`. */
+async function writeAttackOutputs(report: AttackReport, files: OutputFile[], out: string, formats: ReportFormat[], context: CliContext): Promise<void> {
+  const reports: OutputFile[] = [{ path: 'attack.json', bytes: new TextEncoder().encode(attackJson(report)) }];
+  const attackFiles = new Map(files.map((f) => [f.path, f.bytes]));
   for (const format of formats) {
-    const text = formatReport(format, { tool: TOOL, reports: [], failures: [], baseDir: context.cwd, attacks: reports, reportDir: out });
-    fs.writeFileSync(path.join(out, `leaklint-attack.${REPORT_EXTENSIONS[format]}`), text);
+    const text = formatReport(format, { tool: TOOL, reports: [], failures: [], baseDir: context.cwd, attacks: [report], attackFiles });
+    reports.push({ path: `leaklint-attack.${REPORT_EXTENSIONS[format]}`, bytes: new TextEncoder().encode(text) });
+  }
+  try {
+    await writeOutputFiles(out, [...files, ...reports]);
+  } catch (e) {
+    throw new CliError(`cannot write the attack results to ${displayPath(out, context.cwd)}: ${(e as Error).message}`);
   }
   context.stderr(`leaklint: attack results written to ${displayPath(out, context.cwd)}\n`);
 }
@@ -89,27 +117,4 @@ function imageOption(image: string | undefined, cwd: string): Pick<AttackJobOpti
     throw new CliError(`--image ${image}: no such file or folder`);
   }
   return stat.isDirectory() ? { imageFolder: target } : { imageFiles: [target] };
-}
-
-export function attackSummary(report: AttackReport, cwd: string): string {
-  const rows = report.images.map((image) => [
-    image.image,
-    `${image.recoveredLabel}${image.labelRecovered ? '' : ` (was ${image.label})`}`,
-    image.reachedInput ? 'yes' : 'no',
-    formatDecibels(image.quality?.clipped.psnr),
-    formatSsim(image.quality?.clipped.ssim),
-    image.relativeError !== undefined ? image.relativeError.toExponential(1) : '-',
-    `${image.seconds.total.toFixed(2)} s`,
-  ]);
-  const table = renderTextTable(['image', 'label', 'reached input', 'PSNR', 'SSIM', 'rel. error', 'time'], rows, [
-    'left',
-    'left',
-    'left',
-    'right',
-    'right',
-    'right',
-    'right',
-  ]);
-  const stop = report.images.find((i) => i.stoppedAt)?.stoppedAt;
-  return `${displayPath(report.file, cwd)}\n${table}\n${stop ? `stopped at ${stop.unitId}: ${stop.reason}\n` : ''}${report.verdict}\n`;
 }

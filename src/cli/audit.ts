@@ -1,17 +1,35 @@
-// `leaklint audit <paths...>`: read and analyse every model, write one report, and exit 0 / 1 / 2.
+// `leaklint audit <paths...>`: find the models, audit each (the engine's auditFile, in this process), optionally
+// attack each in the background runtime, write one report, and exit 0 / 1 / 2.
 import * as fs from 'fs';
 import * as path from 'path';
-import { analyseModel } from '../engine/analysis/analyseModel';
-import type { ModelReport } from '../engine/analysis/types';
-import { createIgnoreMatcher, defaultConfig, findConfigFile, loadConfigFile, type FailOn, type LeakLintConfig } from '../engine/config';
-import { readModel } from '../engine/readers';
-import { collectIssues, failsOn, formatReport, REPORT_EXTENSIONS, type ReadFailure, type ReportFormat, type ReportInput } from '../engine/reports';
-import { displayPath } from '../engine/reports/format';
-import { asReadError, CliError, ExitCode, formatReadError, TOOL, type CliContext } from './context';
-import { discoverModelFiles } from './discover';
+import {
+  attackOptionsOf,
+  auditFile,
+  collectIssues,
+  createIgnoreMatcher,
+  defaultConfig,
+  discoverModelFiles,
+  displayPath,
+  failsOn,
+  findConfigFile,
+  formatOptionsOf,
+  formatReport,
+  loadConfigFile,
+  REPORT_EXTENSIONS,
+  reportInputOf,
+  type AttackReport,
+  type AuditOutcome,
+  type FailOn,
+  type LeakLintConfig,
+  type ModelReport,
+  type ReportFormat,
+} from '../engine';
+import { bundledSamplesFolder } from '../node/bundle';
+import { nodeFileAccess } from '../node/nodeFileAccess';
+import { writeOutputFiles } from '../node/outputs';
+import { CliError, ExitCode, formatFailure, type CliContext } from './context';
 import { Progress } from './progress';
-import { CliAttackRunner } from './attackRunner';
-import type { AttackReport } from '../engine/attack/types';
+import { createCliRuntime } from './runtime';
 
 export interface AuditOptions {
   /** One report per format; several need `out` to name a folder. */
@@ -23,78 +41,55 @@ export interface AuditOptions {
   inputShape?: number[];
   /** Config file; default: leaklint.config.json in the working directory, if any. */
   config?: string;
-  surrogateWeights: boolean;
-  fixes: boolean;
-  /** Counts and structural bounds only (no numerical ranks). */
-  quick: boolean;
+  /** Each overrides the config's key of the same name when set. */
+  surrogateWeights?: boolean;
+  fixes?: boolean;
+  quick?: boolean;
   progress: boolean;
   /** Also run the reconstruction attack on each analysed model (images go next to the reports). */
-  attack?: { maxImages: number; refine: boolean };
+  attack?: { maxImages?: number; refine?: boolean };
 }
 
 export async function runAudit(paths: readonly string[], options: AuditOptions, context: CliContext): Promise<ExitCode> {
-  const config = loadConfig(options.config, context.cwd);
-  const failOn = options.failOn ?? config.failOn;
+  const config = withOverrides(await loadConfig(options.config, context.cwd), options);
   if (options.format.length > 1 && !(options.out && namesFolder(options.out, context.cwd))) {
     throw new CliError('several formats need --out <folder>/ to write one report each');
   }
-  const inputShape = options.inputShape ?? config.inputShape;
   if (options.attack && !(options.out && namesFolder(options.out, context.cwd))) {
     throw new CliError('--attack needs --out <folder>/ for the reconstruction images');
   }
 
-  const discovery = discoverModelFiles(paths, context.cwd, createIgnoreMatcher(config.ignore, config.baseDir));
+  const discovery = await discoverModelFiles(nodeFileAccess, paths, context.cwd, createIgnoreMatcher(config.ignore, config.baseDir));
   for (const { folder, reason } of discovery.unreadableFolders) {
     context.stderr(`leaklint: ${displayPath(folder, context.cwd)}: cannot list the folder (${reason}); skipped\n`);
   }
   if (discovery.files.length === 0) context.stderr(`leaklint: no model files found in ${paths.join(', ')}\n`);
 
   const progress = new Progress(context, options.progress);
-  const reports: ModelReport[] = [];
-  const failures: ReadFailure[] = [];
-  discovery.files.forEach((file, index) => {
+  const outcomes: AuditOutcome[] = [];
+  for (const [index, file] of discovery.files.entries()) {
     progress.model(index, discovery.files.length, file);
-    let graph;
-    try {
-      graph = readModel(file, { inputShape });
-    } catch (e) {
-      failures.push({ file, error: asReadError(file, e, 'reading') });
-      return;
-    }
-    try {
-      reports.push(
-        analyseModel(graph, {
-          surrogateWeights: options.surrogateWeights,
-          fixes: options.fixes,
-          maxFlopsPerModel: options.quick ? 0 : undefined,
-          thresholds: config.thresholds,
-          onProgress: (done, total, layer) => progress.layer(done, total, layer),
-        }),
-      );
-    } catch (e) {
-      failures.push({ file, error: asReadError(file, e, 'analysing') });
-    }
-  });
+    outcomes.push(
+      await auditFile(file, config, {
+        files: nodeFileAccess,
+        trusted: true,
+        onProgress: (done, total, layer) => progress.layer(done, total, layer),
+      }),
+    );
+  }
   progress.clear();
 
   // Failures also go to stderr: with --format json/sarif on stdout, nobody would see them otherwise.
-  for (const failure of failures) context.stderr(formatReadError(failure.error, context.cwd) + '\n');
+  for (const outcome of outcomes) if (outcome.kind === 'failure') context.stderr(formatFailure(outcome.failure, context.cwd) + '\n');
 
-  const attacks = options.attack
-    ? await attackModels(reports, inputShape, options.attack, path.resolve(context.cwd, options.out!), progress, context)
-    : undefined;
+  const reportDir = options.out ? path.resolve(context.cwd, options.out) : undefined;
+  const reports = outcomes.flatMap((o) => (o.kind === 'report' ? [o.report] : []));
+  const attacks = options.attack ? await attackModels(reports, config, reportDir!, progress, context) : undefined;
 
-  const input: ReportInput = {
-    tool: TOOL,
-    reports,
-    failures,
-    rules: config.rules,
-    baseDir: context.cwd,
-    ...(attacks ? { attacks, reportDir: path.resolve(context.cwd, options.out!) } : {}),
-  };
-  const generatedAt = new Date();
+  const input = reportInputOf(outcomes, config, context.cwd, attacks);
+  const formatOptions = formatOptionsOf(process.env, new Date());
   for (const format of options.format) {
-    const text = formatReport(format, input, { generatedAt });
+    const text = formatReport(format, input, formatOptions);
     if (options.out) {
       const written = writeReportFile(options.out, context.cwd, format, text);
       context.stderr(`leaklint: report written to ${displayPath(written, context.cwd)}\n`);
@@ -103,67 +98,96 @@ export async function runAudit(paths: readonly string[], options: AuditOptions, 
     }
   }
 
-  if (failures.length > 0) return ExitCode.error;
-  return failsOn(collectIssues(input), failOn) ? ExitCode.findings : ExitCode.clean;
+  if (input.failures.length > 0) return ExitCode.error;
+  return failsOn(collectIssues(input), config.failOn) ? ExitCode.findings : ExitCode.clean;
+}
+
+/** The command line's choices on top of the config file's. */
+function withOverrides(config: LeakLintConfig, options: AuditOptions): LeakLintConfig {
+  const attack = options.attack ? { ...config.attack, ...defined({ maxImages: options.attack.maxImages, refine: options.attack.refine }) } : config.attack;
+  return {
+    ...config,
+    ...defined({
+      failOn: options.failOn,
+      inputShape: options.inputShape,
+      surrogateWeights: options.surrogateWeights,
+      fixes: options.fixes,
+      quick: options.quick,
+    }),
+    ...(attack ? { attack } : {}),
+  };
+}
+
+function defined<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /**
  * The attack for every analysed model, one at a time in the background runtime. A model the attack cannot run on
- * (no dense classifier, an op the float64 network lacks) is reported on stderr and left out of the attack section.
+ * (no dense classifier, an op the float64 network lacks) is reported on stderr and listed in the reports as not
+ * attacked, so that it is not mistaken for a safe one.
  */
 async function attackModels(
   reports: ModelReport[],
-  inputShape: number[] | undefined,
-  settings: { maxImages: number; refine: boolean },
+  config: LeakLintConfig,
   reportDir: string,
   progress: Progress,
   context: CliContext,
-): Promise<AttackReport[]> {
-  const runner = new CliAttackRunner();
+): Promise<{ attacks: AttackReport[]; attackFiles: Map<string, Uint8Array> }> {
+  const runtime = createCliRuntime();
   const attacks: AttackReport[] = [];
+  const attackFiles = new Map<string, Uint8Array>();
   const usedNames = new Set<string>();
+  const options = attackOptionsOf(config, bundledSamplesFolder());
   try {
     for (const [index, report] of reports.entries()) {
       progress.model(index, reports.length, report.file);
-      const name = uniqueFolderName(report.file, context.cwd, usedNames);
-      const folder = path.join(reportDir, 'reconstructions', name);
-      try {
-        const attack = await runner.run(
-          { file: report.file, read: { inputShape }, options: { maxImages: settings.maxImages, refine: settings.refine, outDir: folder } },
-          progress,
-        );
-        for (const image of attack.images) {
-          if (!image.files) continue;
-          const prefix = (f: string) => (f ? path.posix.join('reconstructions', name, f) : f);
-          image.files = {
-            original: prefix(image.files.original),
-            reconstructed: prefix(image.files.reconstructed),
-            sideBySide: prefix(image.files.sideBySide),
-          };
-        }
-        attacks.push(attack);
-      } catch (e) {
+      const folder = path.posix.join('reconstructions', uniqueFolderName(report.file, context.cwd, usedNames));
+      const notAttacked = (reason: string) => {
         progress.clear();
-        const reason = (e as Error).message;
         context.stderr(`leaklint: ${displayPath(report.file, context.cwd)}: attack not run: ${reason}\n`);
-        // Listed in the reports too, so that a model the attack could not run on is not mistaken for a safe one.
         attacks.push({
           file: report.file,
           inputShape: report.inputShape,
           normalization: { mean: [], std: [] },
           gradientsFrom: 'simulated',
-          refine: settings.refine,
+          refine: options.refine ?? false,
           images: [],
           verdict: `The attack did not run: ${reason}. This does not prove the model safe.`,
           warnings: [],
         });
+      };
+      try {
+        const outcome = await runtime.attack(
+          { file: report.file, config, options, trusted: true },
+          { onProgress: (done, total, label) => progress.steps(done, total, label) },
+        );
+        if (outcome.kind === 'failure') notAttacked(outcome.failure.reason);
+        else if (outcome.kind === 'not-run') notAttacked(outcome.reason);
+        else {
+          const files = outcome.files.map((f) => ({ path: path.posix.join(folder, f.path), bytes: f.bytes }));
+          await writeOutputFiles(reportDir, files);
+          for (const f of files) attackFiles.set(f.path, f.bytes);
+          for (const image of outcome.report.images) {
+            if (!image.files) continue;
+            const prefix = (f: string) => (f ? path.posix.join(folder, f) : f);
+            image.files = {
+              original: prefix(image.files.original),
+              reconstructed: prefix(image.files.reconstructed),
+              sideBySide: prefix(image.files.sideBySide),
+            };
+          }
+          attacks.push(outcome.report);
+        }
+      } catch (e) {
+        notAttacked((e as Error).message);
       }
     }
   } finally {
-    runner.dispose();
+    runtime.dispose();
     progress.clear();
   }
-  return attacks;
+  return { attacks, attackFiles };
 }
 
 /** "test/fixtures/cnn6/model.onnx" → "cnn6-model"; made unique within one report. */
@@ -185,9 +209,9 @@ function uniqueFolderName(file: string, cwd: string, used: Set<string>): string 
 }
 
 /** --config if given, else leaklint.config.json in the working directory, else the defaults. Throws ConfigError. */
-function loadConfig(configFile: string | undefined, cwd: string): LeakLintConfig {
-  const file = configFile !== undefined ? path.resolve(cwd, configFile) : findConfigFile(cwd);
-  return file !== undefined ? loadConfigFile(file) : defaultConfig(cwd);
+export async function loadConfig(configFile: string | undefined, cwd: string): Promise<LeakLintConfig> {
+  const file = configFile !== undefined ? path.resolve(cwd, configFile) : await findConfigFile(nodeFileAccess, cwd);
+  return file !== undefined ? loadConfigFile(nodeFileAccess, file) : defaultConfig(cwd);
 }
 
 function namesFolder(out: string, cwd: string): boolean {

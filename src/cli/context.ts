@@ -1,19 +1,9 @@
 // What a command needs from the process, passed in so that commands stay testable and exit codes stay in one place.
-import * as path from 'path';
-import { isModelReadError, ModelReadError } from '../engine/errors';
-import { displayPath } from '../engine/reports/format';
-import type { ToolInfo } from '../engine/reports/input';
-import packageJson from '../../package.json';
+import { displayPath, type ModelFailure } from '../engine';
 
 /** 0: clean; 1: findings at or above --fail-on; 2: a model could not be read, or bad usage. */
 export const ExitCode = { clean: 0, findings: 1, error: 2 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
-
-export const TOOL: ToolInfo = {
-  name: 'leaklint',
-  version: packageJson.version,
-  informationUri: 'https://github.com/leaklint/leaklint',
-};
 
 export interface CliContext {
   cwd: string;
@@ -30,19 +20,9 @@ export class CliError extends Error {
 }
 
 /** "leaklint: models/bad.onnx (node 3 (conv1)): the file is truncated" */
-export function formatReadError(error: ModelReadError, cwd: string): string {
-  const where = error.where ? ` (${error.where})` : '';
-  return `leaklint: ${displayPath(error.file, cwd)}${where}: ${error.reason}`;
-}
-
-/**
- * Any error thrown while reading or analysing `file`, as a ModelReadError: readers throw those for bad files, and
- * anything else (a bug, or a file that trips one) must still be reported per file rather than end the run.
- */
-export function asReadError(file: string, error: unknown, stage: 'reading' | 'analysing'): ModelReadError {
-  if (isModelReadError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new ModelReadError('invalid-model', path.resolve(file), '', `unexpected error while ${stage} the model: ${message}`);
+export function formatFailure(failure: ModelFailure, cwd: string): string {
+  const where = failure.where ? ` (${failure.where})` : '';
+  return `leaklint: ${displayPath(failure.file, cwd)}${where}: ${failure.reason}`;
 }
 
 /** "1,3,32,32" → [1, 3, 32, 32]; throws CliError on anything but positive integers. */

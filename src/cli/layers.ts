@@ -1,23 +1,21 @@
 // `leaklint layers <model>`: the layer graph as the reader understood it (no analysis).
 import * as path from 'path';
-import { readModel } from '../engine/readers';
-import { writeLayersJson, writeLayersTable } from '../engine/reports/layers';
-import { asReadError, ExitCode, formatReadError, type CliContext } from './context';
+import { layersOfFile, writeLayersJson, writeLayersTable } from '../engine';
+import { nodeFileAccess } from '../node/nodeFileAccess';
+import { ExitCode, formatFailure, type CliContext } from './context';
 
 export interface LayersOptions {
   format: 'table' | 'json';
   inputShape?: number[];
 }
 
-export function runLayers(model: string, options: LayersOptions, context: CliContext): ExitCode {
+export async function runLayers(model: string, options: LayersOptions, context: CliContext): Promise<ExitCode> {
   const file = path.resolve(context.cwd, model);
-  let graph;
-  try {
-    graph = readModel(file, { inputShape: options.inputShape });
-  } catch (e) {
-    context.stderr(formatReadError(asReadError(file, e, 'reading'), context.cwd) + '\n');
+  const outcome = await layersOfFile(file, { inputShape: options.inputShape }, { files: nodeFileAccess, trusted: true });
+  if (outcome.kind === 'failure') {
+    context.stderr(formatFailure(outcome.failure, context.cwd) + '\n');
     return ExitCode.error;
   }
-  context.stdout(options.format === 'json' ? writeLayersJson(graph) : writeLayersTable(graph, context.cwd));
+  context.stdout(options.format === 'json' ? writeLayersJson(outcome.listing) : writeLayersTable(outcome.listing, context.cwd));
   return ExitCode.clean;
 }

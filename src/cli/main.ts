@@ -1,10 +1,9 @@
 // The leaklint command line: argument parsing and exit codes; the work is in layers.ts and audit.ts.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, FAIL_ON_VALUES, type FailOn } from '../engine/config';
-import { REPORT_FORMATS, type ReportFormat } from '../engine/reports';
+import { ConfigError, FAIL_ON_VALUES, REPORT_FORMATS, TOOL, type FailOn, type ReportFormat } from '../engine';
 import { runAttackCommand } from './attack';
 import { runAudit } from './audit';
-import { CliError, ExitCode, parseShape, TOOL, type CliContext } from './context';
+import { CliError, ExitCode, parseShape, type CliContext } from './context';
 import { runLayers } from './layers';
 
 interface LayersCliOptions {
@@ -28,6 +27,7 @@ interface AuditCliOptions {
 }
 
 interface AttackCliOptions {
+  config?: string;
   image?: string;
   maxImages?: number;
   label?: number;
@@ -83,8 +83,8 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     .argument('<model>', 'an .onnx file or a TF.js model.json')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .addOption(inputShapeOption())
-    .action((model: string, options: LayersCliOptions) => {
-      setExitCode(runLayers(model, { format: options.format, inputShape: options.inputShape }, context));
+    .action(async (model: string, options: LayersCliOptions) => {
+      setExitCode(await runLayers(model, { format: options.format, inputShape: options.inputShape }, context));
     });
 
   program
@@ -119,11 +119,12 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
             failOn: options.failOn,
             inputShape: options.inputShape,
             config: options.config,
-            surrogateWeights: options.surrogateWeights === true,
-            fixes: options.fixes,
-            quick: options.quick === true,
+            surrogateWeights: options.surrogateWeights,
+            // commander sets `fixes` to true unless --no-fixes: only the flag overrides the config.
+            fixes: options.fixes === false ? false : undefined,
+            quick: options.quick,
             progress: options.progress === true,
-            attack: options.attack ? { maxImages: options.attackImages ?? 3, refine: options.refine === true } : undefined,
+            attack: options.attack ? { maxImages: options.attackImages ?? 3, refine: options.refine } : undefined,
           },
           context,
         ),
@@ -146,6 +147,7 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     .addOption(new Option('--mean <values>', 'input normalisation mean per channel, on [0,1] images (x − mean)/std').argParser(numberList))
     .addOption(new Option('--std <values>', 'input normalisation std per channel').argParser(numberList))
     .addOption(inputShapeOption())
+    .option('--config <file>', 'configuration file (default: ./leaklint.config.json if present)')
     .addOption(new Option('--format <formats>', 'reports to write besides attack.json (markdown, html)').argParser(parseFormats).default([], 'none'))
     .option('--fail-on-leak', `exit 1 when an image is rebuilt with PSNR ≥ 30 dB`)
     .option('--progress', 'print progress on stderr even when it is not a terminal')
@@ -158,8 +160,9 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
             maxImages: options.maxImages,
             label: options.label,
             out: options.out,
-            refine: options.refine === true,
+            refine: options.refine,
             refineBudgetSeconds: options.refineBudget,
+            config: options.config,
             gradients: options.gradients,
             mean: options.mean,
             std: options.std,

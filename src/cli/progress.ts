@@ -1,5 +1,5 @@
 // Progress on stderr while models are analysed: one self-overwriting line on a terminal, plain lines with --progress.
-import { displayPath } from '../engine/reports/format';
+import { displayPath } from '../engine';
 import type { CliContext } from './context';
 
 const CLEAR_LINE = '\r\x1b[2K';

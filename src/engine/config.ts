@@ -1,12 +1,14 @@
 // LeakLint settings: leaklint.config.json for the CLI, the same keys under "leaklint.*" in the extension's settings.
 // The schema is schemas/leaklint.config.schema.json; keep both in step.
-import * as fs from 'fs';
 import * as path from 'path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { isRuleId, RULES, SEVERITIES, type RuleId } from './analysis/rules';
+import { decodeUtf8, type FileAccess } from './files/fileAccess';
 import type { Severity } from './analysis/types';
 
 export const CONFIG_FILE_NAME = 'leaklint.config.json';
+/** A configuration file is a few hundred bytes; anything past this is not one. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** Lowest severity that fails a run (exit code 1); 'none' never fails on findings. */
 export type FailOn = Severity | 'none';
@@ -29,13 +31,43 @@ export interface LeakLintConfig {
   rules: RuleSettings;
   /** Model input shape for dynamic dimensions, in the file's own layout (NCHW for ONNX, NHWC for TF.js). */
   inputShape?: number[];
-  /** Folder that relative `ignore` entries are resolved against (the config file's folder). */
+  /** Analyse the architecture with Gaussian surrogate weights instead of the file's (default false). */
+  surrogateWeights?: boolean;
+  /** Propose fixes, proven by re-analysing a changed copy of the model (default true). */
+  fixes?: boolean;
+  /** Counts and structural bounds only, no numerical ranks (default false). */
+  quick?: boolean;
+  /** The reconstruction attack (`audit --attack`, `attack`, the extension's Show Reconstructions). */
+  attack?: AttackSettings;
+  /** Folder that relative `ignore` entries (and attack.sampleImages) are resolved against (the config file's folder). */
   baseDir: string;
 }
 
+export interface AttackSettings {
+  /** Folder of PNG/JPEG images, relative to baseDir (default: the bundled CC0 samples). */
+  sampleImages?: string;
+  /** Images per attack (default 4). */
+  maxImages?: number;
+  /** Input normalisation (x − mean)/std of images in [0,1]: one value or one per channel (default [0], [1]). */
+  inputMean?: number[];
+  inputStd?: number[];
+  /** Label of the simulated training step (default: the image's index modulo the number of classes). */
+  label?: number;
+  /** Gradient-matching correction after each conv layer (default false). */
+  refine?: boolean;
+  /** Time budget of the correction per image, in seconds (default 30). */
+  refineBudgetSeconds?: number;
+  /** Time budget of one attack job, in seconds (default 300). */
+  timeBudgetSeconds?: number;
+}
+
+/** Defaults of the attack settings (the README and package.json say the same). */
+export const ATTACK_DEFAULTS = { maxImages: 4, inputMean: [0], inputStd: [1], refine: false, refineBudgetSeconds: 30, timeBudgetSeconds: 300 } as const;
+
 export const FAIL_ON_VALUES: readonly FailOn[] = [...SEVERITIES, 'none'];
 const RULE_SETTING_VALUES: readonly RuleSetting[] = ['off', ...SEVERITIES];
-const KNOWN_KEYS = ['$schema', 'failOn', 'thresholds', 'ignore', 'rules', 'inputShape'];
+const KNOWN_KEYS = ['$schema', 'failOn', 'thresholds', 'ignore', 'rules', 'inputShape', 'surrogateWeights', 'fixes', 'quick', 'attack'];
+const ATTACK_KEYS = ['sampleImages', 'maxImages', 'inputMean', 'inputStd', 'label', 'refine', 'refineBudgetSeconds', 'timeBudgetSeconds'];
 
 export function defaultConfig(baseDir: string): LeakLintConfig {
   return { failOn: 'high', ignore: [], rules: {}, baseDir };
@@ -107,15 +139,69 @@ export function parseConfig(value: unknown, source: string, baseDir: string): Le
     }
     config.inputShape = [...(shape as number[])];
   }
+
+  for (const key of ['surrogateWeights', 'fixes', 'quick'] as const) {
+    if (value[key] === undefined) continue;
+    if (typeof value[key] !== 'boolean') fail(`"${key}" must be true or false`);
+    config[key] = value[key] as boolean;
+  }
+
+  if (value.attack !== undefined) config.attack = parseAttackSettings(value.attack, fail);
   return config;
 }
 
+function parseAttackSettings(value: unknown, fail: (reason: string) => never): AttackSettings {
+  if (!isPlainObject(value)) return fail('"attack" must be an object such as {"maxImages": 4}');
+  for (const key of Object.keys(value)) {
+    if (!ATTACK_KEYS.includes(key)) fail(`unknown key "attack.${key}" (known keys: ${ATTACK_KEYS.join(', ')})`);
+  }
+  const settings: AttackSettings = {};
+  const integer = (key: 'maxImages' | 'label' | 'timeBudgetSeconds', min: number) => {
+    const v = value[key];
+    if (v === undefined) return;
+    if (!Number.isInteger(v) || (v as number) < min) fail(`"attack.${key}" must be an integer of at least ${min}`);
+    settings[key] = v as number;
+  };
+  integer('maxImages', 1);
+  integer('label', 0);
+  integer('timeBudgetSeconds', 1);
+  if (value.sampleImages !== undefined) {
+    if (typeof value.sampleImages !== 'string' || value.sampleImages === '') fail('"attack.sampleImages" must be a folder path');
+    settings.sampleImages = value.sampleImages as string;
+  }
+  for (const key of ['inputMean', 'inputStd'] as const) {
+    const v = value[key];
+    if (v === undefined) continue;
+    const positive = key === 'inputStd';
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0))) {
+      fail(`"attack.${key}" must be a non-empty array of ${positive ? 'positive ' : ''}numbers, one value or one per channel`);
+    }
+    settings[key] = [...(v as number[])];
+  }
+  if (value.refine !== undefined) {
+    if (typeof value.refine !== 'boolean') fail('"attack.refine" must be true or false');
+    settings.refine = value.refine as boolean;
+  }
+  if (value.refineBudgetSeconds !== undefined) {
+    const v = value.refineBudgetSeconds;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail('"attack.refineBudgetSeconds" must be a positive number');
+    settings.refineBudgetSeconds = v as number;
+  }
+  return settings;
+}
+
 /** Reads and validates a config file (JSON with comments allowed). Throws ConfigError. */
-export function loadConfigFile(file: string): LeakLintConfig {
+export async function loadConfigFile(files: FileAccess, file: string): Promise<LeakLintConfig> {
+  const abs = path.resolve(file);
+  return parseConfig(await readConfigValue(files, abs), abs, path.dirname(abs));
+}
+
+/** A config file's JSON value, not yet validated (the extension merges its settings into it). Throws ConfigError. */
+export async function readConfigValue(files: FileAccess, file: string): Promise<unknown> {
   const abs = path.resolve(file);
   let text: string;
   try {
-    text = fs.readFileSync(abs, 'utf8');
+    text = decodeUtf8(await files.readFile(abs, MAX_CONFIG_BYTES));
   } catch {
     throw new ConfigError(abs, 'cannot read the configuration file');
   }
@@ -126,13 +212,18 @@ export function loadConfigFile(file: string): LeakLintConfig {
     const line = text.slice(0, first.offset).split('\n').length;
     throw new ConfigError(abs, `invalid JSON at line ${line}: ${printParseErrorCode(first.error)}`);
   }
-  return parseConfig(value, abs, path.dirname(abs));
+  return value;
 }
 
 /** leaklint.config.json in `dir`, if there is one. */
-export function findConfigFile(dir: string): string | undefined {
+export async function findConfigFile(files: FileAccess, dir: string): Promise<string | undefined> {
   const candidate = path.join(dir, CONFIG_FILE_NAME);
-  return fs.existsSync(candidate) ? candidate : undefined;
+  return (await files.stat(candidate).then(
+    () => true,
+    () => false,
+  ))
+    ? candidate
+    : undefined;
 }
 
 /** The severity a finding is reported at after the rule settings, or 'off' when its rule is switched off. */

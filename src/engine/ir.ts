@@ -134,6 +134,8 @@ export interface WeightTensor {
   shape: Shape;
   /** Storage type in the file (e.g. float32, float16, uint8-quantized). */
   storage: string;
+  /** Files other than the model file its bytes come from (TF.js shards, ONNX external data), absolute paths. */
+  files?: readonly string[];
   load(): Float64Array;
 }
 
@@ -156,7 +158,22 @@ export type SourceLocation =
       length: number;
       /** JSON path to the object, e.g. ["modelTopology", "model_config", "config", "layers", 3]. */
       jsonPath: (string | number)[];
+      /** The same span as lines and columns, so that nobody has to read the file again to place it. */
+      range: TextRange;
+      /** The span to point at: the layer's name value (or its class name) inside the object. */
+      focus?: TextRange & { offset: number; length: number };
     };
+
+/** 0-based line and UTF-16 column (as in LSP and VS Code); `end` is just past the last character. */
+export interface TextPosition {
+  line: number;
+  character: number;
+}
+
+export interface TextRange {
+  start: TextPosition;
+  end: TextPosition;
+}
 
 export type NodeStatus = 'ok' | 'unsupported';
 

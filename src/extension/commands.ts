@@ -2,17 +2,23 @@
 // active editor, and goes through the shared analyses so that every view updates together.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { ConfigError } from '../engine/config';
-import { ModelReadError, type ReadErrorCode } from '../engine/errors';
-import { isModelFile } from '../engine/readers';
-import { formatReport, REPORT_EXTENSIONS, type ReportFormat, type ReadFailure } from '../engine/reports';
+import {
+  ConfigError,
+  formatOptionsOf,
+  formatReport,
+  REPORT_EXTENSIONS,
+  reportInputOf,
+  writeLayersTable,
+  type AuditOutcome,
+  type ReportFormat,
+} from '../engine';
+import { Commands } from '../shared/commands';
 import { activeModelUri } from './activeModel';
-import { TOOL } from './diagnostics';
 import { layerDocumentUri } from './layerDocument';
-import { COMMAND_EXPLAIN_LAYER, COMMAND_SHOW_RECONSTRUCTIONS, layerMarkdown } from './layerInsights';
-import type { Analysis, ModelAnalyses } from './modelAnalyses';
+import { layerMarkdown } from './layerInsights';
+import { failureMessage, type Analysis, type ModelAnalyses } from './modelAnalyses';
 import type { RuntimeClient } from './runtime';
-import { COMMAND_OPEN_LAYER_DOCUMENT } from './statusBar';
+import { configFor } from './settings';
 
 export interface AuditSummary {
   analysed: number;
@@ -45,7 +51,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   const modelFrom = async (arg: unknown): Promise<vscode.Uri | undefined> => {
     const model = toUri(arg) ?? activeModelUri(analyses);
     if (model) return model;
-    const models = await workspaceModels();
+    const models = await workspaceModels(ctx.runtime);
     if (!models.length) {
       void vscode.window.showInformationMessage('LeakLint: no model (.onnx or TF.js model.json) in this workspace.');
       return undefined;
@@ -59,7 +65,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
 
   const auditWorkspace = async (): Promise<AuditSummary> => {
     const summary: AuditSummary = { analysed: 0, failed: 0, ignored: 0, cancelled: false };
-    const candidates = await workspaceModels();
+    const candidates = await workspaceModels(ctx.runtime);
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'LeakLint audit', cancellable: true },
       async (progress, token) => {
@@ -125,21 +131,9 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
       }));
     if (!target) return undefined;
     // The same writer as `leaklint audit --format`, over the findings and read failures shown in the Problems panel.
-    const config = all.find((a) => a.kind === 'report');
-    const failures: ReadFailure[] = all
-      .filter((a): a is Extract<Analysis, { kind: 'failed' }> => a.kind === 'failed')
-      .map((a) => ({ file: a.uri.fsPath, error: readFailureOf(a) }));
-    const text = formatReport(
-      format,
-      {
-        tool: TOOL,
-        reports: all.flatMap((a) => (a.kind === 'report' ? [a.report] : [])),
-        failures,
-        rules: config?.kind === 'report' ? config.config.rules : undefined,
-        baseDir: folder?.fsPath,
-      },
-      { generatedAt: new Date() },
-    );
+    const outcomes = all.map((a): AuditOutcome => (a.kind === 'report' ? { kind: 'report', report: a.report } : { kind: 'failure', failure: a.failure }));
+    const config = all.find((a) => a.config)?.config ?? { rules: {} };
+    const text = formatReport(format, reportInputOf(outcomes, config, folder?.fsPath ?? process.cwd()), formatOptionsOf(process.env, new Date()));
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
     if (!toUri(targetArg)) void vscode.window.showInformationMessage(`LeakLint: report written to ${target.fsPath}`);
     return target;
@@ -155,6 +149,25 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     return document;
   };
 
+  /** The reader's view of the model, before any analysis (the same text as `leaklint layers`). */
+  const showLayers = async (arg?: unknown) => {
+    const model = await modelFrom(arg);
+    if (!model) return undefined;
+    try {
+      const config = await configFor(model);
+      const outcome = await ctx.runtime.layers({ file: model.fsPath, config, trusted: vscode.workspace.isTrusted });
+      const text =
+        outcome.kind === 'layers'
+          ? writeLayersTable(outcome.listing, config.baseDir)
+          : `LeakLint could not read ${model.fsPath} (${outcome.failure.code}): ${failureMessage(outcome.failure)}\n`;
+      const document = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+      return vscode.window.showTextDocument(document, { preview: true });
+    } catch (e) {
+      void vscode.window.showErrorMessage(errorText(e));
+      return undefined;
+    }
+  };
+
   const restartRuntime = async () => {
     ctx.runtime.restart(); // the running job fails; the next one starts a fresh process
     ctx.output.appendLine('background runtime restarted');
@@ -163,27 +176,31 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
   };
 
   return [
-    vscode.commands.registerCommand('leaklint.auditWorkspace', auditWorkspace),
-    vscode.commands.registerCommand('leaklint.auditCurrentModel', auditCurrentModel),
-    vscode.commands.registerCommand(COMMAND_OPEN_LAYER_DOCUMENT, openLayerDocument),
-    vscode.commands.registerCommand('leaklint.exportReport', exportReport),
-    vscode.commands.registerCommand(COMMAND_EXPLAIN_LAYER, explainLayer),
-    vscode.commands.registerCommand('leaklint.restartRuntime', restartRuntime),
-    vscode.commands.registerCommand(COMMAND_SHOW_RECONSTRUCTIONS, async (arg?: unknown) => {
+    vscode.commands.registerCommand(Commands.auditWorkspace, auditWorkspace),
+    vscode.commands.registerCommand(Commands.auditCurrentModel, auditCurrentModel),
+    vscode.commands.registerCommand(Commands.openLayerDocument, openLayerDocument),
+    vscode.commands.registerCommand(Commands.exportReport, exportReport),
+    vscode.commands.registerCommand(Commands.explainLayer, explainLayer),
+    vscode.commands.registerCommand(Commands.restartRuntime, restartRuntime),
+    vscode.commands.registerCommand(Commands.showReconstructions, async (arg?: unknown) => {
       const model = await modelFrom(arg);
       return model && ctx.showReconstructions(model);
     }),
+    vscode.commands.registerCommand(Commands.showLayers, showLayers),
   ];
 }
 
-/** Model files of the workspace: .onnx, and .json files whose content is a TF.js model (as the CLI finds them). */
-async function workspaceModels(): Promise<vscode.Uri[]> {
-  return (await vscode.workspace.findFiles('**/*.{onnx,json}', '**/node_modules/**')).filter((f) => isModelFile(f.fsPath));
-}
-
-/** A failed analysis as the reports' ReadFailure (its code is the engine's ReadErrorCode, or 'internal'). */
-function readFailureOf(analysis: Extract<Analysis, { kind: 'failed' }>): ModelReadError {
-  const file = analysis.uri.fsPath;
-  const reason = analysis.message.startsWith(file) ? analysis.message.slice(file.length).replace(/^[^:]*:\s*/, '') : analysis.message;
-  return new ModelReadError(analysis.code as ReadErrorCode, file, '', reason);
+/**
+ * Model files of the workspace, found by the engine's discovery in the background worker (the CLI's own rules: .onnx,
+ * .json files whose content is a TF.js model, no node_modules or dot folders, each folder's leaklint.ignore).
+ */
+async function workspaceModels(runtime: RuntimeClient): Promise<vscode.Uri[]> {
+  const found: vscode.Uri[] = [];
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    if (folder.uri.scheme !== 'file') continue;
+    const config = await configFor(folder.uri);
+    const discovery = await runtime.discover({ roots: [folder.uri.fsPath], ignore: config.ignore, baseDir: config.baseDir });
+    found.push(...discovery.files.map((file) => vscode.Uri.file(file)));
+  }
+  return found;
 }

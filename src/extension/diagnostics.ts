@@ -1,45 +1,44 @@
 // Findings as diagnostics. The issues come from the engine's collectIssues, the same list the CLI's reports are
 // made of, so both show the same findings at the same severities.
-// model.json: each finding on its layer object's range. .onnx (binary): on the file, linking to the layer's line
-// in the layer document. Related information: the layer's weight shard (model.json) and the upstream layer.
+// model.json: each finding on its layer (the name inside the layer object). .onnx (binary): on the file, linking to
+// the layer's line in the layer document. Related information: the layer's weight files and the upstream layer.
 import * as vscode from 'vscode';
-import { ruleHelpUri } from '../engine/analysis/rules';
-import type { LayerFinding } from '../engine/analysis/types';
-import { collectIssues } from '../engine/reports/issues';
-import { layerLabel } from '../engine/reports/format';
+import { collectIssues, layerLabel, ruleHelpUri, TOOL, type LayerFinding, type TextRange } from '../engine';
 import { layerLocation } from './layerDocument';
-import type { Analysis } from './modelAnalyses';
+import { failureMessage, type Analysis } from './modelAnalyses';
 import { diagnosticSeverity } from './settings';
-import { TextPositions, weightShardOf } from './modelJson';
 
 export const DIAGNOSTIC_SOURCE = 'leaklint';
-export const TOOL = { name: 'LeakLint', version: '0.1.0' };
+
+export function toRange(range: TextRange): vscode.Range {
+  return new vscode.Range(range.start.line, range.start.character, range.end.line, range.end.character);
+}
+
+/** Where a finding's squiggle goes in model.json: the layer object. */
+export function findingRange(finding: LayerFinding | undefined): vscode.Range {
+  if (!finding || finding.location.format !== 'json') return new vscode.Range(0, 0, 0, 0);
+  return toRange(finding.location.range);
+}
 
 export function toDiagnostics(analysis: Analysis): vscode.Diagnostic[] {
   const fileStart = new vscode.Range(0, 0, 0, 0);
   if (analysis.kind === 'failed') {
     // A model that cannot be read is a finding about that file, shown where people look.
-    const unreadable = new vscode.Diagnostic(fileStart, analysis.message, vscode.DiagnosticSeverity.Error);
+    const unreadable = new vscode.Diagnostic(fileStart, failureMessage(analysis.failure), vscode.DiagnosticSeverity.Error);
     unreadable.source = DIAGNOSTIC_SOURCE;
-    unreadable.code = analysis.code;
+    unreadable.code = analysis.failure.code;
     return [unreadable];
   }
   const { report, config, uri } = analysis;
-  const positions = analysis.text !== undefined ? new TextPositions(analysis.text) : undefined;
-  const rangeOf = (finding: LayerFinding | undefined): vscode.Range => {
-    if (!finding || !positions || finding.location.format !== 'json') return fileStart;
-    const { offset, length } = finding.location;
-    return new vscode.Range(positions.at(offset), positions.at(offset + length));
-  };
   /** Where a layer is shown: its object in model.json, its line in the layer document for ONNX. */
   const locationOf = (finding: LayerFinding): vscode.Location =>
-    finding.location.format === 'json' && positions ? new vscode.Location(uri, rangeOf(finding)) : layerLocation(uri, finding);
+    finding.location.format === 'json' ? new vscode.Location(uri, findingRange(finding)) : layerLocation(uri, finding);
   const byIndex = new Map(report.layers.map((f) => [f.index, f]));
 
   return collectIssues({ tool: TOOL, reports: [report], failures: [], rules: config.rules }).map((issue) => {
     const finding = issue.finding;
     const message = finding ? `${layerLabel(finding)}: ${issue.message}` : issue.message;
-    const d = new vscode.Diagnostic(rangeOf(finding), message, diagnosticSeverity(issue.severity, config));
+    const d = new vscode.Diagnostic(findingRange(finding), message, diagnosticSeverity(issue.severity, config));
     d.source = DIAGNOSTIC_SOURCE;
     d.code = { value: issue.ruleId, target: vscode.Uri.parse(ruleHelpUri(issue.ruleId)) };
     const related: vscode.DiagnosticRelatedInformation[] = [];
@@ -47,8 +46,9 @@ export function toDiagnostics(analysis: Analysis): vscode.Diagnostic[] {
       if (finding.location.format === 'onnx') {
         related.push(new vscode.DiagnosticRelatedInformation(layerLocation(uri, finding), `${layerLabel(finding)} in the layer list`));
       }
-      const shard = analysis.text !== undefined ? weightShardOf(analysis.text, uri, finding.name) : undefined;
-      if (shard) related.push(new vscode.DiagnosticRelatedInformation(new vscode.Location(shard, fileStart), `weights of ${layerLabel(finding)}`));
+      for (const file of finding.weightFiles ?? []) {
+        related.push(new vscode.DiagnosticRelatedInformation(new vscode.Location(vscode.Uri.file(file), fileStart), `weights of ${layerLabel(finding)}`));
+      }
       const upstream = byIndex.get(finding.index - 1);
       if (upstream) {
         related.push(

@@ -2,14 +2,14 @@
 // models; the host maps its reports to diagnostics, hovers, CodeLens, a layer document, a status bar item and
 // webviews. Static analysis runs in untrusted workspaces too; the attack (native onnxruntime-node, sample images)
 // needs a trusted one.
-import * as path from 'path';
 import * as vscode from 'vscode';
-import { isModelFile } from '../engine/readers';
+import { looksLikeTfjsModel } from '../engine';
+import { Views } from '../shared/commands';
 import { registerCommands } from './commands';
 import { toDiagnostics } from './diagnostics';
 import { LAYER_DOCUMENT_SCHEME, LayerDocumentProvider } from './layerDocument';
 import { LAYER_SELECTOR, LayerCodeLensProvider, LayerHoverProvider } from './layerInsights';
-import { LAYER_VIEW_TYPE, LayerTableEditorProvider } from './layerTableEditor';
+import { LayerTableEditorProvider } from './layerTableEditor';
 import { ModelAnalyses } from './modelAnalyses';
 import { ModelWatcher } from './modelWatcher';
 import { ReconstructionPanels } from './reconstructionPanel';
@@ -54,29 +54,16 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
     vscode.languages.registerHoverProvider(LAYER_SELECTOR, new LayerHoverProvider(analyses)),
     vscode.languages.registerCodeLensProvider(LAYER_SELECTOR, codeLenses),
     new ModelWatcher(analyses, reportError),
-    vscode.window.registerCustomEditorProvider(LAYER_VIEW_TYPE, new LayerTableEditorProvider(context, analyses, output), {
+    vscode.window.registerCustomEditorProvider(Views.layerView, new LayerTableEditorProvider(context, analyses, output), {
       webviewOptions: { enableFindWidget: true },
     }),
     ...registerCommands({ analyses, runtime, output, showReconstructions: (model) => panels.show(model) }),
-    vscode.commands.registerCommand('leaklint.showLayers', async (uri?: vscode.Uri) => {
-      // The reader's view of the model, before any analysis (the same text as `leaklint layers`).
-      const target = uri ?? vscode.window.activeTextEditor?.document.uri;
-      if (!target) return vscode.window.showInformationMessage('LeakLint: open a model file first.');
-      try {
-        const baseDir = vscode.workspace.getWorkspaceFolder(target)?.uri.fsPath ?? path.dirname(target.fsPath);
-        const text = await runtime!.layers({ file: target.fsPath, read: { externalData: vscode.workspace.isTrusted }, baseDir });
-        const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
-        return vscode.window.showTextDocument(doc, { preview: true });
-      } catch (e) {
-        return vscode.window.showErrorMessage(`LeakLint: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }),
     // Granting trust lets the worker open ONNX external data: analyses made without it are redone.
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
       for (const { uri } of analyses.all()) analyses.analyse(uri).catch(reportError);
     }),
     // A model.json opened in an editor is analysed at once; others wait for an audit or a change on disk.
-    vscode.workspace.onDidOpenTextDocument((document) => analyseIfModel(document.uri)),
+    vscode.workspace.onDidOpenTextDocument((document) => analyseIfModel(document)),
     vscode.workspace.onDidChangeConfiguration((event) => {
       for (const { uri } of analyses.all()) {
         // Thresholds, input shape and ignore change the analysis; failOn and rules only how its findings are shown.
@@ -84,17 +71,20 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
         const reshow = ['failOn', 'rules'].some((key) => event.affectsConfiguration(`leaklint.${key}`, uri));
         try {
           if (reanalyse) analyses.analyse(uri).catch(reportError);
-          else if (reshow) analyses.refreshSettings(uri);
+          else if (reshow) analyses.refreshSettings(uri).catch(reportError);
         } catch (e) {
           reportError(e); // invalid settings: shown when the user runs a command
         }
       }
     }),
   );
-  for (const document of vscode.workspace.textDocuments) analyseIfModel(document.uri);
+  for (const document of vscode.workspace.textDocuments) analyseIfModel(document);
 
-  function analyseIfModel(uri: vscode.Uri) {
-    if (uri.scheme !== 'file' || analyses.get(uri) || !uri.path.toLowerCase().endsWith('.json') || !isModelFile(uri.fsPath)) return;
+  /** A model.json opened in an editor: recognised from the text already in memory (the sniff the CLI makes). */
+  function analyseIfModel(document: vscode.TextDocument) {
+    const { uri } = document;
+    if (uri.scheme !== 'file' || analyses.get(uri) || !uri.path.toLowerCase().endsWith('.json')) return;
+    if (!looksLikeTfjsModel(document.getText(new vscode.Range(document.positionAt(0), document.positionAt(8192))).replace(/^\uFEFF/, ''))) return;
     analyses.analyse(uri).catch(reportError);
   }
 

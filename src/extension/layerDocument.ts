@@ -3,9 +3,8 @@
 // layer document's hovers and CodeLens give the same details as model.json's.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { LayerFinding, ModelReport } from '../engine/analysis/types';
-import { formatRisk, formatShape, layerLabel } from '../engine/reports/format';
-import type { ModelAnalyses } from './modelAnalyses';
+import { formatRisk, formatShape, layerLabel, type LayerFinding, type ModelReport } from '../engine';
+import { failureMessage, type ModelAnalyses } from './modelAnalyses';
 import { securityScore } from './scores';
 
 export const LAYER_DOCUMENT_SCHEME = 'leaklint-layers';
@@ -88,7 +87,7 @@ export class LayerDocumentProvider implements vscode.TextDocumentContentProvider
       }
     }
     if (!analysis) return `${model.fsPath} is ignored by the leaklint.ignore setting.\n`;
-    if (analysis.kind === 'failed') return `LeakLint could not read ${model.fsPath} (${analysis.code}): ${analysis.message}\n`;
+    if (analysis.kind === 'failed') return `LeakLint could not read ${model.fsPath} (${analysis.failure.code}): ${failureMessage(analysis.failure)}\n`;
     return renderLayerDocument(analysis.report);
   }
 

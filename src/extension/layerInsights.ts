@@ -1,14 +1,11 @@
 // Hovers and CodeLens on analysed layers: in model.json over each layer object, and in the layer document on each
 // layer's line. Both read the shared analyses; the text comes from one function, also used by "Explain".
 import * as vscode from 'vscode';
-import { getRule } from '../engine/analysis/rules';
-import type { LayerFinding, ModelReport } from '../engine/analysis/types';
-import { describeFixEffect, escapeMarkdown, formatNumber, formatRanks, formatRisk, layerLabel } from '../engine/reports/format';
+import { describeFixEffect, escapeMarkdown, formatNumber, formatRanks, formatRisk, getRule, layerLabel, type LayerFinding, type ModelReport } from '../engine';
+import { Commands } from '../shared/commands';
+import { toRange } from './diagnostics';
 import { LAYER_DOCUMENT_SCHEME, layerAtLine, layerLine, modelOfLayerDocument } from './layerDocument';
 import type { ModelAnalyses } from './modelAnalyses';
-
-export const COMMAND_SHOW_RECONSTRUCTIONS = 'leaklint.showReconstructions';
-export const COMMAND_EXPLAIN_LAYER = 'leaklint.explainLayer';
 
 /**
  * Where hovers and CodeLens apply: JSON files (each is looked up in the analyses, as TF.js models are recognised by
@@ -44,7 +41,7 @@ export function layerMarkdown(model: vscode.Uri, report: ModelReport, finding: L
     const args = [model.toString(), finding.nodeId];
     lines.push(
       '',
-      `${commandLink('Show reconstruction', COMMAND_SHOW_RECONSTRUCTIONS, [model.toString()])} · ${commandLink('Explain', COMMAND_EXPLAIN_LAYER, args)}`,
+      `${commandLink('Show reconstruction', Commands.showReconstructions, [model.toString()])} · ${commandLink('Explain', Commands.explainLayer, args)}`,
     );
   } else if (rule) {
     lines.push('', `**${rule.id} ${rule.name}.** ${rule.fullDescription}`, '', `**What to do.** ${rule.help}`);
@@ -69,8 +66,7 @@ function layerAt(analyses: ModelAnalyses, document: vscode.TextDocument, positio
     if (!best || (best.location.format === 'json' && f.location.length < best.location.length)) best = f;
   }
   if (!best || best.location.format !== 'json') return undefined;
-  const range = new vscode.Range(document.positionAt(best.location.offset), document.positionAt(best.location.offset + best.location.length));
-  return { model, report, finding: best, range };
+  return { model, report, finding: best, range: toRange(best.location.range) };
 }
 
 export class LayerHoverProvider implements vscode.HoverProvider {
@@ -81,7 +77,7 @@ export class LayerHoverProvider implements vscode.HoverProvider {
     if (!hit) return undefined;
     const markdown = new vscode.MarkdownString(layerMarkdown(hit.model, hit.report, hit.finding, true));
     // Command links only to our own two commands.
-    markdown.isTrusted = { enabledCommands: [COMMAND_SHOW_RECONSTRUCTIONS, COMMAND_EXPLAIN_LAYER] };
+    markdown.isTrusted = { enabledCommands: [Commands.showReconstructions, Commands.explainLayer] };
     return new vscode.Hover(markdown, hit.range);
   }
 }
@@ -103,15 +99,14 @@ export class LayerCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
     return analysis.report.layers.flatMap((finding) => {
       let line: number;
       if (inLayerDocument) line = layerLine(finding);
-      else if (finding.location.format === 'json' && finding.location.offset <= document.getText().length)
-        line = document.positionAt(finding.location.offset).line;
+      else if (finding.location.format === 'json') line = finding.location.range.start.line;
       else return [];
       if (line >= document.lineCount) return [];
       const range = new vscode.Range(line, 0, line, 0);
       return [
         new vscode.CodeLens(range, {
           title: `LeakLint: risk ${formatRisk(finding.risk)} ${finding.severity} · ${finding.status}`,
-          command: COMMAND_EXPLAIN_LAYER,
+          command: Commands.explainLayer,
           arguments: [model.toString(), finding.nodeId],
         }),
       ];

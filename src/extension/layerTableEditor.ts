@@ -2,21 +2,18 @@
 // layer table coloured by risk. The runtime reads and analyses the file; the webview gets only display rows.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { ModelReport } from '../engine/analysis/types';
-import { describeFixEffect, formatCoverage, formatNumber, formatRanks, formatRisk, formatShape, layerLabel } from '../engine/reports/format';
-import type { HostToView, TableRow, TableState, ViewToHost } from '../../webview-ui/protocol';
-import { COMMAND_SHOW_RECONSTRUCTIONS } from './layerInsights';
-import type { Analysis, ModelAnalyses } from './modelAnalyses';
+import { describeFixEffect, formatCoverage, formatNumber, formatRanks, formatRisk, formatShape, layerLabel, type ModelReport } from '../engine';
+import { Commands } from '../shared/commands';
+import type { HostToView, TableRow, TableState, ViewToHost } from '../shared/webviewProtocol';
+import { failureMessage, type Analysis, type ModelAnalyses } from './modelAnalyses';
 import { securityScore } from './scores';
-import { COMMAND_OPEN_LAYER_DOCUMENT } from './statusBar';
 import { webviewHtml, webviewOptions } from './webviewHtml';
-
-export const LAYER_VIEW_TYPE = 'leaklint.layerView';
 
 export function tableStateOf(model: vscode.Uri, analysis: Analysis | undefined): TableState {
   const base = { model: model.toString(), modelName: path.basename(model.fsPath), trusted: vscode.workspace.isTrusted };
   if (!analysis) return { ...base, phase: 'analysing' };
-  if (analysis.kind === 'failed') return { ...base, phase: 'failed', message: `Cannot read this model (${analysis.code}): ${analysis.message}` };
+  if (analysis.kind === 'failed')
+    return { ...base, phase: 'failed', message: `Cannot read this model (${analysis.failure.code}): ${failureMessage(analysis.failure)}` };
   return { ...base, phase: 'done', summary: summaryOf(analysis.report), rows: analysis.report.layers.map(rowOf) };
 }
 
@@ -81,8 +78,8 @@ export class LayerTableEditorProvider implements vscode.CustomReadonlyEditorProv
       this.analyses.onDidChange((uri) => uri.toString() === model.toString() && post()),
       panel.webview.onDidReceiveMessage((message: ViewToHost) => {
         if (message.type === 'ready') post();
-        else if (message.type === 'runAttack') void vscode.commands.executeCommand(COMMAND_SHOW_RECONSTRUCTIONS, model);
-        else if (message.type === 'openLayerDocument') void vscode.commands.executeCommand(COMMAND_OPEN_LAYER_DOCUMENT, model);
+        else if (message.type === 'runAttack') void vscode.commands.executeCommand(Commands.showReconstructions, model);
+        else if (message.type === 'openLayerDocument') void vscode.commands.executeCommand(Commands.openLayerDocument, model);
         else if (message.type === 'error') this.output.appendLine(`layer view webview: ${message.message}`);
       }),
     ];

@@ -1,23 +1,15 @@
-// The analysed state of every model the extension has looked at: one engine report (or read error) per model file,
-// produced in the background runtime and shared by diagnostics, hovers, CodeLens, the layer document and the
-// status bar, which all listen to `onDidChange`.
+// The analysed state of every model the extension has looked at: one engine outcome (a report, or a typed failure)
+// per model file, produced in the background runtime by the engine's auditFile (the CLI's own use case) and shared by
+// diagnostics, hovers, CodeLens, the layer document and the status bar, which all listen to `onDidChange`.
 import * as vscode from 'vscode';
-import { createIgnoreMatcher, type LeakLintConfig } from '../engine/config';
-import type { ModelReport } from '../engine/analysis/types';
+import { createIgnoreMatcher, type LeakLintConfig, type ModelFailure, type ModelReport } from '../engine';
 import { RuntimeError, type RuntimeClient } from './runtime';
-import { settingsFor } from './settings';
+import { configFor } from './settings';
 
 export type Analysis =
-  | {
-      kind: 'report';
-      uri: vscode.Uri;
-      report: ModelReport;
-      config: LeakLintConfig;
-      /** model.json only: the text the offsets in the report refer to (read when the analysis started). */
-      text?: string;
-    }
-  /** The model could not be read or analysed; `code` is a ModelReadError code or 'internal'. */
-  | { kind: 'failed'; uri: vscode.Uri; code: string; message: string };
+  | { kind: 'report'; uri: vscode.Uri; report: ModelReport; config: LeakLintConfig }
+  /** The model could not be read or analysed. */
+  | { kind: 'failed'; uri: vscode.Uri; failure: ModelFailure; config?: LeakLintConfig };
 
 export type ProgressListener = (done: number, total: number, label: string) => void;
 
@@ -49,19 +41,19 @@ export class ModelAnalyses implements vscode.Disposable {
    * Applies changed `failOn` / `rules` settings without re-analysing: they only decide which findings are shown and
    * how (the engine's collectIssues and diagnosticSeverity read them from the stored config).
    */
-  refreshSettings(uri: vscode.Uri) {
+  async refreshSettings(uri: vscode.Uri) {
     const analysis = this.get(uri);
     if (analysis?.kind !== 'report') return;
-    this.results.set(uri.toString(), { ...analysis, config: settingsFor(uri) });
+    this.results.set(uri.toString(), { ...analysis, config: await configFor(uri) });
     this.changed.fire(uri);
   }
 
   /**
-   * Analyses one model with the settings of its workspace folder. Returns undefined when the file is ignored by
-   * `leaklint.ignore` or the run was cancelled; throws ConfigError on invalid settings.
+   * Analyses one model with the configuration of its workspace folder. Returns undefined when the file is ignored
+   * or the run was cancelled; throws ConfigError on an invalid configuration.
    */
   async analyse(uri: vscode.Uri, token?: vscode.CancellationToken, onProgress?: ProgressListener): Promise<Analysis | undefined> {
-    const config = settingsFor(uri);
+    const config = await configFor(uri);
     if (createIgnoreMatcher(config.ignore, config.baseDir)(uri.fsPath)) {
       this.forget(uri);
       return undefined;
@@ -81,28 +73,29 @@ export class ModelAnalyses implements vscode.Disposable {
     if (token?.isCancellationRequested) return undefined;
     let analysis: Analysis;
     try {
-      const text = uri.path.toLowerCase().endsWith('.json') ? new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)) : undefined;
-      const request = {
-        file: uri.fsPath,
-        read: { inputShape: config.inputShape, externalData: vscode.workspace.isTrusted },
-        analysis: { thresholds: config.thresholds },
-      };
-      const report = await this.runtime.analyse(request, { onProgress, cancellation: token });
-      analysis = { kind: 'report', uri, report, config, text };
-      this.output.appendLine(
-        `${uri.fsPath}: model risk ${report.model.risk.toFixed(2)} (${report.model.severity}), COPA ${report.model.copaIndex}, ${report.seconds.toFixed(1)} s`,
-      );
+      const outcome = await this.runtime.audit({ file: uri.fsPath, config, trusted: vscode.workspace.isTrusted }, { onProgress, cancellation: token });
+      if (outcome.kind === 'report') {
+        const { report } = outcome;
+        analysis = { kind: 'report', uri, report, config };
+        this.output.appendLine(
+          `${uri.fsPath}: model risk ${report.model.risk.toFixed(2)} (${report.model.severity}), COPA ${report.model.copaIndex}, ${report.seconds.toFixed(1)} s`,
+        );
+      } else {
+        analysis = { kind: 'failed', uri, failure: outcome.failure, config };
+        this.output.appendLine(`${uri.fsPath}: ${outcome.failure.where ? `${outcome.failure.where}: ` : ''}${outcome.failure.reason}`);
+      }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.output.appendLine(`${uri.fsPath}: ${message}`);
-      if (token?.isCancellationRequested) return undefined;
+      if (token?.isCancellationRequested || (e instanceof RuntimeError && e.code === 'cancelled')) return undefined;
       // Deleted while it was analysed (or waiting): no finding about a file that is gone.
       if (!(await exists(uri))) {
         this.forget(uri);
         return undefined;
       }
-      const code = e instanceof RuntimeError ? e.code : e instanceof vscode.FileSystemError ? 'unreadable' : 'internal';
-      analysis = { kind: 'failed', uri, code, message };
+      // The worker crashed or ran out of time on this model: a failure to analyse it, as the CLI would report.
+      const failure: ModelFailure = { file: uri.fsPath, code: 'invalid-model', where: '', reason: `the analysis did not finish: ${message}` };
+      analysis = { kind: 'failed', uri, failure, config };
     }
     this.results.set(uri.toString(), analysis);
     this.changed.fire(uri);
@@ -119,4 +112,9 @@ async function exists(uri: vscode.Uri): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** "models/cnn6.onnx (node 3 (conv1)): the file is truncated" — how a failure reads in the editor. */
+export function failureMessage(failure: ModelFailure): string {
+  return `${failure.where ? `${failure.where}: ` : ''}${failure.reason}`;
 }

@@ -3,7 +3,8 @@
 // Debounced: converters write a model and its shards one after another.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { isModelFile } from '../engine/readers';
+import { isModelFile } from '../engine';
+import { workspaceFileAccess } from './workspaceFileAccess';
 import type { ModelAnalyses } from './modelAnalyses';
 
 export const REANALYSIS_DEBOUNCE_MS = 500;
@@ -19,8 +20,8 @@ export class ModelWatcher implements vscode.Disposable {
     private readonly onError: (error: unknown) => void,
   ) {
     this.subscriptions = [
-      this.watcher.onDidChange((uri) => this.changed(uri)),
-      this.watcher.onDidCreate((uri) => this.changed(uri)),
+      this.watcher.onDidChange((uri) => void this.changed(uri)),
+      this.watcher.onDidCreate((uri) => void this.changed(uri)),
       this.watcher.onDidDelete((uri) => this.deleted(uri)),
     ];
   }
@@ -30,17 +31,17 @@ export class ModelWatcher implements vscode.Disposable {
   }
 
   private deleted(uri: vscode.Uri) {
-    if (!this.isAnalysed(uri) && !this.pending.has(uri.toString())) return this.changed(uri); // a shard: re-analyse its models
+    if (!this.isAnalysed(uri) && !this.pending.has(uri.toString())) return void this.changed(uri); // a shard: re-analyse its models
     this.pending.delete(uri.toString());
     this.analyses.forget(uri);
   }
 
-  private changed(uri: vscode.Uri) {
+  private async changed(uri: vscode.Uri) {
     if (uri.scheme !== 'file' || uri.fsPath.split(path.sep).includes('node_modules')) return;
     const folder = path.dirname(uri.fsPath);
     // The changed file itself, if it is a model; otherwise the analysed models it may belong to (same folder).
     const models =
-      this.isAnalysed(uri) || isModelFile(uri.fsPath)
+      this.isAnalysed(uri) || (await isModelFile(workspaceFileAccess, uri.fsPath))
         ? [uri]
         : this.analyses
             .all()

@@ -5,26 +5,13 @@
 import { createHash } from 'crypto';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { AttackReport } from '../engine/attack/types';
-import type { HostToView, ViewImage, ViewState, ViewToHost } from '../../webview-ui/protocol';
+import { ATTACK_DEFAULTS, attackOptionsOf, type AttackReport } from '../engine';
+import { Views } from '../shared/commands';
+import type { HostToView, ViewImage, ViewState, ViewToHost } from '../shared/webviewProtocol';
 import type { ModelAnalyses } from './modelAnalyses';
-import type { RuntimeClient } from './runtime';
+import { bundledSamplesFolder, type RuntimeClient } from './runtime';
+import { configFor } from './settings';
 import { webviewHtml, webviewOptions } from './webviewHtml';
-
-export const RECONSTRUCTION_VIEW_TYPE = 'leaklint.reconstructions';
-/** The attack settings (`leaklint.attack.*`) for one model. */
-function attackSettings(model: vscode.Uri) {
-  const config = vscode.workspace.getConfiguration('leaklint.attack', model);
-  const folder = config.get<string | null>('sampleImages');
-  const workspaceFolder = vscode.workspace.getWorkspaceFolder(model)?.uri.fsPath ?? path.dirname(model.fsPath);
-  return {
-    imageFolder: folder ? path.resolve(workspaceFolder, folder) : undefined,
-    maxImages: config.get<number>('maxImages') ?? 4,
-    refine: config.get<boolean>('refine') ?? false,
-    normalization: { mean: config.get<number[]>('inputMean') ?? [0], std: config.get<number[]>('inputStd') ?? [1] },
-    timeBudgetMs: (config.get<number>('timeBudgetSeconds') ?? 300) * 1000,
-  };
-}
 
 /** What the command returns (tests wait on `finished`). */
 export interface ReconstructionView {
@@ -95,41 +82,32 @@ class ReconstructionPanel implements ReconstructionView {
     }
     const cancellation = (this.cancellation = new vscode.CancellationTokenSource());
     const outDir = vscode.Uri.joinPath(this.owner.storageRoot, createHash('sha1').update(this.model.toString()).digest('hex').slice(0, 12));
-    const settings = attackSettings(this.model);
     this.update({
       phase: 'running',
-      progress: { done: 0, total: settings.maxImages, label: 'starting' },
+      progress: { done: 0, total: 1, label: 'starting' },
       message: undefined,
       verdict: undefined,
       images: undefined,
     });
     try {
-      await vscode.workspace.fs.delete(outDir, { recursive: true, useTrash: false }).then(undefined, () => undefined);
-      await vscode.workspace.fs.createDirectory(outDir);
-      const analysis = this.owner.analyses.get(this.model);
-      const inputShape = analysis?.kind === 'report' ? analysis.config.inputShape : undefined;
-      const report = await this.owner.runtime.attack(
-        {
-          file: this.model.fsPath,
-          read: { inputShape },
-          options: {
-            imageFolder: settings.imageFolder,
-            maxImages: settings.maxImages,
-            refine: settings.refine,
-            // The correction gets at most half of the job's budget, spread over the images.
-            refineBudgetMs: settings.refine ? settings.timeBudgetMs / 2 / settings.maxImages : undefined,
-            normalization: settings.normalization,
-            outDir: outDir.fsPath,
-          },
-          trusted: vscode.workspace.isTrusted,
-        },
+      const config = await configFor(this.model);
+      const options = attackOptionsOf(config, bundledSamplesFolder(this.owner.context));
+      const timeBudgetMs = (config.attack?.timeBudgetSeconds ?? ATTACK_DEFAULTS.timeBudgetSeconds) * 1000;
+      const outcome = await this.owner.runtime.attack(
+        { file: this.model.fsPath, config, options, trusted: vscode.workspace.isTrusted },
         {
           onProgress: (done, total, label) => this.update({ progress: { done, total, label } }),
           cancellation: cancellation.token,
-          timeBudgetMs: settings.timeBudgetMs,
+          timeBudgetMs,
         },
       );
-      this.update({ phase: 'done', progress: undefined, ...this.viewOf(report, outDir) });
+      if (outcome.kind === 'failure') throw new Error(`${outcome.failure.where ? `${outcome.failure.where}: ` : ''}${outcome.failure.reason}`);
+      if (outcome.kind === 'not-run') throw new Error(outcome.reason);
+      // The images go to the extension's storage, where the webview may load them from.
+      await vscode.workspace.fs.delete(outDir, { recursive: true, useTrash: false }).then(undefined, () => undefined);
+      await vscode.workspace.fs.createDirectory(outDir);
+      for (const file of outcome.files) await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(outDir, ...file.path.split('/')), file.bytes);
+      this.update({ phase: 'done', progress: undefined, ...this.viewOf(outcome.report, outDir) });
     } catch (e) {
       const cancelled = cancellation.token.isCancellationRequested;
       this.update({
@@ -184,7 +162,7 @@ export class ReconstructionPanels implements vscode.Disposable {
     readonly output: vscode.OutputChannel,
   ) {
     this.storageRoot = vscode.Uri.joinPath(context.storageUri ?? context.globalStorageUri, 'reconstructions');
-    this.registration = vscode.window.registerWebviewPanelSerializer(RECONSTRUCTION_VIEW_TYPE, {
+    this.registration = vscode.window.registerWebviewPanelSerializer(Views.reconstructions, {
       deserializeWebviewPanel: async (panel, state: ViewState | undefined) => {
         if (!state?.model) return panel.dispose();
         // A run that was going on when the window closed did not finish: show it as stopped.
@@ -200,7 +178,7 @@ export class ReconstructionPanels implements vscode.Disposable {
     let view = this.panels.get(model.toString());
     if (view) view.panel.reveal();
     else {
-      const panel = vscode.window.createWebviewPanel(RECONSTRUCTION_VIEW_TYPE, `Reconstructions: ${path.basename(model.fsPath)}`, vscode.ViewColumn.Beside, {
+      const panel = vscode.window.createWebviewPanel(Views.reconstructions, `Reconstructions: ${path.basename(model.fsPath)}`, vscode.ViewColumn.Beside, {
         ...webviewOptions(this.context.extensionUri, [this.storageRoot]),
       });
       view = this.adopt(new ReconstructionPanel(panel, model, this));

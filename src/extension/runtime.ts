@@ -9,3 +9,8 @@ export { RuntimeClient, RuntimeError } from '../runtime/runtimeClient';
 export function createRuntimeClient(context: vscode.ExtensionContext): RuntimeClient {
   return new RuntimeClient(path.join(context.extensionPath, 'dist', 'worker.js'));
 }
+
+/** The sample photos that ship with the extension (media/samples). */
+export function bundledSamplesFolder(context: vscode.ExtensionContext): string {
+  return path.join(context.extensionPath, 'media', 'samples');
+}

@@ -1,12 +1,11 @@
 // Status bar: the active model's security score (100 × (1 − model risk)); a click opens its layer document.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { formatRisk } from '../engine/reports/format';
+import { formatRisk } from '../engine';
+import { Commands } from '../shared/commands';
 import { activeModelUri } from './activeModel';
-import type { ModelAnalyses } from './modelAnalyses';
+import { failureMessage, type ModelAnalyses } from './modelAnalyses';
 import { securityScore } from './scores';
-
-export const COMMAND_OPEN_LAYER_DOCUMENT = 'leaklint.openLayerDocument';
 
 export class SecurityScoreItem implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('leaklint.securityScore', vscode.StatusBarAlignment.Right, 100);
@@ -39,7 +38,7 @@ export class SecurityScoreItem implements vscode.Disposable {
     }
     if (analysis.kind === 'failed') {
       this.item.text = '$(error) LeakLint: unreadable';
-      this.item.tooltip = `${path.basename(model.fsPath)}: ${analysis.message}`;
+      this.item.tooltip = `${path.basename(model.fsPath)}: ${failureMessage(analysis.failure)}`;
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
     } else {
       const { report } = analysis;
@@ -53,7 +52,7 @@ export class SecurityScoreItem implements vscode.Disposable {
             ? new vscode.ThemeColor('statusBarItem.warningBackground')
             : undefined;
     }
-    this.item.command = { title: 'Open Layer Document', command: COMMAND_OPEN_LAYER_DOCUMENT, arguments: [model] };
+    this.item.command = { title: 'Open Layer Document', command: Commands.openLayerDocument, arguments: [model] };
     this.item.show();
     this.visible = true;
   }

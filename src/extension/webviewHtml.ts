@@ -2,7 +2,7 @@
 // stylesheet, and the view and its initial state in data attributes for the one webview bundle.
 import { randomBytes } from 'crypto';
 import * as vscode from 'vscode';
-import type { ViewKind } from '../../webview-ui/protocol';
+import type { ViewKind } from '../shared/webviewProtocol';
 
 export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, view: ViewKind, title: string, initialState: unknown): string {
   const nonce = randomBytes(16).toString('base64');

@@ -4,21 +4,31 @@
 // The child works on one job at a time (the others wait here), under a memory cap and a per-job time budget.
 import { fork, type ChildProcess } from 'child_process';
 import type { Socket } from 'net';
-import type { ModelReport } from '../engine/analysis/types';
-import type { AttackReport } from '../engine/attack/types';
-import type { TensorMap } from '../worker/ortForward';
-import { ANSWER_TYPE, type JobAnswers, type JobRequest, type JobType, type WorkerMessage, type WorkerRequest } from '../worker/protocol';
+import {
+  attackJob,
+  auditJob,
+  discoverJob,
+  forwardJob,
+  layersJob,
+  type JobErrorCode,
+  type JobParams,
+  type JobResult,
+  type JobType,
+  type WorkerMessage,
+  type WorkerRequest,
+} from '../shared/workerProtocol';
 
 /** Why the runtime stopped a job itself (the worker did not answer with an error). */
 export type StopReason = 'cancelled' | 'time-budget' | 'worker-exit' | 'disposed';
 
 /**
- * A failed job. `code` is the worker's: a ModelReadError code when the model could not be read, 'runtime' when
- * onnxruntime-node failed, else 'internal' (which is also the code of every job the runtime stopped; see `stopped`).
+ * A job that ended without a result (a model that cannot be read is a result, not this). `code` is the worker's:
+ * 'runtime' when onnxruntime-node failed, 'cancelled', else 'internal' (also the code of every job the runtime
+ * stopped itself; see `stopped`).
  */
 export class RuntimeError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: JobErrorCode,
     message: string,
     readonly jobId?: number,
     readonly stopped?: StopReason,
@@ -58,19 +68,16 @@ export interface RuntimeClientOptions {
 export const DEFAULT_TIME_BUDGET_MS = 5 * 60_000;
 const DEFAULT_MEMORY_MB = 4096;
 const DEFAULT_CANCEL_GRACE_MS = 2000;
-/** Jobs that await inside the worker and so can see a 'cancel' message; the others block it until they end. */
-const COOPERATIVE_JOBS: ReadonlySet<JobType> = new Set<JobType>(['attack']);
 const STDERR_TAIL_CHARS = 2000;
-
-type Request<T extends JobType> = Omit<Extract<JobRequest, { type: T }>, 'id' | 'type'>;
 
 interface Job {
   id: number;
-  request: JobRequest;
-  /** "job 3 (analyse /path/model.onnx)": how errors name it. */
+  request: Extract<WorkerRequest, { type: 'job' }>;
+  cooperative: boolean;
+  /** "job 3 (audit /path/model.onnx)": how errors name it. */
   name: string;
   options: JobOptions;
-  resolve: (message: WorkerMessage) => void;
+  resolve: (result: unknown) => void;
   /** Settles the job once (clears its timer and listeners); later calls do nothing. */
   fail: (error: RuntimeError) => void;
   timer?: NodeJS.Timeout;
@@ -105,32 +112,37 @@ export class RuntimeClient {
     this.cancelGraceMs = options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
   }
 
-  /** Static analysis of one model (pure JavaScript). */
-  async analyse(request: Request<'analyse'>, options?: JobOptions): Promise<ModelReport> {
-    return (await this.run({ type: 'analyse', ...request }, options)).report;
+  /** Reads and analyses one model (pure JavaScript): its report, or a typed failure. */
+  audit(params: JobParams<typeof auditJob>, options?: JobOptions): Promise<JobResult<typeof auditJob>> {
+    return this.run(auditJob, params, options);
   }
 
-  /** The layer table of a model, as text. */
-  async layers(request: Request<'layers'>, options?: JobOptions): Promise<string> {
-    return (await this.run({ type: 'layers', ...request }, options)).text;
+  /** The layer listing of one model. */
+  layers(params: JobParams<typeof layersJob>, options?: JobOptions): Promise<JobResult<typeof layersJob>> {
+    return this.run(layersJob, params, options);
+  }
+
+  /** Model files under some folders, as `leaklint audit` finds them. */
+  discover(params: JobParams<typeof discoverJob>, options?: JobOptions): Promise<JobResult<typeof discoverJob>> {
+    return this.run(discoverJob, params, options);
   }
 
   /** onnxruntime-node forward pass of an ONNX model: every intermediate float tensor, by name, in graph order. */
-  async forward(request: Request<'forward'>, options?: JobOptions): Promise<TensorMap> {
-    return (await this.run({ type: 'forward', ...request }, options)).tensors;
+  forward(params: JobParams<typeof forwardJob>, options?: JobOptions): Promise<JobResult<typeof forwardJob>> {
+    return this.run(forwardJob, params, options);
   }
 
   /** The reconstruction attack; cancelling it asks the worker first and kills the process after a grace period. */
-  async attack(request: Request<'attack'>, options?: JobOptions): Promise<AttackReport> {
-    return (await this.run({ type: 'attack', ...request }, options)).report;
+  attack(params: JobParams<typeof attackJob>, options?: JobOptions): Promise<JobResult<typeof attackJob>> {
+    return this.run(attackJob, params, options);
   }
 
-  /** Any job, by its protocol request; resolves with the worker's final message. */
-  run<T extends JobType>(request: { type: T } & Request<T>, options: JobOptions = {}): Promise<JobAnswers[T]> {
+  /** Any job, by its constant; resolves with the job's result. */
+  run<P, R>(type: JobType<P, R>, params: P, options: JobOptions = {}): Promise<R> {
     const id = this.nextId++;
-    const full = { ...request, id } as unknown as JobRequest;
-    const name = `job ${id} (${request.type}${'file' in full ? ` ${full.file}` : ''})`;
-    return new Promise<JobAnswers[T]>((resolve, reject) => {
+    const file = (params as { file?: unknown }).file;
+    const name = `job ${id} (${type.name}${typeof file === 'string' ? ` ${file}` : ''})`;
+    return new Promise<R>((resolve, reject) => {
       if (this.disposed) return reject(new RuntimeError('internal', `${name} was not started: the LeakLint runtime was disposed`, id, 'disposed'));
       const { signal, cancellation } = options;
       const cancel = () => this.stopJob(job, new RuntimeError('internal', `${name} was cancelled`, id, 'cancelled'));
@@ -146,14 +158,14 @@ export class RuntimeClient {
       };
       const job: Job = {
         id,
-        request: full,
+        request: { id, type: 'job', job: type.name, params },
+        cooperative: type.cooperative,
         name,
         options,
-        resolve: (message) => {
+        resolve: (result) => {
           if (settled) return;
           settle();
-          if (message.type === ANSWER_TYPE[request.type]) resolve(message as JobAnswers[T]);
-          else reject(new RuntimeError('internal', `${name}: unexpected worker answer '${message.type}'`, id));
+          resolve(result as R);
         },
         fail: (error) => {
           if (settled) return;
@@ -236,7 +248,7 @@ export class RuntimeClient {
       if (message.type === 'progress') return job.options.onProgress?.(message.done, message.total, message.label);
       worker.job = undefined;
       if (message.type === 'error') job.fail(new RuntimeError(message.code, message.message, job.id));
-      else job.resolve(message);
+      else job.resolve(message.result);
       return this.idle(worker);
     }
     // The cancelled job stopped in time: the process is free again.
@@ -277,7 +289,7 @@ export class RuntimeClient {
     if (!worker) return;
     worker.job = undefined;
     const reason = `was stopped to end ${job.name}`;
-    if (!COOPERATIVE_JOBS.has(job.request.type) || !worker.process.connected) return this.kill(worker, reason);
+    if (!job.cooperative || !worker.process.connected) return this.kill(worker, reason);
     const timer = setTimeout(() => this.kill(worker, reason), this.cancelGraceMs);
     worker.draining = { id: job.id, timer };
     worker.process.send({ type: 'cancel', id: job.id } satisfies WorkerRequest, () => undefined);

@@ -1,16 +1,71 @@
 // Background worker: a child process that does everything that reads, analyses or runs a model (hostile files can
 // make that slow or memory-hungry, and onnxruntime-node is native code that can crash) so that its caller never
-// blocks or crashes on it. The caller (src/runtime/runtimeClient) sends one job at a time, and stops a job that will
-// not stop by killing this process; 'cancel' lets a job that awaits (the attack) stop on its own first.
-import { readModel } from '../engine/readers';
-import { analyseModel } from '../engine/analysis/analyseModel';
-import { writeLayersTable } from '../engine/reports/layers';
-import { isModelReadError } from '../engine/errors';
-import { runAttack, type ForwardCheck } from '../engine/attack/attack';
-import { createForwardSession, ortForward, RuntimeForwardError, type ForwardSession } from './ortForward';
-import type { JobRequest, WorkerMessage, WorkerRequest } from './protocol';
+// blocks or crashes on it. It is an adapter like the CLI: each job calls one engine use case with Node's file access.
+// The caller (src/runtime/runtimeClient) sends one job at a time, and stops a job that will not stop by killing this
+// process; 'cancel' lets a cooperative job (the attack) stop on its own first.
+import {
+  attackFile,
+  auditFile,
+  buildForwardProbe,
+  createIgnoreMatcher,
+  discoverModelFiles,
+  layersOfFile,
+  ModelReadError,
+  type ForwardCheck,
+  type JobContext,
+} from '../engine';
+import { nodeFileAccess } from '../node/nodeFileAccess';
+import {
+  attackJob,
+  auditJob,
+  discoverJob,
+  forwardJob,
+  layersJob,
+  type JobErrorCode,
+  type JobType,
+  type WorkerMessage,
+  type WorkerRequest,
+} from '../shared/workerProtocol';
+import { createForwardSession, RuntimeForwardError, type ForwardSession } from './ortForward';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
+
+type Handler = (params: never, context: JobContext) => Promise<unknown>;
+const handlers = new Map<string, Handler>();
+
+/** Registers the handler of one job type: the job's constant types its parameters and its result. */
+function handle<P, R>(job: JobType<P, R>, handler: (params: P, context: JobContext) => Promise<R>) {
+  handlers.set(job.name, handler as Handler);
+}
+
+handle(auditJob, ({ file, config, trusted }, context) => auditFile(file, config, { ...context, trusted }));
+
+handle(layersJob, ({ file, config, trusted }, context) => layersOfFile(file, config, { ...context, trusted }));
+
+handle(discoverJob, ({ roots, ignore, baseDir }, { files }) => discoverModelFiles(files, roots, baseDir, createIgnoreMatcher(ignore, baseDir)));
+
+handle(forwardJob, async ({ file, input, shape }, { files }) => {
+  const session = await createForwardSession(await buildForwardProbe(files, file));
+  try {
+    return await session.run(input instanceof Float32Array ? input : Float32Array.from(input), shape);
+  } finally {
+    await session.release();
+  }
+});
+
+handle(attackJob, async ({ file, config, options, trusted }, context) => {
+  // One onnxruntime session for all the checks of this job, created at the first check; none when untrusted.
+  let session: Promise<ForwardSession> | undefined;
+  const forwardCheck: ForwardCheck | undefined =
+    trusted && !file.toLowerCase().endsWith('.json')
+      ? async (input, shape) => (await (session ??= buildForwardProbe(context.files, file).then(createForwardSession))).run(input, shape)
+      : undefined;
+  try {
+    return await attackFile(file, config, options, { ...context, trusted, forwardCheck });
+  } finally {
+    await session?.then((s) => s.release()).catch(() => undefined);
+  }
+});
 
 /** Jobs in progress, by id: a 'cancel' request aborts the job's signal. */
 const running = new Map<number, AbortController>();
@@ -26,50 +81,29 @@ process.on('message', (request: WorkerRequest) => {
 // Orphaned (the caller died without killing us): nobody is left to read an answer.
 process.on('disconnect', () => process.exit(0));
 
-async function runJob(request: JobRequest) {
-  const controller = new AbortController();
-  running.set(request.id, controller);
-  try {
-    send(await answer(request, controller.signal));
-  } catch (e) {
-    send(errorMessage(request.id, e, controller.signal));
-  } finally {
-    running.delete(request.id);
-  }
-}
-
-async function answer(request: JobRequest, signal: AbortSignal): Promise<WorkerMessage> {
+async function runJob(request: Extract<WorkerRequest, { type: 'job' }>) {
   const { id } = request;
-  const onProgress = (done: number, total: number, label: string) => send({ id, type: 'progress', done, total, label });
-  switch (request.type) {
-    case 'layers':
-      return { id, type: 'layers', text: writeLayersTable(readModel(request.file, request.read), request.baseDir) };
-    case 'analyse':
-      return { id, type: 'result', report: analyseModel(readModel(request.file, request.read), { ...request.analysis, onProgress }) };
-    case 'forward': {
-      const input = request.input instanceof Float32Array ? request.input : Float32Array.from(request.input);
-      return { id, type: 'tensors', tensors: await ortForward(request.file, input, request.shape) };
-    }
-    case 'attack': {
-      const graph = readModel(request.file, request.read);
-      // One onnxruntime session for all the checks of this job, created at the first check.
-      let session: Promise<ForwardSession> | undefined;
-      const trusted = request.trusted ?? true;
-      const forwardCheck: ForwardCheck | undefined =
-        trusted && graph.format === 'onnx' ? async (input, shape) => (await (session ??= createForwardSession(request.file))).run(input, shape) : undefined;
-      try {
-        const report = await runAttack(graph, { ...request.options, signal, onProgress, forwardCheck });
-        return { id, type: 'attackResult', report };
-      } finally {
-        await session?.then((s) => s.release()).catch(() => undefined);
-      }
-    }
+  const controller = new AbortController();
+  running.set(id, controller);
+  try {
+    const handler = handlers.get(request.job);
+    if (!handler) throw new Error(`unknown job "${request.job}"`);
+    const context: JobContext = {
+      files: nodeFileAccess,
+      signal: controller.signal,
+      onProgress: (done, total, label) => send({ id, type: 'progress', done, total, label }),
+    };
+    send({ id, type: 'result', result: await handler(request.params as never, context) });
+  } catch (e) {
+    const code: JobErrorCode = controller.signal.aborted
+      ? 'cancelled'
+      : e instanceof RuntimeForwardError
+        ? 'runtime'
+        : e instanceof ModelReadError
+          ? 'unreadable'
+          : 'internal';
+    send({ id, type: 'error', code, message: e instanceof Error ? e.message : String(e) });
+  } finally {
+    running.delete(id);
   }
-}
-
-function errorMessage(id: number, e: unknown, signal: AbortSignal): WorkerMessage {
-  if (isModelReadError(e)) return { id, type: 'error', code: e.code, message: e.message };
-  if (e instanceof RuntimeForwardError) return { id, type: 'error', code: e.code, message: e.message };
-  const message = e instanceof Error ? e.message : String(e);
-  return { id, type: 'error', code: signal.aborted ? 'cancelled' : 'internal', message };
 }

@@ -3,15 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
-import { readModel } from '../../src/engine/readers';
+import { readModelFile } from './files';
 import { analyseModel } from '../../src/engine/analysis/analyseModel';
 import type { LayerFinding, ModelReport } from '../../src/engine/analysis/types';
 import { node, readSpec, removeTempDirs, tensor, valueInfo } from './onnx-helpers';
 
 const generated = path.resolve(__dirname, '../fixtures/generated');
 
-function audit(relative: string, fixes = false): ModelReport {
-  return analyseModel(readModel(path.join(generated, relative)), { fixes });
+async function audit(relative: string, fixes = false): Promise<ModelReport> {
+  return analyseModel(await readModelFile(path.join(generated, relative)), { fixes });
 }
 
 function ranks(layer: LayerFinding) {
@@ -30,8 +30,8 @@ const CNN6_TABLE = [
 ];
 
 for (const file of ['cnn6/model.onnx', 'cnn6/tfjs/model.json']) {
-  test(`CNN6 (${file}): every layer determined, COPA 0, count RA-i −972`, () => {
-    const report = audit(file);
+  test(`CNN6 (${file}): every layer determined, COPA 0, count RA-i −972`, async () => {
+    const report = await audit(file);
     const convs = report.layers.filter((l) => l.op === 'conv');
     assert.deepEqual(convs.map(ranks), CNN6_TABLE);
     assert.ok(convs.every((l) => l.status === 'determined' && l.metrics.rankMethod === 'numerical'));
@@ -53,8 +53,8 @@ for (const file of ['cnn6/model.onnx', 'cnn6/tfjs/model.json']) {
 }
 
 for (const file of ['cnn6d/model.onnx', 'cnn6d/tfjs/model.json']) {
-  test(`CNN6-d (${file}): layer 2 rank K 1968, rank W 1620, rank U 3188, deficiency 280; COPA −233`, () => {
-    const report = audit(file);
+  test(`CNN6-d (${file}): layer 2 rank K 1968, rank W 1620, rank U 3188, deficiency 280; COPA −233`, async () => {
+    const report = await audit(file);
     const convs = report.layers.filter((l) => l.op === 'conv');
     assert.deepEqual(ranks(convs[1]), [3468, 2160, 1620, 1968, 1620, 3188, 280]);
     assert.deepEqual(
@@ -89,8 +89,8 @@ const HYBRID: [string, number[], number][] = [
 ];
 
 for (const [network, deficiencies, copa] of HYBRID) {
-  test(`${network}: deficiencies ${deficiencies.join(', ')}, COPA ${copa}`, () => {
-    const report = audit(`${network}/model.onnx`);
+  test(`${network}: deficiencies ${deficiencies.join(', ')}, COPA ${copa}`, async () => {
+    const report = await audit(`${network}/model.onnx`);
     const convs = report.layers.filter((l) => l.op === 'conv');
     assert.deepEqual(
       convs.map((l) => l.metrics.deficiency),
@@ -100,8 +100,8 @@ for (const [network, deficiencies, copa] of HYBRID) {
   });
 }
 
-test('cnn2_c6: the whole deficiency is the 189 border pixels no window covers', () => {
-  const [conv] = audit('cnn2_c6/model.onnx').layers;
+test('cnn2_c6: the whole deficiency is the 189 border pixels no window covers', async () => {
+  const [conv] = (await audit('cnn2_c6/model.onnx')).layers;
   assert.equal(conv.metrics.uncovered, 189);
   assert.equal(conv.ruleId, 'LL006');
   assert.match(conv.reason, /189 input entries are never inside a window and cannot be recovered/);
@@ -109,8 +109,8 @@ test('cnn2_c6: the whole deficiency is the 189 border pixels no window covers', 
   assert.equal(conv.severity, 'high');
 });
 
-test('BatchNorm + max-pool + residual net: BN folded, max pool breaks the chain, identity skip pins the block input', () => {
-  const report = audit('bn-maxpool-residual/model.onnx');
+test('BatchNorm + max-pool + residual net: BN folded, max pool breaks the chain, identity skip pins the block input', async () => {
+  const report = await audit('bn-maxpool-residual/model.onnx');
   const table = report.layers.map((l) => [l.description, l.status, l.metrics.nX, l.metrics.rankU, l.metrics.deficiency, l.ruleId]);
   assert.deepEqual(table, [
     ['Conv 3×3, 16 filters', 'determined', 3072, 3072, 0, 'LL001'],
@@ -138,8 +138,8 @@ test('BatchNorm + max-pool + residual net: BN folded, max pool breaks the chain,
   assert.equal(report.layers[6].severity, 'high');
 });
 
-test('ReLU net: R-CONV treatment keeps gradient rows, and the strided second layer is under-determined', () => {
-  const report = audit('relu-net/model.onnx');
+test('ReLU net: R-CONV treatment keeps gradient rows, and the strided second layer is under-determined', async () => {
+  const report = await audit('relu-net/model.onnx');
   const [conv1, conv2, dense] = report.layers;
   assert.equal(conv1.activation, 'Relu');
   assert.equal(conv1.status, 'determined');
@@ -155,8 +155,8 @@ test('ReLU net: R-CONV treatment keeps gradient rows, and the strided second lay
   assert.equal(dense.risk, 1);
 });
 
-test('depthwise net: depthwise and pointwise convs determined, average pooling loses 3/4 of its input', () => {
-  const report = audit('depthwise-net/model.onnx');
+test('depthwise net: depthwise and pointwise convs determined, average pooling loses 3/4 of its input', async () => {
+  const report = await audit('depthwise-net/model.onnx');
   const table = report.layers.map((l) => [l.description, l.status, l.metrics.nX, l.metrics.rankK, l.metrics.rankU, l.metrics.deficiency]);
   assert.deepEqual(table, [
     ['Conv 3×3, 16 filters', 'determined', 3072, 432, 3072, 0],
@@ -171,8 +171,8 @@ test('depthwise net: depthwise and pointwise convs determined, average pooling l
   );
 });
 
-test('fixes are proven by re-analysis: fewer filters in LeNet conv 1 make it under-determined', () => {
-  const report = audit('lenet-sigmoid/model.onnx', true);
+test('fixes are proven by re-analysis: fewer filters in LeNet conv 1 make it under-determined', async () => {
+  const report = await audit('lenet-sigmoid/model.onnx', true);
   const conv1 = report.layers[0];
   const fewer = conv1.fixes.find((f) => 'outChannels' in f.change)!;
   assert.ok(fewer, 'a fewer-filters fix is proposed');
@@ -183,8 +183,8 @@ test('fixes are proven by re-analysis: fewer filters in LeNet conv 1 make it und
   for (const fix of conv1.fixes) assert.ok(fix.after.modelRisk < fix.before.modelRisk || fix.after.layerRisk < fix.before.layerRisk);
 });
 
-test('a layer that cannot be analysed is never reported as safe', () => {
-  const report = analyseModel(readModel(path.resolve(__dirname, '../fixtures/third-party/onnx-light-bvlc-alexnet/model.onnx')), { fixes: false });
+test('a layer that cannot be analysed is never reported as safe', async () => {
+  const report = analyseModel(await readModelFile(path.resolve(__dirname, '../fixtures/third-party/onnx-light-bvlc-alexnet/model.onnx')), { fixes: false });
   const lrn = report.layers.filter((l) => l.status === 'not-analysed');
   assert.ok(lrn.length > 0);
   for (const l of lrn) {
@@ -193,7 +193,7 @@ test('a layer that cannot be analysed is never reported as safe', () => {
   }
 });
 
-test('unanalysed layers pass everything through: the model is not made safe by ops LeakLint does not model', () => {
+test('unanalysed layers pass everything through: the model is not made safe by ops LeakLint does not model', async () => {
   // Exp → Exp → Exp → Gemm: three unsupported ops before a biased dense layer that reads them.
   const spec = {
     nodes: [node('Exp', ['x'], ['e0']), node('Exp', ['e0'], ['e1']), node('Exp', ['e1'], ['e2']), node('Gemm', ['e2', 'w', 'b'], ['y'], { transB: 1 })],
@@ -208,7 +208,7 @@ test('unanalysed layers pass everything through: the model is not made safe by o
       tensor('b', [10], Array(10).fill(0.1)),
     ],
   };
-  const report = analyseModel(readSpec(spec), { fixes: false });
+  const report = analyseModel(await readSpec(spec), { fixes: false });
   const unanalysed = report.layers.filter((l) => l.status === 'not-analysed');
   assert.equal(unanalysed.length, 3);
   for (const l of unanalysed) {
@@ -220,8 +220,8 @@ test('unanalysed layers pass everything through: the model is not made safe by o
   removeTempDirs();
 });
 
-test('ResNet-50: identity skips are joint blocks, projection skips are reported as not analysed', () => {
-  const report = analyseModel(readModel(path.resolve(__dirname, '../fixtures/third-party/onnx-light-resnet50/model.onnx')), { fixes: false });
+test('ResNet-50: identity skips are joint blocks, projection skips are reported as not analysed', async () => {
+  const report = analyseModel(await readModelFile(path.resolve(__dirname, '../fixtures/third-party/onnx-light-resnet50/model.onnx')), { fixes: false });
   const additions = report.layers.filter((l) => l.op === 'residual');
   assert.equal(additions.length, 16);
   // ResNet-50 has one projection shortcut per stage (4) and 12 identity shortcuts.

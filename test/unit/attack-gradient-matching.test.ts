@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
-import { readModel } from '../../src/engine/readers/index';
+import { readModelFile } from './files';
 import { AttackNetwork } from '../../src/engine/attack/network';
 import { ConvOperator } from '../../src/engine/analysis/convOperators';
 import { convGeometry } from '../../src/engine/analysis/convGeometry';
@@ -21,7 +21,7 @@ import {
 } from '../../src/engine/attack/gradientMatching';
 
 const generated = path.resolve(__dirname, '../fixtures/generated');
-const network = (file: string) => AttackNetwork.fromGraph(readModel(path.join(generated, file)));
+const network = async (file: string) => AttackNetwork.fromGraph(await readModelFile(path.join(generated, file)));
 
 /** A smooth synthetic 3×32×32 image, shifted to [−0.5, 0.5] as in the hybrid code's data. */
 function smoothImage(): Float64Array {
@@ -88,8 +88,8 @@ function stackedSystem(net: AttackNetwork, unitId: string, dz: Float64Array, G: 
 }
 
 /** A simulated client step and everything the correction of one unit needs. */
-function setup(file: string, unitId: string, label = 3) {
-  const net = network(file);
+async function setup(file: string, unitId: string, label = 3) {
+  const net = await network(file);
   const { trace, step } = net.trainingStep(smoothImage(), label);
   const truth = net.unitInput(trace, unitId).slice();
   const linear = stackedSystem(net, unitId, step.preActivationGrad.get(unitId)!, step.gradients.get(unitId)!.kernel, trace.preActivation.get(unitId)!);
@@ -98,14 +98,14 @@ function setup(file: string, unitId: string, label = 3) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-test('∂J/∂x (double backprop through the sub-network) matches finite differences', (t) => {
+test('∂J/∂x (double backprop through the sub-network) matches finite differences', async (t) => {
   const cases: [string, string][] = [
     ['cnn6/model.onnx', 'conv_6'],
     ['cnn6/model.onnx', 'conv_3'],
     ['lenet-sigmoid/model.onnx', 'conv_2'],
   ];
   for (const [file, unitId] of cases) {
-    const { net, step, truth, linear, label } = setup(file, unitId);
+    const { net, step, truth, linear, label } = await setup(file, unitId);
     const weights = { wCos: 1.3, wTv: 0.2, wLs: 0.05, wNorm: 0.01 };
     const objective = new GradientMatchingObjective(net, unitId, step.gradients, label, weights, linear);
     const x = perturbed(truth, 0.05 * Math.sqrt(truth.reduce((s, v) => s + v * v, 0) / truth.length), 17);
@@ -151,7 +151,7 @@ test('∂J/∂x (double backprop through the sub-network) matches finite differe
   }
 });
 
-test('building blocks: cosine, total variation, the §5.6 defaults', () => {
+test('building blocks: cosine, total variation, the §5.6 defaults', async () => {
   const a = Float64Array.from([1, 2, 3]);
   assert.ok(
     Math.abs(
@@ -177,8 +177,8 @@ test('building blocks: cosine, total variation, the §5.6 defaults', () => {
   ]);
 });
 
-test('refineLayerInput: deterministic, best iterate, stops by iterations, deadline or signal', () => {
-  const { net, step, truth, linear, label } = setup('cnn2_c2/model.onnx', 'conv_1');
+test('refineLayerInput: deterministic, best iterate, stops by iterations, deadline or signal', async () => {
+  const { net, step, truth, linear, label } = await setup('cnn2_c2/model.onnx', 'conv_1');
   const x0 = perturbed(truth, 0.05, 3);
   const settings: RefineSettings = { ...defaultRefineSettings(0), iterations: 25, learningRate: 2e-3 };
   const seen: number[] = [];
@@ -208,11 +208,11 @@ test('refineLayerInput: deterministic, best iterate, stops by iterations, deadli
   assert.throws(() => refineLayerInput(net, 'conv_1', x0.subarray(1), step.gradients, label, settings), RangeError);
 });
 
-test('on rank-deficient layers the correction lowers J and the error to the true input', (t) => {
+test('on rank-deficient layers the correction lowers J and the error to the true input', async (t) => {
   // 1. CNN6-d, layer 2 (deficiency 280 of 3468, algorithm.md §4.5): an estimate 30 % off the truth in every direction,
   //    the §5.6 weights of the second conv layer and its stacked system as the linear term.
   {
-    const { net, step, truth, linear, label } = setup('cnn6d/model.onnx', 'conv_2');
+    const { net, step, truth, linear, label } = await setup('cnn6d/model.onnx', 'conv_2');
     const rms = Math.sqrt(truth.reduce((s, v) => s + v * v, 0) / truth.length);
     const x0 = perturbed(truth, 0.3 * rms, 21);
     const settings = { ...defaultRefineSettings(1), iterations: 20 };
@@ -232,7 +232,7 @@ test('on rank-deficient layers the correction lowers J and the error to the true
   //    minimum-norm solution itself — the truth on the covered pixels, 0 on the unseen border. Only the prior of J
   //    can say anything about the border.
   {
-    const { net, step, truth, linear, label } = setup('cnn2_c6/model.onnx', 'conv_1');
+    const { net, step, truth, linear, label } = await setup('cnn2_c6/model.onnx', 'conv_1');
     const x0 = truth.slice();
     for (let c = 0; c < 3; c++) for (let k = 0; k < 32; k++) x0[(c * 32 + 31) * 32 + k] = x0[(c * 32 + k) * 32 + 31] = 0;
     assert.ok(linear.value(x0) < 1e-20, 'x0 solves the linear system exactly');
@@ -251,8 +251,8 @@ test('on rank-deficient layers the correction lowers J and the error to the true
   }
 });
 
-test('iteration rate of the correction on CNN6 from its first conv (3×32×32 input)', (t) => {
-  const { net, step, truth, label } = setup('cnn6/model.onnx', 'conv_1');
+test('iteration rate of the correction on CNN6 from its first conv (3×32×32 input)', async (t) => {
+  const { net, step, truth, label } = await setup('cnn6/model.onnx', 'conv_1');
   const settings = { ...defaultRefineSettings(0), iterations: 5 };
   refineLayerInput(net, 'conv_1', truth, step.gradients, label, { ...settings, iterations: 1 }); // warm-up
   const started = performance.now();

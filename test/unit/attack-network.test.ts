@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
-import { readModel } from '../../src/engine/readers/index';
+import { readModelFile } from './files';
 import { AttackNetwork, AttackSetupError } from '../../src/engine/attack/network';
 import type { ActivationAttrs, ConvAttrs, LayerGraph, LayerNode, NodeAttrs, PoolAttrs, Shape, WeightTensor } from '../../src/engine/ir';
 import { createRng } from '../../src/engine/analysis/random';
@@ -13,7 +13,7 @@ import { createRng } from '../../src/engine/analysis/random';
 process.env.ORT_DISABLE_TELEMETRY = '1';
 
 const generated = path.resolve(__dirname, '../fixtures/generated');
-const load = (file: string) => readModel(path.join(generated, file));
+const load = (file: string) => readModelFile(path.join(generated, file));
 
 /** A smooth synthetic image in [0, 1] with a little texture (no exact ties for max pooling or ReLU). */
 function image(c: number, h: number, w: number, seed = 1): Float64Array {
@@ -423,12 +423,12 @@ function maxRelDiff(a: Float64Array, b: Float64Array): number {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-test('forward matches a direct-loop interpreter of the IR (conv nets, BN/max-pool/residual, depthwise, synthetic ops)', () => {
+test('forward matches a direct-loop interpreter of the IR (conv nets, BN/max-pool/residual, depthwise, synthetic ops)', async () => {
   const cases: [string, LayerGraph][] = [
-    ['lenet-sigmoid', load('lenet-sigmoid/model.onnx')],
-    ['cnn6', load('cnn6/model.onnx')],
-    ['bn-maxpool-residual', load('bn-maxpool-residual/model.onnx')],
-    ['depthwise-net', load('depthwise-net/model.onnx')],
+    ['lenet-sigmoid', await load('lenet-sigmoid/model.onnx')],
+    ['cnn6', await load('cnn6/model.onnx')],
+    ['bn-maxpool-residual', await load('bn-maxpool-residual/model.onnx')],
+    ['depthwise-net', await load('depthwise-net/model.onnx')],
     ['synthetic', syntheticGraph()],
   ];
   for (const [name, graph] of cases) {
@@ -456,7 +456,7 @@ test('forward matches onnxruntime-node (float32) on the ONNX fixtures', async (t
   }
   for (const name of ['cnn6', 'lenet-sigmoid', 'bn-maxpool-residual', 'depthwise-net', 'relu-net', 'mlp']) {
     const file = path.join(generated, name, 'model.onnx');
-    const graph = readModel(file);
+    const graph = await readModelFile(file);
     const net = AttackNetwork.fromGraph(graph);
     const [c, h, w] = net.inputShape;
     const x = image(c, h, w, 12);
@@ -470,8 +470,8 @@ test('forward matches onnxruntime-node (float32) on the ONNX fixtures', async (t
   }
 });
 
-test('network structure: units, logits, classes, input shape; BN folded into the kernel and bias', () => {
-  const net = AttackNetwork.fromGraph(load('bn-maxpool-residual/model.onnx'));
+test('network structure: units, logits, classes, input shape; BN folded into the kernel and bias', async () => {
+  const net = AttackNetwork.fromGraph(await load('bn-maxpool-residual/model.onnx'));
   assert.deepEqual(net.inputShape, [3, 32, 32]);
   assert.equal(net.classes, 10);
   assert.equal(net.logitsUnit.id, 'dense_1');
@@ -495,10 +495,10 @@ test('network structure: units, logits, classes, input shape; BN folded into the
     for (let j = 0; j < 27; j++) assert.ok(Math.abs(kernel[c * 27 + j] - K[c * 27 + j] * f(c)) < 1e-12);
   }
   assert.equal(net.bias('conv_2')!.length, 16, 'BN gives a bias-free conv a bias');
-  assert.equal(AttackNetwork.fromGraph(load('cnn6/model.onnx')).bias('conv_1'), undefined);
+  assert.equal(AttackNetwork.fromGraph(await load('cnn6/model.onnx')).bias('conv_1'), undefined);
 });
 
-test('gradients match central finite differences (parameters and input)', (t) => {
+test('gradients match central finite differences (parameters and input)', async (t) => {
   const cases: [string, string, number][] = [
     ['cnn6 (LeakyReLU)', 'cnn6/model.onnx', 2],
     ['lenet-sigmoid (sigmoid, biases)', 'lenet-sigmoid/model.onnx', 3],
@@ -509,7 +509,7 @@ test('gradients match central finite differences (parameters and input)', (t) =>
     ['cnn6 TF.js', 'cnn6/tfjs/model.json', 1],
   ];
   for (const [name, file, perTensor] of cases) {
-    const net = AttackNetwork.fromGraph(load(file));
+    const net = AttackNetwork.fromGraph(await load(file));
     const [c, h, w] = net.inputShape;
     const { worst, checked } = checkGradients(net, image(c, h, w, 3), 4, perTensor, 11);
     t.diagnostic(`${name}: ${checked} entries, worst relative error ${worst.toExponential(2)}`);
@@ -521,9 +521,9 @@ test('gradients match central finite differences (parameters and input)', (t) =>
   assert.ok(worst < 1e-6, `synthetic: worst relative error ${worst}`);
 });
 
-test('TF.js and ONNX versions of cnn6 give the same gradients, under their own parameter names', () => {
-  const onnx = AttackNetwork.fromGraph(load('cnn6/model.onnx'));
-  const tfjs = AttackNetwork.fromGraph(load('cnn6/tfjs/model.json'));
+test('TF.js and ONNX versions of cnn6 give the same gradients, under their own parameter names', async () => {
+  const onnx = AttackNetwork.fromGraph(await load('cnn6/model.onnx'));
+  const tfjs = AttackNetwork.fromGraph(await load('cnn6/tfjs/model.json'));
   const x = image(3, 32, 32, 9);
   const a = onnx.trainingStep(x, 2);
   const b = tfjs.trainingStep(x, 2);
@@ -545,7 +545,7 @@ test('TF.js and ONNX versions of cnn6 give the same gradients, under their own p
   assert.deepEqual(named.get('dense_1/kernel')!.shape, [10, 3200]);
 });
 
-test('named gradients round-trip to the per-unit gradients; folded BN parameters match finite differences on the original parameters', (t) => {
+test('named gradients round-trip to the per-unit gradients; folded BN parameters match finite differences on the original parameters', async (t) => {
   for (const file of [
     'bn-maxpool-residual/model.onnx',
     'bn-maxpool-residual/tfjs/model.json',
@@ -553,7 +553,7 @@ test('named gradients round-trip to the per-unit gradients; folded BN parameters
     'mlp/model.onnx',
     'depthwise-net/model.onnx',
   ]) {
-    const net = AttackNetwork.fromGraph(load(file));
+    const net = AttackNetwork.fromGraph(await load(file));
     const [c, h, w] = net.inputShape;
     const { trace, step } = net.trainingStep(image(c, h, w, 2), 6);
     const named = net.namedGradients(step, trace);
@@ -568,7 +568,7 @@ test('named gradients round-trip to the per-unit gradients; folded BN parameters
   }
 
   // ∂ℓ/∂(original parameter) by finite differences on a rebuilt network with one weight perturbed.
-  const graph = load('bn-maxpool-residual/model.onnx');
+  const graph = await load('bn-maxpool-residual/model.onnx');
   const x = image(3, 32, 32, 4);
   const label = 1;
   const net = AttackNetwork.fromGraph(graph);
@@ -647,8 +647,8 @@ test('named gradients round-trip to the per-unit gradients; folded BN parameters
   }
 });
 
-test('sharedGradientsFromNamed names the missing or mis-shaped parameter', () => {
-  const net = AttackNetwork.fromGraph(load('bn-maxpool-residual/model.onnx'));
+test('sharedGradientsFromNamed names the missing or mis-shaped parameter', async () => {
+  const net = AttackNetwork.fromGraph(await load('bn-maxpool-residual/model.onnx'));
   const { trace, step } = net.trainingStep(image(3, 32, 32), 0);
   const named = net.namedGradients(step, trace);
   const missing = new Map(named);
@@ -673,9 +673,9 @@ test('sharedGradientsFromNamed names the missing or mis-shaped parameter', () =>
   assert.throws(() => net.sharedGradientsFromNamed(noBeta2), /batch_norm_2\.bias/);
 });
 
-test('fully connected identity G Wᵀ = δz (z − b)ᵀ (algorithm.md §3.1) and the training-step bookkeeping', () => {
+test('fully connected identity G Wᵀ = δz (z − b)ᵀ (algorithm.md §3.1) and the training-step bookkeeping', async () => {
   for (const file of ['mlp/model.onnx', 'cnn6/model.onnx']) {
-    const net = AttackNetwork.fromGraph(load(file));
+    const net = AttackNetwork.fromGraph(await load(file));
     const [c, h, w] = net.inputShape;
     const { trace, step } = net.trainingStep(image(c, h, w, 6), 8);
     // δ logits = p − e_y; the bias gradient of the last layer equals it
@@ -705,8 +705,8 @@ test('fully connected identity G Wᵀ = δz (z − b)ᵀ (algorithm.md §3.1) an
   }
 });
 
-test('units that cannot run raise AttackSetupError naming the unit', () => {
-  const graph = load('bn-maxpool-residual/model.onnx');
+test('units that cannot run raise AttackSetupError naming the unit', async () => {
+  const graph = await load('bn-maxpool-residual/model.onnx');
   const training: LayerGraph = {
     ...graph,
     nodes: graph.nodes.map((n) => (n.id === 'batch_norm_2' ? { ...n, attrs: { kind: 'norm', epsilon: 1e-5, trainingMode: true } } : n)),

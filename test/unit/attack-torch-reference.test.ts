@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
 import { AttackNetwork } from '../../src/engine/attack/network';
-import { readModel } from '../../src/engine/readers';
-import { readSafetensorsWithMetadata, type NamedTensor } from '../../src/engine/readers/safetensors';
+import { readModelFile } from './files';
+import { parseSafetensorsWithMetadata, type NamedTensor } from '../../src/engine/readers/safetensors';
 
 // onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
 process.env.ORT_DISABLE_TELEMETRY = '1';
@@ -69,20 +69,21 @@ function tensorOf(tensors: Map<string, NamedTensor>, name: string): NamedTensor 
 for (const model of MODELS) {
   describe(`torch reference: ${model}`, () => {
     const modelFile = path.join(REPO, 'test', 'fixtures', 'generated', model, 'model.onnx');
-    const { tensors, metadata } = readSafetensorsWithMetadata(path.join(TORCH, `${model}.safetensors`));
+    const torchFile = path.join(TORCH, `${model}.safetensors`);
+    const { tensors, metadata } = parseSafetensorsWithMetadata(fs.readFileSync(torchFile), torchFile);
     const input = tensorOf(tensors, '__input__');
     const logits = tensorOf(tensors, '__logits__');
     const loss = tensorOf(tensors, '__loss__');
     const label = Number(metadata.label);
 
-    it('was made from the committed model file (else rerun /usr/bin/python3 scripts/torch/reference_gradients.py)', () => {
+    it('was made from the committed model file (else rerun /usr/bin/python3 scripts/torch/reference_gradients.py)', async () => {
       assert.equal(metadata.model, `test/fixtures/generated/${model}/model.onnx`);
       assert.equal(createHash('sha256').update(fs.readFileSync(modelFile)).digest('hex'), metadata.model_sha256);
       assert.ok(Number.isInteger(label) && label >= 0 && label < logits.values.length, `label ${metadata.label}`);
       assert.deepEqual(loss.shape, [1]);
     });
 
-    it('its input is the documented preprocessing of the sample image, bit for bit', () => {
+    it('its input is the documented preprocessing of the sample image, bit for bit', async () => {
       const image = path.join(FIXTURES, metadata.image);
       assert.deepEqual(input.values, preprocess(image, input.shape));
     });
@@ -94,8 +95,8 @@ for (const model of MODELS) {
       assert.ok(difference < 1e-5, `onnxruntime vs torch logits differ by ${difference.toExponential(2)} of their scale`);
     });
 
-    it('the engine computes the same logits, loss and parameter gradients', (t) => {
-      const net = AttackNetwork.fromGraph(readModel(modelFile));
+    it('the engine computes the same logits, loss and parameter gradients', async (t) => {
+      const net = AttackNetwork.fromGraph(await readModelFile(modelFile));
       const { trace, step } = net.trainingStep(input.values, label);
       const gradients = net.namedGradients(step, trace);
 

@@ -6,15 +6,20 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { readModel } from '../../src/engine/readers/index';
-import { runAttack } from '../../src/engine/attack/attack';
+import { readModelFile } from './files';
+import { runAttack, type AttackRunOptions } from '../../src/engine/attack/attack';
+import type { LayerGraph } from '../../src/engine/ir';
+import type { AttackReport } from '../../src/engine/attack/types';
 import { AttackNetwork } from '../../src/engine/attack/network';
 import { logitsDeltaWithoutBias, recoverLabel } from '../../src/engine/attack/labels';
 import { reconstruct } from '../../src/engine/attack/reconstruct';
 import { analyseModel } from '../../src/engine/analysis/analyseModel';
-import { defaultSampleFolder, loadSampleImages } from '../../src/engine/images/modelInput';
-import { ortForward } from '../../src/worker/ortForward';
+import { loadSampleImages } from '../../src/engine/images/modelInput';
+import { buildForwardProbe } from '../../src/engine/attack/forwardProbe';
+import { createForwardSession } from '../../src/worker/ortForward';
 import { encodeSafetensors, readSafetensors } from '../../src/engine/readers/safetensors';
+import { bundledSamplesFolder } from '../../src/node/bundle';
+import { files } from './files';
 
 // onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
 process.env.ORT_DISABLE_TELEMETRY = '1';
@@ -25,9 +30,15 @@ const torchFixtures = path.join(ROOT, 'test/fixtures/torch');
 /** The hybrid paper's preprocessing: ToTensor() − 0.5. */
 const CENTRED = { mean: [0.5], std: [1] };
 
-const model = (name: string, file = 'model.onnx') => readModel(path.join(generated, name, file));
+const model = (name: string, file = 'model.onnx') => readModelFile(path.join(generated, name, file));
+const defaultSampleFolder = bundledSamplesFolder;
 
-test('the bundled samples are the seven CC0/public-domain photos, with their licence table', () => {
+/** The attack's report, on the bundled samples unless the options say otherwise. */
+async function attack(graph: LayerGraph | Promise<LayerGraph>, options: Partial<AttackRunOptions> = {}): Promise<AttackReport> {
+  return (await runAttack(await graph, { files, imageFolder: defaultSampleFolder(), ...options })).report;
+}
+
+test('the bundled samples are the seven CC0/public-domain photos, with their licence table', async () => {
   const folder = defaultSampleFolder();
   const pngs = fs.readdirSync(folder).filter((f) => f.endsWith('.png'));
   assert.equal(pngs.length, 7);
@@ -36,7 +47,7 @@ test('the bundled samples are the seven CC0/public-domain photos, with their lic
 });
 
 test('CNN6 (LeakyReLU 0.2, biased last layer) gives every sample image back to float64 precision', async (t) => {
-  const report = await runAttack(model('cnn6'), { normalization: CENTRED });
+  const report = await attack(model('cnn6'), { normalization: CENTRED });
   assert.equal(report.images.length, 7);
   for (const image of report.images) {
     t.diagnostic(
@@ -58,9 +69,9 @@ test('CNN6 (LeakyReLU 0.2, biased last layer) gives every sample image back to f
 });
 
 test('CNN6-d visibly fails in closed form, and the failure starts at layer 2 as the analysis predicts', async (t) => {
-  const graph = model('cnn6d');
+  const graph = await model('cnn6d');
   const analysis = analyseModel(graph, { fixes: false });
-  const report = await runAttack(graph, { normalization: CENTRED, maxImages: 2 });
+  const report = await attack(graph, { normalization: CENTRED, maxImages: 2 });
   for (const image of report.images) {
     t.diagnostic(
       `${image.image}: PSNR ${image.quality!.psnr.toFixed(1)} dB; ${image.layers.map((l) => `${l.name} ${l.relativeError!.toExponential(1)}`).join(', ')}`,
@@ -80,7 +91,7 @@ test('CNN6-d visibly fails in closed form, and the failure starts at layer 2 as 
 
 test('LeNet with Sigmoid and a ReLU CNN (R-CONV route) are rebuilt with PSNR above 30 dB', async (t) => {
   for (const name of ['lenet-sigmoid', 'relu-cnn']) {
-    const report = await runAttack(model(name), { normalization: CENTRED, maxImages: 2 });
+    const report = await attack(model(name), { normalization: CENTRED, maxImages: 2 });
     for (const image of report.images) {
       t.diagnostic(`${name} ${image.image}: PSNR ${image.quality!.psnr.toFixed(1)} dB, SSIM ${image.quality!.ssim.toFixed(4)}`);
       assert.ok(image.quality!.psnr > 30, `${name} ${image.image}: PSNR ${image.quality!.psnr}`);
@@ -89,8 +100,8 @@ test('LeNet with Sigmoid and a ReLU CNN (R-CONV route) are rebuilt with PSNR abo
 });
 
 test('the TF.js export of CNN6 is attacked like the ONNX file (same engine, same result)', async () => {
-  const onnx = await runAttack(model('cnn6'), { normalization: CENTRED, maxImages: 1 });
-  const tfjs = await runAttack(model('cnn6', 'tfjs/model.json'), { normalization: CENTRED, maxImages: 1 });
+  const onnx = await attack(model('cnn6'), { normalization: CENTRED, maxImages: 1 });
+  const tfjs = await attack(model('cnn6', 'tfjs/model.json'), { normalization: CENTRED, maxImages: 1 });
   assert.equal(tfjs.images[0].recoveredLabel, onnx.images[0].recoveredLabel);
   assert.ok(tfjs.images[0].relativeError! < 1e-6);
   assert.deepEqual(
@@ -99,10 +110,10 @@ test('the TF.js export of CNN6 is attacked like the ONNX file (same engine, same
   );
 });
 
-test('label recovery: the bias rule finds every class; without the bias, the row rules and the 1-D scale solve', () => {
+test('label recovery: the bias rule finds every class; without the bias, the row rules and the 1-D scale solve', async () => {
   for (const name of ['cnn6', 'relu-cnn']) {
-    const net = AttackNetwork.fromGraph(model(name));
-    const [sample] = loadSampleImages(defaultSampleFolder(), net.inputShape, CENTRED, { limit: 1 });
+    const net = AttackNetwork.fromGraph(await model(name));
+    const [sample] = await loadSampleImages(files, defaultSampleFolder(), net.inputShape, CENTRED, { limit: 1 });
     const logitsId = net.logitsUnit.id;
     for (let label = 0; label < net.classes; label++) {
       const { step } = net.trainingStep(sample.input, label);
@@ -126,8 +137,8 @@ test('label recovery: the bias rule finds every class; without the bias, the row
 test('gradients computed by PyTorch (a .safetensors a client shared) give the training image back', async (t) => {
   for (const name of ['cnn6', 'lenet-sigmoid']) {
     const file = path.join(torchFixtures, `${name}.safetensors`);
-    const truth = readSafetensors(file).get('__input__')!.values;
-    const report = await runAttack(model(name), { gradientsFile: file, normalization: CENTRED });
+    const truth = (await readSafetensors(files, file)).get('__input__')!.values;
+    const report = await attack(model(name), { gradientsFile: file, normalization: CENTRED });
     const [image] = report.images;
     assert.ok(image.quality!.psnr > 100, 'the file carries __input__, so the quality is measured');
     t.diagnostic(`${name}: relative error ${image.relativeError?.toExponential(2)}, label ${image.recoveredLabel}`);
@@ -140,15 +151,15 @@ test('gradients computed by PyTorch (a .safetensors a client shared) give the tr
 
 test('a shared-gradients file that misses a parameter is refused with its name', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-attack-'));
-  const named = readSafetensors(path.join(torchFixtures, 'cnn6.safetensors'));
+  const named = await readSafetensors(files, path.join(torchFixtures, 'cnn6.safetensors'));
   named.delete('conv_3.weight');
   const file = path.join(dir, 'partial.safetensors');
   fs.writeFileSync(file, encodeSafetensors(named, 'F32'));
-  await assert.rejects(runAttack(model('cnn6'), { gradientsFile: file }), /conv_3\.weight/);
+  await assert.rejects(attack(model('cnn6'), { gradientsFile: file }), /conv_3\.weight/);
 });
 
 test('a residual block with max pooling stops the closed form with the reason, and the report never claims the image came back', async () => {
-  const report = await runAttack(model('bn-maxpool-residual'), { normalization: CENTRED, maxImages: 1 });
+  const report = await attack(model('bn-maxpool-residual'), { normalization: CENTRED, maxImages: 1 });
   const [image] = report.images;
   assert.equal(image.reachedInput, false);
   assert.ok(image.stoppedAt);
@@ -157,9 +168,9 @@ test('a residual block with max pooling stops the closed form with the reason, a
   assert.match(report.verdict, /could not reach the input.*does not prove the model safe/);
 });
 
-test('reconstruct() reports per-layer residuals, methods and the recovered label without knowing the truth', () => {
-  const net = AttackNetwork.fromGraph(model('cnn2_c2'));
-  const [sample] = loadSampleImages(defaultSampleFolder(), net.inputShape, CENTRED, { limit: 1 });
+test('reconstruct() reports per-layer residuals, methods and the recovered label without knowing the truth', async () => {
+  const net = AttackNetwork.fromGraph(await model('cnn2_c2'));
+  const [sample] = await loadSampleImages(files, defaultSampleFolder(), net.inputShape, CENTRED, { limit: 1 });
   const { step } = net.trainingStep(sample.input, 4);
   const rec = reconstruct(net, step.gradients);
   assert.equal(rec.recovered.label, 4);
@@ -171,7 +182,7 @@ test('reconstruct() reports per-layer residuals, methods and the recovered label
   assert.ok(rec.input);
 });
 
-test('leaklint attack writes the PNGs, per-image JSON, attack.json and the HTML report (built CLI, background worker)', () => {
+test('leaklint attack writes the PNGs, per-image JSON, attack.json and the HTML report (built CLI, background worker)', async () => {
   const cli = path.join(ROOT, 'dist/cli.js');
   assert.ok(fs.existsSync(cli), 'npm test builds dist/ first');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-attack-cli-'));
@@ -210,7 +221,7 @@ test('leaklint attack writes the PNGs, per-image JSON, attack.json and the HTML 
   assert.match(fs.readFileSync(path.join(out, 'leaklint-attack.md'), 'utf8'), /## Reconstruction attack/);
 });
 
-test('leaklint attack on a missing image folder or a bad label fails with exit 2 and a clear message', () => {
+test('leaklint attack on a missing image folder or a bad label fails with exit 2 and a clear message', async () => {
   const cli = path.join(ROOT, 'dist/cli.js');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-attack-bad-'));
   const missing = spawnSync(process.execPath, [cli, 'attack', path.join(generated, 'cnn6/model.onnx'), '--image', path.join(out, 'nope'), '--out', out], {
@@ -226,8 +237,8 @@ test('leaklint attack on a missing image folder or a bad label fails with exit 2
 test('the gradient-matching correction improves a rank-deficient net (direction asserted, numbers reported)', async (t) => {
   // cnn2_c2: 6 filters 4×4/2 on 3×32×32 — the first layer's system is under-determined (algorithm.md §4.5).
   const graph = model('cnn2_c2');
-  const closed = await runAttack(graph, { normalization: CENTRED, maxImages: 1 });
-  const refined = await runAttack(graph, { normalization: CENTRED, maxImages: 1, refine: true, refineBudgetMs: 6000 });
+  const closed = await attack(graph, { normalization: CENTRED, maxImages: 1 });
+  const refined = await attack(graph, { normalization: CENTRED, maxImages: 1, refine: true, refineBudgetMs: 6000 });
   const before = closed.images[0];
   const after = refined.images[0];
   const layer = after.layers.find((l) => l.name === 'conv_1')!;
@@ -245,14 +256,16 @@ test('the gradient-matching correction improves a rank-deficient net (direction 
 test('onnxruntime-node (every intermediate exposed) agrees with the float64 network on every unit output', async () => {
   for (const name of ['bn-maxpool-residual', 'depthwise-net', 'relu-cnn']) {
     const file = path.join(generated, name, 'model.onnx');
-    const report = await runAttack(readModel(file), { maxImages: 1, forwardCheck: (x, shape) => ortForward(file, x, shape) });
+    const session = await createForwardSession(await buildForwardProbe(files, file));
+    const report = await attack(await readModelFile(file), { maxImages: 1, forwardCheck: (x, shape) => session.run(x, shape) });
+    await session.release();
     assert.ok(report.runtimeCheck, name);
     assert.ok(report.runtimeCheck!.tensorsCompared >= 4, `${name}: ${report.runtimeCheck!.tensorsCompared} tensors`);
     assert.ok(report.runtimeCheck!.maxAbsDifference < 1e-5, `${name}: ${report.runtimeCheck!.maxAbsDifference}`);
   }
 });
 
-test('audit --attack puts the image pairs in the HTML/Markdown reports, and lists a model the attack cannot run on', () => {
+test('audit --attack puts the image pairs in the HTML/Markdown reports, and lists a model the attack cannot run on', async () => {
   const cli = path.join(ROOT, 'dist/cli.js');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-audit-attack-'));
   const squeezenet = path.resolve(ROOT, 'test/fixtures/third-party/onnx-light-squeezenet/model.onnx');

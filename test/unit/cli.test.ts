@@ -9,7 +9,8 @@ import * as path from 'path';
 import { pathToFileURL } from 'url';
 import AjvDraft04 from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
-import { discoverModelFiles } from '../../src/cli/discover';
+import { discoverModelFiles } from '../../src/engine/jobs/discover';
+import { nodeFileAccess } from '../../src/node/nodeFileAccess';
 import { looksLikeTfjsModel } from '../../src/engine/readers/detect';
 import { createIgnoreMatcher } from '../../src/engine/config';
 import packageJson from '../../package.json';
@@ -173,7 +174,7 @@ describe('model discovery', () => {
     assert.ok(!looksLikeTfjsModel('not json'));
   });
 
-  it('walks folders, skipping node_modules, dot folders, non-models and ignored paths', () => {
+  it('walks folders, skipping node_modules, dot folders, non-models and ignored paths', async () => {
     const root = path.join(tmp, 'tree');
     const files: Record<string, string> = {
       'a/model.onnx': 'x',
@@ -190,7 +191,12 @@ describe('model discovery', () => {
       fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
       fs.writeFileSync(path.join(root, name), text);
     }
-    const discovery = discoverModelFiles(['tree', 'tree/a/model.onnx', 'tree/a/package.json'], tmp, createIgnoreMatcher(['b/ignored'], root));
+    const discovery = await discoverModelFiles(
+      nodeFileAccess,
+      ['tree', 'tree/a/model.onnx', 'tree/a/package.json'],
+      tmp,
+      createIgnoreMatcher(['b/ignored'], root),
+    );
     const relative = discovery.files.map((f) => path.relative(root, f).split(path.sep).join('/'));
     assert.deepEqual(relative, ['Z.ONNX', 'a/model.onnx', 'a/tfjs/model.json', 'b/mnist.json', 'a/package.json']);
     assert.deepEqual(discovery.unreadableFolders, []);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
-import { readModel } from '../../src/engine/readers';
+import { readModelFile } from './files';
 import type { LayerGraph, LayerNode } from '../../src/engine/ir';
 
 const generated = path.resolve(__dirname, '../fixtures/generated');
@@ -45,8 +45,8 @@ const pairs: [string, string[]][] = [
 ];
 
 for (const [network, files] of pairs) {
-  test(`${network}: ${files.join(', ')} read to the same graph and weights`, () => {
-    const [reference, ...others] = files.map((f) => readModel(path.join(generated, network, f)));
+  test(`${network}: ${files.join(', ')} read to the same graph and weights`, async () => {
+    const [reference, ...others] = await Promise.all(files.map((f) => readModelFile(path.join(generated, network, f))));
     for (const other of others) {
       assert.deepEqual(other.nodes.map(signature), reference.nodes.map(signature), `${other.file} vs ${reference.file}`);
       // float32 in every file: identical values after conversion to float64.
@@ -55,9 +55,9 @@ for (const [network, files] of pairs) {
   });
 }
 
-test('cnn6 quantized to uint8 over several shards reads to the same graph, weights within one quantization step', () => {
-  const reference = readModel(path.join(generated, 'cnn6', 'model.onnx'));
-  const quantized = readModel(path.join(generated, 'cnn6', 'tfjs-quantized', 'model.json'));
+test('cnn6 quantized to uint8 over several shards reads to the same graph, weights within one quantization step', async () => {
+  const reference = await readModelFile(path.join(generated, 'cnn6', 'model.onnx'));
+  const quantized = await readModelFile(path.join(generated, 'cnn6', 'tfjs-quantized', 'model.json'));
   assert.deepEqual(quantized.nodes.map(signature), reference.nodes.map(signature));
   // uint8 quantization of values in [min, max]: step = (max − min)/255, error ≤ step/2.
   const steps = new Map<string, number>();

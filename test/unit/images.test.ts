@@ -6,8 +6,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import * as jpeg from 'jpeg-js';
+import { bundledSamplesFolder } from '../../src/node/bundle';
+import { files } from './files';
 import type { InputNormalization } from '../../src/engine/attack/types';
 import { createRng } from '../../src/engine/analysis/random';
 import {
@@ -15,7 +17,6 @@ import {
   centerCropResize,
   cropResize,
   decodeImage,
-  defaultSampleFolder,
   detectImageFormat,
   encodePng,
   fitImageToInput,
@@ -34,7 +35,6 @@ import {
   sideBySide,
   ssim,
   toChannels,
-  writePng,
   type FloatImage,
   type ImageReadErrorCode,
   type RgbaImage,
@@ -56,17 +56,25 @@ function tempDir(): string {
 
 const decoded = new Map<string, RgbaImage>();
 function original(name: string): RgbaImage {
-  if (!decoded.has(name)) decoded.set(name, readImage(path.join(ORIGINALS, name)));
+  if (!decoded.has(name)) decoded.set(name, readImageSync(path.join(ORIGINALS, name)));
   return decoded.get(name)!;
 }
 
-function assertReadError(fn: () => unknown, code: ImageReadErrorCode, message: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof ImageReadError, `expected ImageReadError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, message);
-    return true;
-  });
+/** A PNG/JPEG file decoded (the tests' own synchronous read; readImage's file handling is tested on its own). */
+function readImageSync(file: string): RgbaImage {
+  return decodeImage(fs.readFileSync(file), file);
+}
+
+async function assertReadError(fn: () => unknown, code: ImageReadErrorCode, message: RegExp): Promise<void> {
+  await assert.rejects(
+    async () => fn(),
+    (e: unknown) => {
+      assert.ok(e instanceof ImageReadError, `expected ImageReadError, got ${String(e)}`);
+      assert.equal(e.code, code, e.message);
+      assert.match(e.message, message);
+      return true;
+    },
+  );
 }
 
 /** Deterministic uniform [0,1) numbers (the engine's seeded generator). */
@@ -115,7 +123,7 @@ const u16 = (v: number) => [v >> 8, v & 0xff];
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('decoding', () => {
-  it('reads the PNG and JPEG originals (RGB, greyscale, EXIF JPEG) at their header size', () => {
+  it('reads the PNG and JPEG originals (RGB, greyscale, EXIF JPEG) at their header size', async () => {
     const expected: Record<string, [number, number]> = {
       'astronaut.png': [512, 512],
       'camera.png': [512, 512],
@@ -142,20 +150,20 @@ describe('decoding', () => {
     }
   });
 
-  it('detects the format from magic bytes, not the extension', () => {
+  it('detects the format from magic bytes, not the extension', async () => {
     const dir = tempDir();
     const pngAsJpg = path.join(dir, 'really-a-png.jpg');
     const jpgAsPng = path.join(dir, 'really-a-jpeg.png');
     fs.copyFileSync(path.join(ORIGINALS, 'chelsea.png'), pngAsJpg);
     fs.copyFileSync(path.join(ORIGINALS, 'rocket.jpg'), jpgAsPng);
-    assert.deepEqual(readImage(pngAsJpg).data, original('chelsea.png').data);
-    assert.deepEqual(readImage(jpgAsPng).data, original('rocket.jpg').data);
+    assert.deepEqual(readImageSync(pngAsJpg).data, original('chelsea.png').data);
+    assert.deepEqual(readImageSync(jpgAsPng).data, original('rocket.jpg').data);
     assert.equal(detectImageFormat(fs.readFileSync(pngAsJpg)), 'png');
     assert.equal(detectImageFormat(fs.readFileSync(jpgAsPng)), 'jpeg');
     assert.equal(detectImageFormat(Buffer.from('GIF89a')), undefined);
   });
 
-  it('expands every PNG colour type and bit depth to 8-bit RGBA (16-bit rounded, palette, tRNS, 1-bit grey)', () => {
+  it('expands every PNG colour type and bit depth to 8-bit RGBA (16-bit rounded, palette, tRNS, 1-bit grey)', async () => {
     // 16-bit RGB: 0x8080 → 128, 0x7FFF → 127 (32767·255/65535 = 127.498), 0x0101 → 1.
     const rgb16 = buildPng(2, 1, 16, 2, [[...u16(0xffff), ...u16(0), ...u16(0x8080), ...u16(0x0101), ...u16(0x7fff), ...u16(0)]]);
     assert.deepEqual([...decodeImage(rgb16).data], [255, 0, 128, 255, 1, 127, 0, 255]);
@@ -186,7 +194,7 @@ describe('decoding', () => {
     assert.deepEqual(bits, [255, 0, 255, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255]);
   });
 
-  it('turns EXIF-rotated JPEGs upright', () => {
+  it('turns EXIF-rotated JPEGs upright', async () => {
     // 16×8, left half black, right half white; orientation 6 means "rotate 90° clockwise to display".
     const width = 16;
     const height = 8;
@@ -206,7 +214,7 @@ describe('decoding', () => {
     assert.ok(image.data[(13 * 8 + 4) * 4] > 215, 'bottom is bright');
   });
 
-  it('encodes PNG losslessly with the smallest colour type', () => {
+  it('encodes PNG losslessly with the smallest colour type', async () => {
     const rand = random(7);
     const rgba: RgbaImage = { width: 5, height: 3, data: Uint8Array.from({ length: 60 }, () => Math.floor(rand() * 256)) };
     const opaque: RgbaImage = { ...rgba, data: rgba.data.map((v, i) => (i % 4 === 3 ? 255 : v)) };
@@ -221,8 +229,8 @@ describe('decoding', () => {
       assert.deepEqual(decodeImage(bytes), { width: image.width, height: image.height, data: new Uint8Array(image.data) });
     }
     const file = path.join(tempDir(), 'out.png');
-    writePng(file, grey);
-    assert.deepEqual(readImage(file).data, grey.data);
+    fs.writeFileSync(file, encodePng(grey));
+    assert.deepEqual(readImageSync(file).data, grey.data);
   });
 });
 
@@ -230,91 +238,99 @@ describe('broken and oversized files', () => {
   const png = fs.readFileSync(path.join(ORIGINALS, 'chelsea.png'));
   const jpg = fs.readFileSync(path.join(ORIGINALS, 'rocket.jpg'));
 
-  it('names the file and the problem for truncated and corrupt PNG', () => {
+  it('names the file and the problem for truncated and corrupt PNG', async () => {
     const dir = tempDir();
     const truncated = path.join(dir, 'truncated.png');
     fs.writeFileSync(truncated, png.subarray(0, png.length >> 1));
-    assertReadError(() => readImage(truncated), 'truncated', /truncated\.png: PNG is truncated: chunk "IDAT"/);
-    assertReadError(() => decodeImage(png.subarray(0, 20), 'short.png'), 'truncated', /ends inside its header/);
-    assertReadError(() => decodeImage(png.subarray(0, png.length - 12), 'no-iend.png'), 'truncated', /no IEND/);
+    await assertReadError(() => readImage(files, truncated), 'truncated', /truncated\.png: PNG is truncated: chunk "IDAT"/);
+    await assertReadError(() => decodeImage(png.subarray(0, 20), 'short.png'), 'truncated', /ends inside its header/);
+    await assertReadError(() => decodeImage(png.subarray(0, png.length - 12), 'no-iend.png'), 'truncated', /no IEND/);
     const flipped = Buffer.from(png);
     flipped[png.length >> 1] ^= 0xff;
-    assertReadError(() => decodeImage(flipped, 'flipped.png'), 'corrupt', /flipped\.png: PNG is corrupt: chunk "IDAT" .* fails its CRC check/);
+    await assertReadError(() => decodeImage(flipped, 'flipped.png'), 'corrupt', /flipped\.png: PNG is corrupt: chunk "IDAT" .* fails its CRC check/);
     // Valid chunks around a broken or short compressed stream (pngjs alone would return uninitialised memory).
     const head = buildPng(2, 2, 8, 0, []).subarray(0, 33);
     const withIdat = (idat: Uint8Array) => Buffer.concat([head, pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
-    assertReadError(
+    await assertReadError(
       () => decodeImage(withIdat(Buffer.from('not deflate data')), 'garbage.png'),
       'corrupt',
       /garbage\.png: PNG image data cannot be inflated: /,
     );
-    assertReadError(() => decodeImage(withIdat(zlib.deflateSync(Buffer.from([0, 1]))), 'short.png'), 'corrupt', /inflates to 2 bytes; its header declares 6/);
-    assertReadError(
+    await assertReadError(
+      () => decodeImage(withIdat(zlib.deflateSync(Buffer.from([0, 1]))), 'short.png'),
+      'corrupt',
+      /inflates to 2 bytes; its header declares 6/,
+    );
+    await assertReadError(
       () => decodeImage(withIdat(zlib.deflateSync(Buffer.from([0, 1, 2, 0, 3, 4])).subarray(0, 6)), 'cut.png'),
       'truncated',
       /cannot be inflated: unexpected end of file/,
     );
     // An unknown filter type inside a valid stream: pngjs's own reason is passed on.
-    assertReadError(
+    await assertReadError(
       () => decodeImage(withIdat(zlib.deflateSync(Buffer.from([9, 1, 2, 0, 3, 4]))), 'filter.png'),
       'corrupt',
       /filter\.png: PNG cannot be decoded: .*filter/i,
     );
   });
 
-  it('names the file and the problem for truncated and corrupt JPEG', () => {
-    assertReadError(
+  it('names the file and the problem for truncated and corrupt JPEG', async () => {
+    await assertReadError(
       () => decodeImage(jpg.subarray(0, jpg.length >> 1), 'half.jpg'),
       'truncated',
       /half\.jpg: JPEG is truncated inside the compressed image data/,
     );
-    assertReadError(() => decodeImage(jpg.subarray(0, 40), 'head.jpg'), 'truncated', /JPEG is truncated/);
-    assertReadError(() => decodeImage(Buffer.from([0xff, 0xd8, 0xff, 0xd9]), 'bare.jpg'), 'corrupt', /no frame header/);
+    await assertReadError(() => decodeImage(jpg.subarray(0, 40), 'head.jpg'), 'truncated', /JPEG is truncated/);
+    await assertReadError(() => decodeImage(Buffer.from([0xff, 0xd8, 0xff, 0xd9]), 'bare.jpg'), 'corrupt', /no frame header/);
     const badTables = Buffer.from(jpg);
     const dht = badTables.indexOf(Buffer.from([0xff, 0xc4]));
     badTables.fill(0x7f, dht + 5, dht + 25);
-    assertReadError(() => decodeImage(badTables, 'tables.jpg'), 'corrupt', /tables\.jpg: JPEG cannot be decoded: /);
+    await assertReadError(() => decodeImage(badTables, 'tables.jpg'), 'corrupt', /tables\.jpg: JPEG cannot be decoded: /);
     // Lossless JPEG: recognised and refused by name.
     const lossless = Buffer.from(jpg);
     lossless[lossless.indexOf(Buffer.from([0xff, 0xc0])) + 1] = 0xc3;
-    assertReadError(() => decodeImage(lossless, 'lossless.jpg'), 'unsupported-format', /lossless JPEG/);
+    await assertReadError(() => decodeImage(lossless, 'lossless.jpg'), 'unsupported-format', /lossless JPEG/);
   });
 
-  it('refuses other formats, empty and missing files', () => {
+  it('refuses other formats, empty and missing files', async () => {
     const dir = tempDir();
     const text = path.join(dir, 'notes.png');
     fs.writeFileSync(text, 'not an image');
-    assertReadError(() => readImage(text), 'unsupported-format', /notes\.png: not a PNG or JPEG file/);
+    await assertReadError(() => readImage(files, text), 'unsupported-format', /notes\.png: not a PNG or JPEG file/);
     const empty = path.join(dir, 'empty.jpg');
     fs.writeFileSync(empty, '');
-    assertReadError(() => readImage(empty), 'empty-file', /empty/);
-    assertReadError(() => readImage(path.join(dir, 'missing.png')), 'unreadable', /cannot read/);
-    assertReadError(() => readImage(dir), 'unreadable', /not a regular file/);
+    await assertReadError(() => readImage(files, empty), 'empty-file', /empty/);
+    await assertReadError(() => readImage(files, path.join(dir, 'missing.png')), 'unreadable', /cannot read/);
+    await assertReadError(() => readImage(files, dir), 'unreadable', /not a regular file/);
   });
 
-  it('refuses a PNG whose header claims a huge size before decoding it', () => {
+  it('refuses a PNG whose header claims a huge size before decoding it', async () => {
     // 100 000 × 100 000 = 10 GP declared, 30 bytes of data: decoding would try to allocate 40 GB.
     const huge = buildPng(100_000, 100_000, 8, 6, [[1, 2, 3, 4]]);
     const started = process.hrtime.bigint();
-    assertReadError(() => decodeImage(huge, 'bomb.png'), 'too-large', /bomb\.png: PNG header declares 100000×100000 = 10000\.0 MP, over the 40\.0 MP limit/);
+    await assertReadError(
+      () => decodeImage(huge, 'bomb.png'),
+      'too-large',
+      /bomb\.png: PNG header declares 100000×100000 = 10000\.0 MP, over the 40\.0 MP limit/,
+    );
     assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 50, 'refused without decoding');
     // A JPEG whose frame header claims 60000×60000.
     const big = Buffer.from(jpg);
     const sof = big.indexOf(Buffer.from([0xff, 0xc0]));
     big.set([0xea, 0x60, 0xea, 0x60], sof + 5);
-    assertReadError(() => decodeImage(big, 'big.jpg'), 'too-large', /JPEG header declares 60000×60000/);
+    await assertReadError(() => decodeImage(big, 'big.jpg'), 'too-large', /JPEG header declares 60000×60000/);
     // Limits are configurable.
-    assertReadError(() => readImage(path.join(ORIGINALS, 'chelsea.png'), { maxPixels: 100_000 }), 'too-large', /0\.1 MP limit/);
-    assertReadError(() => readImage(path.join(ORIGINALS, 'rocket.jpg'), { maxFileBytes: 1000 }), 'too-large', /over the 1000 bytes limit/);
+    await assertReadError(() => readImage(files, path.join(ORIGINALS, 'chelsea.png'), { maxPixels: 100_000 }), 'too-large', /0\.1 MP limit/);
+    await assertReadError(() => readImage(files, path.join(ORIGINALS, 'rocket.jpg'), { maxFileBytes: 1000 }), 'too-large', /over the 1000 bytes limit/);
   });
 });
 
 describe('resizing', () => {
-  it('agrees with the Lanczos 32×32 reference copies (PSNR > 25 dB)', (t) => {
+  it('agrees with the Lanczos 32×32 reference copies (PSNR > 25 dB)', async (t) => {
     const lines: string[] = [];
     for (const file of fs.readdirSync(ORIGINALS).sort()) {
       const ours = centerCropResize(original(file), 32, 32);
-      const reference = rgbaToFloat(readImage(path.join(LANCZOS_32, file.replace(/\.(png|jpe?g)$/, '.png'))), 3);
+      const reference = rgbaToFloat(readImageSync(path.join(LANCZOS_32, file.replace(/\.(png|jpe?g)$/, '.png'))), 3);
       const db = psnr(reference, ours);
       lines.push(`${file}: ${db.toFixed(2)} dB, SSIM ${ssim(reference, ours).toFixed(3)}`);
       assert.ok(db > 25, `${file}: PSNR ${db.toFixed(2)} dB vs the Lanczos copy`);
@@ -322,13 +338,13 @@ describe('resizing', () => {
     t.diagnostic(`area-average vs Lanczos 32×32: ${lines.join('; ')}`);
   });
 
-  it('centre-crops to the target aspect ratio', () => {
+  it('centre-crops to the target aspect ratio', async () => {
     assert.deepEqual(centerCropBox(451, 300, 32, 32), { x: 75.5, y: 0, width: 300, height: 300 });
     assert.deepEqual(centerCropBox(300, 600, 32, 32), { x: 0, y: 150, width: 300, height: 300 });
     assert.deepEqual(centerCropBox(640, 480, 64, 32), { x: 0, y: 80, width: 640, height: 320 });
   });
 
-  it('averages areas with fractional coverage when downscaling', () => {
+  it('averages areas with fractional coverage when downscaling', async () => {
     // 4×4 → 2×2: exact block means.
     const block = floatImage(1, 4, 4, (i) => i);
     assert.deepEqual([...centerCropResize(block, 2, 2).data], [2.5, 4.5, 10.5, 12.5]);
@@ -351,7 +367,7 @@ describe('resizing', () => {
     assert.ok(Math.abs(mean(centerCropResize(noise, 6, 4).data) - mean(noise.data)) < 1e-14);
   });
 
-  it('interpolates bilinearly when upscaling and handles RGBA sources like float ones', () => {
+  it('interpolates bilinearly when upscaling and handles RGBA sources like float ones', async () => {
     const up = centerCropResize(floatImage(1, 1, 2, [0, 1]), 4, 1).data;
     assert.deepEqual([...up], [0, 0.25, 0.75, 1]);
     const rgba = original('coffee.png');
@@ -360,7 +376,7 @@ describe('resizing', () => {
     assert.ok(direct.data.every((v, i) => Math.abs(v - viaFloat.data[i]) < 1e-12));
   });
 
-  it('enlarges with nearest neighbour for display', () => {
+  it('enlarges with nearest neighbour for display', async () => {
     const tiny = floatImage(1, 1, 2, [0.1, 0.9]);
     assert.deepEqual([...nearestUpscale(tiny, 2).data], [0.1, 0.1, 0.9, 0.9, 0.1, 0.1, 0.9, 0.9]);
     const rgba: RgbaImage = { width: 1, height: 1, data: Uint8Array.from([1, 2, 3, 4]) };
@@ -370,7 +386,7 @@ describe('resizing', () => {
 });
 
 describe('model input', () => {
-  it('round-trips image → normalised input → image (RGB and greyscale)', () => {
+  it('round-trips image → normalised input → image (RGB and greyscale)', async () => {
     const photo = original('astronaut.png');
     const cases: [[number, number, number], InputNormalization][] = [
       [[3, 32, 32], IMAGENET],
@@ -393,7 +409,7 @@ describe('model input', () => {
     }
   });
 
-  it('uses BT.601 luma for one-channel inputs and replicates grey for three', () => {
+  it('uses BT.601 luma for one-channel inputs and replicates grey for three', async () => {
     const pixel: RgbaImage = { width: 1, height: 1, data: Uint8Array.from([255, 0, 0, 255]) };
     assert.ok(Math.abs(imageToModelInput(pixel, [1, 1, 1], { mean: [0], std: [1] })[0] - 0.299) < 1e-15);
     const grey = floatImage(1, 1, 1, [0.4]);
@@ -401,7 +417,7 @@ describe('model input', () => {
     assert.ok(Math.abs(toChannels(toChannels(grey, 3), 1).data[0] - 0.4) < 1e-15);
   });
 
-  it('rejects unusable shapes and normalisations with a reason', () => {
+  it('rejects unusable shapes and normalisations with a reason', async () => {
     const image = floatImage(3, 4, 4, () => 0.5);
     assert.throws(() => imageToModelInput(image, [4, 4, 4], IMAGENET), /4 channels; images can only feed 1-channel \(greyscale\) or 3-channel \(RGB\)/);
     assert.throws(() => imageToModelInput(image, [3, 4], IMAGENET), /\[C, H, W\]/);
@@ -410,10 +426,10 @@ describe('model input', () => {
     assert.throws(() => modelInputToImage(new Float64Array(5), [3, 4, 4], IMAGENET), /has 5 values; shape \[3, 4, 4\] needs 48/);
   });
 
-  it('loads the bundled samples sorted by name, skipping other files', () => {
-    const folder = defaultSampleFolder();
+  it('loads the bundled samples sorted by name, skipping other files', async () => {
+    const folder = bundledSamplesFolder();
     assert.equal(folder, path.resolve(__dirname, '../../media/samples'));
-    const samples = loadSampleImages(folder, [3, 32, 32], IMAGENET);
+    const samples = await loadSampleImages(files, folder, [3, 32, 32], IMAGENET);
     assert.deepEqual(
       samples.map((s) => s.name),
       ['astronaut.png', 'camera.png', 'chelsea.png', 'coffee.png', 'hubble_deep_field.png', 'retina.png', 'rocket.png'],
@@ -422,43 +438,46 @@ describe('model input', () => {
       assert.deepEqual([s.image.channels, s.image.height, s.image.width, s.input.length], [3, 32, 32, 3072]);
       assert.ok(s.image.data.every((v) => v >= 0 && v <= 1));
     }
-    assert.equal(loadSampleImages(folder, [1, 28, 28], { mean: [0.5], std: [0.5] }, { limit: 2 }).length, 2);
+    assert.equal((await loadSampleImages(files, folder, [1, 28, 28], { mean: [0.5], std: [0.5] }, { limit: 2 })).length, 2);
     // The bundled samples are 224×224 and small.
     const bytes = fs
       .readdirSync(folder)
       .filter((f) => f.endsWith('.png'))
       .reduce((n, f) => n + fs.statSync(path.join(folder, f)).size, 0);
     assert.ok(bytes < 1024 * 1024, `${bytes} bytes`);
-    assert.deepEqual([readImage(path.join(folder, 'rocket.png')).width, readImage(path.join(folder, 'rocket.png')).height], [224, 224]);
+    assert.deepEqual([readImageSync(path.join(folder, 'rocket.png')).width, readImageSync(path.join(folder, 'rocket.png')).height], [224, 224]);
   });
 
-  it('reads only .png/.jpg/.jpeg files of a folder and errors on an empty one', () => {
+  it('reads only .png/.jpg/.jpeg files of a folder and errors on an empty one', async () => {
     const dir = tempDir();
     fs.copyFileSync(path.join(ORIGINALS, 'rocket.jpg'), path.join(dir, 'b.JPEG'));
     fs.copyFileSync(path.join(ORIGINALS, 'chelsea.png'), path.join(dir, 'a.png'));
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'hello');
     fs.writeFileSync(path.join(dir, 'picture.gif'), 'GIF89a');
     fs.mkdirSync(path.join(dir, 'folder.png'));
-    const loaded = loadSampleImages(dir, [3, 16, 16], IMAGENET);
+    const loaded = await loadSampleImages(files, dir, [3, 16, 16], IMAGENET);
     assert.deepEqual(
       loaded.map((s) => s.name),
       ['a.png', 'b.JPEG'],
     );
     assert.deepEqual(
-      loadImageFiles([path.join(dir, 'b.JPEG')], [3, 16, 16], IMAGENET).map((s) => s.name),
+      (await loadImageFiles(files, [path.join(dir, 'b.JPEG')], [3, 16, 16], IMAGENET)).map((s) => s.name),
       ['b.JPEG'],
     );
     const empty = tempDir();
     fs.writeFileSync(path.join(empty, 'readme.md'), '#');
-    assert.throws(() => loadSampleImages(empty, [3, 16, 16], IMAGENET), /no PNG or JPEG images \(\.png, \.jpg, \.jpeg\) in /);
-    assert.throws(() => loadSampleImages(path.join(empty, 'nope'), [3, 16, 16], IMAGENET), /cannot read the image folder/);
+    await assert.rejects(() => loadSampleImages(files, empty, [3, 16, 16], IMAGENET), /no PNG or JPEG images \(\.png, \.jpg, \.jpeg\) in /);
+    await assert.rejects(() => loadSampleImages(files, path.join(empty, 'nope'), [3, 16, 16], IMAGENET), /cannot read the image folder/);
   });
 });
 
 describe('quality metrics', () => {
-  const x = loadSampleImages(defaultSampleFolder(), [3, 32, 32], IMAGENET, { limit: 1 })[0].image; // astronaut
+  let x: FloatImage; // astronaut
+  before(async () => {
+    x = (await loadSampleImages(files, bundledSamplesFolder(), [3, 32, 32], IMAGENET, { limit: 1 }))[0].image;
+  });
 
-  it('PSNR: identical = +∞, constant error 0.1 = 20 dB (68.13 dB in the "255 on [0,1]" convention)', () => {
+  it('PSNR: identical = +∞, constant error 0.1 = 20 dB (68.13 dB in the "255 on [0,1]" convention)', async () => {
     const same = imageQuality(x, x);
     assert.equal(same.mse, 0);
     assert.equal(same.psnr, Infinity);
@@ -474,7 +493,7 @@ describe('quality metrics', () => {
     assert.ok(q.clipped.mse <= q.mse && q.clipped.psnr >= q.psnr);
   });
 
-  it('SSIM is 1 for identical images, symmetric, and falls as noise grows', () => {
+  it('SSIM is 1 for identical images, symmetric, and falls as noise grows', async () => {
     assert.equal(ssim(x, x), 1);
     const rand = random(11);
     let previous = 1;
@@ -488,7 +507,7 @@ describe('quality metrics', () => {
     assert.ok(previous < 0.8, `SSIM at noise ±0.3: ${previous}`);
   });
 
-  it('SSIM against a constant image matches the formula computed directly', () => {
+  it('SSIM against a constant image matches the formula computed directly', async () => {
     // SSIM(x, c) with y constant: μy = c, σy = σxy = 0 ⇒ (2μx c + C1)·C2 / ((μx² + c² + C1)(σx² + C2)).
     const c1 = 0.01 ** 2;
     const c2 = 0.03 ** 2;
@@ -533,7 +552,7 @@ describe('quality metrics', () => {
     assert.ok(Math.abs(gotWide - (positions[0] + positions[1]) / 2) < 1e-12, `${gotWide}`);
   });
 
-  it('reports raw and clipped metrics, and refuses mismatched shapes', () => {
+  it('reports raw and clipped metrics, and refuses mismatched shapes', async () => {
     const overshoot = { ...x, data: x.data.map((v, i) => (i % 7 === 0 ? v + 2 : v)) };
     const q = imageQuality(x, overshoot);
     assert.ok(q.clipped.mse < q.mse && q.clipped.ssim > q.ssim);
@@ -543,7 +562,7 @@ describe('quality metrics', () => {
 });
 
 describe('side-by-side picture', () => {
-  it('shows tiny images enlarged, clipped, grey as grey, with a gap', () => {
+  it('shows tiny images enlarged, clipped, grey as grey, with a gap', async () => {
     const orig = floatImage(1, 32, 32, () => 0.5);
     const rec = floatImage(3, 32, 32, (i) => (i < 1024 ? 1.7 : i < 2048 ? -0.3 : 0.5));
     const gap = 6;

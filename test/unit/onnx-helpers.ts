@@ -1,4 +1,5 @@
 // Builders for tiny ONNX files used by the ONNX reader tests (encoded with onnx-proto, as real exporters would).
+import { nodeFileAccess } from '../../src/node/nodeFileAccess';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -129,12 +130,12 @@ export function writeFile(dir: string, name: string, bytes: Uint8Array | string)
   return file;
 }
 
-export function read(file: string, options: ReadOptions = {}): LayerGraph {
-  return readOnnx(file, resolveReadOptions(options));
+export function read(file: string, options: ReadOptions = {}): Promise<LayerGraph> {
+  return readOnnx(nodeFileAccess, file, resolveReadOptions(options));
 }
 
 /** Writes `spec` to a fresh temp folder and reads it back. */
-export function readSpec(spec: ModelSpec, options: ReadOptions = {}): LayerGraph {
+export function readSpec(spec: ModelSpec, options: ReadOptions = {}): Promise<LayerGraph> {
   return read(writeFile(tempDir(), 'model.onnx', encodeModel(spec)), options);
 }
 
@@ -145,10 +146,10 @@ export function findNode(graph: LayerGraph, predicate: (n: LayerNode) => boolean
 }
 
 /** Asserts `run` throws a ModelReadError with `code`, naming `file`, with a one-line readable reason. */
-export function assertReadError(run: () => unknown, code: ReadErrorCode, file: string, reasonPattern?: RegExp): ModelReadError {
+export async function assertReadError(run: () => unknown, code: ReadErrorCode, file: string, reasonPattern?: RegExp): Promise<ModelReadError> {
   let caught: unknown;
   try {
-    run();
+    await run();
   } catch (e) {
     caught = e;
   }

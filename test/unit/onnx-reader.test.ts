@@ -136,8 +136,8 @@ function denseForward(x: Float64Array, rows: number, node: LayerNode): Float64Ar
 }
 
 describe('ONNX reader: third-party models', () => {
-  it('AlexNet (light): 5 conv + 3 dense with the architecture shapes', () => {
-    const g = read(model('onnx-light-bvlc-alexnet'));
+  it('AlexNet (light): 5 conv + 3 dense with the architecture shapes', async () => {
+    const g = await read(model('onnx-light-bvlc-alexnet'));
     assert.equal(g.producer, 'onnx-caffe2');
     assert.equal(g.opset, 9);
     assert.deepEqual(g.inputs, [{ name: 'data_0', shape: [1, 3, 224, 224] }]);
@@ -180,8 +180,8 @@ describe('ONNX reader: third-party models', () => {
     assert.equal(g.nodes.filter((n) => n.sourceOp === 'ConstantOfShape').length, 0, 'weight placeholders fold away');
   });
 
-  it('ResNet-50 (light): 53 conv, Sum as add, inference batch norm, 1 dense', () => {
-    const g = read(model('onnx-light-resnet50'));
+  it('ResNet-50 (light): 53 conv, Sum as add, inference batch norm, 1 dense', async () => {
+    const g = await read(model('onnx-light-resnet50'));
     const convs = layers(g, 'conv');
     assert.equal(convs.length, 53);
     assert.deepEqual(convs[0].outputShapes[0], [1, 64, 112, 112]);
@@ -204,8 +204,8 @@ describe('ONNX reader: third-party models', () => {
     assert.deepEqual(g.outputs[0].shape, [1, 1000]);
   });
 
-  it('DenseNet-121 (light): 121 conv, 58 concats, classifier conv [1,1000,1,1]', () => {
-    const g = read(model('onnx-light-densenet121'));
+  it('DenseNet-121 (light): 121 conv, 58 concats, classifier conv [1,1000,1,1]', async () => {
+    const g = await read(model('onnx-light-densenet121'));
     const convs = layers(g, 'conv');
     assert.equal(convs.length, 121);
     assert.deepEqual(convs[0].outputShapes[0], [1, 64, 112, 112]);
@@ -219,8 +219,8 @@ describe('ONNX reader: third-party models', () => {
     assert.equal(g.nodes.filter((n) => n.sourceOp === 'Unsqueeze').length, 0);
   });
 
-  it('Inception v1 (light): 57 conv, reshaped classifier weights folded into the dense layer', () => {
-    const g = read(model('onnx-light-inception-v1'));
+  it('Inception v1 (light): 57 conv, reshaped classifier weights folded into the dense layer', async () => {
+    const g = await read(model('onnx-light-inception-v1'));
     assert.equal(layers(g, 'conv').length, 57);
     assert.deepEqual(layers(g, 'conv')[0].outputShapes[0], [1, 64, 112, 112]);
     const dense = layers(g, 'dense');
@@ -229,8 +229,8 @@ describe('ONNX reader: third-party models', () => {
     assert.equal(layers(g, 'concat').length, 9);
   });
 
-  it('SqueezeNet (light): 26 conv ending in [1,1000,13,13]', () => {
-    const g = read(model('onnx-light-squeezenet'));
+  it('SqueezeNet (light): 26 conv ending in [1,1000,13,13]', async () => {
+    const g = await read(model('onnx-light-squeezenet'));
     const convs = layers(g, 'conv');
     assert.equal(convs.length, 26);
     assert.deepEqual(convs[0].outputShapes[0], [1, 64, 111, 111]);
@@ -239,8 +239,8 @@ describe('ONNX reader: third-party models', () => {
     assert.equal(layers(g, 'dense').length, 0);
   });
 
-  it('VGG-19 (light): 16 conv + 3 dense', () => {
-    const g = read(model('onnx-light-vgg19'));
+  it('VGG-19 (light): 16 conv + 3 dense', async () => {
+    const g = await read(model('onnx-light-vgg19'));
     const convs = layers(g, 'conv');
     assert.equal(convs.length, 16);
     assert.deepEqual(convs[0].outputShapes[0], [1, 64, 224, 224]);
@@ -256,8 +256,8 @@ describe('ONNX reader: third-party models', () => {
     );
   });
 
-  it('MNIST (CNTK): Add biases fold into 2 conv + 1 dense; output [1,10]', () => {
-    const g = read(model('ortex-mnist-cntk', 'mnist.onnx'));
+  it('MNIST (CNTK): Add biases fold into 2 conv + 1 dense; output [1,10]', async () => {
+    const g = await read(model('ortex-mnist-cntk', 'mnist.onnx'));
     assert.equal(g.opset, 8);
     const convs = layers(g, 'conv');
     assert.deepEqual(outShapes(convs), [
@@ -275,9 +275,9 @@ describe('ONNX reader: third-party models', () => {
     assert.deepEqual(g.outputs, [{ name: 'Plus214_Output_0', shape: [1, 10] }]);
   });
 
-  it('MNIST (CNTK): MatMul kernel is the transposed [in,out] initializer', () => {
+  it('MNIST (CNTK): MatMul kernel is the transposed [in,out] initializer', async () => {
     const file = model('ortex-mnist-cntk', 'mnist.onnx');
-    const g = read(file);
+    const g = await read(file);
     const m = onnx.ModelProto.decode(fs.readFileSync(file));
     const init = m.graph!.initializer!.find((t) => t.name === 'Parameter193')!;
     const raw = init.floatData!; // [16,4,4,10] = [256 in, 10 out]
@@ -285,8 +285,8 @@ describe('ONNX reader: third-party models', () => {
     for (let o = 0; o < 10; o++) for (let i = 0; i < 256; i += 17) assert.equal(kernel[o * 256 + i], Math.fround(raw[i * 10 + o]));
   });
 
-  it('Ultraface (detector): reads without crashing, slices kept as unsupported with shapes', () => {
-    const g = read(model('ortex-ultraface-rfb320', 'Ultraface_version-RFB-320.onnx'));
+  it('Ultraface (detector): reads without crashing, slices kept as unsupported with shapes', async () => {
+    const g = await read(model('ortex-ultraface-rfb320', 'Ultraface_version-RFB-320.onnx'));
     assert.equal(layers(g, 'conv').length, 52);
     assert.deepEqual(
       g.outputs.map((o) => o.shape),
@@ -301,12 +301,12 @@ describe('ONNX reader: third-party models', () => {
     assert.ok(g.nodes.every((n) => n.location.format === 'onnx' && n.id === `${n.sourceOp}_${n.location.nodeIndex}`));
   });
 
-  it('every ONNX model in the shared fixtures reads', () => {
+  it('every ONNX model in the shared fixtures reads', async () => {
     const manifest: { id: string; format: string; entry: string }[] = JSON.parse(fs.readFileSync(path.join(MODELS, 'manifest.json'), 'utf8'));
     const onnxModels = manifest.filter((m) => m.format === 'onnx');
     assert.ok(onnxModels.length >= 18);
     for (const m of onnxModels) {
-      const g = read(model(m.id, m.entry));
+      const g = await read(model(m.id, m.entry));
       assert.equal(g.format, 'onnx');
       assert.ok(g.nodes.length > 0, m.id);
       assert.equal(new Set(g.nodes.map((n) => n.id)).size, g.nodes.length, `${m.id}: unique ids`);
@@ -321,11 +321,11 @@ describe('ONNX reader: third-party models', () => {
     }
   });
 
-  it('single-layer models: output shapes match the test data', () => {
+  it('single-layer models: output shapes match the test data', async () => {
     const ids = fs.readdirSync(MODELS).filter((id) => id.startsWith('onnx-pt-') || id === 'onnx-simple-single-relu');
     assert.ok(ids.length >= 10);
     for (const id of ids) {
-      const g = read(model(id));
+      const g = await read(model(id));
       const expected = testTensor(id, 'output_0.pb').shape;
       assert.deepEqual(g.outputs[0].shape, expected, id);
       assert.deepEqual(g.nodes.at(-1)!.outputShapes[0], expected, id);
@@ -338,31 +338,31 @@ describe('ONNX reader: third-party models', () => {
 
   describe('forward passes from lazily loaded weights match the test data', () => {
     for (const id of ['onnx-pt-conv2d', 'onnx-pt-conv2d-depthwise-with-multiplier']) {
-      it(id, () => {
-        const g = read(model(id));
+      it(id, async () => {
+        const g = await read(model(id));
         const x = testTensor(id, 'input_0.pb');
         assertClose(convForward(x.values, x.shape, layers(g, 'conv')[0]), testTensor(id, 'output_0.pb').values, 1e-4, id);
       });
     }
 
-    it('onnx-pt-linear (Gemm transB=1)', () => {
-      const g = read(model('onnx-pt-linear'));
+    it('onnx-pt-linear (Gemm transB=1)', async () => {
+      const g = await read(model('onnx-pt-linear'));
       const x = testTensor('onnx-pt-linear', 'input_0.pb');
       assertClose(denseForward(x.values, x.shape[0], layers(g, 'dense')[0]), testTensor('onnx-pt-linear', 'output_0.pb').values, 1e-4);
     });
 
-    it('onnx-pt-convtranspose2d (kernel kept as [C_in, C_out/group, kH, kW])', () => {
+    it('onnx-pt-convtranspose2d (kernel kept as [C_in, C_out/group, kH, kW])', async () => {
       const id = 'onnx-pt-convtranspose2d';
-      const node = layers(read(model(id)), 'convTranspose')[0];
+      const node = layers(await read(model(id)), 'convTranspose')[0];
       assert.equal(conv(node).outChannels, 4);
       assert.deepEqual(conv(node).outputPadding, [1, 1]);
       const x = testTensor(id, 'input_0.pb');
       assertClose(convTransposeForward(x.values, x.shape, node), testTensor(id, 'output_0.pb').values, 1e-4);
     });
 
-    it('onnx-pt-batchnorm2d-eval (opset 6, is_test=1)', () => {
+    it('onnx-pt-batchnorm2d-eval (opset 6, is_test=1)', async () => {
       const id = 'onnx-pt-batchnorm2d-eval';
-      const node = layers(read(model(id)), 'batchNorm')[0];
+      const node = layers(await read(model(id)), 'batchNorm')[0];
       assert.ok(node.attrs.kind === 'norm' && !node.attrs.trainingMode);
       const [scale, bias, mean, variance] = (['scale', 'bias', 'mean', 'variance'] as const).map((k) => node.weights[k]!.load());
       const epsilon = node.attrs.kind === 'norm' ? node.attrs.epsilon : NaN;
@@ -374,9 +374,9 @@ describe('ONNX reader: third-party models', () => {
       assertClose(y, testTensor(id, 'output_0.pb').values, 1e-4);
     });
 
-    it('onnx-pt-prelu-2d-multiparam (opset 6 per-channel slope)', () => {
+    it('onnx-pt-prelu-2d-multiparam (opset 6 per-channel slope)', async () => {
       const id = 'onnx-pt-prelu-2d-multiparam';
-      const node = read(model(id)).nodes[0];
+      const node = (await read(model(id))).nodes[0];
       assert.ok(node.attrs.kind === 'activation' && node.attrs.activation === 'prelu');
       assert.deepEqual(node.weights.slope?.shape, [3, 1, 1]);
       const slope = node.weights.slope!.load();
@@ -386,13 +386,13 @@ describe('ONNX reader: third-party models', () => {
     });
   });
 
-  it('decodes int64 fields as Long, as it must in the webpack bundle too', () => {
+  it('decodes int64 fields as Long, as it must in the webpack bundle too', async () => {
     const m = onnx.ModelProto.decode(fs.readFileSync(model('onnx-simple-single-relu')));
     assert.ok(Long.isLong(m.irVersion));
   });
 
-  it('pooling attributes: dilations, asymmetric pads, strides', () => {
-    const node = read(model('onnx-pt-maxpool2d-stride-padding-dilation')).nodes[0];
+  it('pooling attributes: dilations, asymmetric pads, strides', async () => {
+    const node = (await read(model('onnx-pt-maxpool2d-stride-padding-dilation'))).nodes[0];
     assert.deepEqual(node.attrs, {
       kind: 'pool',
       kernel: [60, 80],
@@ -442,33 +442,33 @@ function assertConvGemmWeights(g: LayerGraph, tolerance: number): void {
 
 describe('ONNX reader: weight storage', () => {
   for (const storage of ['raw', 'float_data', 'double'] as const) {
-    it(`decodes ${storage} initializers`, () => {
-      const g = readSpec(convGemmSpec(storage));
+    it(`decodes ${storage} initializers`, async () => {
+      const g = await readSpec(convGemmSpec(storage));
       assertConvGemmWeights(g, 1e-7);
       assert.equal(findNode(g, (n) => n.op === 'conv').weights.kernel!.storage, storage === 'double' ? 'float64' : 'float32');
     });
   }
 
   for (const storage of ['float16-raw', 'float16-int32'] as const) {
-    it(`decodes ${storage} initializers`, () => {
+    it(`decodes ${storage} initializers`, async () => {
       // Multiples of 1/16 within ±2 are exact in float16.
-      const g = readSpec(convGemmSpec(storage));
+      const g = await readSpec(convGemmSpec(storage));
       assertConvGemmWeights(g, 0);
       assert.equal(findNode(g, (n) => n.op === 'dense').weights.kernel!.storage, 'float16');
     });
   }
 
-  it('reads raw_data at odd byte offsets (values in the protobuf are not 4-byte aligned)', () => {
+  it('reads raw_data at odd byte offsets (values in the protobuf are not 4-byte aligned)', async () => {
     const spec = convGemmSpec('raw');
     const bytes = encodeModel(spec);
     const shifted = new Uint8Array(bytes.length + 1);
     shifted.set(bytes, 1);
     const dir = tempDir();
-    const g = read(writeFile(dir, 'model.onnx', shifted.subarray(1)));
+    const g = await read(writeFile(dir, 'model.onnx', shifted.subarray(1)));
     assertConvGemmWeights(g, 1e-7);
   });
 
-  it('reads external data lazily, inside the model folder', () => {
+  it('reads external data with the model, inside the model folder', async () => {
     const dir = tempDir();
     const padding = new Uint8Array(6); // weights start at an unaligned offset
     const conv = float32Bytes(CONV_W);
@@ -490,22 +490,18 @@ describe('ONNX reader: weight storage', () => {
     spec.initializers[0] = external('w', [3, 2, 3, 3], 6, conv.length);
     spec.initializers[2] = external('gw', [5, 48], 6 + conv.length, gemm.length);
     const file = writeFile(dir, 'model.onnx', encodeModel(spec));
-    const g = read(file);
+    const g = await read(file);
     assertConvGemmWeights(g, 1e-7);
 
-    // Lazy: the graph is already read; only load() notices that the data file is gone.
+    // Read with the model: nothing is opened afterwards, so moving the data file away changes nothing.
     fs.renameSync(path.join(dir, 'data', 'weights.bin'), path.join(dir, 'data', 'moved.bin'));
-    const kernel = findNode(g, (n) => n.op === 'conv').weights.kernel!;
-    assert.throws(
-      () => kernel.load(),
-      (e) => isModelReadError(e) && e.code === 'missing-weights' && e.reason.includes('"w"'),
-    );
+    assertClose(findNode(g, (n) => n.op === 'conv').weights.kernel!.load(), CONV_W, 1e-7, 'external kernel was read with the model');
     assertClose(findNode(g, (n) => n.op === 'conv').weights.bias!.load(), CONV_B, 1e-7, 'embedded bias still loads');
   });
 
-  it('treats Constant node tensors as weights and transposes Gemm transB=0 with alpha/beta', () => {
+  it('treats Constant node tensors as weights and transposes Gemm transB=0 with alpha/beta', async () => {
     const w = [1, 2, 3, 4, 5, 6]; // [in 2, out 3]
-    const g = readSpec({
+    const g = await readSpec({
       nodes: [
         node('Constant', [], ['w'], { value: { tensor: tensor('', [2, 3], w) } }),
         node('Constant', [], ['c'], { value: { tensor: tensor('', [3], [1, 1, 1], 'float_data') } }),
@@ -523,18 +519,18 @@ describe('ONNX reader: weight storage', () => {
     assert.equal(dense.weights.kernel!.name, 'w');
   });
 
-  it('treats ir3-style graph inputs that are initializers as weights', () => {
+  it('treats ir3-style graph inputs that are initializers as weights', async () => {
     const spec = convGemmSpec('raw');
     spec.inputs.push(valueInfo('w', [3, 2, 3, 3]), valueInfo('gw', [5, 48]));
-    const g = readSpec({ ...spec, irVersion: 3, opset: 8 });
+    const g = await readSpec({ ...spec, irVersion: 3, opset: 8 });
     assert.deepEqual(g.inputs, [{ name: 'x', shape: [1, 2, 4, 4] }]);
     assert.deepEqual(findNode(g, (n) => n.op === 'conv').inputs, ['x']);
   });
 });
 
 describe('ONNX reader: graph building', () => {
-  it('folds Shape/Gather/Unsqueeze/Concat chains that compute a Reshape target', () => {
-    const g = readSpec({
+  it('folds Shape/Gather/Unsqueeze/Concat chains that compute a Reshape target', async () => {
+    const g = await readSpec({
       nodes: [
         node('Relu', ['x'], ['r'], {}, 'relu'),
         node('Shape', ['r'], ['s']),
@@ -556,15 +552,15 @@ describe('ONNX reader: graph building', () => {
     );
   });
 
-  it('applies opset rules: Clip bounds, Squeeze axes, Pad pads, BatchNorm training flags', () => {
-    const clipOld = readSpec({
+  it('applies opset rules: Clip bounds, Squeeze axes, Pad pads, BatchNorm training flags', async () => {
+    const clipOld = await readSpec({
       nodes: [node('Clip', ['x'], ['y'], { min: { float: 0 }, max: { float: 6 } })],
       inputs: [valueInfo('x', [1, 4])],
       outputs: [valueInfo('y', [1, 4])],
       opset: 9,
     });
     assert.deepEqual(clipOld.nodes[0].attrs, { kind: 'activation', activation: 'relu6' });
-    const clipNew = readSpec({
+    const clipNew = await readSpec({
       nodes: [node('Clip', ['x', 'lo', ''], ['y'])],
       inputs: [valueInfo('x', [1, 4])],
       outputs: [valueInfo('y', [1, 4])],
@@ -573,13 +569,13 @@ describe('ONNX reader: graph building', () => {
     });
     assert.deepEqual(clipNew.nodes[0].attrs, { kind: 'activation', activation: 'clip', min: -1, max: undefined });
 
-    const squeezeOld = readSpec({
+    const squeezeOld = await readSpec({
       nodes: [node('Squeeze', ['x'], ['y'], { axes: [2, 3] })],
       inputs: [valueInfo('x', [1, 8, 1, 1])],
       outputs: [valueInfo('y', [1, 8])],
       opset: 11,
     });
-    const squeezeNew = readSpec({
+    const squeezeNew = await readSpec({
       nodes: [node('Squeeze', ['x', 'axes'], ['y'])],
       inputs: [valueInfo('x', [1, 8, 1, 1])],
       outputs: [valueInfo('y', [1, 8])],
@@ -588,13 +584,13 @@ describe('ONNX reader: graph building', () => {
     });
     for (const g of [squeezeOld, squeezeNew]) assert.deepEqual([g.nodes[0].op, g.nodes[0].outputShapes], ['reshape', [[1, 8]]]);
 
-    const padOld = readSpec({
+    const padOld = await readSpec({
       nodes: [node('Pad', ['x'], ['y'], { pads: [0, 0, 1, 2, 0, 0, 3, 4] })],
       inputs: [valueInfo('x', [1, 2, 5, 5])],
       outputs: [valueInfo('y', [1, 2, 9, 11])],
       opset: 10,
     });
-    const padNew = readSpec({
+    const padNew = await readSpec({
       nodes: [node('Pad', ['x', 'pads'], ['y'], { mode: 'reflect' })],
       inputs: [valueInfo('x', [1, 2, 5, 5])],
       outputs: [valueInfo('y', [1, 2, 9, 11])],
@@ -605,42 +601,46 @@ describe('ONNX reader: graph building', () => {
     assert.deepEqual(padNew.nodes[0].attrs, { kind: 'pad', pads: [1, 2, 3, 4], mode: 'reflect', value: 0 });
     assert.deepEqual(padNew.nodes[0].outputShapes, [[1, 2, 9, 11]]);
 
-    const bn = (opset: number, attrs: Record<string, number>, outputs = ['y']) =>
-      readSpec({
-        nodes: [node('BatchNormalization', ['x', 's', 'b', 'm', 'v'], outputs, attrs)],
-        inputs: [valueInfo('x', [1, 2, 3, 3])],
-        outputs: [valueInfo('y', [1, 2, 3, 3])],
-        initializers: ['s', 'b', 'm', 'v'].map((n) => tensor(n, [2], [1, 1])),
-        opset,
-        irVersion: 3,
-      }).nodes[0];
+    const bn = async (opset: number, attrs: Record<string, number>, outputs = ['y']) =>
+      (
+        await readSpec({
+          nodes: [node('BatchNormalization', ['x', 's', 'b', 'm', 'v'], outputs, attrs)],
+          inputs: [valueInfo('x', [1, 2, 3, 3])],
+          outputs: [valueInfo('y', [1, 2, 3, 3])],
+          initializers: ['s', 'b', 'm', 'v'].map((n) => tensor(n, [2], [1, 1])),
+          opset,
+          irVersion: 3,
+        })
+      ).nodes[0];
     const trainingMode = (n: LayerNode) => n.attrs.kind === 'norm' && n.attrs.trainingMode;
-    assert.equal(trainingMode(bn(6, {})), true, 'opset 6: is_test defaults to 0');
-    assert.equal(trainingMode(bn(6, { is_test: 1 })), false);
-    assert.equal(trainingMode(bn(9, {})), false);
-    assert.equal(trainingMode(bn(9, {}, ['y', 'mean', 'var', 'sm', 'sv'])), true);
-    assert.equal(trainingMode(bn(15, { training_mode: 1 }, ['y', 'mean', 'var'])), true);
+    assert.equal(trainingMode(await bn(6, {})), true, 'opset 6: is_test defaults to 0');
+    assert.equal(trainingMode(await bn(6, { is_test: 1 })), false);
+    assert.equal(trainingMode(await bn(9, {})), false);
+    assert.equal(trainingMode(await bn(9, {}, ['y', 'mean', 'var', 'sm', 'sv'])), true);
+    assert.equal(trainingMode(await bn(15, { training_mode: 1 }, ['y', 'mean', 'var'])), true);
   });
 
-  it('maps activations, normalisations and reductions to IR ops with their parameters', () => {
-    const single = (
+  it('maps activations, normalisations and reductions to IR ops with their parameters', async () => {
+    const single = async (
       opType: string,
       attrs: Record<string, number | number[] | { float: number }> = {},
       extra: string[] = [],
       initializers: onnx.ITensorProto[] = [],
       opset = 13,
     ) =>
-      readSpec({
-        nodes: [node(opType, ['x', ...extra], ['y'], attrs)],
-        inputs: [valueInfo('x', [1, 2, 3, 3])],
-        outputs: [valueInfo('y', undefined)],
-        initializers,
-        opset,
-      }).nodes[0];
-    assert.deepEqual(single('LeakyRelu').attrs, { kind: 'activation', activation: 'leakyRelu', alpha: 0.01 });
-    assert.deepEqual(single('Elu', { alpha: { float: 0.5 } }).attrs, { kind: 'activation', activation: 'elu', alpha: 0.5 });
-    assert.deepEqual(single('HardSigmoid').attrs, { kind: 'activation', activation: 'hardSigmoid', alpha: 0.2, beta: 0.5 });
-    const selu = single('Selu').attrs;
+      (
+        await readSpec({
+          nodes: [node(opType, ['x', ...extra], ['y'], attrs)],
+          inputs: [valueInfo('x', [1, 2, 3, 3])],
+          outputs: [valueInfo('y', undefined)],
+          initializers,
+          opset,
+        })
+      ).nodes[0];
+    assert.deepEqual((await single('LeakyRelu')).attrs, { kind: 'activation', activation: 'leakyRelu', alpha: 0.01 });
+    assert.deepEqual((await single('Elu', { alpha: { float: 0.5 } })).attrs, { kind: 'activation', activation: 'elu', alpha: 0.5 });
+    assert.deepEqual((await single('HardSigmoid')).attrs, { kind: 'activation', activation: 'hardSigmoid', alpha: 0.2, beta: 0.5 });
+    const selu = (await single('Selu')).attrs;
     assert.ok(selu.kind === 'activation' && selu.gamma?.toFixed(4) === '1.0507' && selu.alpha?.toFixed(4) === '1.6733');
     for (const [opType, kind] of [
       ['Sigmoid', 'sigmoid'],
@@ -650,41 +650,43 @@ describe('ONNX reader: graph building', () => {
       ['Mish', 'mish'],
       ['Gelu', 'gelu'],
     ]) {
-      assert.deepEqual(single(opType).attrs, { kind: 'activation', activation: kind }, opType);
+      assert.deepEqual((await single(opType)).attrs, { kind: 'activation', activation: kind }, opType);
     }
-    assert.deepEqual(single('Softmax').attrs, { kind: 'axis', axis: 3 }, 'opset 13 default axis -1');
-    const oldSoftmax = single('LogSoftmax', {}, [], [], 11);
+    assert.deepEqual((await single('Softmax')).attrs, { kind: 'axis', axis: 3 }, 'opset 13 default axis -1');
+    const oldSoftmax = await single('LogSoftmax', {}, [], [], 11);
     assert.deepEqual([oldSoftmax.op, oldSoftmax.attrs], ['logSoftmax', { kind: 'axis', axis: 1 }]);
     assert.match(oldSoftmax.note!, /all axes from 1/);
-    const instance = single('InstanceNormalization', { epsilon: { float: 0.001 } }, ['s', 'b'], [tensor('s', [2], [1, 2]), tensor('b', [2], [0, 0])]);
+    const instance = await single('InstanceNormalization', { epsilon: { float: 0.001 } }, ['s', 'b'], [tensor('s', [2], [1, 2]), tensor('b', [2], [0, 0])]);
     assert.equal(instance.op, 'instanceNorm');
     assert.ok(instance.attrs.kind === 'norm' && Math.abs(instance.attrs.epsilon - 0.001) < 1e-9 && !instance.attrs.trainingMode);
-    assert.deepEqual([single('GlobalMaxPool').op, single('GlobalMaxPool').outputShapes], ['globalMaxPool', [[1, 2, 1, 1]]]);
-    const mean = single('ReduceMean', { axes: [2, 3], keepdims: 0 }, [], [], 13);
+    assert.deepEqual([(await single('GlobalMaxPool')).op, (await single('GlobalMaxPool')).outputShapes], ['globalMaxPool', [[1, 2, 1, 1]]]);
+    const mean = await single('ReduceMean', { axes: [2, 3], keepdims: 0 }, [], [], 13);
     assert.deepEqual([mean.op, mean.outputShapes], ['globalAvgPool', [[1, 2]]]);
-    const channelMean = single('ReduceMean', { axes: [1] }, [], [], 13);
+    const channelMean = await single('ReduceMean', { axes: [1] }, [], [], 13);
     assert.deepEqual([channelMean.op, channelMean.outputShapes], ['unsupported', [[1, 1, 3, 3]]]);
-    const batched = single('MatMul', {}, ['w'], [tensor('w', [3, 5], new Array(15).fill(1))]);
+    const batched = await single('MatMul', {}, ['w'], [tensor('w', [3, 5], new Array(15).fill(1))]);
     assert.deepEqual([batched.op, batched.outputShapes], ['unsupported', [[1, 2, 3, 5]]]);
   });
 
-  it('resolves Conv auto_pad SAME_UPPER/SAME_LOWER and infers kernel_shape from the weights', () => {
-    const convWith = (autoPad: string) =>
-      readSpec({
-        nodes: [node('Conv', ['x', 'w'], ['y'], { auto_pad: autoPad, strides: [2, 2] })],
-        inputs: [valueInfo('x', [1, 1, 7, 7])],
-        outputs: [valueInfo('y', [1, 1, 4, 4])],
-        initializers: [tensor('w', [1, 1, 4, 4], new Array(16).fill(1))],
-      }).nodes[0];
-    assert.deepEqual(conv(convWith('SAME_UPPER')).pads, [1, 1, 2, 2]);
-    assert.deepEqual(conv(convWith('SAME_LOWER')).pads, [2, 2, 1, 1]);
-    assert.deepEqual(conv(convWith('VALID')).kernel, [4, 4]);
-    assert.deepEqual(convWith('SAME_UPPER').outputShapes, [[1, 1, 4, 4]]);
-    assert.deepEqual(convWith('VALID').outputShapes, [[1, 1, 2, 2]]);
+  it('resolves Conv auto_pad SAME_UPPER/SAME_LOWER and infers kernel_shape from the weights', async () => {
+    const convWith = async (autoPad: string) =>
+      (
+        await readSpec({
+          nodes: [node('Conv', ['x', 'w'], ['y'], { auto_pad: autoPad, strides: [2, 2] })],
+          inputs: [valueInfo('x', [1, 1, 7, 7])],
+          outputs: [valueInfo('y', [1, 1, 4, 4])],
+          initializers: [tensor('w', [1, 1, 4, 4], new Array(16).fill(1))],
+        })
+      ).nodes[0];
+    assert.deepEqual(conv(await convWith('SAME_UPPER')).pads, [1, 1, 2, 2]);
+    assert.deepEqual(conv(await convWith('SAME_LOWER')).pads, [2, 2, 1, 1]);
+    assert.deepEqual(conv(await convWith('VALID')).kernel, [4, 4]);
+    assert.deepEqual((await convWith('SAME_UPPER')).outputShapes, [[1, 1, 4, 4]]);
+    assert.deepEqual((await convWith('VALID')).outputShapes, [[1, 1, 2, 2]]);
   });
 
-  it('pools with ceil_mode and count_include_pad', () => {
-    const g = readSpec({
+  it('pools with ceil_mode and count_include_pad', async () => {
+    const g = await readSpec({
       nodes: [node('AveragePool', ['x'], ['y'], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1, count_include_pad: 1 })],
       inputs: [valueInfo('x', [1, 1, 6, 6])],
       outputs: [valueInfo('y', [1, 1, 4, 4])],
@@ -693,8 +695,8 @@ describe('ONNX reader: graph building', () => {
     assert.ok(g.nodes[0].attrs.kind === 'pool' && g.nodes[0].attrs.ceilMode && g.nodes[0].attrs.countIncludePad);
   });
 
-  it('marks unknown operators unsupported and propagates unknown shapes downstream without throwing', () => {
-    const g = readSpec({
+  it('marks unknown operators unsupported and propagates unknown shapes downstream without throwing', async () => {
+    const g = await readSpec({
       nodes: [
         node('Relu', ['x'], ['a'], {}, 'first'),
         node('NonZero', ['a'], ['nz'], {}, 'mystery'),
@@ -717,8 +719,8 @@ describe('ONNX reader: graph building', () => {
     assert.deepEqual(g.outputs, [{ name: 'y', shape: [] }]);
   });
 
-  it('uses declared value_info shapes after an unsupported node when present', () => {
-    const g = readSpec({
+  it('uses declared value_info shapes after an unsupported node when present', async () => {
+    const g = await readSpec({
       nodes: [node('NonZero', ['x'], ['nz'], {}, 'mystery'), node('Relu', ['nz'], ['y'], {}, 'after')],
       inputs: [valueInfo('x', [1, 4])],
       outputs: [valueInfo('y', [2, 3])],
@@ -728,7 +730,7 @@ describe('ONNX reader: graph building', () => {
     assert.equal(g.nodes[1].status, 'ok');
   });
 
-  it('walks If subgraphs without crashing and counts their nodes against maxNodes', () => {
+  it('walks If subgraphs without crashing and counts their nodes against maxNodes', async () => {
     const branch = (value: number) => ({
       name: 'branch',
       node: [node('Constant', [], ['k'], { value: { tensor: tensor('', [1], [value]) } }), node('Add', ['a', 'k'], ['out'])],
@@ -739,20 +741,20 @@ describe('ONNX reader: graph building', () => {
       inputs: [valueInfo('x', [1, 4]), valueInfo('cond', [1], onnx.TensorProto.DataType.BOOL)],
       outputs: [valueInfo('y', [1, 4])],
     };
-    const g = readSpec(spec);
+    const g = await readSpec(spec);
     const choice = findNode(g, (n) => n.id === 'choose');
     assert.equal(choice.status, 'unsupported');
     assert.match(choice.note!, /control flow \(If\)/);
     assert.deepEqual(choice.outputShapes, [[1, 4]], 'declared output shape used');
     assert.ok(g.warnings.some((w) => /If with 2 subgraph/.test(w)));
-    assert.throws(
+    await assert.rejects(
       () => readSpec(spec, { maxNodes: 5 }),
       (e) => isModelReadError(e) && e.code === 'too-large',
     );
   });
 
-  it('sorts nodes that are not in topological order and gives unique ids', () => {
-    const g = readSpec({
+  it('sorts nodes that are not in topological order and gives unique ids', async () => {
+    const g = await readSpec({
       nodes: [node('Sigmoid', ['b'], ['y'], {}, 'dup'), node('Relu', ['a'], ['b'], {}, 'dup'), node('Relu', ['x'], ['a'])],
       inputs: [valueInfo('x', [1, 4])],
       outputs: [valueInfo('y', [1, 4])],
@@ -767,29 +769,29 @@ describe('ONNX reader: graph building', () => {
     );
   });
 
-  it('folds an Add into the conv bias only when it is per channel', () => {
-    const convAdd = (bias: onnx.ITensorProto, opset = 13, addAttrs: Record<string, number> = {}) =>
-      readSpec({
+  it('folds an Add into the conv bias only when it is per channel', async () => {
+    const convAdd = async (bias: onnx.ITensorProto, opset = 13, addAttrs: Record<string, number> = {}) =>
+      await readSpec({
         nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv'), node('Add', ['c', 'bias'], ['y'], addAttrs, 'add')],
         inputs: [valueInfo('x', [1, 2, 4, 4])],
         outputs: [valueInfo('y', [1, 3, 4, 4])],
         initializers: [tensor('w', [3, 2, 1, 1], [1, 2, 3, 4, 5, 6]), bias],
         opset,
       });
-    const channel = convAdd(tensor('bias', [1, 3, 1, 1], [7, 8, 9]));
+    const channel = await convAdd(tensor('bias', [1, 3, 1, 1], [7, 8, 9]));
     assert.deepEqual(
       channel.nodes.map((n) => [n.id, n.sourceOp, n.outputs]),
       [['conv', 'Conv+Add', ['y']]],
     );
     assert.deepEqual([...channel.nodes[0].weights.bias!.load()], [7, 8, 9]);
     // Before opset 7, broadcast=1 axis=1 aligns a [C] operand with the channels.
-    const legacy = convAdd(tensor('bias', [3], [7, 8, 9]), 6, { broadcast: 1, axis: 1 });
+    const legacy = await convAdd(tensor('bias', [3], [7, 8, 9]), 6, { broadcast: 1, axis: 1 });
     assert.deepEqual(
       legacy.nodes.map((n) => n.sourceOp),
       ['Conv+Add'],
     );
     // Under numpy broadcasting a [4] operand runs along the width: not a bias.
-    const columns = convAdd(tensor('bias', [4], [1, 2, 3, 4]));
+    const columns = await convAdd(tensor('bias', [4], [1, 2, 3, 4]));
     assert.deepEqual(
       columns.nodes.map((n) => n.op),
       ['conv', 'add'],
@@ -797,8 +799,8 @@ describe('ONNX reader: graph building', () => {
     assert.equal(columns.nodes[0].weights.bias, undefined);
   });
 
-  it('keeps Sub with a constant left operand unsupported but folds constant-only arithmetic', () => {
-    const g = readSpec({
+  it('keeps Sub with a constant left operand unsupported but folds constant-only arithmetic', async () => {
+    const g = await readSpec({
       nodes: [node('Mul', ['two', 'three'], ['six']), node('Sub', ['six', 'x'], ['d'], {}, 'sub'), node('Div', ['d', 'six'], ['y'], {}, 'div')],
       inputs: [valueInfo('x', [1, 4])],
       outputs: [valueInfo('y', [1, 4])],
@@ -814,19 +816,19 @@ describe('ONNX reader: graph building', () => {
     assert.deepEqual([...g.nodes[1].weights.operand!.load()], [6, 6, 6, 6]);
   });
 
-  it('defaults a dynamic batch to 1 with a warning, and uses opts.inputShape when given', () => {
+  it('defaults a dynamic batch to 1 with a warning, and uses opts.inputShape when given', async () => {
     const spec = {
       nodes: [node('Relu', ['x'], ['y'])],
       inputs: [valueInfo('x', ['batch', 3, 'h', 'w'])],
       outputs: [valueInfo('y', ['batch', 3, 'h', 'w'])],
     };
-    const given = readSpec(spec, { inputShape: [2, 3, 8, 8] });
+    const given = await readSpec(spec, { inputShape: [2, 3, 8, 8] });
     assert.deepEqual(given.inputs, [{ name: 'x', shape: [2, 3, 8, 8] }]);
     assert.deepEqual(given.outputs, [{ name: 'y', shape: [2, 3, 8, 8] }]);
-    const withoutBatch = readSpec(spec, { inputShape: [3, 8, 8] });
+    const withoutBatch = await readSpec(spec, { inputShape: [3, 8, 8] });
     assert.deepEqual(withoutBatch.inputs[0].shape, [1, 3, 8, 8]);
 
-    const batchOnly = readSpec({ ...spec, inputs: [valueInfo('x', ['N', 3, 8, 8])] });
+    const batchOnly = await readSpec({ ...spec, inputs: [valueInfo('x', ['N', 3, 8, 8])] });
     assert.deepEqual(batchOnly.inputs[0].shape, [1, 3, 8, 8]);
     assert.deepEqual(batchOnly.nodes[0].outputShapes, [[1, 3, 8, 8]]);
     assert.ok(batchOnly.warnings.some((w) => /"x".*batch.*using 1/.test(w)));

@@ -1,5 +1,6 @@
 // Report writers (JSON, SARIF, Markdown, terminal table), the rule catalogue and the configuration,
 // on hand-built reports with the numbers of algorithm.md §4.5 (R-GAP CNN6-d) and a TF.js LeNet.
+import { files } from './files';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -12,7 +13,6 @@ import type * as Sarif from 'sarif';
 import { RULES, getRule, isAtLeast, ruleHelpUri } from '../../src/engine/analysis/rules';
 import type { Fix, LayerFinding, LayerMetrics, ModelReport } from '../../src/engine/analysis/types';
 import { ConfigError, createIgnoreMatcher, effectiveSeverity, loadConfigFile, parseConfig } from '../../src/engine/config';
-import { ModelReadError } from '../../src/engine/errors';
 import type { SourceLocation } from '../../src/engine/ir';
 import { collectIssues, failsOn, formatReport, type ReportInput } from '../../src/engine/reports';
 import { buildJsonReport, writeJson } from '../../src/engine/reports/json';
@@ -60,7 +60,20 @@ function jsonLocation(marker: string, layerIndex: number): SourceLocation & { fo
     if (TFJS_TEXT[end] === '{') depth++;
     if (TFJS_TEXT[end] === '}' && --depth === 0) break;
   }
-  return { format: 'json', offset, length: end + 1 - offset, jsonPath: ['modelTopology', 'config', 'layers', layerIndex] };
+  const length = end + 1 - offset;
+  return {
+    format: 'json',
+    offset,
+    length,
+    jsonPath: ['modelTopology', 'config', 'layers', layerIndex],
+    range: { start: position(offset), end: position(offset + length) },
+  };
+}
+
+/** 0-based line and column of an offset of TFJS_TEXT (the reader records these with every location). */
+function position(offset: number): { line: number; character: number } {
+  const before = TFJS_TEXT.slice(0, offset).split('\n');
+  return { line: before.length - 1, character: before[before.length - 1].length };
 }
 
 function metrics(overrides: Partial<LayerMetrics>): LayerMetrics {
@@ -315,13 +328,11 @@ function input(overrides: Partial<ReportInput> = {}): ReportInput {
   return {
     tool: TOOL,
     reports: [onnxReport, tfjsReport],
-    failures: [{ file: BROKEN_FILE, error: new ModelReadError('truncated', BROKEN_FILE, 'byte 1024', 'the file ends inside node 3') }],
+    failures: [{ file: BROKEN_FILE, code: 'truncated', where: 'byte 1024', reason: 'the file ends inside node 3' }],
     baseDir: BASE,
     ...overrides,
   };
 }
-
-const readFixtureText = (file: string): string | undefined => (file === TFJS_FILE ? TFJS_TEXT : undefined);
 
 function sarifValidator(): (log: unknown) => void {
   const ajv = new AjvDraft04({ strict: false, unicodeRegExp: false });
@@ -404,7 +415,7 @@ describe('JSON report', () => {
 
 describe('SARIF report', () => {
   const validate = sarifValidator();
-  const log = buildSarifLog(input(), { readText: readFixtureText });
+  const log = buildSarifLog(input());
   const run = log.runs[0];
   const results = run.results ?? [];
   const resultFor = (ruleId: string, nodeName: string): Sarif.Result => {
@@ -465,7 +476,7 @@ describe('SARIF report', () => {
   });
 
   it('fingerprints results stably and distinctly', () => {
-    const again = buildSarifLog(input(), { readText: readFixtureText }).runs[0].results ?? [];
+    const again = buildSarifLog(input()).runs[0].results ?? [];
     const prints = results.map((r) => r.partialFingerprints?.[FINGERPRINT_KEY]);
     assert.deepEqual(
       again.map((r) => r.partialFingerprints?.[FINGERPRINT_KEY]),
@@ -497,7 +508,7 @@ describe('SARIF report', () => {
   });
 
   it('records rule settings as configuration overrides and drops rules set to off', () => {
-    const configured = buildSarifLog(input({ rules: { LL004: 'off', LL003: 'medium' }, failures: [] }), { readText: readFixtureText }).runs[0];
+    const configured = buildSarifLog(input({ rules: { LL004: 'off', LL003: 'medium' }, failures: [] })).runs[0];
     assert.ok((configured.results ?? []).every((r) => r.ruleId !== 'LL004'));
     assert.ok((configured.results ?? []).filter((r) => r.ruleId === 'LL003').every((r) => r.level === 'warning'));
     assert.equal(configured.invocations?.[0].executionSuccessful, true);
@@ -508,7 +519,7 @@ describe('SARIF report', () => {
   });
 
   it('uses absolute file URIs for models outside the base folder', () => {
-    const outside = buildSarifLog(input({ baseDir: path.join(BASE, 'elsewhere'), failures: [] }), { readText: readFixtureText });
+    const outside = buildSarifLog(input({ baseDir: path.join(BASE, 'elsewhere'), failures: [] }));
     const uri = outside.runs[0].results?.[0].locations?.[0].physicalLocation?.artifactLocation;
     assert.deepEqual(uri, { uri: `file://${ONNX_FILE}` });
   });
@@ -599,13 +610,13 @@ describe('configuration', () => {
     }
   });
 
-  it('reads JSON with comments from a file, relative to its folder', () => {
+  it('reads JSON with comments from a file, relative to its folder', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-config-'));
     const file = path.join(dir, 'leaklint.config.json');
     fs.writeFileSync(file, '{\n  // CI gate\n  "failOn": "low",\n}\n');
-    assert.deepEqual(loadConfigFile(file), { failOn: 'low', ignore: [], rules: {}, baseDir: dir });
+    assert.deepEqual(await loadConfigFile(files, file), { failOn: 'low', ignore: [], rules: {}, baseDir: dir });
     fs.writeFileSync(file, '{\n  "failOn": \n}');
-    assert.throws(() => loadConfigFile(file), /invalid JSON at line 3: ValueExpected/);
+    await assert.rejects(() => loadConfigFile(files, file), /invalid JSON at line 3: ValueExpected/);
     fs.rmSync(dir, { recursive: true });
   });
 

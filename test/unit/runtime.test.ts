@@ -9,18 +9,40 @@ import * as os from 'os';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { toNumber } from '../../src/engine/readers/onnx/protobuf';
-import { readModel } from '../../src/engine/readers';
+import { readModelFile } from './files';
 import { AttackNetwork } from '../../src/engine/attack/network';
 import { RuntimeClient, RuntimeError } from '../../src/runtime/runtimeClient';
-import { ortForward, type TensorMap } from '../../src/worker/ortForward';
+import { createForwardSession } from '../../src/worker/ortForward';
+import { buildForwardProbe } from '../../src/engine/attack/forwardProbe';
+import { defaultConfig, writeLayersTable, type AttackOutcome, type AuditOutcome, type LayersOutcome, type ModelReport } from '../../src/engine';
+import type { TensorMap } from '../../src/shared/workerProtocol';
+import { bundledSamplesFolder } from '../../src/node/bundle';
+import { files } from './files';
 
 const ROOT = path.resolve(__dirname, '../..');
 const WORKER = path.join(ROOT, 'dist/worker.js');
 const generated = path.join(ROOT, 'test/fixtures/generated');
 const CNN6 = path.join(generated, 'cnn6/model.onnx');
 /** Static analysis of cnn6 takes seconds: long enough to stop it mid-job. */
-const SLOW_ANALYSIS = { file: CNN6, read: {}, analysis: {} };
-const QUICK_ANALYSIS = { file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, analysis: { fixes: false } };
+const SLOW_ANALYSIS = { file: CNN6, config: defaultConfig(ROOT), trusted: true };
+const QUICK_ANALYSIS = { file: path.join(generated, 'cnn2_c0/model.onnx'), config: { ...defaultConfig(ROOT), fixes: false }, trusted: true };
+const CNN6_LAYERS = { file: CNN6, config: {}, trusted: true };
+const ATTACK_OPTIONS = { maxImages: 1, imageFolder: bundledSamplesFolder() };
+
+function reportOf(outcome: AuditOutcome): ModelReport {
+  assert.equal(outcome.kind, 'report', JSON.stringify(outcome));
+  return (outcome as Extract<AuditOutcome, { kind: 'report' }>).report;
+}
+
+function attackReportOf(outcome: AttackOutcome) {
+  assert.equal(outcome.kind, 'attack', JSON.stringify(outcome));
+  return (outcome as Extract<AttackOutcome, { kind: 'attack' }>).report;
+}
+
+function layersText(outcome: LayersOutcome): string {
+  assert.equal(outcome.kind, 'layers', JSON.stringify(outcome));
+  return writeLayersTable((outcome as Extract<LayersOutcome, { kind: 'layers' }>).listing, ROOT);
+}
 
 /** Resolves when the job has reported progress, that is when the worker is busy with it. */
 function progressSeen(): { onProgress: () => void; started: Promise<void> } {
@@ -32,7 +54,7 @@ function progressSeen(): { onProgress: () => void; started: Promise<void> } {
 describe('background runtime', () => {
   let client: RuntimeClient;
 
-  before(() => {
+  before(async () => {
     if (!fs.existsSync(WORKER)) {
       execFileSync(process.execPath, [path.join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'extension'], {
         cwd: ROOT,
@@ -68,7 +90,7 @@ describe('background runtime', () => {
 
     // Every tensor, not only the logits, agrees with float64 to float32 accuracy; the logits also with the engine's.
     const reference = forwardFloat64(model, Float64Array.from(input));
-    reference.set('logits (engine)', AttackNetwork.fromGraph(readModel(CNN6, {})).forward(Float64Array.from(input)).logits);
+    reference.set('logits (engine)', AttackNetwork.fromGraph(await readModelFile(CNN6, {})).forward(Float64Array.from(input)).logits);
     for (const [name, expected] of reference) {
       const actual = tensors.get(name.replace(' (engine)', ''))!.data;
       assert.equal(actual.length, expected.length, name);
@@ -80,7 +102,7 @@ describe('background runtime', () => {
 
   it('reports progress, and fails a forward pass it cannot run with a clear error naming the model', async () => {
     const labels: string[] = [];
-    await client.analyse(QUICK_ANALYSIS, { onProgress: (_done, _total, label) => labels.push(label) });
+    await client.audit(QUICK_ANALYSIS, { onProgress: (_done, _total, label) => labels.push(label) });
     assert.ok(labels.includes('conv_1'), labels.join());
 
     await assert.rejects(
@@ -89,38 +111,36 @@ describe('background runtime', () => {
         e instanceof RuntimeError && e.code === 'runtime' && e.message.includes(CNN6) && /does not fit the model input \[batch, 3, 32, 32\]/.test(e.message),
     );
     const tfjs = path.join(generated, 'mlp/tfjs/model.json');
-    await assert.rejects(client.forward({ file: tfjs, input: [0], shape: [1] }), (e: unknown) => e instanceof RuntimeError && e.code === 'not-a-model');
+    await assert.rejects(client.forward({ file: tfjs, input: [0], shape: [1] }), (e: unknown) => e instanceof RuntimeError && e.code === 'unreadable');
   });
 
   it('fails a job over its time budget, and runs the next job in a fresh process', async () => {
     const { onProgress, started } = progressSeen();
-    const slow = client.analyse(SLOW_ANALYSIS, { timeBudgetMs: 300, onProgress });
+    const slow = client.audit(SLOW_ANALYSIS, { timeBudgetMs: 300, onProgress });
     const firstPid = await started.then(() => client.pid);
     await assert.rejects(
       slow,
       (e: unknown) =>
-        e instanceof RuntimeError &&
-        e.stopped === 'time-budget' &&
-        /^job \d+ \(analyse .*cnn6.model\.onnx\) went over its time budget of 0\.3 s/.test(e.message),
+        e instanceof RuntimeError && e.stopped === 'time-budget' && /^job \d+ \(audit .*cnn6.model\.onnx\) went over its time budget of 0\.3 s/.test(e.message),
     );
-    const report = await client.analyse(QUICK_ANALYSIS);
+    const report = reportOf(await client.audit(QUICK_ANALYSIS));
     assert.equal(report.layers[0].metrics.deficiency, 2821);
     assert.notEqual(client.pid, firstPid);
   });
 
   it('fails only the job of a worker killed mid-job (SIGKILL), and the next job succeeds', async () => {
     const { onProgress, started } = progressSeen();
-    const slow = client.analyse(SLOW_ANALYSIS, { onProgress });
+    const slow = client.audit(SLOW_ANALYSIS, { onProgress });
     await started;
     const killedPid = client.pid!;
     process.kill(killedPid, 'SIGKILL');
     await assert.rejects(slow, (e: unknown) => {
       assert.ok(e instanceof RuntimeError && e.stopped === 'worker-exit', String(e));
-      assert.match(e.message, /^job \d+ \(analyse .*cnn6.model\.onnx\) failed: the LeakLint worker process was killed \(SIGKILL/);
+      assert.match(e.message, /^job \d+ \(audit .*cnn6.model\.onnx\) failed: the LeakLint worker process was killed \(SIGKILL/);
       assert.match(e.message, /the next job starts a fresh worker/);
       return true;
     });
-    const report = await client.analyse(QUICK_ANALYSIS);
+    const report = reportOf(await client.audit(QUICK_ANALYSIS));
     assert.equal(report.layers[0].metrics.deficiency, 2821);
     assert.notEqual(client.pid, killedPid);
   });
@@ -128,43 +148,45 @@ describe('background runtime', () => {
   it('cancels with an AbortSignal or a cancellation token: running, queued, and already-aborted jobs', async () => {
     const controller = new AbortController();
     const { onProgress, started } = progressSeen();
-    const running = client.analyse(SLOW_ANALYSIS, { signal: controller.signal, onProgress });
+    const running = client.audit(SLOW_ANALYSIS, { signal: controller.signal, onProgress });
     let cancelQueued: (() => unknown) | undefined;
     const token = { onCancellationRequested: (listener: () => unknown) => ((cancelQueued = listener), { dispose: () => (cancelQueued = undefined) }) };
-    const queued = client.layers({ file: CNN6, read: {}, baseDir: ROOT }, { cancellation: token });
-    const next = client.layers({ file: CNN6, read: {}, baseDir: ROOT });
+    const queued = client.layers(CNN6_LAYERS, { cancellation: token });
+    const next = client.layers(CNN6_LAYERS);
     await started;
     cancelQueued!();
     controller.abort();
     const cancelled = (e: unknown) => e instanceof RuntimeError && e.stopped === 'cancelled' && /^job \d+ \(.*\) was cancelled$/.test(e.message);
     await assert.rejects(running, cancelled);
     await assert.rejects(queued, cancelled);
-    assert.match(await next, /conv_6/);
-    await assert.rejects(client.analyse(QUICK_ANALYSIS, { signal: AbortSignal.abort() }), cancelled);
+    assert.match(layersText(await next), /conv_6/);
+    await assert.rejects(client.audit(QUICK_ANALYSIS, { signal: AbortSignal.abort() }), cancelled);
   });
 
   it('runs the attack in the child, with progress and the onnxruntime-node cross-check only when trusted', async () => {
     const labels: string[] = [];
-    const request = { file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, options: { maxImages: 1 } };
-    const report = await client.attack(request, { onProgress: (_done, _total, label) => labels.push(label) });
+    const request = { file: path.join(generated, 'cnn2_c0/model.onnx'), config: {}, options: ATTACK_OPTIONS, trusted: true };
+    const report = attackReportOf(await client.attack(request, { onProgress: (_done, _total, label) => labels.push(label) }));
     assert.equal(report.images.length, 1);
     assert.ok(
       labels.some((l) => l.startsWith('attacking')),
       labels.join(),
     );
     assert.equal(report.runtimeCheck?.runtime, 'onnxruntime-node');
-    assert.ok(report.runtimeCheck.tensorsCompared > 0 && report.runtimeCheck.maxAbsDifference < 1e-5, JSON.stringify(report.runtimeCheck));
-    const untrusted = await client.attack({ ...request, trusted: false });
+    assert.ok(report.runtimeCheck!.tensorsCompared > 0 && report.runtimeCheck!.maxAbsDifference < 1e-5, JSON.stringify(report.runtimeCheck));
+    const untrusted = attackReportOf(await client.attack({ ...request, trusted: false }));
     assert.equal(untrusted.runtimeCheck, undefined);
   });
 
   it('fails an attack whose worker is killed mid-job, and the next attack succeeds', async () => {
     const { onProgress, started } = progressSeen();
-    const attack = client.attack({ file: CNN6, read: {}, options: { maxImages: 1 } }, { onProgress });
+    const attack = client.attack({ file: CNN6, config: {}, options: ATTACK_OPTIONS, trusted: true }, { onProgress });
     await started;
     process.kill(client.pid!, 'SIGKILL');
     await assert.rejects(attack, /job \d+ \(attack .*cnn6.model\.onnx\) failed: the LeakLint worker process was killed \(SIGKILL/);
-    const report = await client.attack({ file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, options: { maxImages: 1 } });
+    const report = attackReportOf(
+      await client.attack({ file: path.join(generated, 'cnn2_c0/model.onnx'), config: {}, options: ATTACK_OPTIONS, trusted: true }),
+    );
     assert.equal(report.images.length, 1);
   });
 
@@ -175,7 +197,7 @@ describe('background runtime', () => {
       const controller = new AbortController();
       const { onProgress, started } = progressSeen();
       const attack = patient.attack(
-        { file: path.join(generated, 'cnn2_c0/model.onnx'), read: {}, options: { maxImages: 1 } },
+        { file: path.join(generated, 'cnn2_c0/model.onnx'), config: {}, options: ATTACK_OPTIONS, trusted: true },
         { onProgress, signal: controller.signal },
       );
       await started;
@@ -184,7 +206,7 @@ describe('background runtime', () => {
       controller.abort();
       await assert.rejects(attack, (e: unknown) => e instanceof RuntimeError && e.stopped === 'cancelled');
       assert.ok(Date.now() - cancelledAt < 100, 'the cancelled job failed without waiting for the worker');
-      assert.match(await patient.layers({ file: CNN6, read: {}, baseDir: ROOT }), /conv_6/);
+      assert.match(layersText(await patient.layers(CNN6_LAYERS)), /conv_6/);
       assert.equal(patient.pid, pid);
     } finally {
       patient.dispose();
@@ -208,7 +230,7 @@ describe('background runtime', () => {
         fs.rmSync(control, { recursive: true });
       }
       const nativeLoaded = () => fs.readFileSync(`/proc/${isolated.pid}/maps`, 'utf8').includes('libonnxruntime');
-      await isolated.analyse(QUICK_ANALYSIS);
+      await isolated.audit(QUICK_ANALYSIS);
       if (process.platform === 'linux') assert.equal(nativeLoaded(), false, 'static analysis loaded native code');
       const tensors = await isolated.forward({ file: CNN6, input: testImage(3 * 32 * 32), shape: [1, 3, 32, 32] });
       assert.ok(tensors.has('logits'));
@@ -226,26 +248,32 @@ describe('background runtime', () => {
   it('refuses jobs once disposed, failing the queued ones', async () => {
     const disposable = new RuntimeClient(WORKER);
     const running = assert.rejects(
-      disposable.analyse(SLOW_ANALYSIS),
-      /job 1 \(analyse .*\) failed: the LeakLint worker process was stopped \(the LeakLint runtime was disposed\)$/,
+      disposable.audit(SLOW_ANALYSIS),
+      /job 1 \(audit .*\) failed: the LeakLint worker process was stopped \(the LeakLint runtime was disposed\)$/,
     );
-    const queued = assert.rejects(
-      disposable.layers({ file: CNN6, read: {}, baseDir: ROOT }),
-      (e: unknown) => e instanceof RuntimeError && e.stopped === 'disposed',
-    );
+    const queued = assert.rejects(disposable.layers(CNN6_LAYERS), (e: unknown) => e instanceof RuntimeError && e.stopped === 'disposed');
     disposable.dispose();
     await Promise.all([running, queued]);
-    await assert.rejects(disposable.layers({ file: CNN6, read: {}, baseDir: ROOT }), /runtime was disposed/);
+    await assert.rejects(disposable.layers(CNN6_LAYERS), /runtime was disposed/);
   });
 });
 
-describe('ortForward (in process)', () => {
+describe('forward probe (in process)', () => {
+  const forward = async (file: string, input: Float32Array, shape: number[], bytes?: Uint8Array) => {
+    const session = await createForwardSession(await buildForwardProbe(files, file, bytes));
+    try {
+      return await session.run(input, shape);
+    } finally {
+      await session.release();
+    }
+  };
+
   it('takes model bytes, fills in the batch dim, and returns float tensors only', async () => {
     const bytes = new Uint8Array(fs.readFileSync(CNN6));
-    const fromBytes = await ortForward({ bytes, file: 'cnn6 bytes' }, testImage(3 * 32 * 32), [3, 32, 32]);
-    const fromFile = await ortForward(CNN6, testImage(3 * 32 * 32), [1, 3, 32, 32]);
+    const fromBytes = await forward('cnn6 bytes', testImage(3 * 32 * 32), [3, 32, 32], bytes);
+    const fromFile = await forward(CNN6, testImage(3 * 32 * 32), [1, 3, 32, 32]);
     assert.deepEqual(sameValues(fromBytes, fromFile), true);
-    await assert.rejects(ortForward({ bytes: bytes.subarray(0, 100), file: 'cut.onnx' }, new Float32Array(3072), [3, 32, 32]), /cut\.onnx/);
+    await assert.rejects(forward('cut.onnx', new Float32Array(3072), [3, 32, 32], bytes.subarray(0, 100)), /cut\.onnx/);
   });
 });
 

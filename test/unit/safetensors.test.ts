@@ -1,5 +1,6 @@
 // safetensors reader and writer: round trips, half-precision decoding of known bit patterns, and every kind of
 // broken or hostile file as a located ModelReadError (never a crash, a hang or an allocation from a declared size).
+import { files } from './files';
 import { after, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
@@ -59,7 +60,7 @@ describe('safetensors round trip', () => {
     ['empty', tensor([0, 3], [])],
   ]);
 
-  it('F64 keeps every value bit for bit, in order, with the shapes and metadata', () => {
+  it('F64 keeps every value bit for bit, in order, with the shapes and metadata', async () => {
     const bytes = encodeSafetensors(tensors, 'F64', { model: 'cnn6', label: '3' });
     const { tensors: decoded, metadata } = parseSafetensorsWithMetadata(bytes, WHERE);
     assert.deepEqual([...decoded.keys()], [...tensors.keys()]);
@@ -71,7 +72,7 @@ describe('safetensors round trip', () => {
     assert.deepEqual(metadata, { model: 'cnn6', label: '3' });
   });
 
-  it('F32 rounds each value to float32 and nothing else', () => {
+  it('F32 rounds each value to float32 and nothing else', async () => {
     const decoded = parse(encodeSafetensors(tensors, 'F32'));
     for (const [name, t] of tensors) {
       assert.deepEqual(decoded.get(name)!.values, Float64Array.from(t.values, Math.fround), name);
@@ -81,7 +82,7 @@ describe('safetensors round trip', () => {
     assert.ok(Object.is(decoded.get('conv_1.bias')!.values[1], -0));
   });
 
-  it('pads the header to 8 bytes with spaces so that the data is aligned', () => {
+  it('pads the header to 8 bytes with spaces so that the data is aligned', async () => {
     for (const dtype of ['F32', 'F64'] as const) {
       const bytes = encodeSafetensors(tensors, dtype, { a: 'b' });
       const headerBytes = Number(new DataView(bytes.buffer).getBigUint64(0, true));
@@ -91,22 +92,22 @@ describe('safetensors round trip', () => {
     }
   });
 
-  it('reads a file and its metadata; no metadata reads as {}', () => {
+  it('reads a file and its metadata; no metadata reads as {}', async () => {
     const dir = tempDir('leaklint-safetensors-');
     const file = writeFile(dir, 'g.safetensors', encodeSafetensors(tensors, 'F64', { image: 'chelsea.png' }));
-    assert.deepEqual(readSafetensors(file).get('conv_1.bias')!.values, tensors.get('conv_1.bias')!.values);
-    assert.deepEqual(readSafetensorsWithMetadata(file).metadata, { image: 'chelsea.png' });
+    assert.deepEqual((await readSafetensors(files, file)).get('conv_1.bias')!.values, tensors.get('conv_1.bias')!.values);
+    assert.deepEqual((await readSafetensorsWithMetadata(files, file)).metadata, { image: 'chelsea.png' });
     assert.deepEqual(parseSafetensorsWithMetadata(encodeSafetensors(tensors, 'F64'), WHERE).metadata, {});
   });
 
-  it('the encoder refuses values that do not fill the shape and the reserved name', () => {
+  it('the encoder refuses values that do not fill the shape and the reserved name', async () => {
     assert.throws(() => encodeSafetensors(new Map([['w', tensor([2, 2], [1, 2, 3])]]), 'F64'), /shape \[2,2\] \(4 elements\) but 3 values/);
     assert.throws(() => encodeSafetensors(new Map([['__metadata__', tensor([1], [1])]]), 'F64'), /reserved/);
   });
 });
 
 describe('safetensors decoding', () => {
-  it('F16 bit patterns', () => {
+  it('F16 bit patterns', async () => {
     const cases: [number, number][] = [
       [0x3c00, 1],
       [0xc000, -2],
@@ -131,7 +132,7 @@ describe('safetensors decoding', () => {
     assert.ok(Number.isNaN(nan[0]));
   });
 
-  it('BF16 bit patterns', () => {
+  it('BF16 bit patterns', async () => {
     const cases: [number, number][] = [
       [0x3f80, 1],
       [0xc040, -3],
@@ -153,7 +154,7 @@ describe('safetensors decoding', () => {
     assert.ok(Object.is(values.values[9], -0));
   });
 
-  it('reads unaligned data, tensors in any order, and header padding', () => {
+  it('reads unaligned data, tensors in any order, and header padding', async () => {
     // One F16 value first, so the F32 tensor starts at data offset 2 (unaligned); the header is space-padded.
     const data = new Uint8Array(2 + 8);
     data.set(u16Bytes([0x3c00]), 0);
@@ -171,102 +172,112 @@ describe('safetensors decoding', () => {
 });
 
 describe('safetensors bad input', () => {
-  it('an empty or missing file', () => {
-    assertReadError(() => parse(new Uint8Array(0)), 'empty-file', WHERE, /empty/);
+  it('an empty or missing file', async () => {
+    await assertReadError(() => parse(new Uint8Array(0)), 'empty-file', WHERE, /empty/);
     const missing = `${tempDir('leaklint-safetensors-')}/nope.safetensors`;
-    assertReadError(() => readSafetensors(missing), 'invalid-model', missing, /not found/);
+    await assertReadError(() => readSafetensors(files, missing), 'invalid-model', missing, /not found/);
   });
 
-  it('a file too short for the length field', () => {
-    const error = assertReadError(() => parse(new Uint8Array(5)), 'truncated', WHERE, /5 bytes, too short for the 8-byte header length/);
+  it('a file too short for the length field', async () => {
+    const error = await assertReadError(() => parse(new Uint8Array(5)), 'truncated', WHERE, /5 bytes, too short for the 8-byte header length/);
     assert.equal(error.where, 'byte 0');
   });
 
-  it('a hostile header length is refused without allocating', () => {
+  it('a hostile header length is refused without allocating', async () => {
     const hostile = new Uint8Array(16);
     new DataView(hostile.buffer).setBigUint64(0, 2n ** 64n - 1n, true);
-    assertReadError(() => parse(hostile), 'too-large', WHERE, /header length is 18446744073709551615 bytes, over the 100000000-byte header limit/);
+    await assertReadError(() => parse(hostile), 'too-large', WHERE, /header length is 18446744073709551615 bytes, over the 100000000-byte header limit/);
     new DataView(hostile.buffer).setBigUint64(0, BigInt(MAX_HEADER_BYTES) + 1n, true);
-    assertReadError(() => parse(hostile), 'too-large', WHERE, /header limit/);
+    await assertReadError(() => parse(hostile), 'too-large', WHERE, /header limit/);
   });
 
-  it('a header length beyond the end of the file', () => {
+  it('a header length beyond the end of the file', async () => {
     const bytes = build({});
     new DataView(bytes.buffer).setBigUint64(0, 100n, true);
-    assertReadError(() => parse(bytes), 'truncated', WHERE, /header length is 100 bytes but only 2 bytes follow it/);
+    await assertReadError(() => parse(bytes), 'truncated', WHERE, /header length is 100 bytes but only 2 bytes follow it/);
   });
 
-  it('a header that is not UTF-8, not JSON or not an object', () => {
-    assertReadError(() => parse(withHeaderBytes(Uint8Array.from([0x7b, 0xff, 0x7d]))), 'not-a-model', WHERE, /not valid UTF-8/);
-    const notJson = assertReadError(() => parse(build('{"w": {"dtype": "F32",')), 'not-a-model', WHERE, /not valid JSON/);
+  it('a header that is not UTF-8, not JSON or not an object', async () => {
+    await assertReadError(() => parse(withHeaderBytes(Uint8Array.from([0x7b, 0xff, 0x7d]))), 'not-a-model', WHERE, /not valid UTF-8/);
+    const notJson = await assertReadError(() => parse(build('{"w": {"dtype": "F32",')), 'not-a-model', WHERE, /not valid JSON/);
     assert.equal(notJson.where, 'header');
-    assertReadError(() => parse(build([1, 2])), 'not-a-model', WHERE, /JSON array, not an object of tensors/);
-    assertReadError(() => parse(build('null')), 'not-a-model', WHERE, /JSON null/);
-    assertReadError(() => parse(build('')), 'not-a-model', WHERE, /not valid JSON/);
+    await assertReadError(() => parse(build([1, 2])), 'not-a-model', WHERE, /JSON array, not an object of tensors/);
+    await assertReadError(() => parse(build('null')), 'not-a-model', WHERE, /JSON null/);
+    await assertReadError(() => parse(build('')), 'not-a-model', WHERE, /not valid JSON/);
   });
 
-  it('an unknown or unsupported dtype names the tensor', () => {
-    const unknown = assertReadError(() => parse(oneF32({ dtype: 'F24' })), 'invalid-model', WHERE, /dtype "F24" is unknown \(supported: F64, F32, F16, BF16\)/);
+  it('an unknown or unsupported dtype names the tensor', async () => {
+    const unknown = await assertReadError(
+      () => parse(oneF32({ dtype: 'F24' })),
+      'invalid-model',
+      WHERE,
+      /dtype "F24" is unknown \(supported: F64, F32, F16, BF16\)/,
+    );
     assert.equal(unknown.where, 'header, tensor "w"');
-    assertReadError(() => parse(oneF32({ dtype: 'I64', shape: [2] })), 'invalid-model', WHERE, /dtype I64 is not supported for gradients/);
-    assertReadError(() => parse(oneF32({ dtype: 7 })), 'invalid-model', WHERE, /no string "dtype"/);
-    assertReadError(() => parse(oneF32({ dtype: 'toString' })), 'invalid-model', WHERE, /unknown/);
+    await assertReadError(() => parse(oneF32({ dtype: 'I64', shape: [2] })), 'invalid-model', WHERE, /dtype I64 is not supported for gradients/);
+    await assertReadError(() => parse(oneF32({ dtype: 7 })), 'invalid-model', WHERE, /no string "dtype"/);
+    await assertReadError(() => parse(oneF32({ dtype: 'toString' })), 'invalid-model', WHERE, /unknown/);
   });
 
-  it('entries that are not objects, or lack shape or offsets', () => {
-    assertReadError(() => parse(build({ w: 3 })), 'invalid-model', WHERE, /not an object with dtype, shape and data_offsets/);
-    assertReadError(() => parse(oneF32({ shape: 4 })), 'invalid-model', WHERE, /no "shape" array/);
-    assertReadError(() => parse(oneF32({ data_offsets: [0] })), 'invalid-model', WHERE, /no "data_offsets" pair/);
-    assertReadError(() => parse(oneF32({ data_offsets: undefined })), 'invalid-model', WHERE, /no "data_offsets" pair/);
+  it('entries that are not objects, or lack shape or offsets', async () => {
+    await assertReadError(() => parse(build({ w: 3 })), 'invalid-model', WHERE, /not an object with dtype, shape and data_offsets/);
+    await assertReadError(() => parse(oneF32({ shape: 4 })), 'invalid-model', WHERE, /no "shape" array/);
+    await assertReadError(() => parse(oneF32({ data_offsets: [0] })), 'invalid-model', WHERE, /no "data_offsets" pair/);
+    await assertReadError(() => parse(oneF32({ data_offsets: undefined })), 'invalid-model', WHERE, /no "data_offsets" pair/);
   });
 
-  it('negative, fractional or non-numeric dimensions', () => {
-    const negative = assertReadError(() => parse(oneF32({ shape: [2, -2] })), 'bad-shape', WHERE, /dimension 1 is -2, not a non-negative integer/);
+  it('negative, fractional or non-numeric dimensions', async () => {
+    const negative = await assertReadError(() => parse(oneF32({ shape: [2, -2] })), 'bad-shape', WHERE, /dimension 1 is -2, not a non-negative integer/);
     assert.equal(negative.where, 'header, tensor "w"');
-    assertReadError(() => parse(oneF32({ shape: [1.5, 2] })), 'bad-shape', WHERE, /dimension 0 is 1.5/);
-    assertReadError(() => parse(oneF32({ shape: ['4'] })), 'bad-shape', WHERE, /dimension 0 is "4"/);
-    assertReadError(() => parse(oneF32({ shape: [2 ** 60] })), 'bad-shape', WHERE, /dimension 0 is 1152921504606847000, not a non-negative integer/);
+    await assertReadError(() => parse(oneF32({ shape: [1.5, 2] })), 'bad-shape', WHERE, /dimension 0 is 1.5/);
+    await assertReadError(() => parse(oneF32({ shape: ['4'] })), 'bad-shape', WHERE, /dimension 0 is "4"/);
+    await assertReadError(() => parse(oneF32({ shape: [2 ** 60] })), 'bad-shape', WHERE, /dimension 0 is 1152921504606847000, not a non-negative integer/);
   });
 
-  it('a shape whose size does not match the offsets span', () => {
-    assertReadError(() => parse(oneF32({ shape: [3] })), 'bad-weights', WHERE, /shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 16\] span 16/);
-    assertReadError(() => parse(oneF32({ dtype: 'F64' })), 'bad-weights', WHERE, /needs 32 bytes/);
+  it('a shape whose size does not match the offsets span', async () => {
+    await assertReadError(() => parse(oneF32({ shape: [3] })), 'bad-weights', WHERE, /shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 16\] span 16/);
+    await assertReadError(() => parse(oneF32({ dtype: 'F64' })), 'bad-weights', WHERE, /needs 32 bytes/);
   });
 
-  it('offsets out of range, reversed or not integers', () => {
-    assertReadError(() => parse(oneF32({ data_offsets: [0, 20] })), 'truncated', WHERE, /data_offsets \[0, 20\] run past the end of the 16-byte data buffer/);
-    assertReadError(() => parse(oneF32({ data_offsets: [16, 0] })), 'bad-weights', WHERE, /end before they begin/);
-    assertReadError(() => parse(oneF32({ data_offsets: [-4, 12] })), 'bad-weights', WHERE, /not non-negative integers/);
-    assertReadError(() => parse(oneF32({ data_offsets: [0, 1e300] })), 'bad-weights', WHERE, /not non-negative integers/);
-    assertReadError(() => parse(oneF32({ data_offsets: [0, '16'] })), 'bad-weights', WHERE, /not non-negative integers/);
+  it('offsets out of range, reversed or not integers', async () => {
+    await assertReadError(
+      () => parse(oneF32({ data_offsets: [0, 20] })),
+      'truncated',
+      WHERE,
+      /data_offsets \[0, 20\] run past the end of the 16-byte data buffer/,
+    );
+    await assertReadError(() => parse(oneF32({ data_offsets: [16, 0] })), 'bad-weights', WHERE, /end before they begin/);
+    await assertReadError(() => parse(oneF32({ data_offsets: [-4, 12] })), 'bad-weights', WHERE, /not non-negative integers/);
+    await assertReadError(() => parse(oneF32({ data_offsets: [0, 1e300] })), 'bad-weights', WHERE, /not non-negative integers/);
+    await assertReadError(() => parse(oneF32({ data_offsets: [0, '16'] })), 'bad-weights', WHERE, /not non-negative integers/);
   });
 
-  it('overlapping tensors', () => {
+  it('overlapping tensors', async () => {
     const header = { a: { dtype: 'F32', shape: [3], data_offsets: [0, 12] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } };
-    const error = assertReadError(() => parse(build(header, f32Bytes([1, 2, 3, 4]))), 'bad-weights', WHERE, /\[8, 16\] overlap tensor "a" at \[0, 12\]/);
+    const error = await assertReadError(() => parse(build(header, f32Bytes([1, 2, 3, 4]))), 'bad-weights', WHERE, /\[8, 16\] overlap tensor "a" at \[0, 12\]/);
     assert.equal(error.where, 'header, tensor "b"');
     // Empty tensors take no bytes and overlap nothing.
     const empty = { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, z: { dtype: 'F32', shape: [0], data_offsets: [8, 8] } };
     assert.equal(parse(build(empty, f32Bytes([1, 2, 3, 4]))).get('z')!.values.length, 0);
   });
 
-  it('element counts over the limit are refused before anything is allocated', () => {
-    assertReadError(() => parse(oneF32({}), { maxTensorElements: 3 }), 'too-large', WHERE, /shape \[4\] has 4 elements, over the 3-element limit/);
+  it('element counts over the limit are refused before anything is allocated', async () => {
+    await assertReadError(() => parse(oneF32({}), { maxTensorElements: 3 }), 'too-large', WHERE, /shape \[4\] has 4 elements, over the 3-element limit/);
     // Declared sizes far beyond the file: refused by the default limit, or by the file size when the limit is lifted.
-    assertReadError(() => parse(oneF32({ shape: [2 ** 20, 2 ** 20, 2 ** 20] })), 'too-large', WHERE, /element limit/);
+    await assertReadError(() => parse(oneF32({ shape: [2 ** 20, 2 ** 20, 2 ** 20] })), 'too-large', WHERE, /element limit/);
     const huge = { dtype: 'F64', shape: [2 ** 26, 2 ** 26], data_offsets: [0, 2 ** 55] };
-    assertReadError(() => parse(oneF32(huge), { maxTensorElements: Infinity }), 'bad-weights', WHERE, /not non-negative integers/);
+    await assertReadError(() => parse(oneF32(huge), { maxTensorElements: Infinity }), 'bad-weights', WHERE, /not non-negative integers/);
     const large = { dtype: 'F64', shape: [2 ** 20, 2 ** 20], data_offsets: [0, 2 ** 43] };
-    assertReadError(() => parse(oneF32(large), { maxTensorElements: Infinity }), 'truncated', WHERE, /run past the end/);
+    await assertReadError(() => parse(oneF32(large), { maxTensorElements: Infinity }), 'truncated', WHERE, /run past the end/);
   });
 
-  it('metadata that is not a string map', () => {
-    assertReadError(() => parse(build({ __metadata__: { label: 3 } })), 'invalid-model', WHERE, /is number, not a string/);
-    assertReadError(() => parse(build({ __metadata__: [] })), 'invalid-model', WHERE, /not an object of strings/);
+  it('metadata that is not a string map', async () => {
+    await assertReadError(() => parse(build({ __metadata__: { label: 3 } })), 'invalid-model', WHERE, /is number, not a string/);
+    await assertReadError(() => parse(build({ __metadata__: [] })), 'invalid-model', WHERE, /not an object of strings/);
   });
 
-  it('files over maxFileBytes', () => {
+  it('files over maxFileBytes', async () => {
     const file = writeFile(tempDir('leaklint-safetensors-'), 'big.safetensors', oneF32({}));
-    assertReadError(() => readSafetensors(file, { maxFileBytes: 20 }), 'too-large', file, /over the 20-byte limit/);
+    await assertReadError(() => readSafetensors(files, file, { maxFileBytes: 20 }), 'too-large', file, /over the 20-byte limit/);
   });
 });

@@ -1,5 +1,5 @@
 // Graph-level leakage analysis: walks the unit graph, solves each unit's system, and builds the report.
-import type { LayerGraph } from '../ir';
+import type { LayerGraph, LayerNode } from '../ir';
 import type { Fix, LayerFinding, ModelReport, Severity } from './types';
 import { buildAnalysisGraph, type AnalysisGraph, type Unit } from './units';
 import { DEFAULT_MAX_NUMERICAL_UNKNOWNS, analyseUnit, type UnitSystem, type SystemOptions } from './unitSystems';
@@ -70,6 +70,7 @@ export function analyseModel(graph: LayerGraph, options: AnalysisOptions = {}): 
   const analysis = analyseGraph(unitGraph, systemOptions, cache, options.onProgress);
   const fixesFor = options.fixes === false ? new Map<string, Fix[]>() : proposeFixes(analysis, systemOptions, cache);
 
+  const nodeById = new Map(graph.nodes.map((n) => [n.id, n]));
   const copaIndexOf = new Map(analysis.parametric.map((u, i) => [u, i]));
   const raIndexOf = new Map(analysis.counted.map((u, i) => [u, i]));
   const layers: LayerFinding[] = analysis.reported.map((unit, index) => {
@@ -102,6 +103,7 @@ export function analyseModel(graph: LayerGraph, options: AnalysisOptions = {}): 
       reason: reasonFor(unit, system),
       fixes: fixesFor.get(unit.id) ?? [],
       location: unit.location,
+      ...weightFilesOf(nodeById.get(unit.id)),
     };
   });
 
@@ -224,6 +226,11 @@ function ownFactor(system: UnitSystem): number {
 function severityFor(system: UnitSystem, risk: number, thresholds: { high: number; medium: number }): Severity {
   const severity = severityOf(risk, thresholds) as Severity;
   return system.status === 'not-analysed' && severity === 'low' ? 'medium' : severity;
+}
+
+function weightFilesOf(node: LayerNode | undefined): { weightFiles?: string[] } {
+  const files = new Set(Object.values(node?.weights ?? {}).flatMap((w) => w?.files ?? []));
+  return files.size ? { weightFiles: [...files] } : {};
 }
 
 function round3(x: number) {

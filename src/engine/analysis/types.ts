@@ -86,6 +86,8 @@ export interface LayerFinding {
   reason: string;
   fixes: Fix[];
   location: SourceLocation;
+  /** Files other than the model file that hold the layer's weights (TF.js shards, ONNX external data). */
+  weightFiles?: string[];
 }
 
 export interface ModelMetrics {

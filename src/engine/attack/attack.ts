@@ -1,20 +1,19 @@
 // The proof that a model leaks: simulate one federated training step per sample image (or take the gradients a
 // client really shared), rebuild the image from those gradients layer by layer, and measure how close it is.
-import * as fs from 'fs';
-import * as path from 'path';
+import type { FileAccess } from '../files/fileAccess';
 import type { LayerGraph } from '../ir';
 import { readSafetensors } from '../readers/safetensors';
-import { defaultSampleFolder, loadSampleImages, loadImageFiles, type SampleImage } from '../images/modelInput';
-import { modelInputToImage } from '../images/modelInput';
+import { loadSampleImages, loadImageFiles, modelInputToImage, type SampleImage } from '../images/modelInput';
 import { imageQuality } from '../images/quality';
 import { sideBySide } from '../images/composite';
-import { writePng, floatImageToRgba } from '../images/codec';
+import { encodePng, floatImageToRgba } from '../images/codec';
+import { attackJson } from '../reports/attack';
 import { AttackNetwork } from './network';
 import { reconstruct, relativeError } from './reconstruct';
 import type { AttackImageResult, AttackReport, ForwardTrace, InputNormalization, SharedGradients } from './types';
 
 export interface AttackJobOptions {
-  /** A folder of .png/.jpg images (default: the bundled CC0 samples). */
+  /** A folder of .png/.jpg images (the adapters default it to the bundled CC0 samples). */
   imageFolder?: string;
   /** Explicit image files (take precedence over the folder). */
   imageFiles?: string[];
@@ -27,20 +26,32 @@ export interface AttackJobOptions {
   gradientsFile?: string;
   /** How an image in [0,1] becomes the model input (default mean 0, std 1 per channel). */
   normalization?: InputNormalization;
-  /** Folder the PNGs and per-image JSON files are written to (file paths in the report are relative to it). */
-  outDir?: string;
+}
+
+/** A file the attack produced (a PNG, an image's JSON), named relative to the folder its caller writes it to. */
+export interface OutputFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/** The attack's report, and the files it produced: writing them is the caller's job. */
+export interface AttackOutputs {
+  report: AttackReport;
+  files: OutputFile[];
 }
 
 export type ForwardCheck = (input: Float32Array, shape: number[]) => Promise<Map<string, { dims: number[]; data: Float32Array }>>;
 
 export interface AttackRunOptions extends AttackJobOptions {
+  /** Reads the images and the shared-gradients file. */
+  files: FileAccess;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, label: string) => void;
   /** onnxruntime-node forward pass of the same model, to cross-check the engine's float64 forward. */
   forwardCheck?: ForwardCheck;
 }
 
-export async function runAttack(graph: LayerGraph, options: AttackRunOptions = {}): Promise<AttackReport> {
+export async function runAttack(graph: LayerGraph, options: AttackRunOptions): Promise<AttackOutputs> {
   const net = AttackNetwork.fromGraph(graph);
   const [C, H, W] = net.inputShape;
   const normalization = completeNormalization(options.normalization, C);
@@ -55,11 +66,10 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions = {
     verdict: '',
     warnings,
   };
-  const outFolder = options.outDir;
-  if (outFolder) fs.mkdirSync(outFolder, { recursive: true });
+  const outputs: OutputFile[] = [];
 
   if (options.gradientsFile) {
-    const named = readSafetensors(options.gradientsFile);
+    const named = await readSafetensors(options.files, options.gradientsFile);
     const shared = net.sharedGradientsFromNamed(named);
     const truthInput = named.get('__input__')?.values;
     const result = attackOne(net, shared, 'shared-gradients', undefined, truthInput, options, undefined);
@@ -71,14 +81,12 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions = {
       );
     }
     report.images.push(result.result);
-    if (outFolder) {
-      writeImages(outFolder, result.result, truthInput, result.reconstructed, [C, H, W], normalization);
-      writeImageJson(outFolder, result.result);
-    }
+    outputs.push(...imageOutputs(result.result, truthInput, result.reconstructed, [C, H, W], normalization));
   } else {
+    if (!options.imageFiles?.length && !options.imageFolder) throw new Error('the attack needs sample images: pass an image folder or image files');
     const samples: SampleImage[] = options.imageFiles?.length
-      ? loadImageFiles(options.imageFiles, [C, H, W], normalization)
-      : loadSampleImages(options.imageFolder ?? defaultSampleFolder(), [C, H, W], normalization, { limit: options.maxImages });
+      ? await loadImageFiles(options.files, options.imageFiles, [C, H, W], normalization)
+      : await loadSampleImages(options.files, options.imageFolder!, [C, H, W], normalization, { limit: options.maxImages });
     for (const [index, sample] of samples.entries()) {
       options.signal?.throwIfAborted();
       options.onProgress?.(index, samples.length, `attacking ${sample.name}`);
@@ -97,16 +105,13 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions = {
       one.result.seconds.gradients = (t2 - t1) / 1000;
       one.result.seconds.total += (t2 - t0) / 1000;
       if (one.reconstructed) one.result.quality = imageQuality(sample.image, modelInputToImage(one.reconstructed, [C, H, W], normalization));
-      if (outFolder) {
-        writeImages(outFolder, one.result, sample.input, one.reconstructed, [C, H, W], normalization);
-        writeImageJson(outFolder, one.result);
-      }
+      outputs.push(...imageOutputs(one.result, sample.input, one.reconstructed, [C, H, W], normalization));
       report.images.push(one.result);
     }
     options.onProgress?.(samples.length, samples.length, 'attack finished');
   }
   report.verdict = verdictOf(report);
-  return report;
+  return { report, files: outputs };
 }
 
 function attackOne(
@@ -142,37 +147,34 @@ function attackOne(
   return { result, reconstructed: rec.input };
 }
 
-function writeImages(
-  folder: string,
+/**
+ * An image's PNGs (original, reconstruction, side by side) and its JSON, named after the image; `result.files` gets
+ * their names. JSON has no Infinity: an exact reconstruction's PSNR is written as "Infinity".
+ */
+function imageOutputs(
   result: AttackImageResult,
   originalInput: Float64Array | undefined,
   reconstructed: Float64Array | undefined,
   shape: [number, number, number],
   normalization: InputNormalization,
-): void {
-  if (!reconstructed) return;
+): OutputFile[] {
   const stem = fileStem(result.image);
-  const rec = modelInputToImage(reconstructed, shape, normalization);
-  const files = { original: '', reconstructed: `${stem}-reconstructed.png`, sideBySide: '' };
-  writePng(path.join(folder, files.reconstructed), floatImageToRgba(rec));
-  if (originalInput) {
-    const orig = modelInputToImage(originalInput, shape, normalization);
-    files.original = `${stem}-original.png`;
-    files.sideBySide = `${stem}-side-by-side.png`;
-    writePng(path.join(folder, files.original), floatImageToRgba(orig));
-    writePng(path.join(folder, files.sideBySide), sideBySide(orig, rec, {}));
+  const outputs: OutputFile[] = [];
+  if (reconstructed) {
+    const rec = modelInputToImage(reconstructed, shape, normalization);
+    const files = { original: '', reconstructed: `${stem}-reconstructed.png`, sideBySide: '' };
+    outputs.push({ path: files.reconstructed, bytes: encodePng(floatImageToRgba(rec)) });
+    if (originalInput) {
+      const orig = modelInputToImage(originalInput, shape, normalization);
+      files.original = `${stem}-original.png`;
+      files.sideBySide = `${stem}-side-by-side.png`;
+      outputs.push({ path: files.original, bytes: encodePng(floatImageToRgba(orig)) });
+      outputs.push({ path: files.sideBySide, bytes: encodePng(sideBySide(orig, rec, {})) });
+    }
+    result.files = files;
   }
-  result.files = files;
-}
-
-/** Per-image JSON next to the PNGs (JSON has no Infinity: an exact reconstruction's PSNR is written as "Infinity"). */
-function writeImageJson(folder: string, result: AttackImageResult): void {
-  const stem = fileStem(result.image);
-  fs.writeFileSync(path.join(folder, `${stem}.json`), attackJson(result));
-}
-
-export function attackJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n';
+  outputs.push({ path: `${stem}.json`, bytes: new TextEncoder().encode(attackJson(result)) });
+  return outputs;
 }
 
 async function compareWithRuntime(net: AttackNetwork, trace: ForwardTrace, check: ForwardCheck, warnings: string[]): Promise<AttackReport['runtimeCheck']> {

@@ -2,8 +2,8 @@
 // Before any decoder runs, the file's structure is walked (PNG chunks up to IEND, JPEG segments up to EOI) so that
 // truncated files, absurd header sizes and unsupported codings fail with a one-line reason instead of a decoder
 // stack trace or an out-of-memory crash.
-import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { isFileAccessError, type FileAccess } from '../files/fileAccess';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 
@@ -69,25 +69,25 @@ export function detectImageFormat(bytes: Uint8Array): ImageFormat | undefined {
 }
 
 /** Reads a PNG or JPEG file into 8-bit RGBA. Throws ImageReadError with the file name and a reason. */
-export function readImage(file: string, limits: ImageReadLimits = {}): RgbaImage {
+export async function readImage(files: FileAccess, file: string, limits: ImageReadLimits = {}): Promise<RgbaImage> {
   const lim = { ...DEFAULT_IMAGE_LIMITS, ...limits };
   let size: number;
   try {
-    const stat = fs.statSync(file);
-    if (!stat.isFile()) throw new ImageReadError('unreadable', file, 'not a regular file');
+    const stat = await files.stat(file);
+    if (stat.kind !== 'file') throw new ImageReadError('unreadable', file, 'not a regular file');
     size = stat.size;
   } catch (e) {
     if (e instanceof ImageReadError) throw e;
-    throw new ImageReadError('unreadable', file, `cannot read the file (${(e as Error).message})`);
+    throw new ImageReadError('unreadable', file, `cannot read the file (${isFileAccessError(e) ? e.reason : (e as Error).message})`);
   }
   if (size > lim.maxFileBytes) {
     throw new ImageReadError('too-large', file, `file is ${formatBytes(size)}, over the ${formatBytes(lim.maxFileBytes)} limit`);
   }
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = await files.readFile(file, lim.maxFileBytes);
   } catch (e) {
-    throw new ImageReadError('unreadable', file, `cannot read the file (${(e as Error).message})`);
+    throw new ImageReadError('unreadable', file, `cannot read the file (${isFileAccessError(e) ? e.reason : (e as Error).message})`);
   }
   return decodeImage(bytes, file, lim);
 }
@@ -445,11 +445,6 @@ export function encodePng(image: RgbaImage): Buffer {
   // pngjs packs metadata {width, height, data}; with inputColorType = colorType it writes the bytes unchanged.
   const png = { width, height, data: packed } as unknown as PNG;
   return PNG.sync.write(png, { colorType, inputColorType: colorType, inputHasAlpha: !opaque, bitDepth: 8, deflateLevel: 9 });
-}
-
-/** Writes an 8-bit RGBA image as a PNG file. */
-export function writePng(file: string, image: RgbaImage): void {
-  fs.writeFileSync(file, encodePng(image));
 }
 
 /** Float CHW → opaque 8-bit RGBA, clipped to [0,1] and rounded; grey is shown as grey RGB. */

@@ -1,9 +1,9 @@
 // Images ↔ model inputs. An image in [0,1] becomes the flat CHW model input x = (image − mean[c]) / std[c]
 // (algorithm.md §8 row 16); the inverse maps a reconstruction in the model's input space back to an image for the
 // metrics and the display.
-import * as fs from 'fs';
 import * as path from 'path';
 import type { InputNormalization } from '../attack/types';
+import type { FileAccess } from '../files/fileAccess';
 import { readImage, type FloatImage, type RgbaImage } from './codec';
 import { isRgbaImage, rgbaToFloat, toChannels } from './convert';
 import { centerCropResize } from './resize';
@@ -99,69 +99,44 @@ const IMAGE_EXTENSION = /\.(png|jpe?g)$/i;
  * Reads the .png/.jpg/.jpeg files of a folder (not recursive, other files ignored), sorted by name, fitted to the
  * model input. Unreadable images throw ImageReadError; a folder without images throws.
  */
-export function loadSampleImages(
+export async function loadSampleImages(
+  files: FileAccess,
   folder: string,
   inputShape: readonly number[],
   normalization: InputNormalization,
   options: { limit?: number } = {},
-): SampleImage[] {
+): Promise<SampleImage[]> {
   parseInputShape(inputShape);
-  let entries: fs.Dirent[];
+  let entries;
   try {
-    entries = fs.readdirSync(folder, { withFileTypes: true });
+    entries = await files.list(folder);
   } catch (e) {
     throw new Error(`cannot read the image folder ${folder}: ${(e as Error).message}`, { cause: e });
   }
   const names = entries
-    .filter((entry) => IMAGE_EXTENSION.test(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && isFile(path.join(folder, entry.name)))))
+    .filter((entry) => IMAGE_EXTENSION.test(entry.name) && entry.kind === 'file')
     .map((entry) => entry.name)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (names.length === 0) throw new Error(`no PNG or JPEG images (.png, .jpg, .jpeg) in ${folder}`);
   const limit = options.limit;
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new Error(`image limit must be a positive integer, got ${limit}`);
-  return names.slice(0, limit ?? names.length).map((name) => loadOne(path.join(folder, name), name, inputShape, normalization));
+  const chosen = names.slice(0, limit ?? names.length);
+  return Promise.all(chosen.map((name) => loadOne(files, path.join(folder, name), name, inputShape, normalization)));
 }
 
 /** Reads the given PNG/JPEG files (in the given order, whatever their extension) fitted to the model input. */
-export function loadImageFiles(files: readonly string[], inputShape: readonly number[], normalization: InputNormalization): SampleImage[] {
+export async function loadImageFiles(
+  files: FileAccess,
+  paths: readonly string[],
+  inputShape: readonly number[],
+  normalization: InputNormalization,
+): Promise<SampleImage[]> {
   parseInputShape(inputShape);
-  if (files.length === 0) throw new Error('no image files given');
-  return files.map((file) => loadOne(file, path.basename(file), inputShape, normalization));
+  if (paths.length === 0) throw new Error('no image files given');
+  return Promise.all(paths.map((file) => loadOne(files, file, path.basename(file), inputShape, normalization)));
 }
 
-function loadOne(file: string, name: string, inputShape: readonly number[], normalization: InputNormalization): SampleImage {
-  const image = fitImageToInput(readImage(file), inputShape);
+async function loadOne(files: FileAccess, file: string, name: string, inputShape: readonly number[], normalization: InputNormalization): Promise<SampleImage> {
+  const image = fitImageToInput(await readImage(files, file), inputShape);
   return { name, file, image, input: imageToModelInput(image, inputShape, normalization) };
-}
-
-function isFile(file: string): boolean {
-  try {
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/**
- * media/samples of the installed package. Found by walking up from this module to the package.json named
- * "leaklint", so it works from the sources (src/engine/images) and from the webpack bundles (dist/).
- */
-export function defaultSampleFolder(): string {
-  return path.join(packageRoot(), 'media', 'samples');
-}
-
-function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const manifest = path.join(dir, 'package.json');
-    try {
-      const pkg = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: unknown };
-      if (pkg.name === 'leaklint') return dir;
-    } catch {
-      // no package.json here, or not JSON: keep walking up
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the LeakLint package folder above ${__dirname}`);
-    dir = parent;
-  }
 }

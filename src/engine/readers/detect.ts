@@ -1,18 +1,18 @@
 // Which files are models: ONNX by extension, TF.js model.json files by content. Shared by the CLI's folder
 // discovery and the extension's workspace scan, so both pick the same files.
-import * as fs from 'fs';
 import { visit } from 'jsonc-parser';
+import { decodeUtf8, type FileAccess } from '../files/fileAccess';
 
 /** Enough of a model.json to see its top-level keys (they come before the large topology and manifest values). */
 const JSON_SNIFF_BYTES = 8 * 1024;
 
 /** ONNX by extension; a .json file only if its content is a TF.js model (package.json and friends are not). */
-export function isModelFile(file: string): boolean {
+export async function isModelFile(files: FileAccess, file: string): Promise<boolean> {
   const lower = file.toLowerCase();
   if (lower.endsWith('.onnx')) return true;
   if (!lower.endsWith('.json')) return false;
-  const head = readHead(file, JSON_SNIFF_BYTES);
-  return head !== undefined && looksLikeTfjsModel(head);
+  const head = await files.readRange(file, 0, JSON_SNIFF_BYTES).then(decodeUtf8, () => undefined);
+  return head !== undefined && looksLikeTfjsModel(head.replace(/^\uFEFF/, ''));
 }
 
 /**
@@ -38,21 +38,4 @@ export function looksLikeTfjsModel(text: string): boolean {
   // The converter writes "format" first and a graph model's "modelTopology" after a long "signature", often beyond
   // the sniffed head: the format value alone identifies it.
   return keys.has('modelTopology') || (keys.has('weightsManifest') && keys.has('format')) || formatValue === 'graph-model' || formatValue === 'layers-model';
-}
-
-function readHead(file: string, bytes: number): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const buffer = Buffer.alloc(bytes);
-    const read = fs.readSync(fd, buffer, 0, bytes, 0);
-    return buffer
-      .subarray(0, read)
-      .toString('utf8')
-      .replace(/^\uFEFF/, '');
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
 }

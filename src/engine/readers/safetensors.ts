@@ -2,12 +2,12 @@
 // N bytes of UTF-8 JSON mapping tensor names to { dtype, shape, data_offsets: [begin, end] } (plus an optional
 // "__metadata__" string map), then the data buffer; offsets are relative to the start of that buffer.
 // Used for gradients a federated client really shared. Every value is decoded to float64.
-import * as fs from 'fs';
 import * as path from 'path';
 import { ModelReadError } from '../errors';
+import type { FileAccess } from '../files/fileAccess';
 import { halfToFloat } from '../float16';
 import { resolveReadOptions, type ReadOptions } from '../options';
-import { checkModelFile } from './modelFile';
+import { readModelBytes } from './modelFile';
 
 export interface NamedTensor {
   shape: number[];
@@ -64,22 +64,15 @@ const OTHER_KNOWN_DTYPES = new Set([
 ]);
 
 /** Reads a .safetensors file into float64 tensors. Throws ModelReadError naming the file, the place and the reason. */
-export function readSafetensors(file: string, options: SafetensorsReadOptions = {}): Map<string, NamedTensor> {
-  return readSafetensorsWithMetadata(file, options).tensors;
+export async function readSafetensors(files: FileAccess, file: string, options: SafetensorsReadOptions = {}): Promise<Map<string, NamedTensor>> {
+  return (await readSafetensorsWithMetadata(files, file, options)).tensors;
 }
 
 /** readSafetensors plus the "__metadata__" string map ({} when absent). */
-export function readSafetensorsWithMetadata(file: string, options: SafetensorsReadOptions = {}): SafetensorsContents {
-  const opts = resolveReadOptions(options);
+export async function readSafetensorsWithMetadata(files: FileAccess, file: string, options: SafetensorsReadOptions = {}): Promise<SafetensorsContents> {
   const abs = path.resolve(file);
-  checkModelFile(abs, opts);
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(abs);
-  } catch (e) {
-    throw new ModelReadError('invalid-model', abs, '', `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return parseSafetensorsWithMetadata(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), abs, options);
+  const bytes = await readModelBytes(files, abs, resolveReadOptions(options));
+  return parseSafetensorsWithMetadata(bytes, abs, options);
 }
 
 /** Decodes safetensors bytes; `where` names them in errors (usually the file path). */

@@ -3,6 +3,7 @@
 // reader per model kind.
 import * as path from 'path';
 import { ModelReadError } from '../errors';
+import type { FileAccess } from '../files/fileAccess';
 import type { LayerGraph } from '../ir';
 import type { ResolvedReadOptions } from '../options';
 import { readModelText } from './modelFile';
@@ -13,9 +14,9 @@ import { readLayersModel } from './tfjs/layersModel';
 import { WeightStore } from './tfjs/weights';
 
 /** Reads a TF.js model.json. Throws ModelReadError naming the file, the place in it and the reason. */
-export function readTfjs(file: string, opts: ResolvedReadOptions): LayerGraph {
+export async function readTfjs(files: FileAccess, file: string, opts: ResolvedReadOptions): Promise<LayerGraph> {
   const abs = path.resolve(file);
-  const doc = parseModelJson(abs, readModelText(abs, opts));
+  const doc = parseModelJson(abs, await readModelText(files, abs, opts));
   const root = doc.root;
   if (looksLikeWeightsManifest(root)) {
     throw new ModelReadError('weights-only', abs, '', 'is a weights manifest: it has weights but no topology');
@@ -38,9 +39,10 @@ export function readTfjs(file: string, opts: ResolvedReadOptions): LayerGraph {
     throw new ModelReadError('not-a-model', abs, 'modelTopology', 'is neither a Keras model config nor a TF graph ("node" list)');
   }
   const hasManifest = root.weightsManifest !== undefined && root.weightsManifest !== null;
-  const weights = hasManifest ? WeightStore.fromManifest(abs, root.weightsManifest, opts) : WeightStore.empty();
+  const weights = hasManifest ? await WeightStore.fromManifest(files, abs, root.weightsManifest, opts) : WeightStore.empty();
   const parts = { file: abs, doc, root, topology, weights, hasManifest, opts };
-  return graphNodes ? readGraphModel(parts, graphNodes) : readLayersModel(parts);
+  const graph = graphNodes ? readGraphModel(parts, graphNodes) : readLayersModel(parts);
+  return weights.warnings.length ? { ...graph, warnings: [...graph.warnings, ...weights.warnings] } : graph;
 }
 
 function isKerasTopology(topology: JsonObject): boolean {

@@ -1,6 +1,35 @@
 // The reconstruction attack in reports: per model, the verdict, one row per image and the image pairs.
 import type { AttackReport } from '../attack/types';
-import { displayPath, formatShape, markdownCode, renderMarkdownTable, type Alignment } from './format';
+import { displayPath, formatShape, markdownCode, renderMarkdownTable, renderTextTable, type Alignment } from './format';
+
+/** PSNR from which a reconstruction counts as a proven leak (recognisable image), e.g. for `attack --fail-on-leak`. */
+export const LEAK_PSNR_DB = 30;
+
+export function leaks(report: AttackReport): boolean {
+  return report.images.some((image) => (image.quality?.clipped.psnr ?? 0) >= LEAK_PSNR_DB);
+}
+
+/** An attack report (or several) as JSON; JSON has no Infinity, so an exact reconstruction's PSNR is "Infinity". */
+export function attackJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n';
+}
+
+/** The terminal summary of one attack: a row per image, where the chain stopped, and the verdict. */
+export function writeAttackSummary(report: AttackReport, cwd: string): string {
+  const rows = report.images.map((image) => [
+    image.image,
+    `${image.recoveredLabel}${image.labelRecovered ? '' : ` (was ${image.label})`}`,
+    image.reachedInput ? 'yes' : 'no',
+    formatDecibels(image.quality?.clipped.psnr),
+    formatSsim(image.quality?.clipped.ssim),
+    image.relativeError !== undefined ? image.relativeError.toExponential(1) : '-',
+    `${image.seconds.total.toFixed(2)} s`,
+  ]);
+  const align: Alignment[] = ['left', 'left', 'left', 'right', 'right', 'right', 'right'];
+  const table = renderTextTable(['image', 'label', 'reached input', 'PSNR', 'SSIM', 'rel. error', 'time'], rows, align);
+  const stop = report.images.find((i) => i.stoppedAt)?.stoppedAt;
+  return `${displayPath(report.file, cwd)}\n${table}\n${stop ? `stopped at ${stop.unitId}: ${stop.reason}\n` : ''}${report.verdict}\n`;
+}
 
 export function formatDecibels(value: number | undefined): string {
   if (value === undefined || Number.isNaN(value)) return '—';

@@ -1,13 +1,11 @@
 // A self-contained HTML report (one file, images inlined as data: URIs) for people who do not read Markdown:
 // the model verdicts, the findings, and the reconstruction attack's image pairs.
-import * as fs from 'fs';
-import * as path from 'path';
 import { ruleHelpUri } from '../analysis/rules';
 import type { AttackReport } from '../attack/types';
 import { effectiveSeverity } from '../config';
 import { formatDecibels, formatSsim } from './attack';
 import { displayPath, formatRanks, formatRisk, formatShape, layerLabel } from './format';
-import { serializeFailure, type ReportInput } from './input';
+import type { ReportInput } from './input';
 import { collectIssues, countBySeverity, formatSeverityCounts, modelVerdict } from './issues';
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -55,12 +53,12 @@ export function writeHtml(input: ReportInput): string {
     body.push(
       '<h2>Reconstruction attack</h2><p>Each image went through one simulated training step; LeakLint rebuilt it from the gradients alone, layer by layer from the output (R-GAP/COPA closed form). Left: the training image; right: what the gradients gave back.</p>',
     );
-    for (const attack of input.attacks) body.push(attackHtml(attack, input.reportDir, baseDir));
+    for (const attack of input.attacks) body.push(attackHtml(attack, input.attackFiles, baseDir));
   }
   if (input.failures.length) {
     body.push('<h2>Models that could not be read</h2><ul>');
     for (const failure of input.failures) {
-      const { where, reason, code } = serializeFailure(failure);
+      const { where, reason, code } = failure;
       body.push(
         `<li><code>${escapeHtml(displayPath(failure.file, baseDir))}</code>${where ? ` (${escapeHtml(where)})` : ''}: ${escapeHtml(reason)} (${code})</li>`,
       );
@@ -70,7 +68,7 @@ export function writeHtml(input: ReportInput): string {
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'"><title>LeakLint report</title><style>${STYLE}</style></head><body>\n${body.join('\n')}\n</body></html>\n`;
 }
 
-function attackHtml(attack: AttackReport, reportDir: string | undefined, baseDir: string): string {
+function attackHtml(attack: AttackReport, files: ReadonlyMap<string, Uint8Array> | undefined, baseDir: string): string {
   const parts = [`<h3><code>${escapeHtml(displayPath(attack.file, baseDir))}</code></h3>`, `<p class="verdict">${escapeHtml(attack.verdict)}</p>`];
   if (attack.runtimeCheck) {
     parts.push(
@@ -80,9 +78,9 @@ function attackHtml(attack: AttackReport, reportDir: string | undefined, baseDir
   parts.push('<div class="pairs">');
   for (const image of attack.images) {
     const src = image.files?.sideBySide
-      ? inlinePng(reportDir, image.files.sideBySide)
+      ? inlinePng(files, image.files.sideBySide)
       : image.files?.reconstructed
-        ? inlinePng(reportDir, image.files.reconstructed)
+        ? inlinePng(files, image.files.reconstructed)
         : undefined;
     const label = `${image.recoveredLabel}${image.labelRecovered ? ' ✓' : ` ✗ (was ${image.label})`}`;
     const stop = image.reachedInput ? '' : `<br>stopped: ${escapeHtml(image.stoppedAt?.reason ?? '')}`;
@@ -94,14 +92,8 @@ function attackHtml(attack: AttackReport, reportDir: string | undefined, baseDir
   return parts.join('\n');
 }
 
-function inlinePng(reportDir: string | undefined, relative: string): string | undefined {
-  if (!reportDir) return undefined;
-  const file = path.resolve(reportDir, relative);
-  // Only files inside the report folder are inlined: the report never reads anywhere else.
-  if (path.relative(reportDir, file).startsWith('..')) return undefined;
-  try {
-    return `data:image/png;base64,${fs.readFileSync(file).toString('base64')}`;
-  } catch {
-    return undefined;
-  }
+/** The PNG the attack produced under that name, as a data URI: the report is one self-contained file. */
+function inlinePng(files: ReadonlyMap<string, Uint8Array> | undefined, relative: string): string | undefined {
+  const bytes = files?.get(relative);
+  return bytes ? `data:image/png;base64,${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}` : undefined;
 }

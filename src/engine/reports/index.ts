@@ -15,12 +15,24 @@ export const REPORT_EXTENSIONS: Record<ReportFormat, string> = { table: 'txt', j
 export interface FormatOptions {
   /** Recorded in the JSON report; omit for deterministic output. */
   generatedAt?: Date;
+  /** Byte-identical output for the same models and settings: run timings are left out. */
+  reproducible?: boolean;
+}
+
+/**
+ * The format options of a run: now, or the time SOURCE_DATE_EPOCH names (the reproducible-builds convention: the
+ * report then leaves out run timings, so that two runs over the same files give the same bytes).
+ */
+export function formatOptionsOf(env: Readonly<Record<string, string | undefined>>, now: Date): FormatOptions {
+  const epoch = env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && /^\d+$/.test(epoch)) return { generatedAt: new Date(Number(epoch) * 1000), reproducible: true };
+  return { generatedAt: now };
 }
 
 export function formatReport(format: ReportFormat, input: ReportInput, options: FormatOptions = {}): string {
   switch (format) {
     case 'json':
-      return writeJson(input, { generatedAt: options.generatedAt });
+      return writeJson(input, options);
     case 'sarif':
       return writeSarif(input);
     case 'markdown':
@@ -32,5 +44,5 @@ export function formatReport(format: ReportFormat, input: ReportInput, options: 
   }
 }
 
-export type { ReadFailure, ReportInput, ToolInfo } from './input';
+export type { ReportInput, ToolInfo } from './input';
 export { collectIssues, failsOn, type Issue } from './issues';

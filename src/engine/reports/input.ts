@@ -1,8 +1,11 @@
 // What every report writer takes: the analysed models, the files that could not be read, and who wrote the report.
 import type { ModelReport } from '../analysis/types';
 import type { RuleSettings } from '../config';
-import type { ModelReadError, ReadErrorCode } from '../errors';
+import type { ModelFailure } from '../jobs/types';
 import type { AttackReport } from '../attack/types';
+import type { LeakLintConfig } from '../config';
+import type { AuditOutcome } from '../jobs/audit';
+import { TOOL } from '../tool';
 
 export interface ToolInfo {
   name: string;
@@ -11,35 +14,34 @@ export interface ToolInfo {
   informationUri?: string;
 }
 
-/** A model file that could not be read (or analysed); it is reported, never skipped silently. */
-export interface ReadFailure {
-  file: string;
-  error: ModelReadError;
-}
-
 export interface ReportInput {
   tool: ToolInfo;
   reports: ModelReport[];
-  failures: ReadFailure[];
+  /** Model files that could not be read or analysed: reported, never skipped silently. */
+  failures: ModelFailure[];
   /** Rule settings from the config: severity overrides and rules switched off. */
   rules?: RuleSettings;
   /** Files are shown relative to this folder (SARIF SRCROOT). Default: the current working directory. */
   baseDir?: string;
   /** Reconstruction attacks run with the audit (`audit --attack`), one per attacked model. */
   attacks?: AttackReport[];
-  /** Folder the report is written to: attack image paths are relative to it (the HTML report inlines them). */
-  reportDir?: string;
+  /** The files the attacks produced, by the relative path their reports name (the HTML report inlines the images). */
+  attackFiles?: ReadonlyMap<string, Uint8Array>;
 }
 
-/** A read failure as plain data (JSON report, SARIF notification properties). */
-export interface SerializedReadFailure {
-  file: string;
-  code: ReadErrorCode;
-  where: string;
-  reason: string;
-}
-
-export function serializeFailure(failure: ReadFailure): SerializedReadFailure {
-  const { code, where, reason } = failure.error;
-  return { file: failure.file, code, where, reason };
+/** The report of a run: its audits in order (reports and failures), under the config's rule settings. */
+export function reportInputOf(
+  outcomes: readonly AuditOutcome[],
+  config: Pick<LeakLintConfig, 'rules'>,
+  baseDir: string,
+  attacks?: Pick<ReportInput, 'attacks' | 'attackFiles'>,
+): ReportInput {
+  return {
+    tool: TOOL,
+    reports: outcomes.flatMap((o) => (o.kind === 'report' ? [o.report] : [])),
+    failures: outcomes.flatMap((o) => (o.kind === 'failure' ? [o.failure] : [])),
+    rules: config.rules,
+    baseDir,
+    ...attacks,
+  };
 }

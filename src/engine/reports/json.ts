@@ -2,7 +2,8 @@
 import type { ModelReport, Severity } from '../analysis/types';
 import type { AttackReport } from '../attack/types';
 import { layerLabel } from './format';
-import { serializeFailure, type ReportInput, type SerializedReadFailure } from './input';
+import type { ModelFailure } from '../jobs/types';
+import type { ReportInput } from './input';
 import { collectIssues, countBySeverity, type SeverityCounts } from './issues';
 
 /** Bumped only on incompatible changes of the envelope or of the report types. */
@@ -28,7 +29,7 @@ export interface JsonReport {
   /** One entry per analysed model, as computed by the engine (rule settings not applied). */
   reports: ModelReport[];
   /** Model files that could not be read or analysed. */
-  failures: SerializedReadFailure[];
+  failures: ModelFailure[];
   /** The findings the run reports, after rule settings; what --fail-on is checked against. */
   issues: JsonIssue[];
   summary: { models: number; failures: number; issues: SeverityCounts };
@@ -39,6 +40,8 @@ export interface JsonReport {
 export interface JsonWriteOptions {
   /** Time stamp to record; omit for deterministic output. */
   generatedAt?: Date;
+  /** Leave out run timings (ModelReport.seconds), so that the same models give the same bytes. */
+  reproducible?: boolean;
 }
 
 export function buildJsonReport(input: ReportInput, options: JsonWriteOptions = {}): JsonReport {
@@ -47,8 +50,8 @@ export function buildJsonReport(input: ReportInput, options: JsonWriteOptions = 
     schemaVersion: JSON_REPORT_SCHEMA_VERSION,
     tool: { name: input.tool.name, version: input.tool.version },
     ...(options.generatedAt ? { generatedAt: options.generatedAt.toISOString() } : {}),
-    reports: input.reports,
-    failures: input.failures.map(serializeFailure),
+    reports: options.reproducible ? input.reports.map(({ seconds: _seconds, ...rest }) => rest as ModelReport) : input.reports,
+    failures: input.failures,
     issues: issues.map((issue) => ({
       ruleId: issue.ruleId,
       severity: issue.severity,

@@ -70,12 +70,11 @@ function toListingNode(node: LayerNode): LayerListingNode {
   };
 }
 
-export function writeLayersJson(graph: LayerGraph): string {
-  return JSON.stringify(buildLayerListing(graph), null, 2) + '\n';
+export function writeLayersJson(listing: LayerListing): string {
+  return JSON.stringify(listing, null, 2) + '\n';
 }
 
-export function writeLayersTable(graph: LayerGraph, baseDir: string = process.cwd()): string {
-  const listing = buildLayerListing(graph);
+export function writeLayersTable(listing: LayerListing, baseDir: string): string {
   const describeTensors = (tensors: { name: string; shape: Shape }[]): string => tensors.map((t) => `${t.name} ${formatShapes([t.shape])}`).join(', ') || '-';
   const header = [
     `${displayPath(listing.file, baseDir)}  (${listing.format}${listing.producer ? `, ${listing.producer}` : ''}${listing.opset !== undefined ? `, opset ${listing.opset}` : ''})`,

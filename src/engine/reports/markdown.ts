@@ -15,7 +15,7 @@ import {
   renderMarkdownTable,
   type Alignment,
 } from './format';
-import { serializeFailure, type ReportInput } from './input';
+import type { ReportInput } from './input';
 import { attackMarkdown } from './attack';
 import { collectIssues, countBySeverity, formatSeverityCounts, modelVerdict, type Issue } from './issues';
 
@@ -40,7 +40,7 @@ export function writeMarkdown(input: ReportInput): string {
   if (input.attacks?.length) sections.push(attackMarkdown(input.attacks, baseDir));
   if (input.failures.length > 0) {
     const lines = input.failures.map((failure) => {
-      const { where, reason, code } = serializeFailure(failure);
+      const { where, reason, code } = failure;
       return `- ${markdownCode(displayPath(failure.file, baseDir))}${where ? ` (${where})` : ''}: ${reason} (${code})`;
     });
     sections.push(['## Models that could not be read', '', ...lines].join('\n'));

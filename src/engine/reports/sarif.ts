@@ -1,7 +1,6 @@
 // SARIF 2.1.0 for GitHub code scanning and SARIF viewers: one run, every rule in the driver, one result per issue.
 // GitHub needs stable rule ids, paths relative to the checkout and fingerprints to follow an alert across runs.
 import { createHash } from 'crypto';
-import * as fs from 'fs';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import type * as Sarif from 'sarif';
@@ -9,7 +8,7 @@ import { getRule, RULES, ruleHelpUri, ruleIndex, type Rule } from '../analysis/r
 import type { Severity } from '../analysis/types';
 import type { SourceLocation } from '../ir';
 import { layerLabel } from './format';
-import { serializeFailure, type ReportInput } from './input';
+import type { ReportInput } from './input';
 import { collectIssues, type Issue } from './issues';
 
 export const SARIF_SCHEMA_URI = 'https://json.schemastore.org/sarif-2.1.0.json';
@@ -26,20 +25,14 @@ const LEVEL_BY_SEVERITY: Record<Severity, Sarif.ReportingConfiguration.level> = 
 /** GitHub code scanning ranks security alerts by this 0–10 score (rule property "security-severity"). */
 const SECURITY_SEVERITY: Record<Severity, string> = { high: '8.0', medium: '5.0', low: '2.0' };
 
-export interface SarifWriteOptions {
-  /** Reads a model.json as text to turn offsets into lines and columns. Default: the file system. */
-  readText?: (file: string) => string | undefined;
-}
-
-export function buildSarifLog(input: ReportInput, options: SarifWriteOptions = {}): Sarif.Log {
+export function buildSarifLog(input: ReportInput): Sarif.Log {
   const baseDir = path.resolve(input.baseDir ?? process.cwd());
   const artifacts = new ArtifactLocator(baseDir);
-  const lineIndex = new LineIndexCache(options.readText ?? readTextFile);
 
-  const results = collectIssues(input).map((issue) => toResult(issue, artifacts, lineIndex));
+  const results = collectIssues(input).map((issue) => toResult(issue, artifacts));
   const notifications: Sarif.Notification[] = [
     ...input.failures.map((failure): Sarif.Notification => {
-      const { code, where, reason } = serializeFailure(failure);
+      const { code, where, reason } = failure;
       return {
         level: 'error',
         message: { text: where ? `${where}: ${reason}` : reason },
@@ -98,8 +91,8 @@ export function buildSarifLog(input: ReportInput, options: SarifWriteOptions = {
   return { $schema: SARIF_SCHEMA_URI, version: '2.1.0', runs: [run] };
 }
 
-export function writeSarif(input: ReportInput, options: SarifWriteOptions = {}): string {
-  return JSON.stringify(buildSarifLog(input, options), null, 2) + '\n';
+export function writeSarif(input: ReportInput): string {
+  return JSON.stringify(buildSarifLog(input), null, 2) + '\n';
 }
 
 function toReportingDescriptor(rule: Rule): Sarif.ReportingDescriptor {
@@ -123,7 +116,7 @@ function ruleConfigurationOverrides(input: ReportInput): Sarif.ConfigurationOver
   }));
 }
 
-function toResult(issue: Issue, artifacts: ArtifactLocator, lineIndex: LineIndexCache): Sarif.Result {
+function toResult(issue: Issue, artifacts: ArtifactLocator): Sarif.Result {
   const { report, finding } = issue;
   const artifactLocation = artifacts.locate(report.file);
   const displayName = artifacts.displayName(report.file);
@@ -138,10 +131,7 @@ function toResult(issue: Issue, artifacts: ArtifactLocator, lineIndex: LineIndex
         kind: 'member',
       }
     : { name: path.basename(report.file), fullyQualifiedName: displayName, kind: 'module' };
-  if (finding?.location.format === 'json') {
-    const region = lineIndex.region(report.file, finding.location.offset, finding.location.length);
-    if (region) physicalLocation.region = region;
-  }
+  if (finding?.location.format === 'json') physicalLocation.region = region(finding.location);
 
   return {
     ruleId: issue.ruleId,
@@ -195,66 +185,15 @@ class ArtifactLocator {
   }
 }
 
-/** Line starts of each model.json, computed once per file, to express offsets as SARIF lines and columns. */
-class LineIndexCache {
-  private readonly cache = new Map<string, { text: string; lineStarts: number[] } | undefined>();
-
-  constructor(private readonly readText: (file: string) => string | undefined) {}
-
-  region(file: string, offset: number, length: number): Sarif.Region | undefined {
-    const index = this.index(file);
-    const end = offset + length;
-    if (!index || offset < 0 || length < 0 || end > index.text.length) return undefined;
-    const start = position(index.lineStarts, offset);
-    const stop = position(index.lineStarts, end);
-    return {
-      charOffset: offset,
-      charLength: length,
-      startLine: start.line,
-      startColumn: start.column,
-      endLine: stop.line,
-      endColumn: stop.column,
-    };
-  }
-
-  private index(file: string): { text: string; lineStarts: number[] } | undefined {
-    if (!this.cache.has(file)) {
-      const text = this.readText(file);
-      this.cache.set(file, text === undefined ? undefined : { text, lineStarts: lineStarts(text) });
-    }
-    return this.cache.get(file);
-  }
-}
-
-function readTextFile(file: string): string | undefined {
-  try {
-    const text = fs.readFileSync(file, 'utf8');
-    // Offsets count from the decoded text, which the TF.js reader takes without a byte order mark.
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Offsets where lines start; CR LF, LF and a lone CR all end a line (SARIF §3.30.2). */
-function lineStarts(text: string): number[] {
-  const starts = [0];
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x0d && text.charCodeAt(i + 1) === 0x0a) continue;
-    if (c === 0x0a || c === 0x0d) starts.push(i + 1);
-  }
-  return starts;
-}
-
-/** 1-based line and column (UTF-16 code units) of an offset. */
-function position(starts: number[], offset: number): { line: number; column: number } {
-  let low = 0;
-  let high = starts.length - 1;
-  while (low < high) {
-    const mid = (low + high + 1) >> 1;
-    if (starts[mid] <= offset) low = mid;
-    else high = mid - 1;
-  }
-  return { line: low + 1, column: offset - starts[low] + 1 };
+/** A model.json span as a SARIF region: 1-based lines and columns (UTF-16 code units). */
+function region(location: Extract<SourceLocation, { format: 'json' }>): Sarif.Region {
+  const { offset, length, range } = location;
+  return {
+    charOffset: offset,
+    charLength: length,
+    startLine: range.start.line + 1,
+    startColumn: range.start.character + 1,
+    endLine: range.end.line + 1,
+    endColumn: range.end.character + 1,
+  };
 }

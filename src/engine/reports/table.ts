@@ -13,7 +13,7 @@ import {
   renderTextTable,
   type Alignment,
 } from './format';
-import { serializeFailure, type ReportInput } from './input';
+import type { ReportInput } from './input';
 import { collectIssues, countBySeverity, formatSeverityCounts, type Issue } from './issues';
 
 export function writeTable(input: ReportInput): string {
@@ -29,7 +29,7 @@ export function writeTable(input: ReportInput): string {
   );
   if (input.failures.length > 0) {
     const lines = input.failures.map((failure) => {
-      const { where, reason } = serializeFailure(failure);
+      const { where, reason } = failure;
       return `  ${displayPath(failure.file, baseDir)}${where ? ` (${where})` : ''}: ${reason}`;
     });
     blocks.push(['Could not read:', ...lines].join('\n'));

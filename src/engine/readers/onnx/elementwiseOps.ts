@@ -5,7 +5,8 @@ import { sizeOf } from '../../ir';
 import { combined, reshaped } from './constOps';
 import { unsupported, type Converter, type NodeView } from './nodeView';
 import { broadcastShapes, formatShape, legacyBroadcastShape, mismatch, normalizeAxis } from './shapeMath';
-import { asWeight, isIntegerType, type ConstTensor } from './tensors';
+import { isIntegerType } from './dataTypes';
+import { asWeight, type ConstTensor } from './tensors';
 
 /** Bounds written by old exporters for "no bound" (±FLT_MAX). */
 const FLOAT_MAX = 3.4028234663852886e38;

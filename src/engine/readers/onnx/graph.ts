@@ -14,6 +14,7 @@ import { LAYER_CONVERTERS } from './layerOps';
 import { NodeView, unsupported, type Converter, type LayerSpec, type Outcome, type Value } from './nodeView';
 import { formatShape, ShapeMismatch } from './shapeMath';
 import { SHAPE_CONVERTERS, SHAPE_FOLDABLE } from './shapeOps';
+import type { ExternalData } from './externalData';
 import { checkElementCount, tensorFromProto, type ConstTensor, type TensorContext } from './tensors';
 import { checkNodeCount, nodeLabel, subgraphsOf, topologicalOrder } from './topology';
 
@@ -43,8 +44,9 @@ class GraphBuilder {
     private readonly opset: number,
     private readonly file: string,
     private readonly opts: ResolvedReadOptions,
+    external: ExternalData | undefined,
   ) {
-    this.limits = { modelFile: file, maxTensorElements: opts.maxTensorElements, externalData: opts.externalData };
+    this.limits = { modelFile: file, maxTensorElements: opts.maxTensorElements, externalData: opts.externalData, external };
   }
 
   build(): { inputs: TensorInfo[]; outputs: TensorInfo[] } {
@@ -221,9 +223,9 @@ function allKnown(shapes: (Shape | undefined)[]): Shape[] {
   return shapes.every((shape) => shape !== undefined) ? (shapes as Shape[]) : [];
 }
 
-export function buildLayerGraph(decoded: DecodedModel, file: string, opts: ResolvedReadOptions): LayerGraph {
+export function buildLayerGraph(decoded: DecodedModel, file: string, opts: ResolvedReadOptions, external?: ExternalData): LayerGraph {
   const { model, graph, opset } = decoded;
-  const builder = new GraphBuilder(graph, opset, file, opts);
+  const builder = new GraphBuilder(graph, opset, file, opts, external);
   if (opset < 6) builder.warnings.push(`ai.onnx opset ${opset} is older than 6; it is read with opset 6 rules`);
   const { inputs, outputs } = builder.build();
   const producer = [model.producerName, model.producerVersion].filter(Boolean).join(' ');

@@ -20,7 +20,8 @@ import {
   transposeShape,
   unsqueezeShape,
 } from './shapeMath';
-import { declaredDims, isIntegerType, tensorFromProto, type ConstTensor } from './tensors';
+import { isIntegerType } from './dataTypes';
+import { declaredDims, tensorFromProto, type ConstTensor } from './tensors';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 

@@ -2,7 +2,7 @@
 // where it sits in the text, so that each IR node can point back at its layer or node object.
 import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { ModelReadError } from '../../errors';
-import type { SourceLocation } from '../../ir';
+import type { SourceLocation, TextPosition, TextRange } from '../../ir';
 
 export type JsonObject = { [key: string]: unknown };
 export type JsonLocation = Extract<SourceLocation, { format: 'json' }>;
@@ -38,6 +38,7 @@ export function parseModelJson(file: string, text: string): ModelJson {
     const what = first ? describeParseError(first) : 'no JSON value';
     throw new ModelReadError('not-a-model', file, `line ${line}, column ${column}`, `invalid JSON: ${what}`);
   }
+  const lines = new LineIndex(source);
   return {
     root,
     locate(value) {
@@ -45,9 +46,44 @@ export function parseModelJson(file: string, text: string): ModelJson {
       if (!origin) throw new Error('locate: value does not come from this model.json');
       const jsonPath: (string | number)[] = [];
       for (let at: Origin | undefined = origin; at?.parent; at = origins.get(at.parent)) jsonPath.unshift(at.key!);
-      return { format: 'json', offset: origin.node.offset, length: origin.node.length, jsonPath };
+      const { offset, length } = origin.node;
+      const focusNode = focusOf(origin.node);
+      const focus = focusNode && { offset: focusNode.offset, length: focusNode.length, ...lines.range(focusNode.offset, focusNode.length) };
+      return { format: 'json', offset, length, jsonPath, range: lines.range(offset, length), ...(focus ? { focus } : {}) };
     },
   };
+}
+
+/** Offsets to 0-based lines and columns (line starts found once per file). */
+class LineIndex {
+  private readonly starts: number[] = [0];
+
+  constructor(text: string) {
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.starts.push(i + 1);
+  }
+
+  position(offset: number): TextPosition {
+    let low = 0;
+    let high = this.starts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (this.starts[mid] <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low, character: offset - this.starts[low] };
+  }
+
+  range(offset: number, length: number): TextRange {
+    return { start: this.position(offset), end: this.position(offset + length) };
+  }
+}
+
+/** The value a finding on this object points at: its "name" (graph nodes, Keras configs) or else its "class_name". */
+function focusOf(node: Node): Node | undefined {
+  const property = (object: Node | undefined, key: string) =>
+    object?.type === 'object' ? object.children?.find((p) => p.children?.[0]?.value === key)?.children?.[1] : undefined;
+  const named = (n: Node | undefined) => (n?.type === 'string' ? n : undefined);
+  return named(property(node, 'name')) ?? named(property(property(node, 'config'), 'name')) ?? named(property(node, 'class_name'));
 }
 
 /** 1-based line and column of a UTF-16 offset. */

@@ -60,7 +60,7 @@ export function permuteAxes(values: Float64Array, shape: Shape, perm: number[]):
 
 /** A WeightTensor that reads `stored` and rearranges it only when loaded. */
 export function lazyWeight(name: string, shape: Shape, stored: StoredWeight, convert: (values: Float64Array) => Float64Array = (v) => v): WeightTensor {
-  return { name, shape, storage: stored.storage, load: () => convert(stored.read()) };
+  return { name, shape, storage: stored.storage, ...(stored.files ? { files: stored.files } : {}), load: () => convert(stored.read()) };
 }
 
 /** Conv kernel [kh, kw, in, out] → [out, in, kh, kw]. */
@@ -125,6 +125,7 @@ export function scaledKernel(kernel: WeightTensor, scale: WeightTensor): WeightT
     name: kernel.name,
     shape: kernel.shape,
     storage: kernel.storage,
+    ...(kernel.files ? { files: kernel.files } : {}),
     load: () => {
       const values = kernel.load();
       const factors = scale.load();

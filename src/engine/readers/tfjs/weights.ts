@@ -1,13 +1,13 @@
 // The TF.js weights manifest: each group's weights are packed back to back in the concatenation of its shards.
-// Every weight's byte range is checked against the shard sizes (a stat, no read) when the model is opened;
-// values are read from disk only when someone asks for them.
-import * as fs from 'fs';
+// Every weight's byte range is checked against the shard sizes, and the shards are read (through FileAccess) when
+// the model is read; values are decoded only when someone asks for them.
 import * as path from 'path';
 import { ModelReadError } from '../../errors';
+import { resolveInsideFolder } from '../../files/containment';
+import type { FileAccess } from '../../files/fileAccess';
 import { halfToFloat } from '../../float16';
 import { sizeOf, type Shape } from '../../ir';
 import type { ResolvedReadOptions } from '../../options';
-import { openInsideFolder, resolveInsideFolder } from '../../safePath';
 import { isObject } from './json';
 
 /** A weight as the file stores it: TensorFlow layout, read and dequantized on demand. */
@@ -16,40 +16,65 @@ export interface StoredWeight {
   shape: Shape;
   /** 'float32', 'int32', 'float16', 'uint8-quantized', ... */
   storage: string;
+  /** The shards its bytes are in (absent for values written in model.json). */
+  files?: readonly string[];
   read(): Float64Array;
 }
 
 export class WeightStore {
   private suffixIndex: Map<string, string[]> | undefined;
 
-  private constructor(private readonly byName: ReadonlyMap<string, StoredWeight>) {}
+  private constructor(
+    private readonly byName: ReadonlyMap<string, StoredWeight>,
+    /** What the manifest and the shards disagree on without losing a weight (bytes the manifest does not use). */
+    readonly warnings: readonly string[] = [],
+  ) {}
 
   static empty(): WeightStore {
     return new WeightStore(new Map());
   }
 
-  /** Validates `weightsManifest` of `modelFile` and locates every weight in its shards. */
-  static fromManifest(modelFile: string, manifest: unknown, opts: ResolvedReadOptions): WeightStore {
+  /** Validates `weightsManifest` of `modelFile`, reads its shards and locates every weight in them. */
+  static async fromManifest(files: FileAccess, modelFile: string, manifest: unknown, opts: ResolvedReadOptions): Promise<WeightStore> {
     if (!Array.isArray(manifest)) throw new ModelReadError('bad-weights', modelFile, 'weightsManifest', 'is not a list of weight groups');
     const folder = path.dirname(modelFile);
     const byName = new Map<string, StoredWeight>();
-    manifest.forEach((group, g) => {
+    const warnings: string[] = [];
+    let bytesRead = 0;
+    for (const [g, group] of manifest.entries()) {
       const where = `weightsManifest[${g}]`;
       if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
         throw new ModelReadError('bad-weights', modelFile, where, 'a weight group needs "paths" and "weights" lists');
       }
       const entries = group.weights.map((w, i) => parseEntry(modelFile, w, `${where}.weights[${i}]`, opts));
-      const shards = group.paths.map((p, i) => openShard(modelFile, folder, p, `${where}.paths[${i}]`, opts));
-      const reader = new ShardReader(shards);
+      const shards: Shard[] = [];
+      for (const [i, relative] of group.paths.entries()) shards.push(await locateShard(files, modelFile, folder, relative, `${where}.paths[${i}]`, opts));
+      const size = shards.reduce((sum, s) => sum + s.size, 0);
       let offset = 0;
       for (const entry of entries) {
+        const end = offset + entry.elements * entry.encoding.bytesPerElement;
+        if (end > size) throw shortShards(modelFile, where, shards, entries, entry, end);
+        offset = end;
+      }
+      bytesRead += size;
+      if (bytesRead > opts.maxFileBytes) {
+        throw new ModelReadError('too-large', modelFile, where, `the weight shards hold more than the ${opts.maxFileBytes}-byte limit`);
+      }
+      if (size > offset) {
+        const last = shards[shards.length - 1];
+        warnings.push(
+          `${where}: the shards hold ${size} bytes, ${size - offset} more than the manifest's weights use (${last ? `ending with ${path.basename(last.file)}` : 'no shard'})`,
+        );
+      }
+      const data = await readShards(files, shards);
+      offset = 0;
+      for (const entry of entries) {
         const byteLength = entry.elements * entry.encoding.bytesPerElement;
-        if (offset + byteLength > reader.size) throw shortShards(modelFile, where, shards, entries, entry, offset + byteLength);
-        if (!byName.has(entry.name)) byName.set(entry.name, storedWeight(entry, reader, offset, byteLength));
+        if (!byName.has(entry.name)) byName.set(entry.name, storedWeight(entry, data, offset, byteLength, shardsOf(shards, offset, byteLength)));
         offset += byteLength;
       }
-    });
-    return new WeightStore(byName);
+    }
+    return new WeightStore(byName, warnings);
   }
 
   get(name: string): StoredWeight | undefined {
@@ -117,67 +142,53 @@ interface ManifestEntry {
 }
 
 interface Shard {
+  /** Real path, inside the model's folder. */
   file: string;
   where: string;
   size: number;
-  /** Resolved again when the weights load (the file may have been swapped for a link since). */
-  folder: string;
-  relative: string;
-  modelFile: string;
 }
 
-/** Reads byte ranges of a group: the concatenation of its shards. */
-class ShardReader {
-  readonly size: number;
-  constructor(private readonly shards: Shard[]) {
-    this.size = shards.reduce((sum, s) => sum + s.size, 0);
-  }
-
-  read(offset: number, length: number, weightName: string): DataView {
-    const out = Buffer.alloc(length);
-    let shardStart = 0;
-    let filled = 0;
-    for (const shard of this.shards) {
-      const shardEnd = shardStart + shard.size;
-      const from = offset + filled;
-      if (filled < length && from < shardEnd) {
-        const count = Math.min(length - filled, shardEnd - from);
-        const got = readRange(shard, out, filled, count, from - shardStart, weightName);
-        if (got !== count) {
-          throw new ModelReadError(
-            'truncated',
-            shard.file,
-            shard.where,
-            `shard shrank since the model was opened: got ${got} of ${count} bytes of "${weightName}"`,
-          );
-        }
-        filled += count;
-      }
-      shardStart = shardEnd;
+/** The concatenation of a group's shards, read now (by real path, not following a link swapped in since). */
+async function readShards(files: FileAccess, shards: Shard[]): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for (const shard of shards) {
+    const bytes = await files.readRange(shard.file, 0, shard.size, { followLinks: false }).catch((e: unknown) => {
+      throw new ModelReadError('missing-weights', shard.file, shard.where, `weight shard cannot be read (${e instanceof Error ? e.message : String(e)})`);
+    });
+    if (bytes.length !== shard.size) {
+      throw new ModelReadError('truncated', shard.file, shard.where, `weight shard shrank while it was read: got ${bytes.length} of ${shard.size} bytes`);
     }
-    return new DataView(out.buffer, out.byteOffset, out.byteLength);
+    parts.push(bytes);
   }
+  if (parts.length === 1) return parts[0];
+  const data = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    data.set(part, at);
+    at += part.length;
+  }
+  return data;
 }
 
-/** Reads bytes of a shard; the shard may have gone since the model was opened (weights load later). */
-function readRange(shard: Shard, into: Buffer, at: number, count: number, position: number, weightName: string): number {
-  const fd = openInsideFolder(shard.folder, shard.relative, shard.modelFile, shard.where);
-  if (fd === undefined) {
-    throw new ModelReadError('missing-weights', shard.file, shard.where, `weight shard is gone since the model was opened (reading "${weightName}")`);
+/** The shards that hold bytes offset..offset+length of their concatenation. */
+function shardsOf(shards: Shard[], offset: number, length: number): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (const shard of shards) {
+    const end = start + shard.size;
+    if (start < offset + Math.max(length, 1) && end > offset) out.push(shard.file);
+    start = end;
   }
-  try {
-    return fs.readSync(fd, into, at, count, position);
-  } finally {
-    fs.closeSync(fd);
-  }
+  return out;
 }
 
-function storedWeight(entry: ManifestEntry, reader: ShardReader, offset: number, byteLength: number): StoredWeight {
+function storedWeight(entry: ManifestEntry, data: Uint8Array, offset: number, byteLength: number, files: string[]): StoredWeight {
   return {
     name: entry.name,
     shape: entry.shape,
     storage: entry.encoding.storage,
-    read: () => entry.encoding.decode(reader.read(offset, byteLength, entry.name), entry.elements),
+    files,
+    read: () => entry.encoding.decode(new DataView(data.buffer, data.byteOffset + offset, byteLength), entry.elements),
   };
 }
 
@@ -250,11 +261,11 @@ function decodeFloat16(view: DataView, count: number): Float64Array {
   return decodeWith(count, (i) => halfToFloat(view.getUint16(2 * i, true)));
 }
 
-function openShard(modelFile: string, folder: string, relative: unknown, where: string, opts: ResolvedReadOptions): Shard {
+async function locateShard(files: FileAccess, modelFile: string, folder: string, relative: unknown, where: string, opts: ResolvedReadOptions): Promise<Shard> {
   if (typeof relative !== 'string') throw new ModelReadError('bad-weights', modelFile, where, 'shard path is not a string');
   let file: string;
   try {
-    file = resolveInsideFolder(folder, relative, modelFile, where);
+    file = await resolveInsideFolder(files, folder, relative, modelFile, where);
   } catch (e) {
     // Name the shard that is missing, not the model file that refers to it.
     if (e instanceof ModelReadError && e.code === 'missing-weights') {
@@ -262,12 +273,12 @@ function openShard(modelFile: string, folder: string, relative: unknown, where: 
     }
     throw e;
   }
-  const stat = fs.statSync(file);
-  if (!stat.isFile()) throw new ModelReadError('missing-weights', file, where, `weight shard "${relative}" is not a regular file`);
+  const stat = await files.stat(file);
+  if (stat.kind !== 'file') throw new ModelReadError('missing-weights', file, where, `weight shard "${relative}" is not a regular file`);
   if (stat.size > opts.maxFileBytes) {
     throw new ModelReadError('too-large', file, where, `weight shard is ${stat.size} bytes, over the ${opts.maxFileBytes}-byte limit`);
   }
-  return { file, where, size: stat.size, folder, relative, modelFile };
+  return { file, where, size: stat.size };
 }
 
 function shortShards(

@@ -1,0 +1,71 @@
+// The engine's front door: everything the adapters (the CLI, the background worker, the VS Code extension) may use.
+// One use case per job (audit, layers, attack, discovery), the report types and the report writers. The engine
+// never touches a file system (adapters hand it a FileAccess) and never loads vscode or native code.
+
+// Use cases
+export { auditFile, readOptionsOf, type AuditOutcome, type Trust } from './jobs/audit';
+export { layersOfFile, type LayersOutcome } from './jobs/layers';
+export { attackFile, attackOptionsOf, type AttackContext, type AttackOutcome } from './jobs/attack';
+export { discoverModelFiles, type Discovery } from './jobs/discover';
+export { failureError, toModelFailure, type JobContext, type ModelFailure, type ProgressListener } from './jobs/types';
+export { isModelFile, looksLikeTfjsModel } from './readers';
+
+// File access
+export { decodeUtf8, FileAccessError, isFileAccessError } from './files/fileAccess';
+export type { DirectoryEntry, FileAccess, FileAccessErrorCode, FileKind, FileStat } from './files/fileAccess';
+
+// Configuration
+export {
+  ATTACK_DEFAULTS,
+  CONFIG_FILE_NAME,
+  ConfigError,
+  createIgnoreMatcher,
+  defaultConfig,
+  effectiveSeverity,
+  FAIL_ON_VALUES,
+  findConfigFile,
+  loadConfigFile,
+  parseConfig,
+  readConfigValue,
+} from './config';
+export type { AttackSettings, FailOn, LeakLintConfig, RuleSetting, RuleSettings, Thresholds } from './config';
+export type { ReadOptions } from './options';
+export { ModelReadError, type ReadErrorCode } from './errors';
+export { TOOL } from './tool';
+
+// What the analysis and the attack report
+export type { Fix, LayerFinding, LayerMetrics, LayerStatus, ModelMetrics, ModelReport, RankMethod, Severity } from './analysis/types';
+export { getRule, isAtLeast, RULES, ruleHelpUri, SEVERITIES, type Rule, type RuleId } from './analysis/rules';
+export type { AttackImageResult, AttackLayerResult, AttackReport, ImageQuality, InputNormalization } from './attack/types';
+export type { AttackJobOptions, ForwardCheck, OutputFile } from './attack/attack';
+export type { ModelFormat, Shape, SourceLocation, TextPosition, TextRange } from './ir';
+
+// Report writers (strings; writing files is the adapters' job)
+export {
+  formatOptionsOf,
+  formatReport,
+  REPORT_EXTENSIONS,
+  REPORT_FORMATS,
+  type FormatOptions,
+  type ReportFormat,
+  type ReportInput,
+  type ToolInfo,
+} from './reports';
+export { reportInputOf } from './reports/input';
+export { collectIssues, failsOn, type Issue } from './reports/issues';
+export { buildLayerListing, writeLayersJson, writeLayersTable, type LayerListing } from './reports/layers';
+export { attackJson, writeAttackSummary, LEAK_PSNR_DB, leaks } from './reports/attack';
+export {
+  describeFixEffect,
+  displayPath,
+  escapeMarkdown,
+  formatCoverage,
+  formatNumber,
+  formatRanks,
+  formatRisk,
+  formatShape,
+  layerLabel,
+} from './reports/format';
+
+// Graphs the background runtime runs
+export { buildForwardProbe, type ForwardProbe } from './attack/forwardProbe';

@@ -1,0 +1,9 @@
+// Who writes the reports: one name and version, from package.json, for the CLI, the extension and every report.
+import packageJson from '../../package.json';
+import type { ToolInfo } from './reports/input';
+
+export const TOOL: ToolInfo = {
+  name: 'leaklint',
+  version: packageJson.version,
+  informationUri: 'https://github.com/leaklint/leaklint',
+};

@@ -1,0 +1,67 @@
+// The contract between a caller (the CLI or the extension host, through src/runtime/runtimeClient) and the
+// background worker (src/worker), a forked child process: one typed constant per job, naming its parameters and its
+// result. Messages cross by structured clone, so Float32Array, Map and Infinity arrive unchanged. A model that cannot
+// be read is part of a job's result (a typed ModelFailure); 'error' messages are for cancelled jobs, onnxruntime
+// failures and bugs.
+import type { AttackJobOptions, AttackOutcome, AuditOutcome, Discovery, LayersOutcome, LeakLintConfig } from '../engine';
+
+/** A job the worker runs. `P` and `R` only type the calls; `cooperative` jobs see a 'cancel' message while they run. */
+export interface JobType<P, R> {
+  readonly name: string;
+  readonly cooperative: boolean;
+  /** Never set: carries the parameter and result types. */
+  readonly types?: { params: P; result: R };
+}
+
+function jobType<P, R>(name: string, cooperative = false): JobType<P, R> {
+  return { name, cooperative };
+}
+
+/** Every job names the file it works on, for progress and error messages. */
+interface FileJob {
+  file: string;
+  /**
+   * False in an untrusted workspace: the job stays pure JavaScript (no onnxruntime-node) and opens no ONNX external
+   * data.
+   */
+  trusted: boolean;
+}
+
+/** Reads and analyses one model (engine auditFile). */
+export const auditJob = jobType<FileJob & { config: LeakLintConfig }, AuditOutcome>('audit');
+
+/** The layer listing of one model (engine layersOfFile). */
+export const layersJob = jobType<FileJob & { config: Pick<LeakLintConfig, 'inputShape'> }, LayersOutcome>('layers');
+
+/** The reconstruction attack (engine attackFile); its PNG and JSON files come back in the result. */
+export const attackJob = jobType<FileJob & { config: Pick<LeakLintConfig, 'inputShape'>; options: AttackJobOptions }, AttackOutcome>('attack', true);
+
+export interface Tensor {
+  dims: number[];
+  data: Float32Array;
+}
+
+/** Tensor name → value, in the order the graph computes them. */
+export type TensorMap = Map<string, Tensor>;
+
+/** Model files under some folders (engine discoverModelFiles), skipping the config's ignore globs. */
+export const discoverJob = jobType<{ roots: string[]; ignore: string[]; baseDir: string }, Discovery>('discover');
+
+/** One onnxruntime-node forward pass of an ONNX model with every intermediate float tensor exposed. */
+export const forwardJob = jobType<{ file: string; input: Float32Array | number[]; shape: number[] }, TensorMap>('forward');
+
+export type JobParams<J> = J extends JobType<infer P, unknown> ? P : never;
+export type JobResult<J> = J extends JobType<unknown, infer R> ? R : never;
+
+/**
+ * Why a job failed without a result: 'cancelled' on request, 'runtime' when onnxruntime-node failed, 'unreadable'
+ * when a job without a failure outcome (the forward pass) met a model it cannot read, else 'internal'.
+ */
+export type JobErrorCode = 'cancelled' | 'runtime' | 'unreadable' | 'internal';
+
+export type WorkerRequest = { id: number; type: 'job'; job: string; params: unknown } | { id: number; type: 'cancel' };
+
+export type WorkerMessage =
+  | { id: number; type: 'progress'; done: number; total: number; label: string }
+  | { id: number; type: 'result'; result: unknown }
+  | { id: number; type: 'error'; code: JobErrorCode; message: string };

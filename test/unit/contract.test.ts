@@ -1,0 +1,83 @@
+// The contracts between the parts: package.json declares exactly the commands and views the extension registers
+// (src/shared/commands.ts), every configuration key is a VS Code setting and a schema property, and the CLI and the
+// extension's path through the background worker give byte-identical JSON reports for the same file and settings.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Commands, SETTING_KEYS, Views } from '../../src/shared/commands';
+import { ATTACK_DEFAULTS, defaultConfig, formatOptionsOf, formatReport, parseConfig, reportInputOf, TOOL } from '../../src/engine';
+import { RuntimeClient } from '../../src/runtime/runtimeClient';
+import { runCli } from '../../src/cli/main';
+
+const ROOT = path.resolve(__dirname, '../..');
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schemas/leaklint.config.schema.json'), 'utf8'));
+
+describe('extension contributions', () => {
+  it('declares exactly the commands of the command table, and the custom editor of the view table', () => {
+    const declared = (pkg.contributes.commands as { command: string }[]).map((c) => c.command).sort();
+    assert.deepEqual(declared, Object.values(Commands).sort());
+    assert.deepEqual(
+      (pkg.contributes.customEditors as { viewType: string }[]).map((e) => e.viewType),
+      [Views.layerView],
+    );
+  });
+
+  it('offers every configuration key as a leaklint.* setting and in the config schema, and nothing else', () => {
+    const settings = Object.keys(pkg.contributes.configuration.properties).map((k) => k.replace(/^leaklint\./, ''));
+    const attackKeys = Object.keys(schema.properties.attack.properties);
+    const expected = [...SETTING_KEYS.filter((k) => k !== 'attack'), ...attackKeys.map((k) => `attack.${k}`)].sort();
+    assert.deepEqual(settings.sort(), expected);
+    assert.deepEqual(
+      Object.keys(schema.properties)
+        .filter((k) => k !== '$schema')
+        .sort(),
+      [...SETTING_KEYS].sort(),
+    );
+    // The defaults the extension shows are the engine's.
+    for (const [key, value] of Object.entries(ATTACK_DEFAULTS)) {
+      assert.deepEqual(pkg.contributes.configuration.properties[`leaklint.attack.${key}`].default, value, key);
+    }
+  });
+});
+
+describe('one path from a model file to its report', () => {
+  const WORKER = path.join(ROOT, 'dist/worker.js');
+  const runtime = new RuntimeClient(WORKER);
+  after(() => runtime.dispose());
+
+  for (const model of ['cnn2_c6/model.onnx', 'lenet-sigmoid/tfjs/model.json', 'cnn6d/model.onnx']) {
+    it(`leaklint audit and the extension's worker path give byte-identical JSON for ${model}`, async () => {
+      const file = path.join(ROOT, 'test/fixtures/generated', model);
+      const env = { SOURCE_DATE_EPOCH: '1767225600' };
+      // The CLI, in its own process's way: flags on top of the (default) config file.
+      let cliJson = '';
+      const saved = process.env.SOURCE_DATE_EPOCH;
+      process.env.SOURCE_DATE_EPOCH = env.SOURCE_DATE_EPOCH;
+      try {
+        const code = await runCli(['audit', file, '--format', 'json', '--fail-on', 'none', '--no-fixes'], {
+          cwd: ROOT,
+          stdout: (text) => (cliJson += text),
+          stderr: () => undefined,
+          stderrIsTTY: false,
+        });
+        assert.equal(code, 0);
+      } finally {
+        if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+        else process.env.SOURCE_DATE_EPOCH = saved;
+      }
+      // The extension: the same keys as VS Code settings, parsed by the engine, audited in the background worker.
+      const config = parseConfig({ failOn: 'none', fixes: false }, 'settings', ROOT);
+      const outcome = await runtime.audit({ file, config, trusted: true });
+      const extensionJson = formatReport('json', reportInputOf([outcome], config, ROOT), formatOptionsOf(env, new Date()));
+      assert.equal(extensionJson, cliJson);
+      assert.equal(JSON.parse(cliJson).generatedAt, '2026-01-01T00:00:00.000Z');
+      assert.equal(TOOL.version, pkg.version);
+    });
+  }
+
+  it('the extension defaults equal the CLI defaults', () => {
+    assert.deepEqual(parseConfig({}, 'settings', ROOT), defaultConfig(ROOT));
+  });
+});
