@@ -5,6 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
+import { Writer } from 'protobufjs/minimal';
 import { isModelReadError } from '../../src/engine/errors';
 import { DEFAULT_LIMITS } from '../../src/engine/options';
 import { readModel } from '../../src/engine/readers';
@@ -205,6 +206,96 @@ describe('ONNX reader: broken graphs', () => {
       initializers: [{ name: 'shape', dims: [2], dataType: 7, int64Data: [3, 4] }],
     });
     assertReadError(() => read(file), 'bad-shape', file, /cannot reshape \[1,10\]/);
+  });
+});
+
+/**
+ * A model whose `If` then_branch nests `depth` graphs deep, written with Writer.fork/ldelim: onnx-proto's encoder
+ * recurses per level and could not write 5000 levels itself. Every graph is "g<level>" and holds one If node.
+ */
+function nestedIfModel(depth: number, nestTypes = false): Uint8Array {
+  const writer = Writer.create();
+  writer.uint32((1 << 3) | 0).uint32(8); // ir_version
+  writer
+    .uint32((8 << 3) | 2)
+    .fork()
+    .uint32((2 << 3) | 0)
+    .uint32(13)
+    .ldelim(); // opset_import { version: 13 }
+  const enterGraph = (level: number) => {
+    writer
+      .fork()
+      .uint32((2 << 3) | 2)
+      .string(`g${level}`); // GraphProto.name
+    if (nestTypes && level === 0) {
+      // input "x" of type sequence(sequence(...(tensor))) `depth` deep
+      writer
+        .uint32((11 << 3) | 2)
+        .fork()
+        .uint32((1 << 3) | 2)
+        .string('x');
+      writer.uint32((2 << 3) | 2).fork();
+      for (let i = 0; i < depth; i++)
+        writer
+          .uint32((4 << 3) | 2)
+          .fork()
+          .uint32((1 << 3) | 2)
+          .fork();
+      for (let i = 0; i < depth; i++) writer.ldelim().ldelim();
+      writer.ldelim().ldelim();
+    }
+    writer
+      .uint32((1 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('c')
+      .uint32((2 << 3) | 2)
+      .string(`y${level}`)
+      .uint32((4 << 3) | 2)
+      .string('If');
+    writer
+      .uint32((5 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('then_branch')
+      .uint32((20 << 3) | 0)
+      .uint32(5);
+  };
+  writer.uint32((7 << 3) | 2); // ModelProto.graph
+  const levels = nestTypes ? 1 : depth + 1;
+  for (let level = 0; level < levels; level++) {
+    if (level > 0) writer.uint32((6 << 3) | 2); // AttributeProto.g
+    enterGraph(level);
+  }
+  // Close each level: the attribute, the node, the graph.
+  for (let level = 0; level < levels; level++) writer.ldelim().ldelim().ldelim();
+  return writer.finish();
+}
+
+describe('ONNX reader: deep nesting', () => {
+  it('If subgraphs nested 200 or 5000 deep get the same located error (5000 used to overflow the decoder stack)', () => {
+    const errors = [200, 5000].map((depth) => {
+      const file = writeFile(tempDir(), 'model.onnx', nestedIfModel(depth));
+      return assertReadError(() => read(file), 'invalid-model', file, /subgraphs are nested more than 32 deep/);
+    });
+    assert.deepEqual(
+      errors.map((e) => [e.where, e.reason]),
+      [
+        ['graph "g33"', 'subgraphs are nested more than 32 deep'],
+        ['graph "g33"', 'subgraphs are nested more than 32 deep'],
+      ],
+    );
+  });
+
+  it('32 levels are still accepted by the nesting check', () => {
+    // The If nodes read a condition "c" that nothing produces: the error comes from the graph walk, after the scan.
+    const file = writeFile(tempDir(), 'model.onnx', nestedIfModel(32));
+    assertReadError(() => read(file), 'invalid-model', file, /input "c" is not produced/);
+  });
+
+  it('a tensor type nested 5000 deep (sequence of sequence ...) is refused before decoding', () => {
+    const file = writeFile(tempDir(), 'model.onnx', nestedIfModel(5000, true));
+    assertReadError(() => read(file), 'invalid-model', file, /tensor types are nested more than 32 deep/);
   });
 });
 
