@@ -299,6 +299,62 @@ describe('ONNX reader: deep nesting', () => {
   });
 });
 
+describe('ONNX reader: attribute values outside their definition', () => {
+  /** X[1,4] -> Gemm(W[3,4], transB=1 unless overridden) -> Y[1,3]. */
+  function gemmFile(attrs: Record<string, number | { float: number }>): string {
+    return writeSpec({
+      nodes: [node('Gemm', ['x', 'w'], ['y'], { transB: 1, ...attrs }, 'fc')],
+      inputs: [valueInfo('x', [1, 4])],
+      outputs: [valueInfo('y', [1, 3])],
+      initializers: [tensor('w', [3, 4], new Array(12).fill(0.5))],
+    });
+  }
+
+  it('Gemm transB=5 (and transA=2) is an error at the node, not "not transposed" (it used to be accepted)', () => {
+    const file = gemmFile({ transB: 5 });
+    const error = assertReadError(() => read(file), 'invalid-model', file, /Gemm: transB=5 must be 0 or 1/);
+    assert.equal(error.where, 'node 0 (fc)');
+    const transA = gemmFile({ transA: 2 });
+    assertReadError(() => read(transA), 'invalid-model', transA, /transA=2 must be 0 or 1/);
+  });
+
+  it('Gemm alpha or beta NaN or infinite is an error at the node', () => {
+    for (const [name, value] of [
+      ['alpha', NaN],
+      ['beta', Infinity],
+    ] as const) {
+      const file = gemmFile({ [name]: { float: value } });
+      assertReadError(() => read(file), 'invalid-model', file, new RegExp(`${name}=${value} must be a finite number`));
+    }
+  });
+
+  it('pooling ceil_mode=3, a NaN batch-norm epsilon and a NaN LeakyRelu slope are errors at their nodes', () => {
+    const pool = writeSpec({
+      nodes: [node('MaxPool', ['x'], ['y'], { kernel_shape: [2, 2], ceil_mode: 3 }, 'pool')],
+      inputs: [valueInfo('x', [1, 2, 4, 4])],
+      outputs: [valueInfo('y', [1, 2, 2, 2])],
+    });
+    assertReadError(() => read(pool), 'invalid-model', pool, /MaxPool: ceil_mode=3 must be 0 or 1/);
+    const bn = writeSpec({
+      nodes: [node('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'], { epsilon: { float: NaN } }, 'bn')],
+      inputs: [valueInfo('x', [1, 2, 4, 4])],
+      outputs: [valueInfo('y', [1, 2, 4, 4])],
+      initializers: ['s', 'b', 'm', 'v'].map((name) => tensor(name, [2], [1, 1])),
+    });
+    assertReadError(() => read(bn), 'invalid-model', bn, /epsilon=NaN must be a finite number of at least 0/);
+    const leaky = writeSpec({
+      nodes: [node('LeakyRelu', ['x'], ['y'], { alpha: { float: NaN } }, 'act')],
+      inputs: [valueInfo('x', [1, 2])],
+      outputs: [valueInfo('y', [1, 2])],
+    });
+    assertReadError(() => read(leaky), 'invalid-model', leaky, /LeakyRelu: alpha=NaN/);
+  });
+
+  it('the valid values still read: transB=0/1, finite alpha', () => {
+    assert.equal(read(gemmFile({ transB: 1, alpha: { float: 2 } })).nodes[0]!.op, 'dense');
+  });
+});
+
 describe('ONNX reader: absurd shapes are refused before allocating', () => {
   it('a negative input dimension', () => {
     const spec = convSpec();

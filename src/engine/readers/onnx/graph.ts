@@ -6,6 +6,7 @@ import { sizeOf } from '../../ir';
 import { ModelReadError } from '../../errors';
 import type { ResolvedReadOptions } from '../../options';
 import type { DecodedModel } from './decode';
+import { InvalidAttribute } from './attributes';
 import { materialized } from './constOps';
 import { ELEMENTWISE_CONVERTERS, ELEMENTWISE_FOLDABLE } from './elementwiseOps';
 import { foldBiasAdds } from './fusion';
@@ -79,6 +80,7 @@ class GraphBuilder {
       outcome = this.convert(node);
     } catch (e) {
       if (e instanceof ShapeMismatch) throw new ModelReadError('bad-shape', this.file, where, `${node.opType}: ${e.message}`);
+      if (e instanceof InvalidAttribute) throw new ModelReadError('invalid-model', this.file, where, `${node.opType}: ${e.message}`);
       throw e;
     }
     if ('folded' in outcome) this.registerFolded(proto, outcome.folded, where);
