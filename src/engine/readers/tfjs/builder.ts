@@ -106,6 +106,8 @@ interface EmitOptions {
   keepsOrder?: boolean;
   /** Handles a TF-flattened input itself (Dense re-orders its kernel; a reshape back to the map undoes it). */
   consumesFlatten?: boolean;
+  /** The shape the node reads, when it corrects a guessed input shape (a conv after an unsupported op). */
+  inputShape?: Shape | undefined;
 }
 
 export class IrBuilder {
@@ -114,7 +116,6 @@ export class IrBuilder {
   private readonly inputs: TensorInfo[] = [];
   private readonly tensors = new Map<string, TensorMeta>();
   private readonly producers = new Map<string, LayerNode>();
-  private readonly consumed = new Set<string>();
   private readonly ids = new Set<string>();
   /** Next "_k" suffix to try for each id base that collided. */
   private readonly nextSuffix = new Map<string, number>();
@@ -157,7 +158,8 @@ export class IrBuilder {
   // ---- parametric layers ---------------------------------------------------------------------------------------
 
   conv(origin: NodeOrigin, input: string, spec: ConvSpec): string {
-    const [n, channels, h, w] = this.spatialInput(origin, input);
+    const [n, inputChannels, h, w] = this.spatialInput(origin, input);
+    const channels = this.kernelChannels(origin, input, spec) ?? inputChannels;
     const groups = spec.depthwise ? channels : (spec.groups ?? 1);
     const outChannels = spec.depthwise ? channels * spec.filters : spec.filters;
     if (channels % groups !== 0 || outChannels % groups !== 0) {
@@ -175,7 +177,21 @@ export class IrBuilder {
     const [oh, ow] = windowOutput2d([h, w], spec.kernelSize, spec.strides, spec.dilations, pads);
     if (oh < 1 || ow < 1) throw this.error('bad-shape', origin, `a ${kh}x${kw} window does not fit the ${h}x${w} input`);
     const attrs: NodeAttrs = { kind: 'conv', kernel: [kh, kw], strides: spec.strides, dilations: spec.dilations, pads, groups, outChannels };
-    return this.emit(origin, 'conv', [input], [n, outChannels, oh, ow], attrs, { weights });
+    const inputShape = channels === inputChannels ? undefined : [n, channels, h, w];
+    return this.emit(origin, 'conv', [input], [n, outChannels, oh, ow], attrs, { weights, inputShape });
+  }
+
+  /**
+   * After an unsupported op the input shape is a guess (its input's shape); a conv's kernel then says how many
+   * channels it really reads. Undefined when the input is not guessed or the kernel agrees.
+   */
+  private kernelChannels(origin: NodeOrigin, input: string, spec: ConvSpec): number | undefined {
+    const kernel = spec.kernel?.shape;
+    if (!this.meta(input).guessed || kernel?.length !== 4) return undefined;
+    const channels = spec.depthwise ? kernel[2]! : kernel[2]! * (spec.groups ?? 1);
+    if (channels === this.shape(input)[1]) return undefined;
+    this.warn(origin, `input shape after an unsupported op was guessed; using the kernel's ${channels} input channels`);
+    return channels;
   }
 
   dense(origin: NodeOrigin, input: string, spec: DenseSpec): string {
@@ -382,7 +398,8 @@ export class IrBuilder {
   }
 
   finish(format: ModelFormat, producer: string | undefined, outputs?: string[]): LayerGraph {
-    const outputNames = outputs ?? [...this.producers.keys()].filter((t) => !this.consumed.has(t));
+    const consumed = new Set(this.nodes.flatMap((node) => node.inputs));
+    const outputNames = outputs ?? [...this.producers.keys()].filter((t) => !consumed.has(t));
     return {
       format,
       file: this.file,
@@ -392,6 +409,35 @@ export class IrBuilder {
       nodes: this.nodes,
       warnings: this.warnings,
     };
+  }
+
+  /** Whether `tensor`'s shape is a guess (it comes after an unsupported op whose output shape is unknown). */
+  isGuessed(tensor: string): boolean {
+    return this.meta(tensor).guessed === true;
+  }
+
+  /**
+   * Runs `convert` for one op or layer. When it fails on a shape or weight mismatch while one of its inputs has a
+   * guessed shape, the mismatch says more about the guess than about the file: the nodes it emitted are taken back
+   * and the op becomes an unsupported node (reported, not analysed) instead of failing the whole model.
+   */
+  guarded(origin: NodeOrigin, inputs: string[], convert: () => string): string {
+    const [nodeCount, warningCount] = [this.nodes.length, this.warnings.length];
+    try {
+      return convert();
+    } catch (e) {
+      const guessed = inputs.some((t) => this.tensors.get(t)?.guessed);
+      if (!guessed || !(e instanceof ModelReadError) || (e.code !== 'bad-shape' && e.code !== 'bad-weights')) throw e;
+      for (const node of this.nodes.splice(nodeCount)) {
+        this.ids.delete(node.id);
+        for (const t of node.outputs) {
+          this.tensors.delete(t);
+          this.producers.delete(t);
+        }
+      }
+      this.warnings.splice(warningCount);
+      return this.unsupported(origin, inputs, `${e.reason} (its input shape was guessed after an unsupported layer)`);
+    }
   }
 
   /** Error about a node, naming its place in model.json. */
@@ -422,7 +468,7 @@ export class IrBuilder {
       sourceOp: origin.sourceOp,
       inputs,
       outputs: [id],
-      inputShapes: inputMetas.map((m) => m.shape),
+      inputShapes: inputMetas.map((m, i) => (i === 0 && options.inputShape) || m.shape),
       outputShapes: [this.checkShape(shape, describeOrigin(origin))],
       attrs,
       weights: options.weights ?? {},
@@ -440,7 +486,6 @@ export class IrBuilder {
     this.nodes.push(node);
     this.tensors.set(id, meta);
     this.producers.set(id, node);
-    for (const t of inputs) this.consumed.add(t);
     if (this.nodes.length > this.opts.maxNodes) {
       throw this.error('too-large', origin, `the graph has more than ${this.opts.maxNodes} nodes`);
     }

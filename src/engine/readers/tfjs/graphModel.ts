@@ -86,7 +86,15 @@ class GraphModelReader {
     try {
       const handler = GRAPH_OPS[node.op];
       if (!handler) throw new NotModelled(`TF op "${node.op}" is not supported`);
-      result = handler(this.context(node, origin, inputs));
+      const context = this.context(node, origin, inputs);
+      let constant: Constant | undefined;
+      const tensor = this.builder.guarded(origin, tensors, () => {
+        const out = handler(context);
+        if (typeof out === 'string') return out;
+        constant = out;
+        return '';
+      });
+      result = constant ?? tensor;
     } catch (e) {
       if (!(e instanceof NotModelled)) throw e;
       result = this.builder.unsupported(origin, tensors, e.message, outputShapeHint(node));

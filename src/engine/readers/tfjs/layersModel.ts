@@ -72,7 +72,7 @@ function buildModel(parts: TfjsModelParts, builder: IrBuilder, model: KerasModel
       output = nestedOutputs[0]!;
     } else {
       const weight = weightLookup(parts, builder, layer, origin);
-      output = convertKerasCall(layer.className, { builder, origin, config: layer.config, inputs, weight });
+      output = builder.guarded(origin, inputs, () => convertKerasCall(layer.className, { builder, origin, config: layer.config, inputs, weight }));
     }
     tensors.set(tensorKey({ layer: layer.name, call: call.index, index: 0 }), output);
   }
