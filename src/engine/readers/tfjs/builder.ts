@@ -361,7 +361,7 @@ export class IrBuilder {
     const rank = tfShape.length;
     const sorted = [...tfPerm].sort((a, b) => a - b);
     if (tfPerm.length !== rank || sorted.some((axis, i) => axis !== i)) {
-      throw this.error('invalid-model', origin, `permutation ${fmt(tfPerm)} does not fit a rank-${rank} input`);
+      throw this.error('bad-shape', origin, `permutation ${fmt(tfPerm)} does not fit a rank-${rank} input`);
     }
     const toTf = irPermutation(rank, this.layout);
     const perm = toTf.map((tfAxis) => toTf.indexOf(tfPerm[tfAxis]!));
@@ -383,9 +383,11 @@ export class IrBuilder {
     return this.emit(origin, 'concat', inputs, toIrShape(out, this.layout), { kind: 'axis', axis: toIrAxis(axis, rank, this.layout) });
   }
 
-  /** An op we do not model: kept (never dropped) with a note; its output shape is the file's or assumed. */
-  unsupported(origin: NodeOrigin, inputs: string[], note: string, tfOutputShape?: Shape): string {
-    const guessed = tfOutputShape === undefined;
+  /**
+   * An op we do not model: kept (never dropped) with a note. Its output shape is the file's or inferred (TF layout),
+   * else assumed to be its first input's; `guessed` marks it as a guess that later layers may correct.
+   */
+  unsupported(origin: NodeOrigin, inputs: string[], note: string, tfOutputShape?: Shape, guessed = tfOutputShape === undefined): string {
     const shape = tfOutputShape ? toIrShape(tfOutputShape, this.layout) : inputs[0] !== undefined ? this.shape(inputs[0]) : [1];
     const node = this.emitNode(origin, 'unsupported', inputs, shape, { kind: 'none' }, { status: 'unsupported', note });
     if (guessed) this.meta(node.outputs[0]!).guessed = true;

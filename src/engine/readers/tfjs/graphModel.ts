@@ -19,8 +19,10 @@ import {
 } from './graphDef';
 import { GRAPH_OPS, NotModelled, type OpContext } from './graphOps';
 import { isObject, whereAt } from './json';
+import type { TfLayout } from './layout';
 import type { TfjsModelParts } from './modelParts';
 import { topologicalOrder } from './topoSort';
+import { unmodelledOutputShape } from './unmodelledShapes';
 import type { StoredWeight } from './weights';
 
 type Value = { kind: 'tensor'; tensor: string } | { kind: 'constant'; constant: Constant } | { kind: 'opaque'; why: string };
@@ -46,8 +48,7 @@ class GraphModelReader {
     rawNodes: unknown[],
   ) {
     this.nodes = parseGraphNodes(parts.file, rawNodes, parts.opts);
-    const layout = this.nodes.some((n) => attrString(n, 'data_format') === 'NCHW') ? 'NCHW' : 'NHWC';
-    this.builder = new IrBuilder(parts.file, parts.opts, layout);
+    this.builder = new IrBuilder(parts.file, parts.opts, modelLayout(this.nodes));
     if (!parts.hasManifest) this.builder.warnings.push('model.json has no weightsManifest: constants carry no values');
   }
 
@@ -97,9 +98,27 @@ class GraphModelReader {
       result = constant ?? tensor;
     } catch (e) {
       if (!(e instanceof NotModelled)) throw e;
-      result = this.builder.unsupported(origin, tensors, e.message, outputShapeHint(node));
+      result = this.unsupported(node, origin, inputs, e.message);
     }
     this.set(node, typeof result === 'string' ? { kind: 'tensor', tensor: result } : { kind: 'constant', constant: result });
+  }
+
+  /**
+   * An op we do not model, with the output shape TF recorded (`_output_shapes`) or its documented shape rule gives;
+   * a shape inferred from a guessed input stays a guess.
+   */
+  private unsupported(node: GraphNode, origin: NodeOrigin, inputs: Value[], note: string): string {
+    const tensors = inputs.flatMap((v) => (v.kind === 'tensor' ? [v.tensor] : []));
+    const recorded = outputShapeHint(node);
+    if (recorded) return this.builder.unsupported(origin, tensors, note, recorded);
+    const shapes = inputs.map((v) => (v.kind === 'tensor' ? this.builder.tfShape(v.tensor) : v.kind === 'constant' ? v.constant.shape : undefined));
+    const values = (i: number) => {
+      const value = inputs[i];
+      return value?.kind === 'constant' ? constantValues(value.constant) : undefined;
+    };
+    const inferred = unmodelledOutputShape(node, { shapes, values });
+    const guessed = inferred === undefined || tensors.some((t) => this.builder.isGuessed(t));
+    return this.builder.unsupported(origin, tensors, note, inferred, guessed);
   }
 
   private context(node: GraphNode, origin: NodeOrigin, inputs: Value[]): OpContext {
@@ -218,6 +237,34 @@ class GraphModelReader {
     ];
     return parts.filter((p) => p !== undefined).join(', ') || undefined;
   }
+}
+
+/** Ops whose data_format says how they read 4-D tensors. */
+const LAYOUT_OPS = new Set([
+  'Conv2D',
+  '_FusedConv2D',
+  'DepthwiseConv2dNative',
+  'FusedDepthwiseConv2dNative',
+  'MaxPool',
+  'AvgPool',
+  'FusedBatchNorm',
+  'FusedBatchNormV2',
+  'FusedBatchNormV3',
+]);
+
+/**
+ * The layout most of the model's convolutions and poolings use (their data_format, NHWC when absent, as in TF);
+ * the others are wrapped in transposes (graphOps.inModelLayout). NHWC on a tie.
+ */
+function modelLayout(nodes: readonly GraphNode[]): TfLayout {
+  let nchw = 0;
+  let nhwc = 0;
+  for (const node of nodes) {
+    if (!LAYOUT_OPS.has(node.op)) continue;
+    if (attrString(node, 'data_format') === 'NCHW') nchw++;
+    else nhwc++;
+  }
+  return nchw > nhwc ? 'NCHW' : 'NHWC';
 }
 
 /** The output shape TF recorded for a node (`_output_shapes`), dynamic dims read as 1; for unsupported ops. */
