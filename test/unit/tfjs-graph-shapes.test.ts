@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { convAttrs, type LayerGraph, type LayerNode } from '../../src/engine/ir';
+import { analyseModel } from '../../src/engine/analysis/analyseModel';
 import { resolveReadOptions } from '../../src/engine/options';
 import { readTfjs } from '../../src/engine/readers/tfjs';
 
@@ -320,5 +321,66 @@ describe('StridedSlice of an activation (SSR-Net age and gender heads)', () => {
         [1, 5],
       ],
     );
+  });
+});
+
+describe('a TF1 while loop (tf.while_loop frames: Enter, Merge, Switch, LoopCond, NextIteration, Exit)', () => {
+  // fc → a loop applying Relu three times to it (counter i < 3) → fc2 → softmax. The loop is a cycle through NextIteration.
+  const frame = { frame_name: s('loop'), is_constant: { b: false }, parallel_iterations: { i: '10' } };
+  const file = writeGraphModel(
+    [
+      placeholder('x', [1, 4]),
+      node('fc', 'MatMul', ['x', 'fc_w']),
+      intConst('i0', [], [0]),
+      intConst('limit', [], [3]),
+      intConst('one', [], [1]),
+      node('i_enter', 'Enter', ['i0'], frame),
+      node('limit_enter', 'Enter', ['limit'], { ...frame, is_constant: { b: true } }),
+      node('one_enter', 'Enter', ['one'], { ...frame, is_constant: { b: true } }),
+      node('i_merge', 'Merge', ['i_enter', 'i_next'], { N: { i: '2' } }),
+      node('less', 'Less', ['i_merge', 'limit_enter']),
+      node('cond', 'LoopCond', ['less']),
+      node('i_switch', 'Switch', ['i_merge', 'cond']),
+      node('i_add', 'AddV2', ['i_switch:1', 'one_enter']),
+      node('i_next', 'NextIteration', ['i_add']),
+      node('i_exit', 'Exit', ['i_switch']),
+      node('enter', 'Enter', ['fc'], frame),
+      node('merge', 'Merge', ['enter', 'next'], { N: { i: '2' } }),
+      node('switch', 'Switch', ['merge', 'cond']),
+      node('body', 'Relu', ['switch:1']),
+      node('next', 'NextIteration', ['body']),
+      node('exit', 'Exit', ['switch']),
+      node('fc2', 'MatMul', ['exit', 'fc2_w']),
+      node('out', 'Softmax', ['fc2']),
+    ],
+    [
+      ['fc_w', [4, 3]],
+      ['fc2_w', [3, 2]],
+    ],
+  );
+
+  it('reads: the frame is a set of unsupported nodes, not a cycle, and the layers around it are modelled', () => {
+    const graph = read(file);
+    const status = new Map(graph.nodes.map((n) => [n.id, n.status]));
+    assert.deepEqual(
+      ['fc', 'enter', 'merge', 'switch', 'exit', 'fc2', 'out'].map((id) => status.get(id)),
+      ['ok', 'unsupported', 'unsupported', 'unsupported', 'unsupported', 'ok', 'ok'],
+    );
+    assert.match(byId(graph, 'enter').note ?? '', /TF1 control flow \(Enter of loop "loop"\) is not analysed/);
+    assert.deepEqual(
+      [shapeOf(graph, 'exit'), byId(graph, 'fc2').inputShapes[0], shapeOf(graph, 'out')],
+      [
+        [1, 3],
+        [1, 3],
+        [1, 2],
+      ],
+    );
+  });
+
+  it('the analysis reports the frame as not analysed (LL005) and still analyses the dense layers', () => {
+    const report = analyseModel(read(file), { fixes: false });
+    const rule = new Map(report.layers.map((l) => [l.nodeId, l]));
+    assert.equal(rule.get('enter')?.ruleId, 'LL005');
+    for (const id of ['fc', 'fc2']) assert.notEqual(rule.get(id)?.status, 'not-analysed', id);
   });
 });

@@ -64,7 +64,7 @@ class GraphModelReader {
     const ordered = topologicalOrder(
       this.nodes,
       (n) => n.name,
-      (n) => [...n.inputs.map((t) => t.node), ...n.controlInputs],
+      (n) => [...n.inputs.map((t) => t.node).filter((source) => !isLoopBackEdge(n, byName.get(source))), ...n.controlInputs],
       (n) => new ModelReadError('cyclic-graph', file, nodeWhere(doc, n), `node "${n.name}" depends on its own output`),
     );
     for (const node of ordered) this.visit(node);
@@ -237,6 +237,14 @@ class GraphModelReader {
     ];
     return parts.filter((p) => p !== undefined).join(', ') || undefined;
   }
+}
+
+/**
+ * A TF1 while loop feeds each iteration's values back through NextIteration into the Merge at the top of its frame:
+ * the only cycles a valid GraphDef has. Ordering ignores these edges; the frame's ops become unsupported nodes.
+ */
+function isLoopBackEdge(node: GraphNode, source: GraphNode | undefined): boolean {
+  return (node.op === 'Merge' || node.op === 'RefMerge') && (source?.op === 'NextIteration' || source?.op === 'RefNextIteration');
 }
 
 /** Ops whose data_format says how they read 4-D tensors. */

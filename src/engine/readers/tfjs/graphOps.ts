@@ -153,7 +153,16 @@ const pad: OpHandler = (c) => {
   return c.builder.pad(c.origin, x, pads, 'constant', value);
 };
 
+/** TF1 control flow: the ops of a while loop's frame (tf.while_loop before TF 2), and of tf.cond (Switch/Merge). */
+const CONTROL_FLOW_OPS = ['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'RefEnter', 'RefExit', 'RefMerge', 'RefSwitch', 'RefNextIteration'];
+
+const controlFlow: OpHandler = (c) => {
+  const frame = attrString(c.node, 'frame_name');
+  throw new NotModelled(`TF1 control flow (${c.node.op}${frame ? ` of loop "${frame}"` : ''}) is not analysed`);
+};
+
 export const GRAPH_OPS: Record<string, OpHandler> = {
+  ...Object.fromEntries(CONTROL_FLOW_OPS.map((op): [string, OpHandler] => [op, controlFlow])),
   Conv2D: convolution(false),
   _FusedConv2D: convolution(false),
   DepthwiseConv2dNative: convolution(true),
