@@ -392,11 +392,22 @@ describe('ONNX reader: absurd shapes are refused before allocating', () => {
     assertReadError(() => read(file), 'too-large', file);
   });
 
-  it('a dynamic spatial dimension without an input shape', () => {
+  it('a dynamic dimension that is not an image height or width (here the channels) still needs an input shape', () => {
     const spec = convSpec();
-    spec.inputs = [valueInfo('x', ['N', 2, 'height', 4])];
+    spec.inputs = [valueInfo('x', ['N', 'channels', 'height', 4])];
     const file = writeSpec(spec);
-    assertReadError(() => read(file), 'bad-shape', file, /^input "x" dimension 2 is dynamic; pass an input shape$/);
+    assertReadError(() => read(file), 'bad-shape', file, /^input "x" dimension 1 is dynamic; pass an input shape$/);
+  });
+
+  it('an assumed image size that does not fit a later layer says so in the error', () => {
+    const file = writeSpec({
+      nodes: [node('Flatten', ['x'], ['f'], { axis: 1 }), node('Gemm', ['f', 'w'], ['y'], { transB: 1 }, 'fc')],
+      inputs: [valueInfo('x', ['N', 1, 'H', 'W'])],
+      outputs: [valueInfo('y', [1, 2])],
+      initializers: [tensor('w', [2, 16], new Array(32).fill(0.1))],
+    });
+    assertReadError(() => read(file), 'bad-shape', file, /cannot multiply \[1,50176\].*; input "x" was assumed to be \[1,1,224,224\]: pass an input shape$/);
+    assert.deepEqual(read(file, { inputShape: [1, 1, 4, 4] }).inputs[0]!.shape, [1, 1, 4, 4]);
   });
 
   it('an input shape option of the wrong rank or with non-positive dims', () => {

@@ -384,3 +384,36 @@ describe('a TF1 while loop (tf.while_loop frames: Enter, Merge, Switch, LoopCond
     for (const id of ['fc', 'fc2']) assert.notEqual(rule.get(id)?.status, 'not-analysed', id);
   });
 });
+
+describe('an image input with a dynamic height and width ([1,?,?,3], TF Hub and MediaPipe models)', () => {
+  function model(metadata?: object): string {
+    const file = writeGraphModel([placeholder('image', [1, -1, -1, 3]), conv('c1', 'image', 'c1_filter', [1, 2, 2, 1], 'SAME')], [['c1_filter', [3, 3, 3, 4]]]);
+    if (metadata) {
+      const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      fs.writeFileSync(file, JSON.stringify({ ...json, userDefinedMetadata: metadata }));
+    }
+    return file;
+  }
+
+  it('is read at 224x224 with a warning naming the assumed shape (it used to stop the model)', () => {
+    const graph = read(model());
+    assert.deepEqual(
+      [graph.inputs[0]!.shape, shapeOf(graph, 'c1')],
+      [
+        [1, 3, 224, 224],
+        [1, 4, 112, 112],
+      ],
+    );
+    assert.ok(
+      graph.warnings.some((w) =>
+        w.startsWith('input "image" [1, ?, ?, 3] has a dynamic image size; assuming [1, 224, 224, 3] (the usual image-classifier size'),
+      ),
+    );
+  });
+
+  it("takes the size from model.json's userDefinedMetadata, or from a named input shape", () => {
+    assert.deepEqual(read(model({ imageSize: 96 })).inputs[0]!.shape, [1, 3, 96, 96]);
+    const named = readTfjs(model(), resolveReadOptions({ inputShape: { named: { image: [1, 64, 48, 3] } } }));
+    assert.deepEqual(named.inputs[0]!.shape, [1, 3, 64, 48]);
+  });
+});

@@ -16,7 +16,8 @@ import type {
   TensorInfo,
   WeightTensor,
 } from '../../ir';
-import type { ResolvedReadOptions } from '../../options';
+import { inputShapeFor, namedInputs, type ResolvedReadOptions } from '../../options';
+import { assumedImageShape, type ImageSizeHint } from '../imageInput';
 import { samePads2d, windowOutput2d } from '../../shapes';
 import { formatJsonPath } from './json';
 import { broadcastShapes, reshapeTarget, ShapeMismatch } from './shapeRules';
@@ -112,6 +113,10 @@ interface EmitOptions {
 
 export class IrBuilder {
   readonly warnings: string[] = [];
+  /** An image size from the model's metadata, for inputs with a dynamic height and width. */
+  imageHint: ImageSizeHint | undefined;
+  /** Set when an input's image size was assumed: shape errors say so. */
+  private assumedImage: string | undefined;
   private readonly nodes: LayerNode[] = [];
   private readonly inputs: TensorInfo[] = [];
   private readonly tensors = new Map<string, TensorMeta>();
@@ -400,6 +405,12 @@ export class IrBuilder {
   }
 
   finish(format: ModelFormat, producer: string | undefined, outputs?: string[]): LayerGraph {
+    const inputNames = new Set(this.inputs.map((input) => input.name));
+    for (const name of namedInputs(this.opts.inputShape)) {
+      if (!inputNames.has(name) && !inputNames.has(name.replace(/:0$/, ''))) {
+        this.warnings.push(`the input shape for "${name}" is not used: the model's inputs are ${[...inputNames].map((n) => `"${n}"`).join(', ')}`);
+      }
+    }
     const consumed = new Set(this.nodes.flatMap((node) => node.inputs));
     const outputNames = outputs ?? [...this.producers.keys()].filter((t) => !consumed.has(t));
     return {
@@ -444,7 +455,9 @@ export class IrBuilder {
 
   /** Error about a node, naming its place in model.json. */
   error(code: ReadErrorCode, origin: NodeOrigin, reason: string): ModelReadError {
-    return new ModelReadError(code, this.file, describeOrigin(origin), reason);
+    // A shape that does not fit may come from an assumed image size rather than from the file.
+    const assumed = (code === 'bad-shape' || code === 'bad-weights') && this.assumedImage ? `; ${this.assumedImage}` : '';
+    return new ModelReadError(code, this.file, describeOrigin(origin), reason + assumed);
   }
 
   /** Runs a shape rule; a ShapeMismatch becomes a 'bad-shape' error at the node. */
@@ -531,7 +544,8 @@ export class IrBuilder {
   }
 
   private resolveInputShape(name: string, declared: (number | null)[] | undefined, where: string): Shape {
-    const given = this.opts.inputShape;
+    const first = this.inputs.length === 0;
+    const given = inputShapeFor(this.opts.inputShape, name, first) ?? inputShapeFor(this.opts.inputShape, `${name}:0`, first);
     if (given) {
       const full = declared && given.length === declared.length - 1 ? [1, ...given] : [...given];
       if (declared && full.length !== declared.length) {
@@ -546,6 +560,18 @@ export class IrBuilder {
     }
     if (!declared) {
       throw new ModelReadError('bad-shape', this.file, where, `input "${name}" declares no shape; pass an input shape`);
+    }
+    const image = assumedImageShape(
+      declared.map((d) => d ?? undefined),
+      this.layout === 'NHWC' ? 3 : 1,
+      this.imageHint,
+    );
+    if (image) {
+      this.warnings.push(
+        `input "${name}" ${fmtDims(declared)} has a dynamic image size; assuming ${fmt(image.shape)} (${image.because}); pass an input shape to choose another`,
+      );
+      this.assumedImage = `input "${name}" was assumed to be ${fmt(image.shape)}: pass an input shape`;
+      return image.shape;
     }
     return declared.map((d, i) => {
       if (d !== null) return d;

@@ -3,6 +3,7 @@
 // computation we do not evaluate, only an error if an op needs its value).
 import { ModelReadError } from '../../errors';
 import type { LayerGraph, Shape } from '../../ir';
+import { imageSizeFromMetadata } from '../imageInput';
 import { IrBuilder, type NodeOrigin } from './builder';
 import { constantValues, constantWeight, foldConstant, type Constant } from './constFold';
 import {
@@ -49,6 +50,7 @@ class GraphModelReader {
   ) {
     this.nodes = parseGraphNodes(parts.file, rawNodes, parts.opts);
     this.builder = new IrBuilder(parts.file, parts.opts, modelLayout(this.nodes));
+    this.builder.imageHint = imageSizeFromMetadata(Object.entries(isObject(parts.root.userDefinedMetadata) ? parts.root.userDefinedMetadata : {}));
     if (!parts.hasManifest) this.builder.warnings.push('model.json has no weightsManifest: constants carry no values');
   }
 
