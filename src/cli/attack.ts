@@ -10,6 +10,7 @@ import { displayPath, renderTextTable } from '../engine/reports/format';
 import { CliAttackRunner } from './attackRunner';
 import { CliError, ExitCode, TOOL, type CliContext } from './context';
 import { Progress } from './progress';
+import type { InputShapeOption } from '../engine/options';
 
 /** PSNR from which a reconstruction counts as a proven leak (recognisable image) for --fail-on-leak. */
 export const LEAK_PSNR_DB = 30;
@@ -24,7 +25,7 @@ export interface AttackCommandOptions {
   gradients?: string;
   mean?: number[];
   std?: number[];
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
   /** Extra reports besides attack.json (markdown, html). */
   format: ReportFormat[];
   failOnLeak: boolean;

@@ -12,6 +12,7 @@ import { discoverModelFiles } from './discover';
 import { Progress } from './progress';
 import { CliAttackRunner } from './attackRunner';
 import type { AttackReport } from '../engine/attack/types';
+import type { InputShapeOption } from '../engine/options';
 
 export interface AuditOptions {
   /** One report per format; several need `out` to name a folder. */
@@ -20,7 +21,7 @@ export interface AuditOptions {
   /** Overrides the config's failOn. */
   failOn?: FailOn;
   /** Overrides the config's inputShape. */
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
   /** Config file; default: leaklint.config.json in the working directory, if any. */
   config?: string;
   surrogateWeights: boolean;
@@ -113,7 +114,7 @@ export async function runAudit(paths: readonly string[], options: AuditOptions, 
  */
 async function attackModels(
   reports: ModelReport[],
-  inputShape: number[] | undefined,
+  inputShape: InputShapeOption | undefined,
   settings: { maxImages: number; refine: boolean },
   reportDir: string,
   progress: Progress,

@@ -1,6 +1,7 @@
 // What a command needs from the process, passed in so that commands stay testable and exit codes stay in one place.
 import * as path from 'path';
 import { isModelReadError, ModelReadError } from '../engine/errors';
+import { addInputShape, type InputShapeOption } from '../engine/options';
 import { displayPath } from '../engine/reports/format';
 import type { ToolInfo } from '../engine/reports/input';
 import packageJson from '../../package.json';
@@ -45,12 +46,14 @@ export function asReadError(file: string, error: unknown, stage: 'reading' | 'an
   return new ModelReadError('invalid-model', path.resolve(file), '', `unexpected error while ${stage} the model: ${message}`);
 }
 
-/** "1,3,32,32" → [1, 3, 32, 32]; throws CliError on anything but positive integers. */
-export function parseShape(text: string): number[] {
-  const dims = text.split(/[,x×\s]+/).filter((part) => part.length > 0);
-  const shape = dims.map(Number);
-  if (shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new CliError(`"${text}" is not a shape; write positive integers separated by commas, e.g. 1,3,32,32`);
+/**
+ * Adds one --input-shape value ("1,3,32,32", or "name=1,3,48,192" for a named input) to the previous ones; throws
+ * CliError on anything but positive integers ("1,3,x"), or on two shapes for one input.
+ */
+export function parseShape(text: string, previous?: InputShapeOption): InputShapeOption {
+  try {
+    return addInputShape(previous, text);
+  } catch (e) {
+    throw new CliError((e as Error).message);
   }
-  return shape;
 }

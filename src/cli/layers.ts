@@ -3,10 +3,11 @@ import * as path from 'path';
 import { readModel } from '../engine/readers';
 import { writeLayersJson, writeLayersTable } from '../engine/reports/layers';
 import { asReadError, ExitCode, formatReadError, type CliContext } from './context';
+import type { InputShapeOption } from '../engine/options';
 
 export interface LayersOptions {
   format: 'table' | 'json';
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
 }
 
 export function runLayers(model: string, options: LayersOptions, context: CliContext): ExitCode {

@@ -4,12 +4,13 @@ import { ConfigError, FAIL_ON_VALUES, type FailOn } from '../engine/config';
 import { REPORT_FORMATS, type ReportFormat } from '../engine/reports';
 import { runAttackCommand } from './attack';
 import { runAudit } from './audit';
+import type { InputShapeOption } from '../engine/options';
 import { CliError, ExitCode, parseShape, TOOL, type CliContext } from './context';
 import { runLayers } from './layers';
 
 interface LayersCliOptions {
   format: 'table' | 'json';
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
 }
 
 interface AuditCliOptions {
@@ -17,7 +18,7 @@ interface AuditCliOptions {
   quick?: boolean;
   out?: string;
   failOn?: FailOn;
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
   config?: string;
   surrogateWeights?: boolean;
   fixes: boolean;
@@ -37,7 +38,7 @@ interface AttackCliOptions {
   gradients?: string;
   mean?: number[];
   std?: number[];
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
   format: ReportFormat[];
   failOnLeak?: boolean;
   progress?: boolean;
@@ -177,9 +178,10 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
 }
 
 function inputShapeOption(): Option {
-  return new Option('--input-shape <dims>', 'input shape for dynamic dimensions, in the file layout (NCHW for ONNX, NHWC for TF.js), e.g. 1,3,32,32').argParser(
-    parseShapeArgument,
-  );
+  return new Option(
+    '--input-shape <dims>',
+    'input shape for dynamic dimensions, in the file layout (NCHW for ONNX, NHWC for TF.js), e.g. 1,3,32,32; name=1,3,48,192 for a named input (repeatable)',
+  ).argParser(parseShapeArgument);
 }
 
 function parseFormats(value: string): ReportFormat[] {
@@ -213,9 +215,9 @@ function numberList(value: string): number[] {
   return values;
 }
 
-function parseShapeArgument(value: string): number[] {
+function parseShapeArgument(value: string, previous: InputShapeOption | undefined): InputShapeOption {
   try {
-    return parseShape(value);
+    return parseShape(value, previous);
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }
