@@ -43,6 +43,8 @@ class GraphModelReader {
   private readonly consumers = new Map<string, number>();
   /** The TF tensor that currently stands for each IR tensor (a folded Add/Mul takes over its conv's output). */
   private readonly owners = new Map<string, string>();
+  /** Conv/dense ops whose input is an opaque value: never emitted, listed in one warning. */
+  private readonly unreachedLayers: string[] = [];
 
   constructor(
     private readonly parts: TfjsModelParts,
@@ -70,6 +72,13 @@ class GraphModelReader {
       (n) => new ModelReadError('cyclic-graph', file, nodeWhere(doc, n), `node "${n.name}" depends on its own output`),
     );
     for (const node of ordered) this.visit(node);
+    if (this.unreachedLayers.length > 0) {
+      const names = this.unreachedLayers.slice(0, 5).map((name) => `"${name}"`);
+      const more = this.unreachedLayers.length > names.length ? ` and ${this.unreachedLayers.length - names.length} more` : '';
+      this.builder.warnings.push(
+        `${this.unreachedLayers.length} conv/dense layer(s) read values computed by ops LeakLint does not follow (a while loop, a tensor list...) and are not analysed: ${names.join(', ')}${more}`,
+      );
+    }
     return this.builder.finish('tfjs-graph', this.producer(), this.signatureOutputs());
   }
 
@@ -202,7 +211,10 @@ class GraphModelReader {
   private foldedNode(node: GraphNode, inputs: Value[]): Value {
     const constants = inputs.flatMap((v) => (v.kind === 'constant' ? [v.constant] : []));
     const folded = inputs.length > 0 && constants.length === inputs.length ? foldConstant(node, constants) : undefined;
-    return folded ? { kind: 'constant', constant: folded } : { kind: 'opaque', why: `${node.op} "${node.name}" of constants was not evaluated` };
+    if (folded) return { kind: 'constant', constant: folded };
+    // A layer fed by values the reader cannot follow has no node to carry it: say so rather than drop it silently.
+    if (LAYER_OPS.has(node.op) && inputs.some((v) => v.kind === 'opaque')) this.unreachedLayers.push(node.name);
+    return { kind: 'opaque', why: `${node.op} "${node.name}" of constants was not evaluated` };
   }
 
   /** The Placeholder's shape attr, else the signature's; -1 dims are dynamic. */
@@ -248,6 +260,9 @@ class GraphModelReader {
 function isLoopBackEdge(node: GraphNode, source: GraphNode | undefined): boolean {
   return (node.op === 'Merge' || node.op === 'RefMerge') && (source?.op === 'NextIteration' || source?.op === 'RefNextIteration');
 }
+
+/** Ops with weights that the analysis is about. */
+const LAYER_OPS = new Set(['Conv2D', '_FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative', 'MatMul', '_FusedMatMul']);
 
 /** Ops whose data_format says how they read 4-D tensors. */
 const LAYOUT_OPS = new Set([
