@@ -67,7 +67,9 @@ export function resolveReadOptions(options: ReadOptions = {}): ResolvedReadOptio
 export function inputShapeFor(option: InputShapeOption | undefined, name: string, first: boolean): number[] | undefined {
   if (!option) return undefined;
   if (Array.isArray(option)) return first ? option : undefined;
-  return option.named[name] ?? (first ? option.unnamed : undefined);
+  // Own properties only: an input named "constructor" must not find Object.prototype's.
+  if (Object.hasOwn(option.named, name)) return option.named[name];
+  return first ? option.unnamed : undefined;
 }
 
 /** Input names `option` gives a shape for (to warn about those that name no input of the model). */
@@ -91,7 +93,8 @@ export function addInputShape(previous: InputShapeOption | undefined, value: str
     const name = value.slice(0, equals).trim();
     if (!name) throw new Error(`"${value}" has no input name before "="`);
     if (Object.hasOwn(shapes.named, name)) throw new Error(`two input shapes for "${name}"`);
-    shapes.named[name] = shape;
+    // fromEntries defines the key as data, so even "__proto__" is an input name like any other.
+    shapes.named = Object.fromEntries([...Object.entries(shapes.named), [name, shape]]);
   }
   if (Object.keys(shapes.named).length === 0) return shapes.unnamed!;
   return shapes.unnamed ? shapes : { named: shapes.named };

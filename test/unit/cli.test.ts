@@ -13,6 +13,7 @@ import { discoverModelFiles } from '../../src/cli/discover';
 import { looksLikeTfjsModel } from '../../src/engine/readers/detect';
 import { createIgnoreMatcher } from '../../src/engine/config';
 import { CliError, parseShape } from '../../src/cli/context';
+import { inputShapeFor } from '../../src/engine/options';
 import { encodeModel, node, tensor, valueInfo } from './onnx-helpers';
 import packageJson from '../../package.json';
 
@@ -129,6 +130,11 @@ describe('--input-shape values', () => {
     assert.deepEqual(named, { named: { x: [1, 3, 48, 192], h: [2, 1, 64] } });
     assert.deepEqual(parseShape('1,3,32,32', named), { unnamed: [1, 3, 32, 32], named: { x: [1, 3, 48, 192], h: [2, 1, 64] } });
     assert.deepEqual(parseShape('input_1:0=1,8,8,3'), { named: { 'input_1:0': [1, 8, 8, 3] } });
+    const proto = parseShape('__proto__=1,2');
+    assert.deepEqual(
+      [Object.keys((proto as { named: object }).named), inputShapeFor(proto, '__proto__', false), inputShapeFor(proto, 'constructor', false)],
+      [['__proto__'], [1, 2], undefined],
+    );
   });
 
   it('rejects malformed values instead of dropping what it cannot read ("1,3,x" used to become [1, 3])', () => {
