@@ -14,6 +14,7 @@ import {
   type AttackJobOptions,
   type AttackReport,
   type OutputFile,
+  type InputShapeOption,
   type ReportFormat,
 } from '../engine';
 import { bundledSamplesFolder } from '../node/bundle';
@@ -33,7 +34,7 @@ export interface AttackCommandOptions {
   gradients?: string;
   mean?: number[];
   std?: number[];
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
   /** Config file; default: leaklint.config.json in the working directory, if any. */
   config?: string;
   /** Extra reports besides attack.json (markdown, html). */

@@ -22,6 +22,7 @@ import {
   type FailOn,
   type LeakLintConfig,
   type ModelReport,
+  type InputShapeOption,
   type ReportFormat,
 } from '../engine';
 import { bundledSamplesFolder } from '../node/bundle';
@@ -38,7 +39,7 @@ export interface AuditOptions {
   /** Overrides the config's failOn. */
   failOn?: FailOn;
   /** Overrides the config's inputShape. */
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
   /** Config file; default: leaklint.config.json in the working directory, if any. */
   config?: string;
   /** Each overrides the config's key of the same name when set. */

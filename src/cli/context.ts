@@ -1,5 +1,5 @@
 // What a command needs from the process, passed in so that commands stay testable and exit codes stay in one place.
-import { displayPath, type ModelFailure } from '../engine';
+import { addInputShape, displayPath, type InputShapeOption, type ModelFailure } from '../engine';
 
 /** 0: clean; 1: findings at or above --fail-on; 2: a model could not be read, or bad usage. */
 export const ExitCode = { clean: 0, findings: 1, error: 2 } as const;
@@ -25,12 +25,14 @@ export function formatFailure(failure: ModelFailure, cwd: string): string {
   return `leaklint: ${displayPath(failure.file, cwd)}${where}: ${failure.reason}`;
 }
 
-/** "1,3,32,32" → [1, 3, 32, 32]; throws CliError on anything but positive integers. */
-export function parseShape(text: string): number[] {
-  const dims = text.split(/[,x×\s]+/).filter((part) => part.length > 0);
-  const shape = dims.map(Number);
-  if (shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new CliError(`"${text}" is not a shape; write positive integers separated by commas, e.g. 1,3,32,32`);
+/**
+ * Adds one --input-shape value ("1,3,32,32", or "name=1,3,48,192" for a named input) to the previous ones; throws
+ * CliError on anything but positive integers ("1,3,x"), or on two shapes for one input.
+ */
+export function parseShape(text: string, previous?: InputShapeOption): InputShapeOption {
+  try {
+    return addInputShape(previous, text);
+  } catch (e) {
+    throw new CliError((e as Error).message);
   }
-  return shape;
 }

@@ -1,12 +1,12 @@
 // `leaklint layers <model>`: the layer graph as the reader understood it (no analysis).
 import * as path from 'path';
-import { layersOfFile, writeLayersJson, writeLayersTable } from '../engine';
+import { layersOfFile, writeLayersJson, writeLayersTable, type InputShapeOption } from '../engine';
 import { nodeFileAccess } from '../node/nodeFileAccess';
 import { ExitCode, formatFailure, type CliContext } from './context';
 
 export interface LayersOptions {
   format: 'table' | 'json';
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
 }
 
 export async function runLayers(model: string, options: LayersOptions, context: CliContext): Promise<ExitCode> {

@@ -1,6 +1,6 @@
 // The leaklint command line: argument parsing and exit codes; the work is in layers.ts and audit.ts.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, FAIL_ON_VALUES, REPORT_FORMATS, TOOL, type FailOn, type ReportFormat } from '../engine';
+import { ConfigError, FAIL_ON_VALUES, REPORT_FORMATS, TOOL, type FailOn, type InputShapeOption, type ReportFormat } from '../engine';
 import { runAttackCommand } from './attack';
 import { runAudit } from './audit';
 import { CliError, ExitCode, parseShape, type CliContext } from './context';
@@ -8,7 +8,7 @@ import { runLayers } from './layers';
 
 interface LayersCliOptions {
   format: 'table' | 'json';
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
 }
 
 interface AuditCliOptions {
@@ -16,7 +16,7 @@ interface AuditCliOptions {
   quick?: boolean;
   out?: string;
   failOn?: FailOn;
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
   config?: string;
   surrogateWeights?: boolean;
   fixes: boolean;
@@ -37,7 +37,7 @@ interface AttackCliOptions {
   gradients?: string;
   mean?: number[];
   std?: number[];
-  inputShape?: number[];
+  inputShape?: InputShapeOption;
   format: ReportFormat[];
   failOnLeak?: boolean;
   progress?: boolean;
@@ -180,9 +180,10 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
 }
 
 function inputShapeOption(): Option {
-  return new Option('--input-shape <dims>', 'input shape for dynamic dimensions, in the file layout (NCHW for ONNX, NHWC for TF.js), e.g. 1,3,32,32').argParser(
-    parseShapeArgument,
-  );
+  return new Option(
+    '--input-shape <dims>',
+    'input shape for dynamic dimensions, in the file layout (NCHW for ONNX, NHWC for TF.js), e.g. 1,3,32,32; name=1,3,48,192 for a named input (repeatable)',
+  ).argParser(parseShapeArgument);
 }
 
 function parseFormats(value: string): ReportFormat[] {
@@ -216,9 +217,9 @@ function numberList(value: string): number[] {
   return values;
 }
 
-function parseShapeArgument(value: string): number[] {
+function parseShapeArgument(value: string, previous: InputShapeOption | undefined): InputShapeOption {
   try {
-    return parseShape(value);
+    return parseShape(value, previous);
   } catch (e) {
     throw new InvalidArgumentError((e as Error).message);
   }

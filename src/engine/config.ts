@@ -5,6 +5,7 @@ import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc
 import { isRuleId, RULES, SEVERITIES, type RuleId } from './analysis/rules';
 import { decodeUtf8, type FileAccess } from './files/fileAccess';
 import type { Severity } from './analysis/types';
+import type { InputShapeOption } from './options';
 
 export const CONFIG_FILE_NAME = 'leaklint.config.json';
 /** A configuration file is a few hundred bytes; anything past this is not one. */
@@ -29,8 +30,11 @@ export interface LeakLintConfig {
   /** Paths or globs (relative to `baseDir`) of model files and folders to skip. */
   ignore: string[];
   rules: RuleSettings;
-  /** Model input shape for dynamic dimensions, in the file's own layout (NCHW for ONNX, NHWC for TF.js). */
-  inputShape?: number[];
+  /**
+   * Model input shape for dynamic dimensions, in the file's own layout (NCHW for ONNX, NHWC for TF.js): one shape for
+   * the image input, or an object of shapes by input name.
+   */
+  inputShape?: InputShapeOption;
   /** Analyse the architecture with Gaussian surrogate weights instead of the file's (default false). */
   surrogateWeights?: boolean;
   /** Propose fixes, proven by re-analysing a changed copy of the model (default true). */
@@ -133,11 +137,14 @@ export function parseConfig(value: unknown, source: string, baseDir: string): Le
   }
 
   if (value.inputShape !== undefined) {
+    const isShape = (shape: unknown): shape is number[] => Array.isArray(shape) && shape.length > 0 && shape.every((d) => Number.isInteger(d) && d > 0);
     const shape = value.inputShape;
-    if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
-      fail('"inputShape" must be a non-empty array of positive integers, e.g. [1, 3, 32, 32]');
+    if (isShape(shape)) config.inputShape = [...shape];
+    else if (isPlainObject(shape) && Object.keys(shape).length > 0 && Object.values(shape).every(isShape)) {
+      config.inputShape = { named: Object.fromEntries(Object.entries(shape).map(([name, dims]) => [name, [...(dims as number[])]])) };
+    } else {
+      fail('"inputShape" must be a non-empty array of positive integers, e.g. [1, 3, 32, 32], or an object of them by input name');
     }
-    config.inputShape = [...(shape as number[])];
   }
 
   for (const key of ['surrogateWeights', 'fixes', 'quick'] as const) {

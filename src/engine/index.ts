@@ -29,7 +29,7 @@ export {
   readConfigValue,
 } from './config';
 export type { AttackSettings, FailOn, LeakLintConfig, RuleSetting, RuleSettings, Thresholds } from './config';
-export type { ReadOptions } from './options';
+export { addInputShape, type InputShapeOption, type InputShapes, type ReadOptions } from './options';
 export { ModelReadError, type ReadErrorCode } from './errors';
 export { TOOL } from './tool';
 

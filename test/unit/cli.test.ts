@@ -13,6 +13,9 @@ import { discoverModelFiles } from '../../src/engine/jobs/discover';
 import { nodeFileAccess } from '../../src/node/nodeFileAccess';
 import { looksLikeTfjsModel } from '../../src/engine/readers/detect';
 import { createIgnoreMatcher } from '../../src/engine/config';
+import { CliError, parseShape } from '../../src/cli/context';
+import { inputShapeFor } from '../../src/engine/options';
+import { encodeModel, node, tensor, valueInfo } from './onnx-helpers';
 import packageJson from '../../package.json';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -100,6 +103,8 @@ describe('usage', () => {
       ['audit', PT_CONV, '--format', 'pdf'],
       ['audit', PT_CONV, '--fail-on', 'critical'],
       ['layers', PT_CONV, '--input-shape', '1,a,3'],
+      ['layers', PT_CONV, '--input-shape', '1,3,x'],
+      ['layers', PT_CONV, '--input-shape', '1,3,32,32', '--input-shape', '1,3,64,64'],
       ['layers', PT_CONV, '--format', 'sarif'],
     ];
     for (const args of cases) {
@@ -114,6 +119,48 @@ describe('usage', () => {
     const bad = path.join(tmp, 'bad.config.json');
     fs.writeFileSync(bad, JSON.stringify({ failOn: 'sometimes' }));
     assertOneErrorLine(await run(['audit', tmp, '--config', bad]), /bad\.config\.json: "failOn" must be one of/);
+  });
+});
+
+describe('--input-shape values', () => {
+  it('parses one shape for the image input, and name=shape for named inputs (repeatable)', () => {
+    assert.deepEqual(parseShape('1,3,32,32'), [1, 3, 32, 32]);
+    assert.deepEqual(parseShape('1x3x32x32'), [1, 3, 32, 32]);
+    assert.deepEqual(parseShape(' 1, 3, 32 ,32 '), [1, 3, 32, 32]);
+    const named = parseShape('h=2,1,64', parseShape('x=1,3,48,192'));
+    assert.deepEqual(named, { named: { x: [1, 3, 48, 192], h: [2, 1, 64] } });
+    assert.deepEqual(parseShape('1,3,32,32', named), { unnamed: [1, 3, 32, 32], named: { x: [1, 3, 48, 192], h: [2, 1, 64] } });
+    assert.deepEqual(parseShape('input_1:0=1,8,8,3'), { named: { 'input_1:0': [1, 8, 8, 3] } });
+    const proto = parseShape('__proto__=1,2');
+    assert.deepEqual(
+      [Object.keys((proto as { named: object }).named), inputShapeFor(proto, '__proto__', false), inputShapeFor(proto, 'constructor', false)],
+      [['__proto__'], [1, 2], undefined],
+    );
+  });
+
+  it('rejects malformed values instead of dropping what it cannot read ("1,3,x" used to become [1, 3])', () => {
+    for (const bad of ['1,3,x', '1,,3', '1,3,', 'a', '', '1,3,0', '1.5,3', '=1,3', 'x=']) {
+      assert.throws(() => parseShape(bad), CliError, bad);
+    }
+    assert.throws(() => parseShape('1,3,8,8', parseShape('1,3,4,4')), /two input shapes without a name/);
+    assert.throws(() => parseShape('x=1,3,8,8', parseShape('x=1,3,4,4')), /two input shapes for "x"/);
+  });
+
+  it('names the inputs of a model with several dynamic inputs on the command line', async () => {
+    const file = path.join(tmp, 'two-inputs.onnx');
+    const spec = {
+      nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv'), node('Relu', ['h'], ['r'], {}, 'relu')],
+      inputs: [valueInfo('x', ['N', 3, 'H', 'W']), valueInfo('h', ['L', 1, 'D'])],
+      outputs: [valueInfo('c', undefined), valueInfo('r', undefined)],
+      initializers: [tensor('w', [4, 3, 3, 3], new Array(108).fill(0.1))],
+    };
+    fs.writeFileSync(file, encodeModel(spec));
+    const result = await run(['layers', file, '--format', 'json', '--input-shape', 'x=1,3,48,192', '--input-shape', 'h=2,1,64']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout).inputs, [
+      { name: 'x', shape: [1, 3, 48, 192] },
+      { name: 'h', shape: [2, 1, 64] },
+    ]);
   });
 });
 

@@ -5,6 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
+import { Writer } from 'protobufjs/minimal';
 import { isModelReadError } from '../../src/engine/errors';
 import { DEFAULT_LIMITS } from '../../src/engine/options';
 import { readModelFile } from './files';
@@ -208,6 +209,153 @@ describe('ONNX reader: broken graphs', () => {
   });
 });
 
+/**
+ * A model whose `If` then_branch nests `depth` graphs deep, written with Writer.fork/ldelim: onnx-proto's encoder
+ * recurses per level and could not write 5000 levels itself. Every graph is "g<level>" and holds one If node.
+ */
+function nestedIfModel(depth: number, nestTypes = false): Uint8Array {
+  const writer = Writer.create();
+  writer.uint32((1 << 3) | 0).uint32(8); // ir_version
+  writer
+    .uint32((8 << 3) | 2)
+    .fork()
+    .uint32((2 << 3) | 0)
+    .uint32(13)
+    .ldelim(); // opset_import { version: 13 }
+  const enterGraph = (level: number) => {
+    writer
+      .fork()
+      .uint32((2 << 3) | 2)
+      .string(`g${level}`); // GraphProto.name
+    if (nestTypes && level === 0) {
+      // input "x" of type sequence(sequence(...(tensor))) `depth` deep
+      writer
+        .uint32((11 << 3) | 2)
+        .fork()
+        .uint32((1 << 3) | 2)
+        .string('x');
+      writer.uint32((2 << 3) | 2).fork();
+      for (let i = 0; i < depth; i++)
+        writer
+          .uint32((4 << 3) | 2)
+          .fork()
+          .uint32((1 << 3) | 2)
+          .fork();
+      for (let i = 0; i < depth; i++) writer.ldelim().ldelim();
+      writer.ldelim().ldelim();
+    }
+    writer
+      .uint32((1 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('c')
+      .uint32((2 << 3) | 2)
+      .string(`y${level}`)
+      .uint32((4 << 3) | 2)
+      .string('If');
+    writer
+      .uint32((5 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string('then_branch')
+      .uint32((20 << 3) | 0)
+      .uint32(5);
+  };
+  writer.uint32((7 << 3) | 2); // ModelProto.graph
+  const levels = nestTypes ? 1 : depth + 1;
+  for (let level = 0; level < levels; level++) {
+    if (level > 0) writer.uint32((6 << 3) | 2); // AttributeProto.g
+    enterGraph(level);
+  }
+  // Close each level: the attribute, the node, the graph.
+  for (let level = 0; level < levels; level++) writer.ldelim().ldelim().ldelim();
+  return writer.finish();
+}
+
+describe('ONNX reader: deep nesting', () => {
+  it('If subgraphs nested 200 or 5000 deep get the same located error (5000 used to overflow the decoder stack)', async () => {
+    const errors = [];
+    for (const depth of [200, 5000]) {
+      const file = writeFile(tempDir(), 'model.onnx', nestedIfModel(depth));
+      errors.push(await assertReadError(() => read(file), 'invalid-model', file, /subgraphs are nested more than 32 deep/));
+    }
+    assert.deepEqual(
+      errors.map((e) => [e.where, e.reason]),
+      [
+        ['graph "g33"', 'subgraphs are nested more than 32 deep'],
+        ['graph "g33"', 'subgraphs are nested more than 32 deep'],
+      ],
+    );
+  });
+
+  it('32 levels are still accepted by the nesting check', async () => {
+    // The If nodes read a condition "c" that nothing produces: the error comes from the graph walk, after the scan.
+    const file = writeFile(tempDir(), 'model.onnx', nestedIfModel(32));
+    await assertReadError(() => read(file), 'invalid-model', file, /input "c" is not produced/);
+  });
+
+  it('a tensor type nested 5000 deep (sequence of sequence ...) is refused before decoding', async () => {
+    const file = writeFile(tempDir(), 'model.onnx', nestedIfModel(5000, true));
+    await assertReadError(() => read(file), 'invalid-model', file, /tensor types are nested more than 32 deep/);
+  });
+});
+
+describe('ONNX reader: attribute values outside their definition', () => {
+  /** X[1,4] -> Gemm(W[3,4], transB=1 unless overridden) -> Y[1,3]. */
+  function gemmFile(attrs: Record<string, number | { float: number }>): string {
+    return writeSpec({
+      nodes: [node('Gemm', ['x', 'w'], ['y'], { transB: 1, ...attrs }, 'fc')],
+      inputs: [valueInfo('x', [1, 4])],
+      outputs: [valueInfo('y', [1, 3])],
+      initializers: [tensor('w', [3, 4], new Array(12).fill(0.5))],
+    });
+  }
+
+  it('Gemm transB=5 (and transA=2) is an error at the node, not "not transposed" (it used to be accepted)', async () => {
+    const file = gemmFile({ transB: 5 });
+    const error = await assertReadError(() => read(file), 'invalid-model', file, /Gemm: transB=5 must be 0 or 1/);
+    assert.equal(error.where, 'node 0 (fc)');
+    const transA = gemmFile({ transA: 2 });
+    await assertReadError(() => read(transA), 'invalid-model', transA, /transA=2 must be 0 or 1/);
+  });
+
+  it('Gemm alpha or beta NaN or infinite is an error at the node', async () => {
+    for (const [name, value] of [
+      ['alpha', NaN],
+      ['beta', Infinity],
+    ] as const) {
+      const file = gemmFile({ [name]: { float: value } });
+      await assertReadError(() => read(file), 'invalid-model', file, new RegExp(`${name}=${value} must be a finite number`));
+    }
+  });
+
+  it('pooling ceil_mode=3, a NaN batch-norm epsilon and a NaN LeakyRelu slope are errors at their nodes', async () => {
+    const pool = writeSpec({
+      nodes: [node('MaxPool', ['x'], ['y'], { kernel_shape: [2, 2], ceil_mode: 3 }, 'pool')],
+      inputs: [valueInfo('x', [1, 2, 4, 4])],
+      outputs: [valueInfo('y', [1, 2, 2, 2])],
+    });
+    await assertReadError(() => read(pool), 'invalid-model', pool, /MaxPool: ceil_mode=3 must be 0 or 1/);
+    const bn = writeSpec({
+      nodes: [node('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'], { epsilon: { float: NaN } }, 'bn')],
+      inputs: [valueInfo('x', [1, 2, 4, 4])],
+      outputs: [valueInfo('y', [1, 2, 4, 4])],
+      initializers: ['s', 'b', 'm', 'v'].map((name) => tensor(name, [2], [1, 1])),
+    });
+    await assertReadError(() => read(bn), 'invalid-model', bn, /epsilon=NaN must be a finite number of at least 0/);
+    const leaky = writeSpec({
+      nodes: [node('LeakyRelu', ['x'], ['y'], { alpha: { float: NaN } }, 'act')],
+      inputs: [valueInfo('x', [1, 2])],
+      outputs: [valueInfo('y', [1, 2])],
+    });
+    await assertReadError(() => read(leaky), 'invalid-model', leaky, /LeakyRelu: alpha=NaN/);
+  });
+
+  it('the valid values still read: transB=0/1, finite alpha', async () => {
+    assert.equal((await read(gemmFile({ transB: 1, alpha: { float: 2 } }))).nodes[0]!.op, 'dense');
+  });
+});
+
 describe('ONNX reader: absurd shapes are refused before allocating', () => {
   it('a negative input dimension', async () => {
     const spec = convSpec();
@@ -245,11 +393,27 @@ describe('ONNX reader: absurd shapes are refused before allocating', () => {
     await assertReadError(() => read(file), 'too-large', file);
   });
 
-  it('a dynamic spatial dimension without an input shape', async () => {
+  it('a dynamic dimension that is not an image height or width (here the channels) still needs an input shape', async () => {
     const spec = convSpec();
-    spec.inputs = [valueInfo('x', ['N', 2, 'height', 4])];
+    spec.inputs = [valueInfo('x', ['N', 'channels', 'height', 4])];
     const file = writeSpec(spec);
-    await assertReadError(() => read(file), 'bad-shape', file, /^input "x" dimension 2 is dynamic; pass an input shape$/);
+    await assertReadError(() => read(file), 'bad-shape', file, /^input "x" dimension 1 is dynamic; pass an input shape$/);
+  });
+
+  it('an assumed image size that does not fit a later layer says so in the error', async () => {
+    const file = writeSpec({
+      nodes: [node('Flatten', ['x'], ['f'], { axis: 1 }), node('Gemm', ['f', 'w'], ['y'], { transB: 1 }, 'fc')],
+      inputs: [valueInfo('x', ['N', 1, 'H', 'W'])],
+      outputs: [valueInfo('y', [1, 2])],
+      initializers: [tensor('w', [2, 16], new Array(32).fill(0.1))],
+    });
+    await assertReadError(
+      () => read(file),
+      'bad-shape',
+      file,
+      /cannot multiply \[1,50176\].*; input "x" was assumed to be \[1,1,224,224\]: pass an input shape$/,
+    );
+    assert.deepEqual((await read(file, { inputShape: [1, 1, 4, 4] })).inputs[0]!.shape, [1, 1, 4, 4]);
   });
 
   it('an input shape option of the wrong rank or with non-positive dims', async () => {

@@ -12,8 +12,10 @@ import { isModelReadError } from '../../src/engine/errors';
 import { toNumber } from '../../src/engine/readers/onnx/protobuf';
 import {
   assertClose,
+  assertReadError,
   encodeModel,
   findNode,
+  graphProto,
   float32Bytes,
   int64Tensor,
   node,
@@ -832,5 +834,71 @@ describe('ONNX reader: graph building', () => {
     assert.deepEqual(batchOnly.inputs[0].shape, [1, 3, 8, 8]);
     assert.deepEqual(batchOnly.nodes[0].outputShapes, [[1, 3, 8, 8]]);
     assert.ok(batchOnly.warnings.some((w) => /"x".*batch.*using 1/.test(w)));
+  });
+});
+
+describe('ONNX reader: dynamic image sizes and named input shapes', () => {
+  /** A PaddleOCR-classifier-like model: x[?,3,?,?] → Conv 3x3 → GlobalAveragePool → Flatten → Gemm → y. */
+  function classifierFile(metadata: Record<string, string> = {}): string {
+    const bytes = onnx.ModelProto.encode({
+      irVersion: 7,
+      opsetImport: [{ domain: '', version: 13 }],
+      metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+      graph: graphProto({
+        nodes: [
+          node('Conv', ['x', 'w'], ['c'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'conv'),
+          node('GlobalAveragePool', ['c'], ['g']),
+          node('Flatten', ['g'], ['f']),
+          node('Gemm', ['f', 'fw'], ['y'], { transB: 1 }, 'fc'),
+        ],
+        inputs: [valueInfo('x', ['batch', 3, 'height', 'width'])],
+        outputs: [valueInfo('y', ['batch', 2])],
+        initializers: [tensor('w', [4, 3, 3, 3], new Array(108).fill(0.1)), tensor('fw', [2, 4], new Array(8).fill(0.1))],
+      }),
+    }).finish();
+    return writeFile(tempDir(), 'model.onnx', bytes);
+  }
+
+  it('an image input [?,3,?,?] gets 224x224 with a warning naming the assumed shape (it used to stop the model)', async () => {
+    const graph = await read(classifierFile());
+    assert.deepEqual(graph.inputs, [{ name: 'x', shape: [1, 3, 224, 224] }]);
+    assert.ok(
+      graph.warnings.includes(
+        'input "x" [?,3,?,?] has a dynamic image size; assuming [1,3,224,224] (the usual image-classifier size, 224x224); pass an input shape to choose another',
+      ),
+      graph.warnings.join('\n'),
+    );
+  });
+
+  it("the size comes from the model's metadata when it gives one", async () => {
+    const graph = await read(classifierFile({ image_shape: '3,48,192' }));
+    assert.deepEqual(graph.inputs[0]!.shape, [1, 3, 48, 192]);
+    assert.ok(graph.warnings.some((w) => w.includes("assuming [1,3,48,192] (from the model's metadata (image_shape = 3,48,192))")));
+  });
+
+  it('named input shapes fill several dynamic inputs; an unnamed one still applies to the image input', async () => {
+    const file = writeFile(
+      tempDir(),
+      'model.onnx',
+      encodeModel({
+        nodes: [node('Conv', ['x', 'w'], ['c'], {}, 'conv'), node('Relu', ['h'], ['r'], {}, 'relu')],
+        inputs: [valueInfo('x', ['N', 3, 'H', 'W']), valueInfo('h', ['L', 1, 'D'])],
+        outputs: [valueInfo('c', undefined), valueInfo('r', undefined)],
+        initializers: [tensor('w', [4, 3, 3, 3], new Array(108).fill(0.1))],
+      }),
+    );
+    const named = await read(file, { inputShape: { named: { x: [1, 3, 48, 192], h: [2, 1, 64] } } });
+    assert.deepEqual(
+      named.inputs.map((i) => [i.name, i.shape]),
+      [
+        ['x', [1, 3, 48, 192]],
+        ['h', [2, 1, 64]],
+      ],
+    );
+    const mixed = await read(file, { inputShape: { unnamed: [1, 3, 32, 32], named: { h: [2, 1, 64], typo: [1] } } });
+    assert.deepEqual(mixed.inputs[0]!.shape, [1, 3, 32, 32]);
+    assert.ok(mixed.warnings.includes('the input shape for "typo" is not used: the model\'s inputs are "x", "h"'), mixed.warnings.join('\n'));
+    // Without a shape for h, its dynamic dims (not an image's) stop the model, naming it.
+    await assertReadError(() => read(file), 'bad-shape', file, /input "h" dimension 2 is dynamic/);
   });
 });

@@ -652,7 +652,18 @@ describe('configuration', () => {
     };
     assert.ok(validate(good), JSON.stringify(validate.errors));
     parseConfig(good, 'good', BASE);
-    for (const bad of [{ failon: 'high' }, { rules: { LL999: 'off' } }, { rules: { LL001: 'critical' } }, { inputShape: [0] }, { thresholds: { high: 0.5 } }]) {
+    const named = { inputShape: { x: [1, 3, 48, 192], h: [2, 1, 64] } };
+    assert.ok(validate(named), JSON.stringify(validate.errors));
+    assert.deepEqual(parseConfig(named, 'named', BASE).inputShape, { named: named.inputShape });
+    for (const bad of [
+      { failon: 'high' },
+      { rules: { LL999: 'off' } },
+      { rules: { LL001: 'critical' } },
+      { inputShape: [0] },
+      { inputShape: {} },
+      { inputShape: { x: [1, 'a'] } },
+      { thresholds: { high: 0.5 } },
+    ]) {
       assert.equal(validate(bad), false, JSON.stringify(bad));
       assert.throws(() => parseConfig(bad, 'bad', BASE), ConfigError);
     }

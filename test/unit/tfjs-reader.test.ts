@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { convAttrs, type LayerGraph, type LayerNode, type Shape } from '../../src/engine/ir';
 import { resolveReadOptions, type ReadOptions } from '../../src/engine/options';
 import { readTfjs } from '../../src/engine/readers/tfjs';
+import { analyseModel } from '../../src/engine/analysis/analyseModel';
 
 const MODELS = path.resolve(__dirname, '../fixtures/third-party');
 const MNIST_LAYERS = path.join(MODELS, 'tensorspace-mnist-tf-layers/model.json');
@@ -628,6 +629,124 @@ describe('synthetic Keras 3 functional model', () => {
     assert.deepEqual([lam.op, lam.status, lam.outputShapes[0]], ['unsupported', 'unsupported', [1, 10, 1, 1]]);
     assert.match(lam.note ?? '', /Lambda/);
     assert.ok(graph.warnings.some((w) => w.includes('Lambda')));
+  });
+});
+
+describe('synthetic Keras model with an unknown layer class that changes the channel count', () => {
+  const dir = tempDir();
+  const layers = [
+    k3('InputLayer', 'img', { batch_shape: [null, 8, 8, 3] }, []),
+    k3('Conv2D', 'c1', { filters: 4, kernel_size: 3, padding: 'same', activation: 'relu' }, ['img']),
+    // A custom layer with weights of its own, mixing 4 channels into 6: the reader cannot know its output shape.
+    k3('ChannelMixer', 'mix', { units: 6 }, ['c1']),
+    k3('Conv2D', 'c2', { filters: 5, kernel_size: 3, padding: 'valid', activation: 'relu' }, ['mix']),
+    k3('BatchNormalization', 'bn', { axis: -1 }, ['c2']),
+    k3('Flatten', 'flat', {}, ['bn']),
+    k3('Dense', 'd1', { units: 3, activation: 'softmax' }, ['flat']),
+  ];
+  const topology = { class_name: 'Functional', config: { name: 'f', layers, input_layers: ['img', 0, 0], output_layers: ['d1', 0, 0] } };
+  writeModel(
+    dir,
+    { keras_version: '3.1.0', model_config: topology },
+    [
+      ['c1/kernel', [3, 3, 3, 4]],
+      ['c1/bias', [4]],
+      ['mix/kernel', [4, 6]],
+      ['mix/bias', [6]],
+      ['c2/kernel', [3, 3, 6, 5]],
+      ['c2/bias', [5]],
+      ['bn/gamma', [5]],
+      ['bn/beta', [5]],
+      ['bn/moving_mean', [5]],
+      ['bn/moving_variance', [5]],
+      ['d1/kernel', [180, 3]],
+      ['d1/bias', [3]],
+    ],
+    { format: 'layers-model' },
+  );
+  let graph: LayerGraph;
+  before(async () => {
+    graph = await read(path.join(dir, 'model.json'));
+  });
+
+  it('reports the unknown class as an unsupported layer, and the next conv takes its input channels from its own kernel', async () => {
+    assert.deepEqual(
+      graph.nodes.map((n) => `${n.op}:${n.id}:${n.status}`),
+      [
+        'conv:c1:ok',
+        'activation:c1/activation:ok',
+        'unsupported:mix:unsupported',
+        'conv:c2:ok',
+        'activation:c2/activation:ok',
+        'batchNorm:bn:ok',
+        'flatten:flat:ok',
+        'dense:d1:ok',
+        'softmax:d1/activation:ok',
+      ],
+    );
+    assert.match(nodeById(graph, 'mix').note ?? '', /Keras layer "ChannelMixer" is not supported/);
+    const c2 = nodeById(graph, 'c2');
+    assert.deepEqual(
+      [c2.inputShapes[0], c2.outputShapes[0], c2.weights.kernel!.shape],
+      [
+        [1, 6, 8, 8],
+        [1, 5, 6, 6],
+        [5, 6, 3, 3],
+      ],
+    );
+    assert.ok(
+      graph.warnings.some((w) => /c2: .*guessed.*6 input channels/.test(w)),
+      graph.warnings.join('\n'),
+    );
+  });
+
+  it("every later layer gets its own weights (the unknown layer's are left unused)", async () => {
+    assert.equal(nodeById(graph, 'c2').weights.bias!.name, 'c2/bias');
+    assert.equal(nodeById(graph, 'bn').weights.scale!.name, 'bn/gamma');
+    assert.deepEqual(nodeById(graph, 'd1').weights.kernel!.shape, [3, 180]);
+  });
+
+  it('the analysis reports the unknown layer as not analysed (LL005) and analyses the others', async () => {
+    const report = analyseModel(graph, { fixes: false });
+    const byLayer = new Map(report.layers.map((l) => [l.nodeId, l]));
+    assert.equal(byLayer.get('mix')?.ruleId, 'LL005');
+    for (const layer of ['c1', 'c2', 'd1']) assert.notEqual(byLayer.get(layer)?.status, 'not-analysed', layer);
+  });
+});
+
+describe('synthetic Keras model: a mismatch after an unknown layer that no kernel can resolve', () => {
+  const dir = tempDir();
+  const layers = [
+    k3('InputLayer', 'img', { batch_shape: [null, 8, 8, 3] }, []),
+    k3('Conv2D', 'c1', { filters: 4, kernel_size: 3, padding: 'same' }, ['img']),
+    k3('Conv2D', 'c2', { filters: 6, kernel_size: 1, padding: 'same' }, ['img']),
+    k3('ChannelMixer', 'mix', {}, ['c1']),
+    // The unknown layer outputs 6 channels; the reader guessed 4, so the Add cannot be checked.
+    k3('Add', 'add', {}, ['mix', 'c2'], true),
+    k3('GlobalAveragePooling2D', 'gap', {}, ['add']),
+    k3('Dense', 'd1', { units: 2 }, ['gap']),
+  ];
+  const topology = { class_name: 'Functional', config: { name: 'f', layers, input_layers: ['img', 0, 0], output_layers: ['d1', 0, 0] } };
+  writeModel(
+    dir,
+    { keras_version: '3.1.0', model_config: topology },
+    [
+      ['c1/kernel', [3, 3, 3, 4]],
+      ['c1/bias', [4]],
+      ['c2/kernel', [1, 1, 3, 6]],
+      ['c2/bias', [6]],
+      ['d1/kernel', [6, 2]],
+      ['d1/bias', [2]],
+    ],
+    { format: 'layers-model' },
+  );
+
+  it('becomes an unsupported node saying why, instead of failing the model', async () => {
+    const graph = await read(path.join(dir, 'model.json'));
+    const add = nodeById(graph, 'add');
+    assert.equal(add.status, 'unsupported');
+    assert.match(add.note ?? '', /cannot be broadcast.*guessed after an unsupported layer/);
+    assert.deepEqual(nodeById(graph, 'd1').weights.kernel!.shape, [2, 6]);
   });
 });
 

@@ -5,6 +5,9 @@ import { toNumber } from './protobuf';
 
 const utf8 = new TextDecoder();
 
+/** An attribute value the operator's definition rules out; the graph builder makes it a located 'invalid-model' error. */
+export class InvalidAttribute extends Error {}
+
 export class Attributes {
   private readonly byName = new Map<string, onnx.IAttributeProto>();
 
@@ -24,6 +27,23 @@ export class Attributes {
   ints(name: string): number[] | undefined {
     const attr = this.byName.get(name);
     return attr ? (attr.ints ?? []).map(toNumber) : undefined;
+  }
+
+  /** A boolean written as an int: only 0 and 1 are valid (a transB of 5 must not pass as "not transposed"). */
+  flag(name: string, fallback: boolean): boolean {
+    if (!this.byName.has(name)) return fallback;
+    const value = this.int(name, 0);
+    if (value !== 0 && value !== 1) throw new InvalidAttribute(`${name}=${value} must be 0 or 1`);
+    return value === 1;
+  }
+
+  /** A float that must be finite and at least `min` (scales, slopes, epsilons). */
+  finite(name: string, fallback: number, min = -Infinity): number {
+    const value = this.float(name, fallback);
+    if (!Number.isFinite(value) || value < min) {
+      throw new InvalidAttribute(`${name}=${value} must be a finite number${min > -Infinity ? ` of at least ${min}` : ''}`);
+    }
+    return value;
   }
 
   float(name: string, fallback: number): number {

@@ -2,6 +2,7 @@
 // Protobuf decoding of arbitrary bytes can "succeed" with junk, so the result is checked for ONNX's landmarks.
 import { onnx } from 'onnx-proto';
 import { ModelReadError } from '../../errors';
+import { checkNesting } from './nesting';
 import { toNumber } from './protobuf';
 import { nodeLabel } from './topology';
 
@@ -21,6 +22,8 @@ export function decodeModel(bytes: Uint8Array, file: string): DecodedModel {
   const foreign = foreignFormat(bytes);
   if (foreign) throw new ModelReadError('not-a-model', file, '', `this is ${foreign}, not an ONNX model`);
 
+  // Before decoding: the generated decoder recurses once per nested message.
+  checkNesting(bytes, file);
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -87,6 +90,10 @@ function startsLikeOnnx(bytes: Uint8Array): boolean {
 
 function decodeFailure(bytes: Uint8Array, file: string, error: unknown): ModelReadError {
   const message = error instanceof Error ? error.message : String(error);
+  // Nesting the pre-scan does not follow (inside tensors, say) can still exhaust the decoder's stack.
+  if (error instanceof RangeError && /call stack/i.test(message)) {
+    return new ModelReadError('invalid-model', file, '', 'the ONNX protobuf nests messages too deeply to decode');
+  }
   const position = /index out of range: (\d+)/.exec(message) ?? /at offset (\d+)/.exec(message);
   const where = position ? `byte ${position[1]}` : '';
   if (startsLikeOnnx(bytes) && /index out of range/.test(message)) {

@@ -2,6 +2,7 @@
 // not model (their output shape is still inferred so that the rest of the graph stays analysable).
 import type { ActivationAttrs, ActivationKind, Shape } from '../../ir';
 import { sizeOf } from '../../ir';
+import { InvalidAttribute } from './attributes';
 import { combined, reshaped } from './constOps';
 import { unsupported, type Converter, type NodeView } from './nodeView';
 import { broadcastShapes, formatShape, legacyBroadcastShape, mismatch, normalizeAxis } from './shapeMath';
@@ -45,6 +46,7 @@ const clip: Converter = (node) => {
     min = node.constantScalar(1);
     max = node.constantScalar(2);
   }
+  if (Number.isNaN(min) || Number.isNaN(max)) throw new InvalidAttribute(`clip bounds [${min}, ${max}] are not numbers`);
   const bound = (v: number | undefined) => (v === undefined || Math.abs(v) >= FLOAT_MAX ? undefined : v);
   min = bound(min);
   max = bound(max);
@@ -171,15 +173,15 @@ const UNMODELLED_BROADCAST = [
 
 export const ELEMENTWISE_CONVERTERS: Record<string, Converter> = {
   Relu: activation('relu'),
-  LeakyRelu: activation('leakyRelu', (n) => ({ alpha: n.attrs.float('alpha', 0.01) })),
+  LeakyRelu: activation('leakyRelu', (n) => ({ alpha: n.attrs.finite('alpha', 0.01) })),
   PRelu: prelu,
   Sigmoid: activation('sigmoid'),
   Tanh: activation('tanh'),
   Softplus: activation('softplus'),
   Clip: clip,
-  Elu: activation('elu', (n) => ({ alpha: n.attrs.float('alpha', 1) })),
-  Selu: activation('selu', (n) => ({ alpha: n.attrs.float('alpha', 1.6732632423543772), gamma: n.attrs.float('gamma', 1.0507009873554805) })),
-  HardSigmoid: activation('hardSigmoid', (n) => ({ alpha: n.attrs.float('alpha', 0.2), beta: n.attrs.float('beta', 0.5) })),
+  Elu: activation('elu', (n) => ({ alpha: n.attrs.finite('alpha', 1) })),
+  Selu: activation('selu', (n) => ({ alpha: n.attrs.finite('alpha', 1.6732632423543772), gamma: n.attrs.finite('gamma', 1.0507009873554805) })),
+  HardSigmoid: activation('hardSigmoid', (n) => ({ alpha: n.attrs.finite('alpha', 0.2), beta: n.attrs.finite('beta', 0.5) })),
   HardSwish: activation('hardSwish'),
   Gelu: activation('gelu'),
   Mish: activation('mish'),

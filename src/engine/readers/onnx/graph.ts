@@ -5,11 +5,13 @@ import type { LayerGraph, LayerNode, Shape, TensorInfo } from '../../ir';
 import { sizeOf } from '../../ir';
 import { ModelReadError } from '../../errors';
 import type { ResolvedReadOptions } from '../../options';
+import { imageSizeFromMetadata, type ImageSizeHint } from '../imageInput';
 import type { DecodedModel } from './decode';
+import { InvalidAttribute } from './attributes';
 import { materialized } from './constOps';
 import { ELEMENTWISE_CONVERTERS, ELEMENTWISE_FOLDABLE } from './elementwiseOps';
 import { foldBiasAdds } from './fusion';
-import { resolveGraphInputs, staticShape } from './graphInputs';
+import { resolveGraphInputs, staticShape, type ResolvedInput } from './graphInputs';
 import { LAYER_CONVERTERS } from './layerOps';
 import { NodeView, unsupported, type Converter, type LayerSpec, type Outcome, type Value } from './nodeView';
 import { formatShape, ShapeMismatch } from './shapeMath';
@@ -36,6 +38,7 @@ class GraphBuilder {
   /** Computed constants already counted against maxDerivedElements, and their total. */
   private readonly counted = new Set<ConstTensor>();
   private derivedElements = 0;
+  private inputs: ResolvedInput[] = [];
   readonly warnings: string[] = [];
   readonly nodes: LayerNode[] = [];
 
@@ -45,6 +48,8 @@ class GraphBuilder {
     private readonly file: string,
     private readonly opts: ResolvedReadOptions,
     external: ExternalData | undefined,
+    /** An image size from the model's metadata_props, for inputs with a dynamic height and width. */
+    private readonly imageHint?: ImageSizeHint,
   ) {
     this.limits = { modelFile: file, maxTensorElements: opts.maxTensorElements, externalData: opts.externalData, external };
   }
@@ -60,8 +65,10 @@ class GraphBuilder {
       const name = sparse.values?.name ?? '';
       this.values.set(name, { kind: 'unknown', reason: `sparse initializer "${name}" is not decoded` });
     }
-    const inputs = resolveGraphInputs(graph.input ?? [], (name) => this.values.has(name), this.opts, this.file, this.warnings);
+    const inputs = resolveGraphInputs(graph.input ?? [], (name) => this.values.has(name), this.opts, this.file, this.warnings, this.imageHint);
+    this.inputs = inputs;
     for (const input of inputs) this.values.set(input.name, { kind: 'activation', shape: input.shape });
+    const graphInputs = inputs.map(({ name, shape }) => ({ name, shape }));
     for (const info of [...(graph.valueInfo ?? []), ...(graph.output ?? [])]) {
       const shape = staticShape(info);
       if (shape && info.name) this.declared.set(info.name, shape);
@@ -69,7 +76,7 @@ class GraphBuilder {
 
     const nodes = graph.node ?? [];
     for (const index of topologicalOrder(nodes, new Set(this.values.keys()), this.file)) this.visit(nodes[index], index);
-    return { inputs, outputs: this.graphOutputs() };
+    return { inputs: graphInputs, outputs: this.graphOutputs() };
   }
 
   private visit(proto: onnx.INodeProto, index: number): void {
@@ -80,7 +87,8 @@ class GraphBuilder {
     try {
       outcome = this.convert(node);
     } catch (e) {
-      if (e instanceof ShapeMismatch) throw new ModelReadError('bad-shape', this.file, where, `${node.opType}: ${e.message}`);
+      if (e instanceof ShapeMismatch) throw new ModelReadError('bad-shape', this.file, where, `${node.opType}: ${e.message}${this.assumedImage()}`);
+      if (e instanceof InvalidAttribute) throw new ModelReadError('invalid-model', this.file, where, `${node.opType}: ${e.message}`);
       throw e;
     }
     if ('folded' in outcome) this.registerFolded(proto, outcome.folded, where);
@@ -102,6 +110,12 @@ class GraphBuilder {
       return unsupported(`${opType} computes on constants only; it is not evaluated`);
     }
     return converter(node);
+  }
+
+  /** "; input "x" was assumed to be [1,3,224,224]: pass an input shape" when an image size was assumed. */
+  private assumedImage(): string {
+    const assumed = this.inputs.find((input) => input.assumed);
+    return assumed ? `; input "${assumed.name}" was assumed to be [${assumed.shape.join(',')}]: pass an input shape` : '';
   }
 
   private registerFolded(proto: onnx.INodeProto, folded: readonly ConstTensor[], where: string): void {
@@ -225,7 +239,8 @@ function allKnown(shapes: (Shape | undefined)[]): Shape[] {
 
 export function buildLayerGraph(decoded: DecodedModel, file: string, opts: ResolvedReadOptions, external?: ExternalData): LayerGraph {
   const { model, graph, opset } = decoded;
-  const builder = new GraphBuilder(graph, opset, file, opts, external);
+  const metadata = (model.metadataProps ?? []).map((entry): [string, unknown] => [entry.key ?? '', entry.value ?? '']);
+  const builder = new GraphBuilder(graph, opset, file, opts, external, imageSizeFromMetadata(metadata));
   if (opset < 6) builder.warnings.push(`ai.onnx opset ${opset} is older than 6; it is read with opset 6 rules`);
   const { inputs, outputs } = builder.build();
   const producer = [model.producerName, model.producerVersion].filter(Boolean).join(' ');

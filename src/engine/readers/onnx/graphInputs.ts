@@ -1,9 +1,11 @@
-// Shapes of the graph inputs: declared dims, with dynamic ones filled from ReadOptions.inputShape or (batch only)
-// defaulted to 1. Everything is checked before any tensor is built from it.
+// Shapes of the graph inputs: declared dims, with dynamic ones filled from ReadOptions.inputShape, the batch
+// defaulted to 1 and an image's height and width assumed (imageInput.ts). Everything is checked before any tensor
+// is built from it.
 import type { onnx } from 'onnx-proto';
 import type { Shape, TensorInfo } from '../../ir';
 import { ModelReadError } from '../../errors';
-import type { ResolvedReadOptions } from '../../options';
+import { inputShapeFor, namedInputs, type ResolvedReadOptions } from '../../options';
+import { assumedImageShape, type ImageSizeHint } from '../imageInput';
 import { toNumber } from './protobuf';
 import { checkElementCount } from './tensors';
 
@@ -30,17 +32,26 @@ export function staticShape(info: onnx.IValueInfoProto): Shape | undefined {
   return shape.every((d) => Number.isSafeInteger(d) && d > 0) ? shape : undefined;
 }
 
-function checkedOptionShape(opts: ResolvedReadOptions, file: string): Shape | undefined {
-  const shape = opts.inputShape;
-  if (shape && shape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
+function checkedOptionShape(shape: Shape | undefined, file: string): Shape | undefined {
+  if (shape && (shape.length === 0 || shape.some((d) => !Number.isSafeInteger(d) || d < 1))) {
     throw new ModelReadError('bad-shape', file, 'options.inputShape', `[${shape.join(',')}] must hold positive integers`);
   }
   return shape;
 }
 
+/** A graph input; `assumed` when its image size was assumed rather than given. */
+export interface ResolvedInput extends TensorInfo {
+  assumed?: boolean;
+}
+
+function formatDims(dims: readonly (number | undefined)[]): string {
+  return `[${dims.map((d) => d ?? '?').join(',')}]`;
+}
+
 /**
- * Resolves every graph input that is not an initializer. opts.inputShape applies to the first one (the image);
- * it may leave out the batch dimension.
+ * Resolves every graph input that is not an initializer. opts.inputShape gives shapes by input name, and an unnamed
+ * one for the first input (the image); a shape may leave out the batch dimension. An image input whose height and
+ * width stay dynamic gets them from `imageHint` (the model's metadata) or DEFAULT_IMAGE_SIZE, with a warning.
  */
 export function resolveGraphInputs(
   inputs: readonly onnx.IValueInfoProto[],
@@ -48,14 +59,14 @@ export function resolveGraphInputs(
   opts: ResolvedReadOptions,
   file: string,
   warnings: string[],
-): TensorInfo[] {
-  const optionShape = checkedOptionShape(opts, file);
-  const resolved: TensorInfo[] = [];
+  imageHint?: ImageSizeHint,
+): ResolvedInput[] {
+  const resolved: ResolvedInput[] = [];
   for (const info of inputs) {
     const name = info.name ?? '';
     if (isInitializer(name)) continue;
     const where = `input "${name}"`;
-    const given = resolved.length === 0 ? optionShape : undefined;
+    const given = checkedOptionShape(inputShapeFor(opts.inputShape, name, resolved.length === 0), file);
     const declared = declaredInputDims(info, file, where);
     const dims = declared ?? given?.map(() => undefined);
     if (!dims) throw new ModelReadError('bad-shape', file, where, `input "${name}" declares no shape; pass an input shape`);
@@ -64,22 +75,34 @@ export function resolveGraphInputs(
       const reason = `the input shape [${option.join(',')}] has rank ${option.length} but input "${name}" has rank ${dims.length}`;
       throw new ModelReadError('bad-shape', file, where, reason);
     }
-    const shape = dims.map((dim, axis) => {
-      if (dim !== undefined) {
-        if (option && option[axis] !== dim) {
-          warnings.push(`input "${name}" dimension ${axis} is fixed to ${dim} in the file; the given ${option[axis]} is ignored`);
+    const image = option ? undefined : assumedImageShape(dims, 1, imageHint);
+    if (image) {
+      warnings.push(
+        `input "${name}" ${formatDims(dims)} has a dynamic image size; assuming [${image.shape.join(',')}] (${image.because}); pass an input shape to choose another`,
+      );
+    }
+    const shape =
+      image?.shape ??
+      dims.map((dim, axis) => {
+        if (dim !== undefined) {
+          if (option && option[axis] !== dim) {
+            warnings.push(`input "${name}" dimension ${axis} is fixed to ${dim} in the file; the given ${option[axis]} is ignored`);
+          }
+          return dim;
         }
-        return dim;
-      }
-      if (option) return option[axis];
-      if (axis === 0) {
-        warnings.push(`input "${name}" has a dynamic batch dimension; using 1`);
-        return 1;
-      }
-      throw new ModelReadError('bad-shape', file, where, `input "${name}" dimension ${axis} is dynamic; pass an input shape`);
-    });
+        if (option) return option[axis]!;
+        if (axis === 0) {
+          warnings.push(`input "${name}" has a dynamic batch dimension; using 1`);
+          return 1;
+        }
+        throw new ModelReadError('bad-shape', file, where, `input "${name}" dimension ${axis} is dynamic; pass an input shape`);
+      });
     checkElementCount(shape, { modelFile: file, maxTensorElements: opts.maxTensorElements }, where);
-    resolved.push({ name, shape });
+    resolved.push(image ? { name, shape, assumed: true } : { name, shape });
+  }
+  const known = new Set(resolved.map((input) => input.name));
+  for (const name of namedInputs(opts.inputShape)) {
+    if (!known.has(name)) warnings.push(`the input shape for "${name}" is not used: the model's inputs are ${[...known].map((n) => `"${n}"`).join(', ')}`);
   }
   return resolved;
 }

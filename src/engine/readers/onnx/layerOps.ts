@@ -187,7 +187,7 @@ function pool(op: 'maxPool' | 'avgPool'): Converter {
     if (!kernel) mismatch('kernel_shape is missing');
     const spatial = x.slice(2);
     const window = windowOf(node, spatial, kernel);
-    const ceilMode = node.attrs.int('ceil_mode', 0) === 1;
+    const ceilMode = node.attrs.flag('ceil_mode', false);
     const out = [x[0], x[1], ...windowOutput(spatial, kernel, window, ceilMode)];
     if (spatial.length !== 2) return unsupported(`${spatial.length}-D pooling is not analysed`, [out]);
     return {
@@ -199,7 +199,7 @@ function pool(op: 'maxPool' | 'avgPool'): Converter {
         dilations: pair(window.dilations),
         pads: pads4(window),
         ceilMode,
-        countIncludePad: op === 'avgPool' && node.attrs.int('count_include_pad', 0) === 1,
+        countIncludePad: op === 'avgPool' && node.attrs.flag('count_include_pad', false),
       },
       outputShapes: [out],
     };
@@ -217,8 +217,10 @@ const gemm: Converter = (node) => {
   const a = node.shapeOf(0);
   const b = node.shapeOf(1);
   if (a.length !== 2 || b.length !== 2) mismatch(`Gemm needs 2-D operands, not ${formatShape(a)} and ${formatShape(b)}`);
-  const transA = node.attrs.int('transA', 0) === 1;
-  const transB = node.attrs.int('transB', 0) === 1;
+  const transA = node.attrs.flag('transA', false);
+  const transB = node.attrs.flag('transB', false);
+  const alpha = node.attrs.finite('alpha', 1);
+  const beta = node.attrs.finite('beta', 1);
   const [m, k] = transA ? [a[1], a[0]] : a;
   const [kb, n] = transB ? [b[1], b[0]] : b;
   if (k !== kb) mismatch(`cannot multiply ${formatShape(a)} by ${formatShape(b)} (transA=${+transA}, transB=${+transB})`);
@@ -239,10 +241,10 @@ const gemm: Converter = (node) => {
   const spec: LayerSpec = {
     op: 'dense',
     attrs: { kind: 'dense', inFeatures: k, outFeatures: n },
-    weights: { kernel: asWeight(scaled(kernel, node.attrs.float('alpha', 1))) },
+    weights: { kernel: asWeight(scaled(kernel, alpha)) },
     outputShapes: [out],
   };
-  return withBias(node, 2, n, spec, node.attrs.float('beta', 1));
+  return withBias(node, 2, n, spec, beta);
 };
 
 const matMul: Converter = (node) => {
@@ -276,7 +278,7 @@ function channelParams(node: NodeView, from: number, count: number, channels: nu
 
 const batchNorm: Converter = (node) => {
   const x = dataShape(node, 2);
-  if (node.opset < 9 && node.attrs.int('spatial', 1) === 0) {
+  if (node.opset < 9 && !node.attrs.flag('spatial', true)) {
     return unsupported('BatchNormalization with spatial=0 (per-activation statistics) is not modelled', [x]);
   }
   const params = channelParams(node, 1, 4, x[1]);
@@ -284,10 +286,10 @@ const batchNorm: Converter = (node) => {
   const [scale, bias, mean, variance] = params.map(asWeight);
   // Training mode: training_mode (opset 14+), the optional statistics outputs (7-13), is_test=0 (before 7).
   const extraOutputs = node.outputNames.slice(1).some((name) => name !== '');
-  const trainingMode = node.opset >= 14 ? node.attrs.int('training_mode', 0) === 1 : node.opset >= 7 ? extraOutputs : node.attrs.int('is_test', 0) === 0;
+  const trainingMode = node.opset >= 14 ? node.attrs.flag('training_mode', false) : node.opset >= 7 ? extraOutputs : !node.attrs.flag('is_test', false);
   return {
     op: 'batchNorm',
-    attrs: { kind: 'norm', epsilon: node.attrs.float('epsilon', 1e-5), trainingMode },
+    attrs: { kind: 'norm', epsilon: node.attrs.finite('epsilon', 1e-5, 0), trainingMode },
     weights: { scale, bias, mean, variance },
     outputShapes: [x],
   };
@@ -301,7 +303,7 @@ const instanceNorm: Converter = (node) => {
   // Instance statistics come from each sample alone, never from the batch.
   return {
     op: 'instanceNorm',
-    attrs: { kind: 'norm', epsilon: node.attrs.float('epsilon', 1e-5), trainingMode: false },
+    attrs: { kind: 'norm', epsilon: node.attrs.finite('epsilon', 1e-5, 0), trainingMode: false },
     weights: { scale, bias },
     outputShapes: [x],
   };

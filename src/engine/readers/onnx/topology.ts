@@ -2,8 +2,7 @@
 // and nested subgraphs count against the node limit without being analysed.
 import type { onnx } from 'onnx-proto';
 import { ModelReadError } from '../../errors';
-
-const MAX_SUBGRAPH_DEPTH = 32;
+import { MAX_SUBGRAPH_DEPTH, subgraphTooDeep } from './nesting';
 
 export function nodeLabel(node: onnx.INodeProto, index: number): string {
   return `node ${index} (${node.name || node.opType || '?'})`;
@@ -25,9 +24,7 @@ export function checkNodeCount(graph: onnx.IGraphProto, maxNodes: number, file: 
   const pending: { graph: onnx.IGraphProto; depth: number }[] = [{ graph, depth: 0 }];
   while (pending.length > 0) {
     const { graph: current, depth } = pending.pop()!;
-    if (depth > MAX_SUBGRAPH_DEPTH) {
-      throw new ModelReadError('invalid-model', file, `graph "${current.name ?? ''}"`, `subgraphs are nested more than ${MAX_SUBGRAPH_DEPTH} deep`);
-    }
+    if (depth > MAX_SUBGRAPH_DEPTH) throw subgraphTooDeep(file, current.name ?? '');
     for (const node of current.node ?? []) {
       if (++count > maxNodes) {
         throw new ModelReadError('too-large', file, '', `the model has more than ${maxNodes} nodes (subgraphs included)`);

@@ -16,7 +16,8 @@ import type {
   TensorInfo,
   WeightTensor,
 } from '../../ir';
-import type { ResolvedReadOptions } from '../../options';
+import { inputShapeFor, namedInputs, type ResolvedReadOptions } from '../../options';
+import { assumedImageShape, type ImageSizeHint } from '../imageInput';
 import { samePads2d, windowOutput2d } from '../../shapes';
 import { formatJsonPath } from './json';
 import { broadcastShapes, reshapeTarget, ShapeMismatch } from './shapeRules';
@@ -106,15 +107,20 @@ interface EmitOptions {
   keepsOrder?: boolean;
   /** Handles a TF-flattened input itself (Dense re-orders its kernel; a reshape back to the map undoes it). */
   consumesFlatten?: boolean;
+  /** The shape the node reads, when it corrects a guessed input shape (a conv after an unsupported op). */
+  inputShape?: Shape | undefined;
 }
 
 export class IrBuilder {
   readonly warnings: string[] = [];
+  /** An image size from the model's metadata, for inputs with a dynamic height and width. */
+  imageHint: ImageSizeHint | undefined;
+  /** Set when an input's image size was assumed: shape errors say so. */
+  private assumedImage: string | undefined;
   private readonly nodes: LayerNode[] = [];
   private readonly inputs: TensorInfo[] = [];
   private readonly tensors = new Map<string, TensorMeta>();
   private readonly producers = new Map<string, LayerNode>();
-  private readonly consumed = new Set<string>();
   private readonly ids = new Set<string>();
   /** Next "_k" suffix to try for each id base that collided. */
   private readonly nextSuffix = new Map<string, number>();
@@ -157,7 +163,8 @@ export class IrBuilder {
   // ---- parametric layers ---------------------------------------------------------------------------------------
 
   conv(origin: NodeOrigin, input: string, spec: ConvSpec): string {
-    const [n, channels, h, w] = this.spatialInput(origin, input);
+    const [n, inputChannels, h, w] = this.spatialInput(origin, input);
+    const channels = this.kernelChannels(origin, input, spec) ?? inputChannels;
     const groups = spec.depthwise ? channels : (spec.groups ?? 1);
     const outChannels = spec.depthwise ? channels * spec.filters : spec.filters;
     if (channels % groups !== 0 || outChannels % groups !== 0) {
@@ -175,7 +182,21 @@ export class IrBuilder {
     const [oh, ow] = windowOutput2d([h, w], spec.kernelSize, spec.strides, spec.dilations, pads);
     if (oh < 1 || ow < 1) throw this.error('bad-shape', origin, `a ${kh}x${kw} window does not fit the ${h}x${w} input`);
     const attrs: NodeAttrs = { kind: 'conv', kernel: [kh, kw], strides: spec.strides, dilations: spec.dilations, pads, groups, outChannels };
-    return this.emit(origin, 'conv', [input], [n, outChannels, oh, ow], attrs, { weights });
+    const inputShape = channels === inputChannels ? undefined : [n, channels, h, w];
+    return this.emit(origin, 'conv', [input], [n, outChannels, oh, ow], attrs, { weights, inputShape });
+  }
+
+  /**
+   * After an unsupported op the input shape is a guess (its input's shape); a conv's kernel then says how many
+   * channels it really reads. Undefined when the input is not guessed or the kernel agrees.
+   */
+  private kernelChannels(origin: NodeOrigin, input: string, spec: ConvSpec): number | undefined {
+    const kernel = spec.kernel?.shape;
+    if (!this.meta(input).guessed || kernel?.length !== 4) return undefined;
+    const channels = spec.depthwise ? kernel[2]! : kernel[2]! * (spec.groups ?? 1);
+    if (channels === this.shape(input)[1]) return undefined;
+    this.warn(origin, `input shape after an unsupported op was guessed; using the kernel's ${channels} input channels`);
+    return channels;
   }
 
   dense(origin: NodeOrigin, input: string, spec: DenseSpec): string {
@@ -345,7 +366,7 @@ export class IrBuilder {
     const rank = tfShape.length;
     const sorted = [...tfPerm].sort((a, b) => a - b);
     if (tfPerm.length !== rank || sorted.some((axis, i) => axis !== i)) {
-      throw this.error('invalid-model', origin, `permutation ${fmt(tfPerm)} does not fit a rank-${rank} input`);
+      throw this.error('bad-shape', origin, `permutation ${fmt(tfPerm)} does not fit a rank-${rank} input`);
     }
     const toTf = irPermutation(rank, this.layout);
     const perm = toTf.map((tfAxis) => toTf.indexOf(tfPerm[tfAxis]!));
@@ -367,9 +388,11 @@ export class IrBuilder {
     return this.emit(origin, 'concat', inputs, toIrShape(out, this.layout), { kind: 'axis', axis: toIrAxis(axis, rank, this.layout) });
   }
 
-  /** An op we do not model: kept (never dropped) with a note; its output shape is the file's or assumed. */
-  unsupported(origin: NodeOrigin, inputs: string[], note: string, tfOutputShape?: Shape): string {
-    const guessed = tfOutputShape === undefined;
+  /**
+   * An op we do not model: kept (never dropped) with a note. Its output shape is the file's or inferred (TF layout),
+   * else assumed to be its first input's; `guessed` marks it as a guess that later layers may correct.
+   */
+  unsupported(origin: NodeOrigin, inputs: string[], note: string, tfOutputShape?: Shape, guessed = tfOutputShape === undefined): string {
     const shape = tfOutputShape ? toIrShape(tfOutputShape, this.layout) : inputs[0] !== undefined ? this.shape(inputs[0]) : [1];
     const node = this.emitNode(origin, 'unsupported', inputs, shape, { kind: 'none' }, { status: 'unsupported', note });
     if (guessed) this.meta(node.outputs[0]!).guessed = true;
@@ -382,7 +405,14 @@ export class IrBuilder {
   }
 
   finish(format: ModelFormat, producer: string | undefined, outputs?: string[]): LayerGraph {
-    const outputNames = outputs ?? [...this.producers.keys()].filter((t) => !this.consumed.has(t));
+    const inputNames = new Set(this.inputs.map((input) => input.name));
+    for (const name of namedInputs(this.opts.inputShape)) {
+      if (!inputNames.has(name) && !inputNames.has(name.replace(/:0$/, ''))) {
+        this.warnings.push(`the input shape for "${name}" is not used: the model's inputs are ${[...inputNames].map((n) => `"${n}"`).join(', ')}`);
+      }
+    }
+    const consumed = new Set(this.nodes.flatMap((node) => node.inputs));
+    const outputNames = outputs ?? [...this.producers.keys()].filter((t) => !consumed.has(t));
     return {
       format,
       file: this.file,
@@ -394,9 +424,40 @@ export class IrBuilder {
     };
   }
 
+  /** Whether `tensor`'s shape is a guess (it comes after an unsupported op whose output shape is unknown). */
+  isGuessed(tensor: string): boolean {
+    return this.meta(tensor).guessed === true;
+  }
+
+  /**
+   * Runs `convert` for one op or layer. When it fails on a shape or weight mismatch while one of its inputs has a
+   * guessed shape, the mismatch says more about the guess than about the file: the nodes it emitted are taken back
+   * and the op becomes an unsupported node (reported, not analysed) instead of failing the whole model.
+   */
+  guarded(origin: NodeOrigin, inputs: string[], convert: () => string): string {
+    const [nodeCount, warningCount] = [this.nodes.length, this.warnings.length];
+    try {
+      return convert();
+    } catch (e) {
+      const guessed = inputs.some((t) => this.tensors.get(t)?.guessed);
+      if (!guessed || !(e instanceof ModelReadError) || (e.code !== 'bad-shape' && e.code !== 'bad-weights')) throw e;
+      for (const node of this.nodes.splice(nodeCount)) {
+        this.ids.delete(node.id);
+        for (const t of node.outputs) {
+          this.tensors.delete(t);
+          this.producers.delete(t);
+        }
+      }
+      this.warnings.splice(warningCount);
+      return this.unsupported(origin, inputs, `${e.reason} (its input shape was guessed after an unsupported layer)`);
+    }
+  }
+
   /** Error about a node, naming its place in model.json. */
   error(code: ReadErrorCode, origin: NodeOrigin, reason: string): ModelReadError {
-    return new ModelReadError(code, this.file, describeOrigin(origin), reason);
+    // A shape that does not fit may come from an assumed image size rather than from the file.
+    const assumed = (code === 'bad-shape' || code === 'bad-weights') && this.assumedImage ? `; ${this.assumedImage}` : '';
+    return new ModelReadError(code, this.file, describeOrigin(origin), reason + assumed);
   }
 
   /** Runs a shape rule; a ShapeMismatch becomes a 'bad-shape' error at the node. */
@@ -422,7 +483,7 @@ export class IrBuilder {
       sourceOp: origin.sourceOp,
       inputs,
       outputs: [id],
-      inputShapes: inputMetas.map((m) => m.shape),
+      inputShapes: inputMetas.map((m, i) => (i === 0 && options.inputShape) || m.shape),
       outputShapes: [this.checkShape(shape, describeOrigin(origin))],
       attrs,
       weights: options.weights ?? {},
@@ -440,7 +501,6 @@ export class IrBuilder {
     this.nodes.push(node);
     this.tensors.set(id, meta);
     this.producers.set(id, node);
-    for (const t of inputs) this.consumed.add(t);
     if (this.nodes.length > this.opts.maxNodes) {
       throw this.error('too-large', origin, `the graph has more than ${this.opts.maxNodes} nodes`);
     }
@@ -484,7 +544,8 @@ export class IrBuilder {
   }
 
   private resolveInputShape(name: string, declared: (number | null)[] | undefined, where: string): Shape {
-    const given = this.opts.inputShape;
+    const first = this.inputs.length === 0;
+    const given = inputShapeFor(this.opts.inputShape, name, first) ?? inputShapeFor(this.opts.inputShape, `${name}:0`, first);
     if (given) {
       const full = declared && given.length === declared.length - 1 ? [1, ...given] : [...given];
       if (declared && full.length !== declared.length) {
@@ -499,6 +560,18 @@ export class IrBuilder {
     }
     if (!declared) {
       throw new ModelReadError('bad-shape', this.file, where, `input "${name}" declares no shape; pass an input shape`);
+    }
+    const image = assumedImageShape(
+      declared.map((d) => d ?? undefined),
+      this.layout === 'NHWC' ? 3 : 1,
+      this.imageHint,
+    );
+    if (image) {
+      this.warnings.push(
+        `input "${name}" ${fmtDims(declared)} has a dynamic image size; assuming ${fmt(image.shape)} (${image.because}); pass an input shape to choose another`,
+      );
+      this.assumedImage = `input "${name}" was assumed to be ${fmt(image.shape)}: pass an input shape`;
+      return image.shape;
     }
     return declared.map((d, i) => {
       if (d !== null) return d;

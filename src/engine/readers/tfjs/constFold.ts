@@ -2,7 +2,7 @@
 // the like), so that a Reshape target or a reduction axis becomes a plain list of numbers.
 import type { Shape } from '../../ir';
 import { attrBool, attrInt, type GraphNode } from './graphDef';
-import { expandedShape, reshapeTarget, ShapeMismatch, squeezedShape } from './shapeRules';
+import { expandedShape, reshapeTarget, ShapeMismatch, sliceRange, squeezedShape } from './shapeRules';
 import { inlineWeight, type StoredWeight } from './weights';
 
 /** A constant tensor: its TF shape and, for small ones, its values (big ones stay lazily in `weight`). */
@@ -45,11 +45,9 @@ const FOLDERS: Record<string, Folder> = {
       const index = first < 0 ? first + length : first;
       return index >= 0 && index < length ? scalar(values[index]!) : undefined;
     }
-    const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + length : i, stride > 0 ? 0 : -1), stride > 0 ? length : length - 1);
-    const start = (attrInt(node, 'begin_mask') ?? 0) & 1 ? (stride > 0 ? 0 : length - 1) : clamp(first);
-    const stop = (attrInt(node, 'end_mask') ?? 0) & 1 ? (stride > 0 ? length : -1) : clamp(last);
-    const count = Math.max(0, Math.ceil((stop - start) / stride));
-    if (count > SMALL_CONSTANT) return undefined;
+    const range = sliceRange(length, first, last, stride, ((attrInt(node, 'begin_mask') ?? 0) & 1) === 1, ((attrInt(node, 'end_mask') ?? 0) & 1) === 1);
+    if (!range || range.count > SMALL_CONSTANT) return undefined;
+    const { start, count } = range;
     return vector(Array.from({ length: count }, (_, k) => values[start + k * stride]!));
   },
 

@@ -3,6 +3,7 @@
 // computation we do not evaluate, only an error if an op needs its value).
 import { ModelReadError } from '../../errors';
 import type { LayerGraph, Shape } from '../../ir';
+import { imageSizeFromMetadata } from '../imageInput';
 import { IrBuilder, type NodeOrigin } from './builder';
 import { constantValues, constantWeight, foldConstant, type Constant } from './constFold';
 import {
@@ -19,8 +20,10 @@ import {
 } from './graphDef';
 import { GRAPH_OPS, NotModelled, type OpContext } from './graphOps';
 import { isObject, whereAt } from './json';
+import type { TfLayout } from './layout';
 import type { TfjsModelParts } from './modelParts';
 import { topologicalOrder } from './topoSort';
+import { unmodelledOutputShape } from './unmodelledShapes';
 import type { StoredWeight } from './weights';
 
 type Value = { kind: 'tensor'; tensor: string } | { kind: 'constant'; constant: Constant } | { kind: 'opaque'; why: string };
@@ -40,14 +43,16 @@ class GraphModelReader {
   private readonly consumers = new Map<string, number>();
   /** The TF tensor that currently stands for each IR tensor (a folded Add/Mul takes over its conv's output). */
   private readonly owners = new Map<string, string>();
+  /** Conv/dense ops whose input is an opaque value: never emitted, listed in one warning. */
+  private readonly unreachedLayers: string[] = [];
 
   constructor(
     private readonly parts: TfjsModelParts,
     rawNodes: unknown[],
   ) {
     this.nodes = parseGraphNodes(parts.file, rawNodes, parts.opts);
-    const layout = this.nodes.some((n) => attrString(n, 'data_format') === 'NCHW') ? 'NCHW' : 'NHWC';
-    this.builder = new IrBuilder(parts.file, parts.opts, layout);
+    this.builder = new IrBuilder(parts.file, parts.opts, modelLayout(this.nodes));
+    this.builder.imageHint = imageSizeFromMetadata(Object.entries(isObject(parts.root.userDefinedMetadata) ? parts.root.userDefinedMetadata : {}));
     if (!parts.hasManifest) this.builder.warnings.push('model.json has no weightsManifest: constants carry no values');
   }
 
@@ -63,10 +68,17 @@ class GraphModelReader {
     const ordered = topologicalOrder(
       this.nodes,
       (n) => n.name,
-      (n) => [...n.inputs.map((t) => t.node), ...n.controlInputs],
+      (n) => [...n.inputs.map((t) => t.node).filter((source) => !isLoopBackEdge(n, byName.get(source))), ...n.controlInputs],
       (n) => new ModelReadError('cyclic-graph', file, nodeWhere(doc, n), `node "${n.name}" depends on its own output`),
     );
     for (const node of ordered) this.visit(node);
+    if (this.unreachedLayers.length > 0) {
+      const names = this.unreachedLayers.slice(0, 5).map((name) => `"${name}"`);
+      const more = this.unreachedLayers.length > names.length ? ` and ${this.unreachedLayers.length - names.length} more` : '';
+      this.builder.warnings.push(
+        `${this.unreachedLayers.length} conv/dense layer(s) read values computed by ops LeakLint does not follow (a while loop, a tensor list...) and are not analysed: ${names.join(', ')}${more}`,
+      );
+    }
     return this.builder.finish('tfjs-graph', this.producer(), this.signatureOutputs());
   }
 
@@ -86,12 +98,38 @@ class GraphModelReader {
     try {
       const handler = GRAPH_OPS[node.op];
       if (!handler) throw new NotModelled(`TF op "${node.op}" is not supported`);
-      result = handler(this.context(node, origin, inputs));
+      const context = this.context(node, origin, inputs);
+      let constant: Constant | undefined;
+      const tensor = this.builder.guarded(origin, tensors, () => {
+        const out = handler(context);
+        if (typeof out === 'string') return out;
+        constant = out;
+        return '';
+      });
+      result = constant ?? tensor;
     } catch (e) {
       if (!(e instanceof NotModelled)) throw e;
-      result = this.builder.unsupported(origin, tensors, e.message, outputShapeHint(node));
+      result = this.unsupported(node, origin, inputs, e.message);
     }
     this.set(node, typeof result === 'string' ? { kind: 'tensor', tensor: result } : { kind: 'constant', constant: result });
+  }
+
+  /**
+   * An op we do not model, with the output shape TF recorded (`_output_shapes`) or its documented shape rule gives;
+   * a shape inferred from a guessed input stays a guess.
+   */
+  private unsupported(node: GraphNode, origin: NodeOrigin, inputs: Value[], note: string): string {
+    const tensors = inputs.flatMap((v) => (v.kind === 'tensor' ? [v.tensor] : []));
+    const recorded = outputShapeHint(node);
+    if (recorded) return this.builder.unsupported(origin, tensors, note, recorded);
+    const shapes = inputs.map((v) => (v.kind === 'tensor' ? this.builder.tfShape(v.tensor) : v.kind === 'constant' ? v.constant.shape : undefined));
+    const values = (i: number) => {
+      const value = inputs[i];
+      return value?.kind === 'constant' ? constantValues(value.constant) : undefined;
+    };
+    const inferred = unmodelledOutputShape(node, { shapes, values });
+    const guessed = inferred === undefined || tensors.some((t) => this.builder.isGuessed(t));
+    return this.builder.unsupported(origin, tensors, note, inferred, guessed);
   }
 
   private context(node: GraphNode, origin: NodeOrigin, inputs: Value[]): OpContext {
@@ -173,7 +211,10 @@ class GraphModelReader {
   private foldedNode(node: GraphNode, inputs: Value[]): Value {
     const constants = inputs.flatMap((v) => (v.kind === 'constant' ? [v.constant] : []));
     const folded = inputs.length > 0 && constants.length === inputs.length ? foldConstant(node, constants) : undefined;
-    return folded ? { kind: 'constant', constant: folded } : { kind: 'opaque', why: `${node.op} "${node.name}" of constants was not evaluated` };
+    if (folded) return { kind: 'constant', constant: folded };
+    // A layer fed by values the reader cannot follow has no node to carry it: say so rather than drop it silently.
+    if (LAYER_OPS.has(node.op) && inputs.some((v) => v.kind === 'opaque')) this.unreachedLayers.push(node.name);
+    return { kind: 'opaque', why: `${node.op} "${node.name}" of constants was not evaluated` };
   }
 
   /** The Placeholder's shape attr, else the signature's; -1 dims are dynamic. */
@@ -210,6 +251,45 @@ class GraphModelReader {
     ];
     return parts.filter((p) => p !== undefined).join(', ') || undefined;
   }
+}
+
+/**
+ * A TF1 while loop feeds each iteration's values back through NextIteration into the Merge at the top of its frame:
+ * the only cycles a valid GraphDef has. Ordering ignores these edges; the frame's ops become unsupported nodes.
+ */
+function isLoopBackEdge(node: GraphNode, source: GraphNode | undefined): boolean {
+  return (node.op === 'Merge' || node.op === 'RefMerge') && (source?.op === 'NextIteration' || source?.op === 'RefNextIteration');
+}
+
+/** Ops with weights that the analysis is about. */
+const LAYER_OPS = new Set(['Conv2D', '_FusedConv2D', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative', 'MatMul', '_FusedMatMul']);
+
+/** Ops whose data_format says how they read 4-D tensors. */
+const LAYOUT_OPS = new Set([
+  'Conv2D',
+  '_FusedConv2D',
+  'DepthwiseConv2dNative',
+  'FusedDepthwiseConv2dNative',
+  'MaxPool',
+  'AvgPool',
+  'FusedBatchNorm',
+  'FusedBatchNormV2',
+  'FusedBatchNormV3',
+]);
+
+/**
+ * The layout most of the model's convolutions and poolings use (their data_format, NHWC when absent, as in TF);
+ * the others are wrapped in transposes (graphOps.inModelLayout). NHWC on a tie.
+ */
+function modelLayout(nodes: readonly GraphNode[]): TfLayout {
+  let nchw = 0;
+  let nhwc = 0;
+  for (const node of nodes) {
+    if (!LAYOUT_OPS.has(node.op)) continue;
+    if (attrString(node, 'data_format') === 'NCHW') nchw++;
+    else nhwc++;
+  }
+  return nchw > nhwc ? 'NCHW' : 'NHWC';
 }
 
 /** The output shape TF recorded for a node (`_output_shapes`), dynamic dims read as 1; for unsupported ops. */

@@ -4,8 +4,9 @@
 import type { ActivationAttrs, Pads4 } from '../../ir';
 import type { IrBuilder, NodeOrigin, Padding } from './builder';
 import type { Constant } from './constFold';
-import { attrBool, attrFloat, attrInts, attrString, attrStrings, type GraphNode } from './graphDef';
+import { attrBool, attrFloat, attrInt, attrInts, attrString, attrStrings, type GraphNode } from './graphDef';
 import { expandedShape, squeezedShape } from './shapeRules';
+import type { TfLayout } from './layout';
 import type { StoredWeight } from './weights';
 
 /** Thrown by a handler for an op (or op variant) we do not model; the reader turns it into an 'unsupported' node. */
@@ -47,25 +48,28 @@ const ACTIVATIONS: Record<string, ActivationOf> = {
 const convolution =
   (depthwise: boolean): OpHandler =>
   (c) => {
-    const x = c.input(0);
     const filter = c.weight(1, 'filter');
     if (filter.shape.length !== 4) throw new NotModelled(`filter of shape [${filter.shape.join(', ')}] is not 4-D`);
     const [kh, kw, kernelDepth, kernelOut] = filter.shape as [number, number, number, number];
-    const channels = c.builder.shape(x)[1]!;
-    if (!depthwise && channels % kernelDepth !== 0) {
-      throw c.builder.error('bad-shape', c.origin, `filter depth ${kernelDepth} does not divide the ${channels} input channels`);
-    }
-    const output = c.builder.conv(c.origin, x, {
-      depthwise,
-      kernelSize: [kh, kw],
-      strides: spatialPair(c, 'strides'),
-      dilations: spatialPair(c, 'dilations'),
-      padding: paddingOf(c),
-      filters: kernelOut,
-      groups: depthwise ? undefined : channels / kernelDepth,
-      kernel: filter,
+    return inModelLayout(c, c.input(0), (x) => {
+      const channels = c.builder.shape(x)[1]!;
+      // After an unsupported op the channel count is a guess: the builder takes it from the kernel (groups of 1).
+      const guessed = c.builder.isGuessed(x);
+      if (!depthwise && !guessed && channels % kernelDepth !== 0) {
+        throw c.builder.error('bad-shape', c.origin, `filter depth ${kernelDepth} does not divide the ${channels} input channels`);
+      }
+      const output = c.builder.conv(c.origin, x, {
+        depthwise,
+        kernelSize: [kh, kw],
+        strides: spatialPair(c, 'strides'),
+        dilations: spatialPair(c, 'dilations'),
+        padding: paddingOf(c),
+        filters: kernelOut,
+        groups: depthwise || guessed ? undefined : channels / kernelDepth,
+        kernel: filter,
+      });
+      return applyFusedOps(c, output, 2);
     });
-    return applyFusedOps(c, output, 2);
   };
 
 const matMul: OpHandler = (c) => {
@@ -107,7 +111,9 @@ const reduceSpatial =
 const pooling =
   (kind: 'max' | 'avg'): OpHandler =>
   (c) =>
-    c.builder.pool(c.origin, c.input(0), { kind, kernelSize: spatialPair(c, 'ksize'), strides: spatialPair(c, 'strides'), padding: paddingOf(c) });
+    inModelLayout(c, c.input(0), (x) =>
+      c.builder.pool(c.origin, x, { kind, kernelSize: spatialPair(c, 'ksize'), strides: spatialPair(c, 'strides'), padding: paddingOf(c) }),
+    );
 
 const activation =
   (op: string): OpHandler =>
@@ -117,15 +123,17 @@ const activation =
 const identity: OpHandler = (c) => c.builder.passThrough(c.origin, 'identity', c.input(0));
 
 const batchNorm: OpHandler = (c) =>
-  c.builder.batchNorm(c.origin, c.input(0), {
-    tfAxis: channelAxis(c),
-    epsilon: attrFloat(c.node, 'epsilon') ?? 1e-4,
-    trainingMode: attrBool(c.node, 'is_training') ?? true,
-    gamma: c.weight(1, 'scale'),
-    beta: c.weight(2, 'offset'),
-    mean: c.weight(3, 'mean'),
-    variance: c.weight(4, 'variance'),
-  });
+  inModelLayout(c, c.input(0), (x) =>
+    c.builder.batchNorm(c.origin, x, {
+      tfAxis: channelAxis(c),
+      epsilon: attrFloat(c.node, 'epsilon') ?? 1e-4,
+      trainingMode: attrBool(c.node, 'is_training') ?? true,
+      gamma: c.weight(1, 'scale'),
+      beta: c.weight(2, 'offset'),
+      mean: c.weight(3, 'mean'),
+      variance: c.weight(4, 'variance'),
+    }),
+  );
 
 const pad: OpHandler = (c) => {
   const x = c.input(0);
@@ -145,7 +153,16 @@ const pad: OpHandler = (c) => {
   return c.builder.pad(c.origin, x, pads, 'constant', value);
 };
 
+/** TF1 control flow: the ops of a while loop's frame (tf.while_loop before TF 2), and of tf.cond (Switch/Merge). */
+const CONTROL_FLOW_OPS = ['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond', 'RefEnter', 'RefExit', 'RefMerge', 'RefSwitch', 'RefNextIteration'];
+
+const controlFlow: OpHandler = (c) => {
+  const frame = attrString(c.node, 'frame_name');
+  throw new NotModelled(`TF1 control flow (${c.node.op}${frame ? ` of loop "${frame}"` : ''}) is not analysed`);
+};
+
 export const GRAPH_OPS: Record<string, OpHandler> = {
+  ...Object.fromEntries(CONTROL_FLOW_OPS.map((op): [string, OpHandler] => [op, controlFlow])),
   Conv2D: convolution(false),
   _FusedConv2D: convolution(false),
   DepthwiseConv2dNative: convolution(true),
@@ -215,6 +232,20 @@ export const GRAPH_OPS: Record<string, OpHandler> = {
   Identity: identity,
   StopGradient: identity,
   Snapshot: identity,
+  // A change of number type (the int32 image of some models to float) leaves the values the analysis sees alone.
+  Cast: identity,
+  // Unpack of a single slice (num = 1) only drops that axis; output 0 of a longer Unpack is one slice of several.
+  Unpack: (c) => {
+    const x = c.input(0);
+    if ((attrInt(c.node, 'num') ?? 0) !== 1) throw new NotModelled(`Unpack into ${attrInt(c.node, 'num') ?? '?'} tensors is not modelled`);
+    const shape = c.builder.tfShape(x);
+    const axis = attrInt(c.node, 'axis') ?? 0;
+    return c.builder.reshape(
+      c.origin,
+      x,
+      shape.filter((_, i) => i !== (axis < 0 ? axis + shape.length : axis)),
+    );
+  },
   Shape: (c) => {
     const shape = c.builder.tfShape(c.input(0));
     return { shape: [shape.length], values: shape };
@@ -258,12 +289,36 @@ function applyFusedOps(c: OpContext, output: string, argsStart: number): string 
   return result;
 }
 
-/** [H, W] entries of a 4-element NHWC/NCHW attr list (strides, dilations, ksize); [1, 1] when absent. */
+/** The layout of the node's own 4-D tensors: its data_format, NHWC when it has none (TensorFlow's default). */
+export function dataFormatOf(node: GraphNode): TfLayout {
+  const format = attrString(node, 'data_format') ?? 'NHWC';
+  if (format !== 'NHWC' && format !== 'NCHW') throw new NotModelled(`data_format "${format}" is not supported`);
+  return format;
+}
+
+/**
+ * Runs `op` on `x` in the model's layout. A node whose data_format differs from the model's (an NCHW conv in an NHWC
+ * graph, or a MaxPool without data_format in an NCHW one) reads and writes its tensors in its own layout, so its
+ * input is transposed into the model's layout first and its output back: both transposes are nodes of the graph.
+ */
+function inModelLayout(c: OpContext, x: string, op: (x: string) => string): string {
+  const format = dataFormatOf(c.node);
+  if (format === c.builder.layout) return op(x);
+  const [toModel, back] = format === 'NCHW' ? [NCHW_TO_NHWC, NHWC_TO_NCHW] : [NHWC_TO_NCHW, NCHW_TO_NHWC];
+  const part = (suffix: string): NodeOrigin => ({ ...c.origin, id: `${c.origin.id}/${suffix}`, sourceOp: 'Transpose' });
+  const inside = c.builder.transpose(part(`to_${c.builder.layout}`), x, toModel);
+  return c.builder.transpose(part(`to_${format}`), op(inside), back);
+}
+
+const NCHW_TO_NHWC = [0, 2, 3, 1];
+const NHWC_TO_NCHW = [0, 3, 1, 2];
+
+/** [H, W] entries of a 4-element attr list (strides, dilations, ksize) in the node's data_format; [1, 1] when absent. */
 function spatialPair(c: OpContext, key: string): [number, number] {
   const list = attrInts(c.node, key);
   if (!list || list.length === 0) return [1, 1];
   if (list.length !== 4 || !list.every((v) => v > 0)) throw c.builder.error('invalid-model', c.origin, `"${key}" must list 4 positive integers`);
-  return c.builder.layout === 'NHWC' ? [list[1]!, list[2]!] : [list[2]!, list[3]!];
+  return dataFormatOf(c.node) === 'NHWC' ? [list[1]!, list[2]!] : [list[2]!, list[3]!];
 }
 
 function paddingOf(c: OpContext): Padding {
@@ -273,12 +328,14 @@ function paddingOf(c: OpContext): Padding {
   if (padding === 'EXPLICIT') {
     const list = attrInts(c.node, 'explicit_paddings') ?? [];
     if (list.length !== 8) throw c.builder.error('invalid-model', c.origin, '"explicit_paddings" must list 8 integers');
-    const [hAxis, wAxis] = c.builder.layout === 'NHWC' ? [1, 2] : [2, 3];
+    // [before, after] per dimension, in the node's data_format order.
+    const [hAxis, wAxis] = dataFormatOf(c.node) === 'NHWC' ? [1, 2] : [2, 3];
     return [list[2 * hAxis]!, list[2 * wAxis]!, list[2 * hAxis + 1]!, list[2 * wAxis + 1]!];
   }
   throw c.builder.error('invalid-model', c.origin, `padding "${padding ?? ''}" is not SAME, VALID or EXPLICIT`);
 }
 
+/** The TF channel axis of a normalisation's input, which inModelLayout has put in the model's layout. */
 function channelAxis(c: OpContext): number {
-  return (attrString(c.node, 'data_format') ?? (c.builder.layout === 'NHWC' ? 'NHWC' : 'NCHW')) === 'NHWC' ? -1 : 1;
+  return c.builder.layout === 'NHWC' ? -1 : 1;
 }

@@ -2,6 +2,7 @@
 // layer of another (transfer learning) is expanded in place, its node ids prefixed with its name.
 import { ModelReadError } from '../../errors';
 import type { LayerGraph } from '../../ir';
+import { imageSizeFromMetadata } from '../imageInput';
 import { IrBuilder, type NodeOrigin } from './builder';
 import { isObject, whereAt, type JsonObject, type ModelJson } from './json';
 import { convertKerasCall } from './kerasLayers';
@@ -26,6 +27,7 @@ export function readLayersModel(parts: TfjsModelParts): LayerGraph {
   }
   const { layout, mixed } = dataFormat(modelConfig);
   const builder = new IrBuilder(file, opts, layout);
+  builder.imageHint = imageSizeFromMetadata(Object.entries(isObject(root.userDefinedMetadata) ? root.userDefinedMetadata : {}));
   if (mixed) builder.warnings.push('the model mixes channels_first and channels_last layers; read as channels_first');
   if (!parts.hasManifest) builder.warnings.push('model.json has no weightsManifest: layers carry no weight values');
   const outputs = buildModel(parts, builder, model, undefined, '');
@@ -72,7 +74,7 @@ function buildModel(parts: TfjsModelParts, builder: IrBuilder, model: KerasModel
       output = nestedOutputs[0]!;
     } else {
       const weight = weightLookup(parts, builder, layer, origin);
-      output = convertKerasCall(layer.className, { builder, origin, config: layer.config, inputs, weight });
+      output = builder.guarded(origin, inputs, () => convertKerasCall(layer.className, { builder, origin, config: layer.config, inputs, weight }));
     }
     tensors.set(tensorKey({ layer: layer.name, call: call.index, index: 0 }), output);
   }
