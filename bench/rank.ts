@@ -3,7 +3,7 @@
 // Run: npx tsx bench/rank.ts            (each case runs in its own child process so that peak RSS is per case)
 //      npx tsx bench/rank.ts --case N   (one case, JSON on stdout)
 import { spawnSync } from 'node:child_process';
-import { convGeometry, describeGeometry, type ConvGeometry } from '../src/engine/analysis/convGeometry';
+import { convGeometry, describeGeometry, type ConvGeometry } from '../src/engine/numerics/convGeometry';
 import { convLayerRank } from '../src/engine/analysis/layerRank';
 import { CNN6, CNN6D, chain } from '../test/unit/rgap-networks';
 

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import * as path from 'path';
 import { readModel } from '../../src/engine/readers/index';
 import { AttackNetwork } from '../../src/engine/attack/network';
-import { ConvOperator } from '../../src/engine/analysis/convOperators';
-import { convGeometry } from '../../src/engine/analysis/convGeometry';
-import { createRng } from '../../src/engine/analysis/random';
+import { ConvOperator } from '../../src/engine/numerics/convOperators';
+import { convGeometry } from '../../src/engine/numerics/convGeometry';
+import { createRng } from '../../src/engine/numerics/random';
 import {
   GradientMatchingObjective,
   cosineSimilarity,

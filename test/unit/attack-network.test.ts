@@ -7,7 +7,7 @@ import * as path from 'path';
 import { readModel } from '../../src/engine/readers/index';
 import { AttackNetwork, AttackSetupError } from '../../src/engine/attack/network';
 import type { ActivationAttrs, ConvAttrs, LayerGraph, LayerNode, NodeAttrs, PoolAttrs, Shape, WeightTensor } from '../../src/engine/ir';
-import { createRng } from '../../src/engine/analysis/random';
+import { createRng } from '../../src/engine/numerics/random';
 
 // onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
 process.env.ORT_DISABLE_TELEMETRY = '1';

@@ -2,10 +2,10 @@
 // implementations written from the definitions of §1 and §3.2 (no shared code with the operators).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { convGeometry, describeGeometry, uncoveredPixels, coveredMask, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/analysis/convGeometry';
-import { ConvOperator, FullyConnectedOperator, convCrossGram } from '../../src/engine/analysis/convOperators';
-import { csrMatVec, csrMatTVec, matVec } from '../../src/engine/analysis/linalg';
-import { gaussianArray } from '../../src/engine/analysis/random';
+import { convGeometry, describeGeometry, uncoveredPixels, coveredMask, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/numerics/convGeometry';
+import { ConvOperator, FullyConnectedOperator, convCrossGram } from '../../src/engine/numerics/convOperators';
+import { csrMatVec, csrMatTVec, matVec } from '../../src/engine/numerics/linalg';
+import { gaussianArray } from '../../src/engine/numerics/random';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reference implementations straight from the definitions

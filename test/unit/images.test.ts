@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import * as jpeg from 'jpeg-js';
 import type { InputNormalization } from '../../src/engine/attack/types';
-import { createRng } from '../../src/engine/analysis/random';
+import { createRng } from '../../src/engine/numerics/random';
 import {
   centerCropBox,
   centerCropResize,

@@ -1,8 +1,8 @@
 // Ranks and counts of the per-layer systems (algorithm.md §4.1, §4.2, §4.5, §9.3) and the dense numerics they use.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { convGeometry, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/analysis/convGeometry';
-import { ConvOperator } from '../../src/engine/analysis/convOperators';
+import { convGeometry, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/numerics/convGeometry';
+import { ConvOperator } from '../../src/engine/numerics/convOperators';
 import { convLayerRank, convRankBounds, fullyConnectedLayerRank, type LayerRankResult } from '../../src/engine/analysis/layerRank';
 import {
   csrFromCoo,
@@ -21,8 +21,8 @@ import {
   transpose,
   zeros,
   type DenseMatrix,
-} from '../../src/engine/analysis/linalg';
-import { createRng, gaussianArray } from '../../src/engine/analysis/random';
+} from '../../src/engine/numerics/linalg';
+import { createRng, gaussianArray } from '../../src/engine/numerics/random';
 import { CNN6, CNN6D, chain, type ConvSpec } from './rgap-networks';
 
 // ---------------------------------------------------------------------------------------------------------------

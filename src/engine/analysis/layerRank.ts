@@ -34,8 +34,8 @@
 // a CIFAR-size layer (n_x ≲ 3500) takes ≲ 3 s; ImageNet-size layers take the bound path within a fraction of a second
 // (rank K stays numerical when its class blocks fit).
 
-import { axisMaps, convGeometry, groupGeometry, type AxisMap, type ConvGeometry } from './convGeometry';
-import { ConvOperator, FullyConnectedOperator, type ActivationLayout } from './convOperators';
+import { axisMaps, convGeometry, groupGeometry, type AxisMap, type ConvGeometry } from '../numerics/convGeometry';
+import { ConvOperator, FullyConnectedOperator, type ActivationLayout } from '../numerics/convOperators';
 import {
   EPS,
   csrSelectColumns,
@@ -56,8 +56,8 @@ import {
   type EliminationResult,
   type LinearOperator,
   type QrcpResult,
-} from './linalg';
-import { createRng } from './random';
+} from '../numerics/linalg';
+import { createRng } from '../numerics/random';
 
 /** How the rank of U (hence the deficiency) was obtained. */
 export type RankMethod = 'dense' | 'structured' | 'bound';

@@ -1,8 +1,8 @@
 // Each unit's linear system: counts, ranks and status (algorithm.md §4.1, §4.2, §3.4, §5.5).
 import { sizeOf } from '../ir';
-import { convGeometry } from './convGeometry';
+import { convGeometry } from '../numerics/convGeometry';
 import { DEFAULT_MAX_FLOPS, convLayerRank, fullyConnectedLayerRank, type LayerRankResult } from './layerRank';
-import { createRng } from './random';
+import { createRng } from '../numerics/random';
 import type { LayerMetrics, LayerStatus, RankMethod } from './types';
 import type { Unit } from './units';
 import { windowOutput2d } from '../shapes';

@@ -8,10 +8,10 @@
 //   2. dense minimum-norm least squares on the stacked system when it is small enough to factor;
 //   3. matrix-free LSQR on [K(δz); W_op] (convolutions and their adjoints, no matrix stored), every row scaled to
 //      unit norm and Jacobi column scaling (fewer iterations than the block scaling of §5.4 on CNN6: 588 vs 1171).
-import { ConvOperator, FullyConnectedOperator } from '../analysis/convOperators';
-import type { ConvGeometry } from '../analysis/convGeometry';
-import { weightIndex } from '../analysis/convGeometry';
-import { csrToDense, csrVStack, lsqr, lstsqFactor, lstsqMinNorm, norm2, zeros, type Csr, type DenseMatrix, type LinearOperator } from '../analysis/linalg';
+import { ConvOperator, FullyConnectedOperator } from '../numerics/convOperators';
+import type { ConvGeometry } from '../numerics/convGeometry';
+import { weightIndex } from '../numerics/convGeometry';
+import { csrToDense, csrVStack, lsqr, lstsqFactor, lstsqMinNorm, norm2, zeros, type Csr, type DenseMatrix, type LinearOperator } from '../numerics/linalg';
 import type { LayerSolveMethod } from './types';
 
 export interface LayerSolution {

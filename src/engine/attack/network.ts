@@ -16,8 +16,8 @@ import type { NamedTensor } from '../readers/safetensors';
 import type { ConvAttrs, LayerGraph, LayerNode, Shape, WeightTensor } from '../ir';
 import { sizeOf } from '../ir';
 import { buildAnalysisGraph, type AnalysisGraph, type Unit } from '../analysis/units';
-import { ConvOperator, FullyConnectedOperator } from '../analysis/convOperators';
-import { convGeometryFromAttrs } from '../analysis/convGeometry';
+import { ConvOperator, FullyConnectedOperator } from '../numerics/convOperators';
+import { convGeometryFromAttrs } from '../numerics/convGeometry';
 import { activationMath, type ActivationMath } from './activationMath';
 import type { ForwardTrace, SharedGradients, TrainingStep, UnitGradients } from './types';
 

@@ -3,8 +3,8 @@
 // the unit before. Chains of conv/dense units with invertible or ReLU-like activations, average pooling and
 // flatten are solved; anything else stops the recursion with the reason.
 import type { LayerGraph } from '../ir';
-import { ConvOperator, FullyConnectedOperator } from '../analysis/convOperators';
-import { convGeometry, type ConvGeometry } from '../analysis/convGeometry';
+import { ConvOperator, FullyConnectedOperator } from '../numerics/convOperators';
+import { convGeometry, type ConvGeometry } from '../numerics/convGeometry';
 import type { Unit } from '../analysis/units';
 import { activationMath, type ActivationMath } from './activationMath';
 import { logitsDeltaWithoutBias, recoverLabel, type RecoveredLabel } from './labels';
