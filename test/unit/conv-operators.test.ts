@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { convGeometry, describeGeometry, uncoveredPixels, coveredMask, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/numerics/convGeometry';
 import { ConvOperator, FullyConnectedOperator, convCrossGram } from '../../src/engine/numerics/convOperators';
-import { csrMatVec, csrMatTVec, matVec } from '../../src/engine/numerics/linalg';
+import { matVec } from '../../src/engine/numerics/dense';
+import { csrMatVec, csrMatTVec } from '../../src/engine/numerics/sparse';
 import { gaussianArray } from '../../src/engine/numerics/random';
 
 // ---------------------------------------------------------------------------------------------------------------

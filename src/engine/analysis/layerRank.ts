@@ -36,27 +36,12 @@
 
 import { axisMaps, convGeometry, groupGeometry, type AxisMap, type ConvGeometry } from '../numerics/convGeometry';
 import { ConvOperator, FullyConnectedOperator, type ActivationLayout } from '../numerics/convOperators';
-import {
-  EPS,
-  csrSelectColumns,
-  csrToDense,
-  csrVStack,
-  csrScaleRows,
-  eliminationRank,
-  estimateNorm2,
-  estimateSparseEliminationFlops,
-  formQ,
-  qrcp,
-  sparseEliminationRank,
-  denseOperator,
-  stackOperators,
-  transpose,
-  type Csr,
-  type DenseMatrix,
-  type EliminationResult,
-  type LinearOperator,
-  type QrcpResult,
-} from '../numerics/linalg';
+import { EPS, transpose, type DenseMatrix } from '../numerics/dense';
+import { eliminationRank, estimateSparseEliminationFlops, sparseEliminationRank, type EliminationResult } from '../numerics/elimination';
+import { denseOperator, stackOperators, type LinearOperator } from '../numerics/linearOperator';
+import { estimateNorm2 } from '../numerics/normEstimate';
+import { formQ, qrcp, type QrcpResult } from '../numerics/qr';
+import { csrSelectColumns, csrToDense, csrVStack, csrScaleRows, type Csr } from '../numerics/sparse';
 import { createRng } from '../numerics/random';
 
 /** How the rank of U (hence the deficiency) was obtained. */

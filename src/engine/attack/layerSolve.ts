@@ -11,7 +11,11 @@
 import { ConvOperator, FullyConnectedOperator } from '../numerics/convOperators';
 import type { ConvGeometry } from '../numerics/convGeometry';
 import { weightIndex } from '../numerics/convGeometry';
-import { csrToDense, csrVStack, lsqr, lstsqFactor, lstsqMinNorm, norm2, zeros, type Csr, type DenseMatrix, type LinearOperator } from '../numerics/linalg';
+import { norm2, zeros, type DenseMatrix } from '../numerics/dense';
+import type { LinearOperator } from '../numerics/linearOperator';
+import { lsqr } from '../numerics/lsqr';
+import { lstsqFactor, lstsqMinNorm } from '../numerics/qr';
+import { csrToDense, csrVStack, type Csr } from '../numerics/sparse';
 import type { LayerSolveMethod } from './types';
 
 export interface LayerSolution {

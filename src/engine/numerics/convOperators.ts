@@ -10,7 +10,9 @@
 // rows are banded (used by the rank analysis).
 
 import { axisMaps, type AxisMap, type ConvGeometry } from './convGeometry';
-import { csrToDense, type Csr, type DenseMatrix, type LinearOperator } from './linalg';
+import type { DenseMatrix } from './dense';
+import type { LinearOperator } from './linearOperator';
+import { csrToDense, type Csr } from './sparse';
 
 /** Flattening order of activations in the built matrices: 'nchw' (the engine convention) or 'hwc' (pixel-major). */
 export type ActivationLayout = 'nchw' | 'hwc';
