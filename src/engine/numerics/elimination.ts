@@ -181,17 +181,9 @@ export function estimateSparseEliminationFlops(A0: Csr, orientation: 'tall' | 'w
   return { flops: 2 * Math.min(m, n) * peak * span, window: span, activeRows: peak };
 }
 
-function eliminate(src: RowSource, opts: EliminationOptions): EliminationResult {
+/** Row indices ordered by first column (counting sort), empty rows left out; `span` is the widest row extent. */
+function rowsByFirstColumn(src: RowSource): { order: Int32Array; span: number } {
   const { rows: m, cols: n, lo, hi } = src;
-  const tol = opts.tol;
-  const noiseFactor = opts.noiseFactor ?? 32;
-  let maxU = 0;
-  let thr = tol;
-  let maxRejected = 0;
-  const maxFlops = opts.maxFlops ?? Infinity;
-  const B = Math.max(1, Math.min(8, opts.blockSize ?? 8));
-
-  // rows sorted by first column (counting sort); empty rows dropped
   const bucket = new Int32Array(n + 1);
   let nonEmpty = 0;
   let span = 0;
@@ -203,212 +195,343 @@ function eliminate(src: RowSource, opts: EliminationOptions): EliminationResult 
   }
   for (let j = 0; j < n; j++) bucket[j + 1] += bucket[j];
   const order = new Int32Array(nonEmpty);
-  {
-    const fill = bucket.slice(0, n);
-    for (let r = 0; r < m; r++) if (hi[r] >= lo[r]) order[fill[lo[r]]++] = r;
+  const fill = bucket.slice(0, n);
+  for (let r = 0; r < m; r++) if (hi[r] >= lo[r]) order[fill[lo[r]]++] = r;
+  return { order, span };
+}
+
+/**
+ * The rows taking part in the elimination. Each lives in a slot: W entries of a circular buffer (column k at
+ * k mod W), B multipliers (one per pivot of the current block), its last possibly non-zero column and its value in
+ * the column being pivoted. Slots are recycled; the store doubles when full.
+ */
+class ActiveRows {
+  buf: Float64Array;
+  /** Multipliers of the current block's pivots, B per slot. */
+  L: Float64Array;
+  slotHi: Int32Array;
+  colVal: Float64Array;
+  /** Slots of the active rows, count entries. */
+  readonly active: Int32Array;
+  count = 0;
+  private capacity = 16;
+  private readonly freeSlots: number[] = [];
+
+  constructor(
+    readonly W: number,
+    readonly B: number,
+    maxRows: number,
+  ) {
+    this.buf = new Float64Array(this.capacity * W);
+    this.L = new Float64Array(this.capacity * B);
+    this.slotHi = new Int32Array(this.capacity);
+    this.colVal = new Float64Array(this.capacity);
+    for (let s = this.capacity - 1; s >= 0; s--) this.freeSlots.push(s);
+    this.active = new Int32Array(Math.max(1, maxRows));
   }
-  // A block holds at most B pivots and spans at most maxCols columns (skipped columns included). Every live entry
-  // then lies in [blockStart, blockStart + W): a row admitted at column j ≤ blockStart + maxCols − 1 ends by
-  // j + span − 1, and fill never extends a row beyond the end of a row admitted earlier.
-  const maxCols = 4 * B;
-  const W = span + maxCols;
 
-  let cap = 16;
-  let buf = new Float64Array(cap * W);
-  let L = new Float64Array(cap * B);
-  let slotHi = new Int32Array(cap);
-  let colVal = new Float64Array(cap);
-  const freeSlots: number[] = [];
-  for (let s = cap - 1; s >= 0; s--) freeSlots.push(s);
-  const active = new Int32Array(Math.max(1, nonEmpty));
-  let nAct = 0;
-  const P = new Float64Array(B * W);
-  const Phi = new Int32Array(B);
+  /** Scatters row r of `src` into a fresh slot and makes it active. */
+  admit(src: RowSource, r: number): void {
+    if (this.freeSlots.length === 0) this.grow();
+    const s = this.freeSlots.pop() as number;
+    const { W, B } = this;
+    const base = s * W;
+    this.buf.fill(0, base, base + W);
+    src.scatter(r, this.buf, base, W);
+    this.slotHi[s] = src.hi[r];
+    this.L.fill(0, s * B, s * B + B);
+    this.active[this.count++] = s;
+  }
 
-  const grow = (): void => {
+  /** Takes the q-th active row out of the active list (the last one takes its place); returns its slot. */
+  remove(q: number): number {
+    const s = this.active[q];
+    this.active[q] = this.active[--this.count];
+    return s;
+  }
+
+  /** Frees a slot for the next admitted row. */
+  release(s: number): void {
+    this.freeSlots.push(s);
+  }
+
+  private grow(): void {
+    const cap = this.capacity;
     const ncap = cap * 2;
-    const nb = new Float64Array(ncap * W);
-    nb.set(buf);
-    buf = nb;
-    const nl = new Float64Array(ncap * B);
-    nl.set(L);
-    L = nl;
+    const nb = new Float64Array(ncap * this.W);
+    nb.set(this.buf);
+    this.buf = nb;
+    const nl = new Float64Array(ncap * this.B);
+    nl.set(this.L);
+    this.L = nl;
     const nh = new Int32Array(ncap);
-    nh.set(slotHi);
-    slotHi = nh;
+    nh.set(this.slotHi);
+    this.slotHi = nh;
     const nc = new Float64Array(ncap);
-    nc.set(colVal);
-    colVal = nc;
-    for (let s = ncap - 1; s >= cap; s--) freeSlots.push(s);
-    cap = ncap;
-  };
+    nc.set(this.colVal);
+    this.colVal = nc;
+    for (let s = ncap - 1; s >= cap; s--) this.freeSlots.push(s);
+    this.capacity = ncap;
+  }
+}
 
-  const result = (aborted: boolean): EliminationResult => ({
-    rank,
-    flops,
-    aborted,
-    minPivot: minPivot === Infinity ? 0 : minPivot,
-    maxPivot,
-    maxRejected,
-    finalTol: thr,
-    clearGap: (rank === 0 || minPivot >= 1e3 * thr) && maxRejected <= thr / 8,
-    peakActiveRows: peak,
-    window: W,
-  });
-  let next = 0;
-  let rank = 0;
-  let flops = 0;
-  let minPivot = Infinity;
-  let maxPivot = 0;
-  let peak = 0;
-  let j = 0;
-  while (j < n) {
-    if (nAct === 0) {
-      if (next >= nonEmpty) break;
-      if (lo[order[next]] > j) j = lo[order[next]];
-    }
-    const bs = j;
-    let t = 0;
-    while (t < B && j < n && j - bs < maxCols) {
-      // admit rows starting at or before column j
-      while (next < nonEmpty && lo[order[next]] <= j) {
-        const r = order[next++];
-        if (freeSlots.length === 0) grow();
-        const s = freeSlots.pop() as number;
-        const base = s * W;
-        buf.fill(0, base, base + W);
-        src.scatter(r, buf, base, W);
-        slotHi[s] = hi[r];
-        L.fill(0, s * B, s * B + B);
-        active[nAct++] = s;
+/**
+ * Blocked elimination, columns left to right. A block takes up to B pivots, each in one column: the column of the
+ * active rows is updated by the block's earlier pivots, its largest entry becomes the pivot (or the column is
+ * dependent when that entry is ≤ the threshold), and the pivot row is formed in P. At the end of the block one sweep
+ * applies all its pivots to every active row (sweep8 when there are 8).
+ */
+class BlockedElimination {
+  private readonly n: number;
+  private readonly tol: number;
+  private readonly noiseFactor: number;
+  private readonly maxFlops: number;
+  /** Pivots per block. */
+  private readonly B: number;
+  /** A block spans at most this many columns (skipped columns included). */
+  private readonly maxCols: number;
+  /** Width of a row's circular buffer. */
+  private readonly W: number;
+  private readonly order: Int32Array;
+  private readonly rows: ActiveRows;
+  /** The block's pivot rows over its window (B × W) and the last column of each. */
+  private readonly P: Float64Array;
+  private readonly Phi: Int32Array;
+  /** Next row of `order` to admit. */
+  private next = 0;
+  private thr: number;
+  private maxU = 0;
+  private maxRejected = 0;
+  private rank = 0;
+  private flops = 0;
+  private minPivot = Infinity;
+  private maxPivot = 0;
+  private peak = 0;
+
+  constructor(
+    private readonly src: RowSource,
+    opts: EliminationOptions,
+  ) {
+    this.n = src.cols;
+    this.tol = opts.tol;
+    this.thr = opts.tol;
+    this.noiseFactor = opts.noiseFactor ?? 32;
+    this.maxFlops = opts.maxFlops ?? Infinity;
+    this.B = Math.max(1, Math.min(8, opts.blockSize ?? 8));
+    const { order, span } = rowsByFirstColumn(src);
+    this.order = order;
+    // Every live entry lies in [blockStart, blockStart + W): a row admitted at column j ≤ blockStart + maxCols − 1
+    // ends by j + span − 1, and fill never extends a row beyond the end of a row admitted earlier.
+    this.maxCols = 4 * this.B;
+    this.W = span + this.maxCols;
+    this.rows = new ActiveRows(this.W, this.B, order.length);
+    this.P = new Float64Array(this.B * this.W);
+    this.Phi = new Int32Array(this.B);
+  }
+
+  run(): EliminationResult {
+    const { n, order, rows } = this;
+    const lo = this.src.lo;
+    let j = 0;
+    while (j < n) {
+      if (rows.count === 0) {
+        if (this.next >= order.length) break;
+        if (lo[order[this.next]] > j) j = lo[order[this.next]];
       }
-      if (nAct > peak) peak = nAct;
-      if (nAct === 0) break;
-      // column j of the active rows, updated by the block's earlier pivots
-      const cj = j % W;
-      const pj = j - bs;
-      let best = 0;
-      let bq = -1;
-      for (let q = 0; q < nAct; q++) {
-        const s = active[q];
-        let v = buf[s * W + cj];
-        const lb = s * B;
-        for (let u = 0; u < t; u++) {
-          const l = L[lb + u];
-          if (l !== 0) v -= l * P[u * W + pj];
-        }
-        colVal[s] = v;
-        const av = Math.abs(v);
-        if (av > best) {
-          best = av;
-          bq = q;
-        }
-      }
-      flops += nAct * (2 * t + 1);
-      if (best <= thr) {
-        if (best > maxRejected) maxRejected = best;
+      const blockStart = j;
+      let t = 0;
+      while (t < this.B && j < n && j - blockStart < this.maxCols) {
+        this.admitRowsStartingBy(j);
+        if (rows.count === 0) break;
+        if (this.pivotColumn(j, blockStart, t)) t++;
         j++;
-        continue; // dependent column: its small entries are dropped by the sweep
       }
-      const ps = active[bq];
-      active[bq] = active[--nAct];
-      const piv = colVal[ps];
-      if (best < minPivot) minPivot = best;
-      if (best > maxPivot) maxPivot = best;
-      // pivot row over (j, hiP], updated by the block's earlier pivots; zero elsewhere in the window
-      let hiP = slotHi[ps];
-      const lp = ps * B;
-      for (let u = 0; u < t; u++) if (L[lp + u] !== 0 && Phi[u] > hiP) hiP = Phi[u];
-      const pt = t * W;
-      P.fill(0, pt, pt + W);
-      {
-        const pbase = ps * W;
-        for (let k = j + 1; k <= hiP; k++) P[pt + k - bs] = buf[pbase + (k % W)];
-        for (let u = 0; u < t; u++) {
-          const l = L[lp + u];
-          if (l === 0) continue;
-          const pu = u * W;
-          const kEnd = Math.min(hiP, Phi[u]);
-          for (let k = j + 1; k <= kEnd; k++) P[pt + k - bs] -= l * P[pu + k - bs];
-          flops += 2 * Math.max(0, kEnd - j);
-        }
-        let mu = best;
-        for (let k = j + 1; k <= hiP; k++) {
-          const av = Math.abs(P[pt + k - bs]);
-          if (av > mu) mu = av;
-        }
-        if (mu > maxU) maxU = mu;
-      }
-      Phi[t] = hiP;
-      for (let q = 0; q < nAct; q++) {
-        const s = active[q];
-        const v = colVal[s];
-        L[s * B + t] = Math.abs(v) > thr ? v / piv : 0;
-      }
-      freeSlots.push(ps);
-      rank++;
-      thr = Math.max(tol, noiseFactor * rank * EPS * maxU);
-      t++;
-      j++;
+      this.sweepBlock(blockStart, j, t);
+      if (this.flops > this.maxFlops) return this.result(true);
     }
-    // sweep: apply the block's t pivots to columns [j, …) of every active row; clear the consumed columns [bs, j)
-    let q = 0;
-    while (q < nAct) {
+    return this.result(false);
+  }
+
+  /** Admits the rows whose first column is ≤ j. */
+  private admitRowsStartingBy(j: number): void {
+    const { order, rows } = this;
+    const lo = this.src.lo;
+    while (this.next < order.length && lo[order[this.next]] <= j) rows.admit(this.src, order[this.next++]);
+    if (rows.count > this.peak) this.peak = rows.count;
+  }
+
+  /**
+   * Column j, the block's (t+1)-th candidate: its entries in the active rows updated by the block's t earlier
+   * pivots. Returns false when the column is dependent (its largest entry ≤ the threshold; the small entries are
+   * dropped by the sweep), else takes the pivot and returns true.
+   */
+  private pivotColumn(j: number, blockStart: number, t: number): boolean {
+    const { rows, W, B, P } = this;
+    const { buf, L, colVal, active } = rows;
+    const cj = j % W;
+    const pj = j - blockStart;
+    let best = 0;
+    let bq = -1;
+    for (let q = 0; q < rows.count; q++) {
       const s = active[q];
-      const base = s * W;
+      let v = buf[s * W + cj];
       const lb = s * B;
-      let hiMax = -1;
-      let nz = 0;
       for (let u = 0; u < t; u++) {
-        if (L[lb + u] !== 0) {
-          nz++;
-          if (Phi[u] > hiMax) hiMax = Phi[u];
-        }
+        const l = L[lb + u];
+        if (l !== 0) v -= l * P[u * W + pj];
       }
-      if (nz > 0 && hiMax >= j) {
-        const len = hiMax - j + 1;
-        const start = j % W;
-        const first = Math.min(len, W - start);
-        flops += 2 * nz * len;
-        if (t === 8 && nz === 8) {
-          sweep8(buf, base + start, P, j - bs, first, W, L, lb);
-          if (first < len) sweep8(buf, base, P, j - bs + first, len - first, W, L, lb);
-        } else {
-          for (let u = 0; u < t; u++) {
-            const l = L[lb + u];
-            if (l === 0) continue;
-            const kEnd = Math.min(hiMax, Phi[u]);
-            if (kEnd < j) continue;
-            const lenU = kEnd - j + 1;
-            const firstU = Math.min(lenU, W - start);
-            axpyNeg(buf, base + start, P, u * W + j - bs, firstU, l);
-            if (firstU < lenU) axpyNeg(buf, base, P, u * W + j - bs + firstU, lenU - firstU, l);
-          }
-        }
-        if (hiMax > slotHi[s]) slotHi[s] = hiMax;
+      colVal[s] = v;
+      const av = Math.abs(v);
+      if (av > best) {
+        best = av;
+        bq = q;
       }
-      // consumed columns [bs, j) become exact zeros (eliminated, or dropped as ≤ tol)
-      {
-        const len = j - bs;
-        const start = bs % W;
-        const first = Math.min(len, W - start);
-        buf.fill(0, base + start, base + start + first);
-        if (first < len) buf.fill(0, base, base + len - first);
-      }
-      L.fill(0, lb, lb + B);
-      if (slotHi[s] < j) {
-        // nothing left in this row
-        freeSlots.push(s);
-        active[q] = active[--nAct];
+    }
+    this.flops += rows.count * (2 * t + 1);
+    if (best <= this.thr) {
+      if (best > this.maxRejected) this.maxRejected = best;
+      return false;
+    }
+    const ps = rows.remove(bq);
+    if (best < this.minPivot) this.minPivot = best;
+    if (best > this.maxPivot) this.maxPivot = best;
+    this.formPivotRow(ps, j, blockStart, t, best);
+    this.recordMultipliers(t, colVal[ps]);
+    rows.release(ps);
+    this.rank++;
+    this.thr = Math.max(this.tol, this.noiseFactor * this.rank * EPS * this.maxU);
+    return true;
+  }
+
+  /**
+   * The pivot row (slot ps) over (j, hiP] into row t of P, updated by the block's earlier pivots; zero elsewhere in
+   * the window. Tracks max|U| for the rounding level.
+   */
+  private formPivotRow(ps: number, j: number, blockStart: number, t: number, best: number): void {
+    const { rows, W, B, P, Phi } = this;
+    const { buf, L } = rows;
+    let hiP = rows.slotHi[ps];
+    const lp = ps * B;
+    for (let u = 0; u < t; u++) if (L[lp + u] !== 0 && Phi[u] > hiP) hiP = Phi[u];
+    const pt = t * W;
+    P.fill(0, pt, pt + W);
+    const pbase = ps * W;
+    for (let k = j + 1; k <= hiP; k++) P[pt + k - blockStart] = buf[pbase + (k % W)];
+    for (let u = 0; u < t; u++) {
+      const l = L[lp + u];
+      if (l === 0) continue;
+      const pu = u * W;
+      const kEnd = Math.min(hiP, Phi[u]);
+      for (let k = j + 1; k <= kEnd; k++) P[pt + k - blockStart] -= l * P[pu + k - blockStart];
+      this.flops += 2 * Math.max(0, kEnd - j);
+    }
+    let mu = best;
+    for (let k = j + 1; k <= hiP; k++) {
+      const av = Math.abs(P[pt + k - blockStart]);
+      if (av > mu) mu = av;
+    }
+    if (mu > this.maxU) this.maxU = mu;
+    Phi[t] = hiP;
+  }
+
+  /** Multiplier of pivot t for every remaining active row (entries ≤ the threshold are dropped). */
+  private recordMultipliers(t: number, pivot: number): void {
+    const { rows, B, thr } = this;
+    const { L, colVal, active } = rows;
+    for (let q = 0; q < rows.count; q++) {
+      const s = active[q];
+      const v = colVal[s];
+      L[s * B + t] = Math.abs(v) > thr ? v / pivot : 0;
+    }
+  }
+
+  /**
+   * Applies the block's t pivots to columns [j, …) of every active row, clears the consumed columns
+   * [blockStart, j), and retires the rows with nothing left.
+   */
+  private sweepBlock(blockStart: number, j: number, t: number): void {
+    const { rows, B } = this;
+    let q = 0;
+    while (q < rows.count) {
+      const s = rows.active[q];
+      this.applyPivots(s, j, blockStart, t);
+      this.clearConsumedColumns(s * this.W, blockStart, j);
+      rows.L.fill(0, s * B, s * B + B);
+      if (rows.slotHi[s] < j) {
+        rows.release(rows.remove(q)); // nothing left in this row
         continue;
       }
       q++;
     }
-    if (flops > maxFlops) {
-      return result(true);
-    }
   }
-  return result(false);
+
+  /** Row (slot s) −= Σ_u L[s, u] · P[u] over columns [j, …), as far as the pivots it uses reach. */
+  private applyPivots(s: number, j: number, blockStart: number, t: number): void {
+    const { rows, W, B, P, Phi } = this;
+    const { buf, L } = rows;
+    const base = s * W;
+    const lb = s * B;
+    let hiMax = -1;
+    let nz = 0;
+    for (let u = 0; u < t; u++) {
+      if (L[lb + u] !== 0) {
+        nz++;
+        if (Phi[u] > hiMax) hiMax = Phi[u];
+      }
+    }
+    if (nz === 0 || hiMax < j) return;
+    const len = hiMax - j + 1;
+    const start = j % W;
+    const first = Math.min(len, W - start);
+    this.flops += 2 * nz * len;
+    if (t === 8 && nz === 8) {
+      sweep8(buf, base + start, P, j - blockStart, first, W, L, lb);
+      if (first < len) sweep8(buf, base, P, j - blockStart + first, len - first, W, L, lb);
+    } else {
+      for (let u = 0; u < t; u++) {
+        const l = L[lb + u];
+        if (l === 0) continue;
+        const kEnd = Math.min(hiMax, Phi[u]);
+        if (kEnd < j) continue;
+        const lenU = kEnd - j + 1;
+        const firstU = Math.min(lenU, W - start);
+        axpyNeg(buf, base + start, P, u * W + j - blockStart, firstU, l);
+        if (firstU < lenU) axpyNeg(buf, base, P, u * W + j - blockStart + firstU, lenU - firstU, l);
+      }
+    }
+    if (hiMax > rows.slotHi[s]) rows.slotHi[s] = hiMax;
+  }
+
+  /** Consumed columns [blockStart, j) of a row become exact zeros (eliminated, or dropped as ≤ tol). */
+  private clearConsumedColumns(base: number, blockStart: number, j: number): void {
+    const W = this.W;
+    const buf = this.rows.buf;
+    const len = j - blockStart;
+    const start = blockStart % W;
+    const first = Math.min(len, W - start);
+    buf.fill(0, base + start, base + start + first);
+    if (first < len) buf.fill(0, base, base + len - first);
+  }
+
+  private result(aborted: boolean): EliminationResult {
+    const { rank, minPivot, maxRejected, thr } = this;
+    return {
+      rank,
+      flops: this.flops,
+      aborted,
+      minPivot: minPivot === Infinity ? 0 : minPivot,
+      maxPivot: this.maxPivot,
+      maxRejected,
+      finalTol: thr,
+      clearGap: (rank === 0 || minPivot >= 1e3 * thr) && maxRejected <= thr / 8,
+      peakActiveRows: this.peak,
+      window: this.W,
+    };
+  }
+}
+
+function eliminate(src: RowSource, opts: EliminationOptions): EliminationResult {
+  return new BlockedElimination(src, opts).run();
 }
 
 function axpyNeg(y: Float64Array, yo: number, x: Float64Array, xo: number, len: number, a: number): void {
