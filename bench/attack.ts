@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { readModel } from '../src/engine/readers';
-import { AttackNetwork } from '../src/engine/attack/network';
+import { AttackNetwork } from '../src/engine/attack/network/attackNetwork';
 import { reconstruct, relativeError } from '../src/engine/attack/reconstruct';
 import { defaultSampleFolder, loadSampleImages } from '../src/engine/images/modelInput';
 import { ConvOperator } from '../src/engine/numerics/convOperators';

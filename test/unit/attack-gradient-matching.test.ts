@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
 import { readModel } from '../../src/engine/readers/index';
-import { AttackNetwork } from '../../src/engine/attack/network';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
 import { ConvOperator } from '../../src/engine/numerics/convOperators';
 import { convGeometry } from '../../src/engine/numerics/convGeometry';
 import { createRng } from '../../src/engine/numerics/random';

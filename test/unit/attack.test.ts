@@ -8,7 +8,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { readModel } from '../../src/engine/readers/index';
 import { runAttack } from '../../src/engine/attack/attack';
-import { AttackNetwork } from '../../src/engine/attack/network';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
 import { logitsDeltaWithoutBias, recoverLabel } from '../../src/engine/attack/labels';
 import { reconstruct } from '../../src/engine/attack/reconstruct';
 import { analyseModel } from '../../src/engine/analysis/analyseModel';

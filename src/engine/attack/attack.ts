@@ -9,7 +9,7 @@ import { modelInputToImage } from '../images/modelInput';
 import { imageQuality } from '../images/quality';
 import { sideBySide } from '../images/composite';
 import { writePng, floatImageToRgba } from '../images/codec';
-import { AttackNetwork } from './network';
+import { AttackNetwork } from './network/attackNetwork';
 import { reconstruct, relativeError } from './reconstruct';
 import type { AttackImageResult, AttackReport, ForwardTrace, InputNormalization, SharedGradients } from './types';
 

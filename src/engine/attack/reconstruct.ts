@@ -9,7 +9,7 @@ import type { Unit } from '../analysis/units';
 import { activationMath, type ActivationMath } from './activationMath';
 import { logitsDeltaWithoutBias, recoverLabel, type RecoveredLabel } from './labels';
 import { solveAvgPool, solveConvLayer, solveDenseLayer, type LayerSolution } from './layerSolve';
-import type { AttackNetwork } from './network';
+import type { AttackNetwork } from './network/attackNetwork';
 import { defaultRefineSettings, refineLayerInput, type RefineSettings } from './gradientMatching';
 import type { AttackLayerResult, ForwardTrace, SharedGradients } from './types';
 

@@ -12,14 +12,14 @@
 //   backward           δx += B(δy; x)            (B = Jᵀ, the usual reverse step)
 //   adjointBackward    d̄y += Bᵀ d̄x, p̄x += ∂/∂x ⟨d̄x, B(δy; x)⟩   (reverse of the reverse step)
 // Affine ops add their parameter gradient P(δy; x) = K(δy) x and its adjoint.
-import type { NamedTensor } from '../readers/safetensors';
-import type { ConvAttrs, LayerGraph, LayerNode, Shape, WeightTensor } from '../ir';
-import { sizeOf } from '../ir';
-import { buildAnalysisGraph, type AnalysisGraph, type Unit } from '../analysis/units';
-import { ConvOperator, FullyConnectedOperator } from '../numerics/convOperators';
-import { convGeometryFromAttrs } from '../numerics/convGeometry';
-import { activationMath, type ActivationMath } from './activationMath';
-import type { ForwardTrace, SharedGradients, TrainingStep, UnitGradients } from './types';
+import type { NamedTensor } from '../../readers/safetensors';
+import type { ConvAttrs, LayerGraph, LayerNode, Shape, WeightTensor } from '../../ir';
+import { sizeOf } from '../../ir';
+import { buildAnalysisGraph, type AnalysisGraph, type Unit } from '../../analysis/units';
+import { ConvOperator, FullyConnectedOperator } from '../../numerics/convOperators';
+import { convGeometryFromAttrs } from '../../numerics/convGeometry';
+import { activationMath, type ActivationMath } from '../activationMath';
+import type { ForwardTrace, SharedGradients, TrainingStep, UnitGradients } from '../types';
 
 /** The model (or one unit of it) cannot be executed by the attack's float64 network. */
 export class AttackSetupError extends Error {
@@ -32,7 +32,7 @@ export class AttackSetupError extends Error {
 }
 
 /** A gradient tensor as a client shares it (engine layout: OIHW / [out, in]); one definition, in the safetensors reader. */
-export type { NamedTensor } from '../readers/safetensors';
+export type { NamedTensor } from '../../readers/safetensors';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Ops
