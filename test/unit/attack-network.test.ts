@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
 import { readModel } from '../../src/engine/readers/index';
-import { AttackNetwork, AttackSetupError } from '../../src/engine/attack/network/attackNetwork';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
+import { AttackSetupError } from '../../src/engine/attack/network/setupError';
 import type { ActivationAttrs, ConvAttrs, LayerGraph, LayerNode, NodeAttrs, PoolAttrs, Shape, WeightTensor } from '../../src/engine/ir';
 import { createRng } from '../../src/engine/numerics/random';
 

@@ -4,7 +4,9 @@
 // over x with Adam, where ∂ℓ/∂θ|_x comes from the sub-network from that unit to the logits and θ runs over the
 // kernel and bias tensors of every conv/dense unit in it. ∂J/∂x needs the gradient of a gradient: the sub-network's
 // hand-written second-order sweep (network.ts) gives ∂/∂x Σ ⟨c_θ, ∂ℓ/∂θ⟩ for the cosine cotangents c_θ.
-import { AttackSetupError, type AttackNetwork, type SubNetwork, type SubNetworkWorkspace } from './network/attackNetwork';
+import type { AttackNetwork } from './network/attackNetwork';
+import { AttackSetupError } from './network/setupError';
+import type { SubNetwork, SubNetworkWorkspace } from './network/subNetwork';
 import type { SharedGradients } from './types';
 
 export interface RefineSettings {
