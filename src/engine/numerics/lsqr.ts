@@ -100,18 +100,9 @@ export function lsqr(A: LinearOperator, b: Float64Array, opts: LsqrOptions = {})
   let checkpointNorm = Infinity;
   while (itn < maxIter) {
     itn++;
-    // bidiagonalisation: β u = A v − α u, α v = Aᵀ u − β v
-    A.apply(v, tmpM);
-    for (let i = 0; i < m; i++) u[i] = tmpM[i] - alpha * u[i];
-    beta = norm2(u);
-    if (beta > 0) {
-      for (let i = 0; i < m; i++) u[i] /= beta;
-      anorm = Math.sqrt(anorm * anorm + alpha * alpha + beta * beta + damp * damp);
-      A.applyTranspose(u, tmpN);
-      for (let j = 0; j < n; j++) v[j] = tmpN[j] - beta * v[j];
-      alpha = norm2(v);
-      if (alpha > 0) for (let j = 0; j < n; j++) v[j] /= alpha;
-    }
+    const previousAlpha = alpha;
+    ({ alpha, beta } = bidiagonalisationStep(A, u, v, alpha, tmpM, tmpN));
+    if (beta > 0) anorm = Math.sqrt(anorm * anorm + previousAlpha * previousAlpha + beta * beta + damp * damp);
     // eliminate damping, then the subdiagonal β by plane rotations
     const rhobar1 = Math.hypot(rhobar, damp);
     const cs1 = rhobar / rhobar1;
@@ -166,13 +157,44 @@ export function lsqr(A: LinearOperator, b: Float64Array, opts: LsqrOptions = {})
       if (rnorm > 0.99 * checkpointNorm) istop = 9;
       checkpointNorm = rnorm;
     }
-    if (1 + test3 <= 1) istop = 6;
-    if (1 + test2 <= 1) istop = 5;
-    if (1 + t1b <= 1) istop = 4;
-    if (test3 <= ctol) istop = 3;
-    if (test2 <= atol) istop = 2;
-    if (test1 <= rtol) istop = 1;
+    istop = convergenceCode(test1, test2, test3, t1b, rtol, atol, ctol) || istop;
     if (istop !== 0) break;
   }
   return result(istop, itn, rnorm, arnorm, anorm, acond, xnorm);
+}
+
+/**
+ * One Golub–Kahan bidiagonalisation step: β u = A v − α u, then (when β > 0) α v = Aᵀ u − β v, with u and v
+ * normalised in place. Returns the new α (unchanged when β = 0) and β.
+ */
+function bidiagonalisationStep(
+  A: LinearOperator,
+  u: Float64Array,
+  v: Float64Array,
+  alpha: number,
+  tmpM: Float64Array,
+  tmpN: Float64Array,
+): { alpha: number; beta: number } {
+  A.apply(v, tmpM);
+  for (let i = 0; i < u.length; i++) u[i] = tmpM[i] - alpha * u[i];
+  const beta = norm2(u);
+  if (beta > 0) {
+    for (let i = 0; i < u.length; i++) u[i] /= beta;
+    A.applyTranspose(u, tmpN);
+    for (let j = 0; j < v.length; j++) v[j] = tmpN[j] - beta * v[j];
+    alpha = norm2(v);
+    if (alpha > 0) for (let j = 0; j < v.length; j++) v[j] /= alpha;
+  }
+  return { alpha, beta };
+}
+
+/** Paige–Saunders stopping codes 1–6 from the convergence tests (0: go on); the lowest code that applies wins. */
+function convergenceCode(test1: number, test2: number, test3: number, t1b: number, rtol: number, atol: number, ctol: number): number {
+  if (test1 <= rtol) return 1;
+  if (test2 <= atol) return 2;
+  if (test3 <= ctol) return 3;
+  if (1 + t1b <= 1) return 4;
+  if (1 + test2 <= 1) return 5;
+  if (1 + test3 <= 1) return 6;
+  return 0;
 }

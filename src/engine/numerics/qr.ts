@@ -40,9 +40,41 @@ export function qrcp(A0: DenseMatrix, opts: QrcpOptions = {}): QrcpResult {
   const kmax = Math.min(m, n);
   const perm = new Int32Array(n);
   for (let j = 0; j < n; j++) perm[j] = j;
+  const norms = columnNorms(a, m, n);
+  const normsRef = norms.slice();
+  const tau = new Float64Array(kmax);
+  const diag = new Float64Array(kmax);
+  const w = new Float64Array(n);
+  const relTol = opts.relTol ?? Math.max(m, n) * EPS;
+  let tol = opts.tol ?? -1;
+  let rank = 0;
+  let nDiag = 0;
+  for (let k = 0; k < kmax; k++) {
+    pivotLargestColumn(a, m, n, k, norms, normsRef, perm);
+    const h = householderColumn(a, m, n, k);
+    const rkk = Math.abs(h.beta);
+    diag[nDiag++] = rkk;
+    if (tol < 0) tol = rkk * relTol;
+    if (rkk <= tol || rkk === 0) {
+      // rejected: undo the scaling so the stored column stays meaningful
+      if (h.xnorm !== 0) {
+        const sc = h.alpha - h.beta;
+        for (let i = k + 1; i < m; i++) a[i * n + k] *= sc;
+      }
+      break;
+    }
+    a[k * n + k] = h.beta;
+    tau[k] = h.tau;
+    rank = k + 1;
+    if (k + 1 < n && h.tau !== 0) reflectTrailingColumns(a, m, n, k, h.tau, w);
+    downdateColumnNorms(a, m, n, k, norms, normsRef);
+  }
+  return { qr: A, tau: tau.subarray(0, rank), perm, rank, tol: Math.max(tol, 0), diag: diag.subarray(0, nDiag) };
+}
+
+/** Column norms by row sweeps (sum of squares; fine for non-extreme data). */
+function columnNorms(a: Float64Array, m: number, n: number): Float64Array {
   const norms = new Float64Array(n);
-  const normsRef = new Float64Array(n);
-  // column norms by row sweeps (sum of squares; fine for non-extreme data, rescaled below)
   for (let i = 0; i < m; i++) {
     const ri = i * n;
     for (let j = 0; j < n; j++) {
@@ -50,129 +82,105 @@ export function qrcp(A0: DenseMatrix, opts: QrcpOptions = {}): QrcpResult {
       norms[j] += v * v;
     }
   }
-  for (let j = 0; j < n; j++) {
-    norms[j] = Math.sqrt(norms[j]);
-    normsRef[j] = norms[j];
+  for (let j = 0; j < n; j++) norms[j] = Math.sqrt(norms[j]);
+  return norms;
+}
+
+/** Swaps the remaining column with the largest norm into position k (columns, norms and permutation). */
+function pivotLargestColumn(a: Float64Array, m: number, n: number, k: number, norms: Float64Array, normsRef: Float64Array, perm: Int32Array): void {
+  let p = k;
+  let best = norms[k];
+  for (let j = k + 1; j < n; j++) {
+    if (norms[j] > best) {
+      best = norms[j];
+      p = j;
+    }
   }
-  const tau = new Float64Array(kmax);
-  const diag = new Float64Array(kmax);
-  const w = new Float64Array(n);
-  const relTol = opts.relTol ?? Math.max(m, n) * EPS;
-  let tol = opts.tol ?? -1;
+  if (p === k) return;
+  for (let i = 0; i < m; i++) {
+    const ri = i * n;
+    const t = a[ri + k];
+    a[ri + k] = a[ri + p];
+    a[ri + p] = t;
+  }
+  let t = norms[k];
+  norms[k] = norms[p];
+  norms[p] = t;
+  t = normsRef[k];
+  normsRef[k] = normsRef[p];
+  normsRef[p] = t;
+  const ti = perm[k];
+  perm[k] = perm[p];
+  perm[p] = ti;
+}
+
+/**
+ * Householder reflector for a[k.., k]: H = I − τ v vᵀ with H a[k.., k] = β e₁. v (implicit 1 at k) is stored below
+ * the diagonal; a[k, k] is left to the caller. `alpha` is the original a[k, k], `xnorm` the norm below it.
+ */
+function householderColumn(a: Float64Array, m: number, n: number, k: number): { alpha: number; beta: number; tau: number; xnorm: number } {
+  const alpha = a[k * n + k];
+  let scale = 0;
+  let ssq = 1;
+  for (let i = k + 1; i < m; i++) {
+    const v = a[i * n + k];
+    if (v === 0) continue;
+    const av = Math.abs(v);
+    if (scale < av) {
+      ssq = 1 + ssq * (scale / av) * (scale / av);
+      scale = av;
+    } else ssq += (av / scale) * (av / scale);
+  }
+  const xnorm = scale * Math.sqrt(ssq);
+  if (xnorm === 0) return { alpha, beta: alpha, tau: 0, xnorm };
+  const beta = -Math.sign(alpha || 1) * Math.hypot(alpha, xnorm);
+  const sc = 1 / (alpha - beta);
+  for (let i = k + 1; i < m; i++) a[i * n + k] *= sc;
+  return { alpha, beta, tau: (beta - alpha) / beta, xnorm };
+}
+
+/** A[k.., k+1..] −= τ v (vᵀ A[k.., k+1..]), as row sweeps (w is scratch of length n). */
+function reflectTrailingColumns(a: Float64Array, m: number, n: number, k: number, tk: number, w: Float64Array): void {
+  const rk = k * n;
+  for (let j = k + 1; j < n; j++) w[j] = a[rk + j];
+  for (let i = k + 1; i < m; i++) {
+    const ri = i * n;
+    const vi = a[ri + k];
+    if (vi === 0) continue;
+    for (let j = k + 1; j < n; j++) w[j] += vi * a[ri + j];
+  }
+  for (let j = k + 1; j < n; j++) {
+    w[j] *= tk;
+    a[rk + j] -= w[j];
+  }
+  for (let i = k + 1; i < m; i++) {
+    const ri = i * n;
+    const vi = a[ri + k];
+    if (vi === 0) continue;
+    for (let j = k + 1; j < n; j++) a[ri + j] -= vi * w[j];
+  }
+}
+
+/** Downdates the remaining column norms after step k; recomputes those where cancellation made the downdate inaccurate. */
+function downdateColumnNorms(a: Float64Array, m: number, n: number, k: number, norms: Float64Array, normsRef: Float64Array): void {
   const tolSwitch = Math.sqrt(EPS);
-  let rank = 0;
-  let nDiag = 0;
-  for (let k = 0; k < kmax; k++) {
-    // pivot: largest remaining column norm
-    let p = k;
-    let best = norms[k];
-    for (let j = k + 1; j < n; j++) {
-      if (norms[j] > best) {
-        best = norms[j];
-        p = j;
-      }
-    }
-    if (p !== k) {
-      for (let i = 0; i < m; i++) {
-        const ri = i * n;
-        const t = a[ri + k];
-        a[ri + k] = a[ri + p];
-        a[ri + p] = t;
-      }
-      let t = norms[k];
-      norms[k] = norms[p];
-      norms[p] = t;
-      t = normsRef[k];
-      normsRef[k] = normsRef[p];
-      normsRef[p] = t;
-      const ti = perm[k];
-      perm[k] = perm[p];
-      perm[p] = ti;
-    }
-    // Householder vector for a[k.., k]
-    const alpha = a[k * n + k];
-    let xnorm: number;
-    {
-      let scale = 0;
-      let ssq = 1;
+  for (let j = k + 1; j < n; j++) {
+    if (norms[j] === 0) continue;
+    let t = Math.abs(a[k * n + j]) / norms[j];
+    t = Math.max(0, (1 + t) * (1 - t));
+    const t2 = t * (norms[j] / normsRef[j]) * (norms[j] / normsRef[j]);
+    if (t2 <= tolSwitch) {
+      let s = 0;
       for (let i = k + 1; i < m; i++) {
-        const v = a[i * n + k];
-        if (v === 0) continue;
-        const av = Math.abs(v);
-        if (scale < av) {
-          ssq = 1 + ssq * (scale / av) * (scale / av);
-          scale = av;
-        } else ssq += (av / scale) * (av / scale);
+        const v = a[i * n + j];
+        s += v * v;
       }
-      xnorm = scale * Math.sqrt(ssq);
-    }
-    let beta: number;
-    let tk: number;
-    if (xnorm === 0) {
-      beta = alpha;
-      tk = 0;
+      norms[j] = Math.sqrt(s);
+      normsRef[j] = norms[j];
     } else {
-      beta = -Math.sign(alpha || 1) * Math.hypot(alpha, xnorm);
-      tk = (beta - alpha) / beta;
-      const sc = 1 / (alpha - beta);
-      for (let i = k + 1; i < m; i++) a[i * n + k] *= sc;
-    }
-    const rkk = Math.abs(beta);
-    diag[nDiag++] = rkk;
-    if (tol < 0) tol = rkk * relTol;
-    if (rkk <= tol || rkk === 0) {
-      // rejected: undo the scaling so the stored column stays meaningful
-      if (xnorm !== 0) {
-        const sc = alpha - beta;
-        for (let i = k + 1; i < m; i++) a[i * n + k] *= sc;
-      }
-      break;
-    }
-    a[k * n + k] = beta;
-    tau[k] = tk;
-    rank = k + 1;
-    if (k + 1 < n && tk !== 0) {
-      // w = vᵀ A[k.., k+1..]
-      const rk = k * n;
-      for (let j = k + 1; j < n; j++) w[j] = a[rk + j];
-      for (let i = k + 1; i < m; i++) {
-        const ri = i * n;
-        const vi = a[ri + k];
-        if (vi === 0) continue;
-        for (let j = k + 1; j < n; j++) w[j] += vi * a[ri + j];
-      }
-      // A −= τ v wᵀ
-      for (let j = k + 1; j < n; j++) {
-        w[j] *= tk;
-        a[rk + j] -= w[j];
-      }
-      for (let i = k + 1; i < m; i++) {
-        const ri = i * n;
-        const vi = a[ri + k];
-        if (vi === 0) continue;
-        for (let j = k + 1; j < n; j++) a[ri + j] -= vi * w[j];
-      }
-    }
-    // downdate column norms
-    for (let j = k + 1; j < n; j++) {
-      if (norms[j] === 0) continue;
-      let t = Math.abs(a[k * n + j]) / norms[j];
-      t = Math.max(0, (1 + t) * (1 - t));
-      const t2 = t * (norms[j] / normsRef[j]) * (norms[j] / normsRef[j]);
-      if (t2 <= tolSwitch) {
-        let s = 0;
-        for (let i = k + 1; i < m; i++) {
-          const v = a[i * n + j];
-          s += v * v;
-        }
-        norms[j] = Math.sqrt(s);
-        normsRef[j] = norms[j];
-      } else {
-        norms[j] *= Math.sqrt(t);
-      }
+      norms[j] *= Math.sqrt(t);
     }
   }
-  return { qr: A, tau: tau.subarray(0, rank), perm, rank, tol: Math.max(tol, 0), diag: diag.subarray(0, nDiag) };
 }
 
 /** Numerical rank by QRCP with tolerance σ-relative (default |R_00|·max(m,n)·ε) or absolute (opts.tol). */
