@@ -195,29 +195,9 @@ export class PlanBuilder {
         this.push(new GatherOp(node.id, x, this.newSlot(outName, source.length), source, attrs.value), unit);
         return;
       }
-      case 'batchNorm': {
-        if (node.attrs.kind !== 'norm' || node.attrs.trainingMode) fail('batch norm with batch statistics (training mode)');
-        const x = this.read(node, 0);
-        const shape = node.inputShapes[0];
-        const channels = shape[1] ?? 1;
-        const eps = (node.attrs as { epsilon: number }).epsilon;
-        const gamma = node.weights.scale?.load();
-        const beta = node.weights.bias?.load();
-        const mean = node.weights.mean?.load() ?? new Float64Array(channels);
-        const variance = node.weights.variance?.load();
-        const invStd = new Float64Array(channels);
-        for (let c = 0; c < channels; c++) invStd[c] = 1 / Math.sqrt((variance ? variance[c] : 1) + eps);
-        const channelOf = channelIndex(shape);
-        const scale = new Float64Array(outSize);
-        const shift = new Float64Array(outSize);
-        for (let k = 0; k < outSize; k++) {
-          const c = channelOf[k];
-          scale[k] = (gamma ? gamma[c] : 1) * invStd[c];
-          shift[k] = (beta ? beta[c] : 0) - mean[c] * scale[k];
-        }
-        this.push(new ElementAffineOp(node.id, x, this.newSlot(outName, outSize), scale, shift, { channelOf, channels, mean, invStd }), unit);
+      case 'batchNorm':
+        this.emitBatchNorm(node, unit, fail);
         return;
-      }
       case 'add':
       case 'sub':
       case 'mul':
@@ -261,6 +241,31 @@ export class PlanBuilder {
       default:
         fail(unit?.note ?? `${node.op} is not executable`);
     }
+  }
+
+  /** Eval batch norm on its own (not folded into a conv): y = a·x + t per channel, with γ/β gradients. */
+  private emitBatchNorm(node: LayerNode, unit: Unit | undefined, fail: (why: string) => never): void {
+    const outSize = sizeOf(node.outputShapes[0] ?? []);
+    if (node.attrs.kind !== 'norm' || node.attrs.trainingMode) fail('batch norm with batch statistics (training mode)');
+    const x = this.read(node, 0);
+    const shape = node.inputShapes[0];
+    const channels = shape[1] ?? 1;
+    const eps = (node.attrs as { epsilon: number }).epsilon;
+    const gamma = node.weights.scale?.load();
+    const beta = node.weights.bias?.load();
+    const mean = node.weights.mean?.load() ?? new Float64Array(channels);
+    const variance = node.weights.variance?.load();
+    const invStd = new Float64Array(channels);
+    for (let c = 0; c < channels; c++) invStd[c] = 1 / Math.sqrt((variance ? variance[c] : 1) + eps);
+    const channelOf = channelIndex(shape);
+    const scale = new Float64Array(outSize);
+    const shift = new Float64Array(outSize);
+    for (let k = 0; k < outSize; k++) {
+      const c = channelOf[k];
+      scale[k] = (gamma ? gamma[c] : 1) * invStd[c];
+      shift[k] = (beta ? beta[c] : 0) - mean[c] * scale[k];
+    }
+    this.push(new ElementAffineOp(node.id, x, this.newSlot(node.outputs[0], outSize), scale, shift, { channelOf, channels, mean, invStd }), unit);
   }
 
   private emitAffine(node: LayerNode, unit: Unit, absorbed: Set<string>, fail: (why: string) => never): void {
