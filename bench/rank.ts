@@ -4,7 +4,7 @@
 //      npx tsx bench/rank.ts --case N   (one case, JSON on stdout)
 import { spawnSync } from 'node:child_process';
 import { convGeometry, describeGeometry, type ConvGeometry } from '../src/engine/numerics/convGeometry';
-import { convLayerRank } from '../src/engine/analysis/layerRank';
+import { convLayerRank } from '../src/engine/analysis/layerRank/convLayerRank';
 import { CNN6, CNN6D, chain } from '../test/unit/rgap-networks';
 
 const cases: { name: string; geom: ConvGeometry }[] = [

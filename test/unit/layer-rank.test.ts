@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { convGeometry, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/numerics/convGeometry';
 import { ConvOperator } from '../../src/engine/numerics/convOperators';
-import { convLayerRank, convRankBounds, fullyConnectedLayerRank, type LayerRankResult } from '../../src/engine/analysis/layerRank';
+import { convLayerRank, convRankBounds, fullyConnectedLayerRank, type LayerRankResult } from '../../src/engine/analysis/layerRank/convLayerRank';
 import { zeros, type DenseMatrix } from '../../src/engine/numerics/dense';
 import { denseOperator } from '../../src/engine/numerics/linearOperator';
 import { estimateNorm2 } from '../../src/engine/numerics/normEstimate';

@@ -34,15 +34,15 @@
 // a CIFAR-size layer (n_x ≲ 3500) takes ≲ 3 s; ImageNet-size layers take the bound path within a fraction of a second
 // (rank K stays numerical when its class blocks fit).
 
-import { axisMaps, convGeometry, groupGeometry, type AxisMap, type ConvGeometry } from '../numerics/convGeometry';
-import { ConvOperator, FullyConnectedOperator, type ActivationLayout } from '../numerics/convOperators';
-import { EPS, transpose, type DenseMatrix } from '../numerics/dense';
-import { eliminationRank, estimateSparseEliminationFlops, sparseEliminationRank, type EliminationResult } from '../numerics/elimination';
-import { denseOperator, stackOperators, type LinearOperator } from '../numerics/linearOperator';
-import { estimateNorm2 } from '../numerics/normEstimate';
-import { formQ, qrcp, type QrcpResult } from '../numerics/qr';
-import { csrSelectColumns, csrToDense, csrVStack, csrScaleRows, type Csr } from '../numerics/sparse';
-import { createRng } from '../numerics/random';
+import { axisMaps, convGeometry, groupGeometry, type AxisMap, type ConvGeometry } from '../../numerics/convGeometry';
+import { ConvOperator, FullyConnectedOperator, type ActivationLayout } from '../../numerics/convOperators';
+import { EPS, transpose, type DenseMatrix } from '../../numerics/dense';
+import { eliminationRank, estimateSparseEliminationFlops, sparseEliminationRank, type EliminationResult } from '../../numerics/elimination';
+import { denseOperator, stackOperators, type LinearOperator } from '../../numerics/linearOperator';
+import { estimateNorm2 } from '../../numerics/normEstimate';
+import { formQ, qrcp, type QrcpResult } from '../../numerics/qr';
+import { csrSelectColumns, csrToDense, csrVStack, csrScaleRows, type Csr } from '../../numerics/sparse';
+import { createRng } from '../../numerics/random';
 
 /** How the rank of U (hence the deficiency) was obtained. */
 export type RankMethod = 'dense' | 'structured' | 'bound';
