@@ -1,7 +1,9 @@
 // Each unit's linear system: counts, ranks and status (algorithm.md §4.1, §4.2, §3.4, §5.5).
 import { sizeOf } from '../ir';
 import { convGeometry } from '../numerics/convGeometry';
-import { DEFAULT_MAX_FLOPS, convLayerRank, fullyConnectedLayerRank, type LayerRankResult } from './layerRank/convLayerRank';
+import { convLayerRank } from './layerRank/convLayerRank';
+import { fullyConnectedLayerRank } from './layerRank/fullyConnectedRank';
+import { DEFAULT_MAX_FLOPS, type LayerRankResult } from './layerRank/types';
 import { createRng } from '../numerics/random';
 import type { LayerMetrics, LayerStatus, RankMethod } from './types';
 import type { Unit } from './units';
