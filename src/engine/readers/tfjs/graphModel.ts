@@ -2,6 +2,7 @@
 // in topological order; each TF tensor becomes an IR activation, a constant, or an opaque value (a constant
 // computation we do not evaluate, only an error if an op needs its value).
 import { ModelReadError } from '../../errors';
+import { topologicalOrder } from '../../graph/topologicalSort';
 import type { LayerGraph, Shape } from '../../ir';
 import { IrBuilder, type NodeOrigin } from './builder';
 import { constantValues, constantWeight, foldConstant, type Constant } from './constFold';
@@ -20,7 +21,6 @@ import {
 import { GRAPH_OPS, NotModelled, type OpContext } from './graphOps';
 import { isObject, whereAt } from './json';
 import type { TfjsModelParts } from './modelParts';
-import { topologicalOrder } from './topoSort';
 import type { StoredWeight } from './weights';
 
 type Value = { kind: 'tensor'; tensor: string } | { kind: 'constant'; constant: Constant } | { kind: 'opaque'; why: string };
@@ -64,7 +64,7 @@ class GraphModelReader {
       this.nodes,
       (n) => n.name,
       (n) => [...n.inputs.map((t) => t.node), ...n.controlInputs],
-      (n) => new ModelReadError('cyclic-graph', file, nodeWhere(doc, n), `node "${n.name}" depends on its own output`),
+      ([n]) => new ModelReadError('cyclic-graph', file, nodeWhere(doc, n), `node "${n.name}" depends on its own output`),
     );
     for (const node of ordered) this.visit(node);
     return this.builder.finish('tfjs-graph', this.producer(), this.signatureOutputs());
