@@ -68,6 +68,7 @@ class ChainStop extends Error {
   }
 }
 
+// eslint-disable-next-line max-lines-per-function -- the closed-form recursion, one layer per turn of its loop; it is split when the hybrid attack (issue 10) reshapes it
 export function reconstruct(net: AttackNetwork, shared: SharedGradients, options: ReconstructOptions = {}): Reconstruction {
   const graph = net.graph;
   const units = new Map(net.order.map((u) => [u.id, u]));
