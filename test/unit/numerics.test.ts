@@ -24,7 +24,7 @@ function lowRank(m: number, n: number, r: number, seed: number): DenseMatrix {
   return matMul(randn(m, r, seed), randn(r, n, seed + 1));
 }
 
-describe('linalg', () => {
+describe('numerics', () => {
   it('qrcp reveals the rank with the relative tolerance |R_00|·max(m,n)·ε', () => {
     for (const [m, n, r] of [
       [40, 30, 30],
