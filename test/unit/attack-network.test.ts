@@ -1,6 +1,6 @@
-// The attack's float64 network (src/engine/attack/network.ts): forward pass against an independent direct-loop
+// The attack's float64 network (src/engine/attack/network/): forward pass against an independent direct-loop
 // interpreter of the IR, every gradient against central finite differences, the shared-gradient naming round trip
-// (folded batch norm included), and the fully-connected identity of algorithm.md §3.1.
+// (folded batch norm included), and the fully-connected identity of docs/algorithm.md §3.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
@@ -674,7 +674,7 @@ test('sharedGradientsFromNamed names the missing or mis-shaped parameter', () =>
   assert.throws(() => net.sharedGradientsFromNamed(noBeta2), /batch_norm_2\.bias/);
 });
 
-test('fully connected identity G Wᵀ = δz (z − b)ᵀ (algorithm.md §3.1) and the training-step bookkeeping', () => {
+test('fully connected identity G Wᵀ = δz (z − b)ᵀ (docs/algorithm.md §3.1) and the training-step bookkeeping', () => {
   for (const file of ['mlp/model.onnx', 'cnn6/model.onnx']) {
     const net = AttackNetwork.fromGraph(load(file));
     const [c, h, w] = net.inputShape;
