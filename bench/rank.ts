@@ -1,4 +1,4 @@
-// Per-layer rank benchmark (algorithm.md §4.5): time and peak RSS of convLayerRank for every CNN6 and CNN6-d layer
+// Per-layer rank benchmark (docs/algorithm.md §4.5): time and peak RSS of convLayerRank for every CNN6 and CNN6-d layer
 // and for a 3×224×224 ImageNet stem (which must take the bound path quickly).
 // Run: npx tsx bench/rank.ts            (each case runs in its own child process so that peak RSS is per case)
 //      npx tsx bench/rank.ts --case N   (one case, JSON on stdout)

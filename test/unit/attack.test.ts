@@ -1,4 +1,4 @@
-// The reconstruction attack end to end (algorithm.md §5, §9): label recovery, the closed-form recursion on the
+// The reconstruction attack end to end (docs/algorithm.md §5, §8): label recovery, the closed-form recursion on the
 // project's fixture models and the bundled CC0 sample images, gradients shared by PyTorch, and the failure modes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -224,7 +224,7 @@ test('leaklint attack on a missing image folder or a bad label fails with exit 2
 });
 
 test('the gradient-matching correction improves a rank-deficient net (direction asserted, numbers reported)', async (t) => {
-  // cnn2_c2: 6 filters 4×4/2 on 3×32×32 — the first layer's system is under-determined (algorithm.md §4.5).
+  // cnn2_c2: 6 filters 4×4/2 on 3×32×32 — the first layer's system is under-determined (docs/algorithm.md §4.5).
   const graph = model('cnn2_c2');
   const closed = await runAttack(graph, { normalization: CENTRED, maxImages: 1 });
   const refined = await runAttack(graph, { normalization: CENTRED, maxImages: 1, refine: true, refineBudgetMs: 6000 });

@@ -1,4 +1,4 @@
-// Operator checks of algorithm.md §9.1–9.2: the matrix-free convolution / fully-connected maps against direct
+// Operator checks of docs/algorithm.md §8.1–8.2: the matrix-free convolution / fully-connected maps against direct
 // implementations written from the definitions of §1 and §3.2 (no shared code with the operators).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,7 +145,7 @@ describe('convGeometry', () => {
   });
 });
 
-describe('ConvOperator (§3.2, §9.1)', () => {
+describe('ConvOperator (§3.2, §8.1)', () => {
   let seed = 100;
   for (const [name, init] of variants) {
     it(name, () => {

@@ -1,4 +1,4 @@
-// Ranks and counts of the per-layer systems (algorithm.md §4.1, §4.2, §4.5, §9.3); the numerics they use are tested in numerics.test.ts.
+// Ranks and counts of the per-layer systems (docs/algorithm.md §4.1, §4.2, §4.5, §8.3); the numerics they use are tested in numerics.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { convGeometry, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/numerics/convGeometry';
@@ -199,7 +199,7 @@ describe('structured ranks equal the explicitly formed dense U', () => {
   });
 });
 
-describe('ReLU: forward rows only for active units (activeOutputs, algorithm.md §5.5)', () => {
+describe('ReLU: forward rows only for active units (activeOutputs, docs/algorithm.md §5.5)', () => {
   /** Seeded ReLU pattern: a fraction of the units active, δz N(0,1) there and 0 elsewhere. */
   function reluCase(g: ConvGeometry, seed: number, fraction = 0.5): { W: Float64Array; dz: Float64Array; active: Uint8Array } {
     const rng = createRng(seed);

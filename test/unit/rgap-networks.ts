@@ -1,4 +1,4 @@
-// The conv stacks of algorithm.md §4.5 as layer geometries, shared by the rank tests and bench/rank.ts.
+// The conv stacks of docs/algorithm.md §4.5 as layer geometries, shared by the rank tests and bench/rank.ts.
 import { convGeometry, type ConvGeometry } from '../../src/engine/numerics/convGeometry';
 
 export type ConvSpec = [outChannels: number, kernel: number, stride: number, pad: number];

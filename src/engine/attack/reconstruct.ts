@@ -1,4 +1,4 @@
-// The closed-form backward recursion (algorithm.md §5.1): from the logits back to the image, each unit's input is
+// The closed-form backward recursion (docs/algorithm.md §5.1): from the logits back to the image, each unit's input is
 // rebuilt from its shared gradients and from what the unit after it gave back, then handed down as the output of
 // the unit before. Chains of conv/dense units with invertible or ReLU-like activations, average pooling and
 // flatten are solved; anything else stops the recursion with the reason.
@@ -16,7 +16,7 @@ import type { AttackLayerResult, ForwardTrace, SharedGradients } from './types';
 export interface ReconstructOptions {
   /** Known label (skips recovery when given; recovery still runs and is reported). */
   label?: number;
-  /** Run the gradient-matching correction on conv layers (algorithm.md §5.6). */
+  /** Run the gradient-matching correction on conv layers (docs/algorithm.md §5.6). */
   refine?: boolean;
   /** Overrides of the §5.6 defaults (e.g. fewer iterations). */
   refineSettings?: (convIndexFromInput: number) => RefineSettings;

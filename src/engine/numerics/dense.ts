@@ -1,4 +1,4 @@
-// Dense row-major Float64 matrices and the basic products on them (algorithm.md §4.2, §5.4, §8 rows 3 and 17).
+// Dense row-major Float64 matrices and the basic products on them (docs/algorithm.md §4.2, §5.4, §7.3 and §7.17).
 // JS does not vectorise: the inner loops are contiguous axpy/dot loops over typed arrays, with no allocation inside
 // loops.
 

@@ -51,7 +51,7 @@ export function estimateNorm2(A: LinearOperator, opts: NormEstimateOptions = {})
   return sigma;
 }
 
-/** The relative rank tolerance of algorithm.md §4.2 / §8 row 3: σ_max · max(m, n) · ε₆₄. */
+/** The relative rank tolerance of docs/algorithm.md §4.2 / §7.3: σ_max · max(m, n) · ε₆₄. */
 export function rankTolerance(sigmaMax: number, m: number, n: number): number {
   return sigmaMax * Math.max(m, n) * EPS;
 }

@@ -1,4 +1,4 @@
-// Per-layer counts and ranks of the layer system U x = V, U = [K(δz); W_op] (algorithm.md §4.1, §4.2, §4.5, §8).
+// Per-layer counts and ranks of the layer system U x = V, U = [K(δz); W_op] (docs/algorithm.md §4.1, §4.2, §4.5, §7).
 //
 // Numerical path ('structured'), per group (U, K, W_op are block-diagonal over groups):
 //  1. Uncovered pixels are zero columns of K and W_op: they are simply never touched (n_cov = covered entries).
@@ -47,7 +47,7 @@ import type { LayerRankOptions, LayerRankResult } from './types';
 
 /**
  * Counts, structural bounds and numerical ranks of K(δz), W_op and U = [K; W_op] for one convolution layer.
- * Weights and δz default to seeded Gaussian surrogates (generic ranks = architectural constants, §8 row 4).
+ * Weights and δz default to seeded Gaussian surrogates (generic ranks = architectural constants, §7.4).
  */
 export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): LayerRankResult {
   const ctx = convRankContext(geom, opts);

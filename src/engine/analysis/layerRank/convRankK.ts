@@ -1,4 +1,4 @@
-// rank K(δz) of a convolution: QRCP of every stride residue-class block of K_c (algorithm.md §4.2 effect 2).
+// rank K(δz) of a convolution: QRCP of every stride residue-class block of K_c (docs/algorithm.md §4.2 effect 2).
 import type { ConvGeometry } from '../../numerics/convGeometry';
 import type { DenseMatrix } from '../../numerics/dense';
 import { denseOperator } from '../../numerics/linearOperator';

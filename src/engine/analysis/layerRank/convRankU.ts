@@ -1,5 +1,5 @@
 // rank U of a convolution, group by group: rank U = rank K + rank(Ŵ N_K), with shortcuts when rank K or rank W_op
-// already reaches the covered inputs (algorithm.md §4.2).
+// already reaches the covered inputs (docs/algorithm.md §4.2).
 import type { ConvGeometry } from '../../numerics/convGeometry';
 import type { DenseMatrix } from '../../numerics/dense';
 import { eliminationRank } from '../../numerics/elimination';

@@ -1,5 +1,5 @@
 // rank W_op of a convolution, group by group: banded elimination of the kept forward rows in pixel-major order,
-// scaled by σ_W (algorithm.md §4.2).
+// scaled by σ_W (docs/algorithm.md §4.2).
 import { ConvOperator } from '../../numerics/convOperators';
 import { estimateSparseEliminationFlops, sparseEliminationRank, type EliminationResult } from '../../numerics/elimination';
 import { estimateNorm2 } from '../../numerics/normEstimate';

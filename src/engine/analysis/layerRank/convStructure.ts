@@ -1,5 +1,5 @@
 // The structure of a convolution layer's system without numerics: stride residue classes of K_c, covered pixels, the
-// cross-dependency estimate, and the structural counts and bounds (algorithm.md §4.1, §4.2).
+// cross-dependency estimate, and the structural counts and bounds (docs/algorithm.md §4.1, §4.2).
 import { axisMaps, groupGeometry, type AxisMap, type ConvGeometry } from '../../numerics/convGeometry';
 import { ForwardRows } from './forwardRows';
 import type { ConvRankBounds } from './types';

@@ -1,4 +1,4 @@
-// The forward rows of W_op that enter the layer system (all, or the active units of a ReLU layer, algorithm.md §5.5).
+// The forward rows of W_op that enter the layer system (all, or the active units of a ReLU layer, docs/algorithm.md §5.5).
 import type { ConvGeometry } from '../../numerics/convGeometry';
 import type { ActivationLayout } from '../../numerics/convOperators';
 import type { DenseMatrix } from '../../numerics/dense';

@@ -1,4 +1,4 @@
-// Ranks of a fully connected layer's system (algorithm.md §3.1, §4.1).
+// Ranks of a fully connected layer's system (docs/algorithm.md §3.1, §4.1).
 import { FullyConnectedOperator } from '../../numerics/convOperators';
 import { EPS } from '../../numerics/dense';
 import { eliminationRank } from '../../numerics/elimination';

@@ -1,4 +1,4 @@
-// Results and options of the per-layer rank analysis (algorithm.md §4.1, §4.2, §8).
+// Results and options of the per-layer rank analysis (docs/algorithm.md §4.1, §4.2, §7).
 
 /** How the rank of U (hence the deficiency) was obtained. */
 export type RankMethod = 'dense' | 'structured' | 'bound';

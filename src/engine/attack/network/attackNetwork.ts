@@ -1,4 +1,4 @@
-// The float64 executable view of a model for the reconstruction attack (algorithm.md §1, §3, §5): forward pass,
+// The float64 executable view of a model for the reconstruction attack (docs/algorithm.md §1, §3, §5): forward pass,
 // softmax cross-entropy training step, the gradients a federated client would share, and — for the gradient-matching
 // correction (§5.6) — the sub-network from a unit's input to the logits with a hand-written second-order sweep.
 //

@@ -1,5 +1,5 @@
 // The part of the attack network from one unit's input to the logits, with the second-order sweep the
-// gradient-matching correction (algorithm.md §5.6) runs thousands of times.
+// gradient-matching correction (docs/algorithm.md §5.6) runs thousands of times.
 import type { SharedGradients } from '../types';
 import { AffineOp } from './affineOp';
 import { softmaxCrossEntropy } from './loss';
