@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'out/', 'test-output/', 'leaklint-report/', 'bench/.tmp/', '.vscode-test/', 'test/fixtures/'] },
@@ -97,6 +98,22 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  // Small rooms and no import cycles in the product code. A deliberate exception to a size rule is a disable comment
+  // on the line before the function that names the rule and gives the reason after "--".
+  {
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })],
+    },
+    rules: {
+      'max-lines': ['error', { max: 700, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 120, skipBlankLines: true, skipComments: true }],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },
   },
   // Tests read raw model JSON of any shape.

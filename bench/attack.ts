@@ -7,12 +7,12 @@ import * as path from 'node:path';
 import { readModel } from '../src/engine/readers';
 import { nodeFileAccess as files } from '../src/node/nodeFileAccess';
 import { bundledSamplesFolder } from '../src/node/bundle';
-import { AttackNetwork } from '../src/engine/attack/network';
+import { AttackNetwork } from '../src/engine/attack/network/attackNetwork';
 import { reconstruct, relativeError } from '../src/engine/attack/reconstruct';
 import { loadSampleImages } from '../src/engine/images/modelInput';
-import { ConvOperator } from '../src/engine/analysis/convOperators';
-import { convGeometry, type ConvGeometryInit } from '../src/engine/analysis/convGeometry';
-import { gaussianArray } from '../src/engine/analysis/random';
+import { ConvOperator } from '../src/engine/numerics/convOperators';
+import { convGeometry, type ConvGeometryInit } from '../src/engine/numerics/convGeometry';
+import { gaussianArray } from '../src/engine/numerics/random';
 import { solveConvLayer } from '../src/engine/attack/layerSolve';
 
 const fixtures = path.resolve(__dirname, '..', 'test', 'fixtures', 'generated');

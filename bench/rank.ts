@@ -1,10 +1,10 @@
-// Per-layer rank benchmark (algorithm.md §4.5): time and peak RSS of convLayerRank for every CNN6 and CNN6-d layer
+// Per-layer rank benchmark (docs/algorithm.md §4.5): time and peak RSS of convLayerRank for every CNN6 and CNN6-d layer
 // and for a 3×224×224 ImageNet stem (which must take the bound path quickly).
 // Run: npx tsx bench/rank.ts            (each case runs in its own child process so that peak RSS is per case)
 //      npx tsx bench/rank.ts --case N   (one case, JSON on stdout)
 import { spawnSync } from 'node:child_process';
-import { convGeometry, describeGeometry, type ConvGeometry } from '../src/engine/analysis/convGeometry';
-import { convLayerRank } from '../src/engine/analysis/layerRank';
+import { convGeometry, describeGeometry, type ConvGeometry } from '../src/engine/numerics/convGeometry';
+import { convLayerRank } from '../src/engine/analysis/layerRank/convLayerRank';
 import { CNN6, CNN6D, chain } from '../test/unit/rgap-networks';
 
 const cases: { name: string; geom: ConvGeometry }[] = [

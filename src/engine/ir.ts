@@ -1,5 +1,5 @@
 // The layer graph: one typed, format-neutral view of a model, shared by every reader and by the analysis.
-// Conventions (algorithm.md §1): activations are NCHW, conv kernels OIHW, dense kernels [out, in].
+// Conventions (docs/algorithm.md §1): activations are NCHW, conv kernels OIHW, dense kernels [out, in].
 // Readers convert TF.js NHWC/HWIO layouts at load time so that analysis never sees a format difference.
 
 /** A tensor shape; every dimension is resolved to a positive integer before a graph leaves a reader. */
@@ -7,7 +7,7 @@ export type Shape = number[];
 
 export type ModelFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph';
 
-/** Element-wise activations, with the parameters that matter for inversion (algorithm.md §3.3). */
+/** Element-wise activations, with the parameters that matter for inversion (docs/algorithm.md §3.3). */
 export type ActivationKind =
   | 'relu'
   | 'leakyRelu'

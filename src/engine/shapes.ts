@@ -1,4 +1,4 @@
-// Output-size arithmetic shared by every reader (algorithm.md §1).
+// Output-size arithmetic shared by every reader (docs/algorithm.md §1).
 import type { Pads4 } from './ir';
 
 /** Output length of a convolution or pooling window along one axis (floor, or ceil for ceil-mode pooling). */

@@ -1,4 +1,4 @@
-// The leakage analysis on the project's fixtures reproduces algorithm.md §4.5 (R-GAP CNN6 / CNN6-d, the hybrid-code
+// The leakage analysis on the project's fixtures reproduces docs/algorithm.md §4.5 (R-GAP CNN6 / CNN6-d, the hybrid-code
 // targets), and gives asserted per-layer tables for residual, BatchNorm + max-pool, ReLU and depthwise networks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +19,7 @@ function ranks(layer: LayerFinding) {
   return [m.nX, m.nW, m.nZ, m.rankK, m.rankW, m.rankU, m.deficiency];
 }
 
-// algorithm.md §4.5, R-GAP CNN6: n_x, n_w, n_z, rank K, rank W, rank U, deficiency per conv layer.
+// docs/algorithm.md §4.5, R-GAP CNN6: n_x, n_w, n_z, rank K, rank W, rank U, deficiency per conv layer.
 const CNN6_TABLE = [
   [3072, 576, 3468, 576, 3072, 3072, 0],
   [3468, 3888, 2916, 2928, 2916, 3468, 0],
@@ -78,7 +78,7 @@ for (const file of ['cnn6d/model.onnx', 'cnn6d/tfjs/model.json']) {
   });
 }
 
-// algorithm.md §4.5, hybrid-code targets: per-layer deficiencies and COPA index.
+// docs/algorithm.md §4.5, hybrid-code targets: per-layer deficiencies and COPA index.
 const HYBRID: [string, number[], number][] = [
   ['cnn2_c0', [2821], -2821],
   ['cnn2_c2', [1470], -1470],

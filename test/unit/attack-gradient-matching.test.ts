@@ -1,4 +1,4 @@
-// The hybrid correction step (src/engine/attack/gradientMatching.ts, algorithm.md §5.6): the hand-written double
+// The hybrid correction step (src/engine/attack/gradientMatching.ts, docs/algorithm.md §5.6): the hand-written double
 // backprop against finite differences, the optimiser's contract, and — the product's acceptance criterion — that on
 // rank-deficient networks, where the closed form cannot pin the layer input down, the refinement lowers both the
 // objective and the error to the true input.
@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
 import { readModelFile } from './files';
-import { AttackNetwork } from '../../src/engine/attack/network';
-import { ConvOperator } from '../../src/engine/analysis/convOperators';
-import { convGeometry } from '../../src/engine/analysis/convGeometry';
-import { createRng } from '../../src/engine/analysis/random';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
+import { ConvOperator } from '../../src/engine/numerics/convOperators';
+import { convGeometry } from '../../src/engine/numerics/convGeometry';
+import { createRng } from '../../src/engine/numerics/random';
 import {
   GradientMatchingObjective,
   cosineSimilarity,
@@ -52,7 +52,7 @@ function relativeError(estimate: Float64Array, truth: Float64Array): number {
 
 /**
  * The layer's stacked linear system as the caller of the correction owns it: ‖K(δz) x − G‖² + ‖W_op x − (z − b)‖²
- * (algorithm.md §3.2), with the true δz and z of the layer.
+ * (docs/algorithm.md §3.2), with the true δz and z of the layer.
  */
 function stackedSystem(net: AttackNetwork, unitId: string, dz: Float64Array, G: Float64Array, z: Float64Array): LinearResidual {
   const unit = net.order.find((u) => u.id === unitId)!;
@@ -209,7 +209,7 @@ test('refineLayerInput: deterministic, best iterate, stops by iterations, deadli
 });
 
 test('on rank-deficient layers the correction lowers J and the error to the true input', async (t) => {
-  // 1. CNN6-d, layer 2 (deficiency 280 of 3468, algorithm.md §4.5): an estimate 30 % off the truth in every direction,
+  // 1. CNN6-d, layer 2 (deficiency 280 of 3468, docs/algorithm.md §4.5): an estimate 30 % off the truth in every direction,
   //    the §5.6 weights of the second conv layer and its stacked system as the linear term.
   {
     const { net, step, truth, linear, label } = await setup('cnn6d/model.onnx', 'conv_2');

@@ -1,13 +1,14 @@
-// The attack's float64 network (src/engine/attack/network.ts): forward pass against an independent direct-loop
+// The attack's float64 network (src/engine/attack/network/): forward pass against an independent direct-loop
 // interpreter of the IR, every gradient against central finite differences, the shared-gradient naming round trip
-// (folded batch norm included), and the fully-connected identity of algorithm.md §3.1.
+// (folded batch norm included), and the fully-connected identity of docs/algorithm.md §3.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'path';
 import { readModelFile } from './files';
-import { AttackNetwork, AttackSetupError } from '../../src/engine/attack/network';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
+import { AttackSetupError } from '../../src/engine/attack/network/setupError';
 import type { ActivationAttrs, ConvAttrs, LayerGraph, LayerNode, NodeAttrs, PoolAttrs, Shape, WeightTensor } from '../../src/engine/ir';
-import { createRng } from '../../src/engine/analysis/random';
+import { createRng } from '../../src/engine/numerics/random';
 
 // onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
 process.env.ORT_DISABLE_TELEMETRY = '1';
@@ -673,7 +674,7 @@ test('sharedGradientsFromNamed names the missing or mis-shaped parameter', async
   assert.throws(() => net.sharedGradientsFromNamed(noBeta2), /batch_norm_2\.bias/);
 });
 
-test('fully connected identity G Wᵀ = δz (z − b)ᵀ (algorithm.md §3.1) and the training-step bookkeeping', async () => {
+test('fully connected identity G Wᵀ = δz (z − b)ᵀ (docs/algorithm.md §3.1) and the training-step bookkeeping', async () => {
   for (const file of ['mlp/model.onnx', 'cnn6/model.onnx']) {
     const net = AttackNetwork.fromGraph(await load(file));
     const [c, h, w] = net.inputShape;

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
-import { AttackNetwork } from '../../src/engine/attack/network';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
 import { readModelFile } from './files';
 import { parseSafetensorsWithMetadata, type NamedTensor } from '../../src/engine/readers/safetensors';
 

@@ -1,4 +1,4 @@
-// The reconstruction attack end to end (algorithm.md §5, §9): label recovery, the closed-form recursion on the
+// The reconstruction attack end to end (docs/algorithm.md §5, §8): label recovery, the closed-form recursion on the
 // project's fixture models and the bundled CC0 sample images, gradients shared by PyTorch, and the failure modes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { readModelFile } from './files';
 import { runAttack, type AttackRunOptions } from '../../src/engine/attack/attack';
 import type { LayerGraph } from '../../src/engine/ir';
 import type { AttackReport } from '../../src/engine/attack/types';
-import { AttackNetwork } from '../../src/engine/attack/network';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
 import { logitsDeltaWithoutBias, recoverLabel } from '../../src/engine/attack/labels';
 import { reconstruct } from '../../src/engine/attack/reconstruct';
 import { analyseModel } from '../../src/engine/analysis/analyseModel';
@@ -235,7 +235,7 @@ test('leaklint attack on a missing image folder or a bad label fails with exit 2
 });
 
 test('the gradient-matching correction improves a rank-deficient net (direction asserted, numbers reported)', async (t) => {
-  // cnn2_c2: 6 filters 4×4/2 on 3×32×32 — the first layer's system is under-determined (algorithm.md §4.5).
+  // cnn2_c2: 6 filters 4×4/2 on 3×32×32 — the first layer's system is under-determined (docs/algorithm.md §4.5).
   const graph = model('cnn2_c2');
   const closed = await attack(graph, { normalization: CENTRED, maxImages: 1 });
   const refined = await attack(graph, { normalization: CENTRED, maxImages: 1, refine: true, refineBudgetMs: 6000 });

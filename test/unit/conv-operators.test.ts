@@ -1,11 +1,12 @@
-// Operator checks of algorithm.md §9.1–9.2: the matrix-free convolution / fully-connected maps against direct
+// Operator checks of docs/algorithm.md §8.1–8.2: the matrix-free convolution / fully-connected maps against direct
 // implementations written from the definitions of §1 and §3.2 (no shared code with the operators).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { convGeometry, describeGeometry, uncoveredPixels, coveredMask, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/analysis/convGeometry';
-import { ConvOperator, FullyConnectedOperator, convCrossGram } from '../../src/engine/analysis/convOperators';
-import { csrMatVec, csrMatTVec, matVec } from '../../src/engine/analysis/linalg';
-import { gaussianArray } from '../../src/engine/analysis/random';
+import { convGeometry, describeGeometry, uncoveredPixels, coveredMask, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/numerics/convGeometry';
+import { ConvOperator, FullyConnectedOperator, convCrossGram } from '../../src/engine/numerics/convOperators';
+import { matVec } from '../../src/engine/numerics/dense';
+import { csrMatVec, csrMatTVec } from '../../src/engine/numerics/sparse';
+import { gaussianArray } from '../../src/engine/numerics/random';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Reference implementations straight from the definitions
@@ -144,7 +145,7 @@ describe('convGeometry', () => {
   });
 });
 
-describe('ConvOperator (§3.2, §9.1)', () => {
+describe('ConvOperator (§3.2, §8.1)', () => {
   let seed = 100;
   for (const [name, init] of variants) {
     it(name, () => {

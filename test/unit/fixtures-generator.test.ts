@@ -58,7 +58,7 @@ describe('network shapes', () => {
       .layers.filter((l) => l.op === op)
       .map((l) => l.outputShape.slice(1));
 
-  test('CNN6 and CNN6-d follow the R-GAP table (algorithm.md §4.5)', () => {
+  test('CNN6 and CNN6-d follow the R-GAP table (docs/algorithm.md §4.5)', () => {
     assert.deepEqual(layerShapes('cnn6', 'conv'), [
       [12, 17, 17],
       [36, 9, 9],

@@ -1,6 +1,6 @@
 // Images for the attack: decoding (real PNG/JPEG photos, every PNG colour type and bit depth, broken files),
 // resizing against Lanczos reference copies, model input ↔ image round trips, the quality metrics of
-// algorithm.md §6 / §9 item 6, and the side-by-side picture. Broken copies live in a temp dir.
+// docs/algorithm.md §6 / §8.6, and the side-by-side picture. Broken copies live in a temp dir.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,7 +11,7 @@ import * as jpeg from 'jpeg-js';
 import { bundledSamplesFolder } from '../../src/node/bundle';
 import { files } from './files';
 import type { InputNormalization } from '../../src/engine/attack/types';
-import { createRng } from '../../src/engine/analysis/random';
+import { createRng } from '../../src/engine/numerics/random';
 import {
   centerCropBox,
   centerCropResize,

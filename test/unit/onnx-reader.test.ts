@@ -65,7 +65,7 @@ function testTensor(id: string, name: string): { shape: Shape; values: Float64Ar
   return { shape, values };
 }
 
-/** Direct NCHW cross-correlation (algorithm.md §1), including groups, strides, dilations and asymmetric pads. */
+/** Direct NCHW cross-correlation (docs/algorithm.md §1), including groups, strides, dilations and asymmetric pads. */
 function convForward(x: Float64Array, xShape: Shape, node: LayerNode): Float64Array {
   const a = conv(node);
   const w = node.weights.kernel!.load();

@@ -1,5 +1,5 @@
 // Report writers (JSON, SARIF, Markdown, terminal table), the rule catalogue and the configuration,
-// on hand-built reports with the numbers of algorithm.md §4.5 (R-GAP CNN6-d) and a TF.js LeNet.
+// on hand-built reports with the numbers of docs/algorithm.md §4.5 (R-GAP CNN6-d) and a TF.js LeNet.
 import { files } from './files';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
-// The conv stacks of algorithm.md §4.5 as layer geometries, shared by the rank tests and bench/rank.ts.
-import { convGeometry, type ConvGeometry } from '../../src/engine/analysis/convGeometry';
+// The conv stacks of docs/algorithm.md §4.5 as layer geometries, shared by the rank tests and bench/rank.ts.
+import { convGeometry, type ConvGeometry } from '../../src/engine/numerics/convGeometry';
 
 export type ConvSpec = [outChannels: number, kernel: number, stride: number, pad: number];
 

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { onnx } from 'onnx-proto';
 import { toNumber } from '../../src/engine/readers/onnx/protobuf';
 import { readModelFile } from './files';
-import { AttackNetwork } from '../../src/engine/attack/network';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
 import { RuntimeClient, RuntimeError } from '../../src/runtime/runtimeClient';
 import { createForwardSession } from '../../src/worker/ortForward';
 import { buildForwardProbe } from '../../src/engine/attack/forwardProbe';

@@ -1,4 +1,4 @@
-// Which activations the closed-form recursion can pass (algorithm.md §3.3, §5.5).
+// Which activations the closed-form recursion can pass (docs/algorithm.md §3.3, §5.5).
 import type { ActivationAttrs } from '../ir';
 
 /**

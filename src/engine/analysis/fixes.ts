@@ -4,9 +4,9 @@ import { sizeOf, type Shape } from '../ir';
 import { windowOutput2d } from '../shapes';
 import type { Fix } from './types';
 import type { AnalysisGraph, Unit } from './units';
-import { analyseGraph, type GraphAnalysis, type SystemCache } from './analyseModel';
+import { analyseGraph, type GraphAnalysis, type SystemCache } from './graphAnalysis';
 import type { SystemOptions } from './unitSystems';
-import { DEFAULT_MAX_FLOPS } from './layerRank';
+import { DEFAULT_MAX_FLOPS } from './layerRank/types';
 
 /** At most this many layers get fixes: each fix costs a re-analysis of the layers it changes. */
 const MAX_LAYERS_WITH_FIXES = 2;

@@ -1,6 +1,6 @@
-// Model-level indices: R-GAP's rank-analysis index (algorithm.md §4.3), the COPA index (§4.4) and the risk score.
+// Model-level indices: R-GAP's rank-analysis index (docs/algorithm.md §4.3), the COPA index (§4.4) and the risk score (§4.6).
 
-/** Python's round(): halves go to the even neighbour (COPA parity with the reference definition, §8 row 2). */
+/** Python's round(): halves go to the even neighbour (COPA parity with the reference definition, §7.2). */
 export function roundHalfToEven(value: number): number {
   const floor = Math.floor(value);
   const diff = value - floor;
@@ -78,8 +78,8 @@ export function copaIndex(deficiencies: number[]): CopaResult {
 }
 
 /**
- * Risk model (README "Risk score"): a layer's own recoverable fraction is rank U / n_x. The recursion reaches a layer
- * only through the layers after it, and a deficiency there corrupts δz and z of every layer below (algorithm.md §4.5:
+ * Risk model (docs/algorithm.md §4.6, README "Risk score"): a layer's own recoverable fraction is rank U / n_x. The recursion reaches a layer
+ * only through the layers after it, and a deficiency there corrupts δz and z of every layer below (docs/algorithm.md §4.5:
  * CNN6-d's 8 % deficiency in layer 2 takes the image to −4 dB), so each layer passes on its fraction to the power
  * DEFICIENCY_SPREAD. A chain-broken layer passes on CHAIN_BROKEN_PASS: only gradient matching continues past it,
  * which still leaks, so it is never counted as a wall.

@@ -3,7 +3,7 @@
 import type { ModelFormat, SourceLocation, Shape } from '../ir';
 
 /**
- * How much of a layer's input an attacker holding the gradients can solve for (algorithm.md §4.4a).
+ * How much of a layer's input an attacker holding the gradients can solve for (docs/algorithm.md §4.6).
  * - determined: rank U = n_x and there are more equations than unknowns.
  * - exactly-determined: rank U = n_x with as many equations as unknowns.
  * - under-determined: rank U < n_x (deficiency > 0).
@@ -27,7 +27,7 @@ export interface LayerMetrics {
   nZ: number;
   /** Bias entries (their gradient carries no information on the input). */
   nBias: number;
-  /** r_naive = nX − nW − nZ (algorithm.md §4.1). */
+  /** r_naive = nX − nW − nZ (docs/algorithm.md §4.1). */
   naive: number;
   /** Input entries that no window covers: unrecoverable from this layer. */
   uncovered: number;
@@ -39,7 +39,7 @@ export interface LayerMetrics {
   rankMethod: RankMethod;
   /** Upper bounds used when no numerical rank was computed, or to cross-check it. */
   bounds?: { rankK?: number; rankU?: number; crossDependencies?: number };
-  /** Virtual constraints entering this layer (R-GAP §4.3). */
+  /** Virtual constraints entering this layer (R-GAP, docs/algorithm.md §3.5, §4.3). */
   virtualConstraints: number;
   /** Count-based RA_i (with virtual constraints). */
   raCount: number;
@@ -91,7 +91,7 @@ export interface LayerFinding {
 }
 
 export interface ModelMetrics {
-  /** R-GAP count-based RA-i: max over layers of RA_i (algorithm.md §4.3). > 0: some layer under-determined. */
+  /** R-GAP count-based RA-i: max over layers of RA_i (docs/algorithm.md §4.3). > 0: some layer under-determined. */
   raIndexCount: number;
   /** Same recursion with rank U instead of the counts (null if some rank is missing). */
   raIndexNumerical: number | null;

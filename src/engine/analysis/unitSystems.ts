@@ -1,8 +1,10 @@
-// Each unit's linear system: counts, ranks and status (algorithm.md §4.1, §4.2, §3.4, §5.5).
+// Each unit's linear system: counts, ranks and status (docs/algorithm.md §4.1, §4.2, §3.4, §5.5).
 import { sizeOf } from '../ir';
-import { convGeometry } from './convGeometry';
-import { DEFAULT_MAX_FLOPS, convLayerRank, fullyConnectedLayerRank, type LayerRankResult } from './layerRank';
-import { createRng } from './random';
+import { convGeometry } from '../numerics/convGeometry';
+import { convLayerRank } from './layerRank/convLayerRank';
+import { fullyConnectedLayerRank } from './layerRank/fullyConnectedRank';
+import { DEFAULT_MAX_FLOPS, type LayerRankResult } from './layerRank/types';
+import { createRng } from '../numerics/random';
 import type { LayerMetrics, LayerStatus, RankMethod } from './types';
 import type { Unit } from './units';
 import { windowOutput2d } from '../shapes';
@@ -145,7 +147,7 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
 }
 
 /**
- * ReLU (R-CONV, algorithm.md §5.5): the architectural estimate draws a random half of the units as active. An
+ * ReLU (R-CONV, docs/algorithm.md §5.5): the architectural estimate draws a random half of the units as active. An
  * inactive unit has δz = 0 (which lowers rank K) and an unknown z, so its forward row is dropped (activeOutputs).
  * δz (N(0,1) on the active units) is drawn only when a numerical path will use it; the pattern does not depend on it.
  */
@@ -182,7 +184,7 @@ function averagePoolSystem(unit: Unit, nX: number, nZ: number): UnitSystem {
 /**
  * Residual addition y = σ(W₂h + x + b₂). With the identity skip, x = r − W₂h, and the first branch's forward
  * equations become (W₁W₂ + D⁻¹)h = …, a square system that is generically invertible: the block input is pinned
- * (algorithm.md §3.4). Other skips (projections) are not analysed yet.
+ * (docs/algorithm.md §3.4). Other skips (projections) are not analysed yet.
  */
 function residualSystem(unit: Unit, nX: number, nZ: number): UnitSystem {
   if (unit.identitySkip) {

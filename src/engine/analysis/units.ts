@@ -1,6 +1,6 @@
 // The analysis view of a layer graph: the IR nodes grouped into units the attack solves one at a time.
-// A conv/dense node absorbs the inference BatchNormalization and the activation that follow it (algorithm.md §3.4,
-// §8 row 13); permutations (flatten, reshape, transpose, dropout, identity) pass through; everything else is its own
+// A conv/dense node absorbs the inference BatchNormalization and the activation that follow it (docs/algorithm.md §3.4,
+// §7.13); permutations (flatten, reshape, transpose, dropout, identity) pass through; everything else is its own
 // unit. Units carry plain geometry so that fixes can re-analyse a modified copy without touching the IR.
 import type { ActivationAttrs, ConvAttrs, LayerGraph, LayerNode, Pads4, Shape, SourceLocation } from '../ir';
 import { sizeOf } from '../ir';

@@ -1,4 +1,4 @@
-// Element-wise activation maths for the float64 network and the closed-form recursion (algorithm.md §3.3):
+// Element-wise activation maths for the float64 network and the closed-form recursion (docs/algorithm.md §3.3):
 // the function, its first and second derivative from the pre-activation z, and — for the recursion — the inverse
 // and the derivative expressed from the output y = σ(z). `slope` is PReLU's per-channel slope (index by channel).
 import type { ActivationAttrs } from '../ir';

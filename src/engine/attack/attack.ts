@@ -8,7 +8,7 @@ import { imageQuality } from '../images/quality';
 import { sideBySide } from '../images/composite';
 import { encodePng, floatImageToRgba } from '../images/codec';
 import { attackJson } from '../reports/attack';
-import { AttackNetwork } from './network';
+import { AttackNetwork } from './network/attackNetwork';
 import { reconstruct, relativeError } from './reconstruct';
 import type { AttackImageResult, AttackReport, ForwardTrace, InputNormalization, SharedGradients } from './types';
 

@@ -1,10 +1,12 @@
-// The hybrid method's correction step (algorithm.md §5.6): starting from the closed-form estimate x⁰ of a unit's
+// The hybrid method's correction step (docs/algorithm.md §5.6): starting from the closed-form estimate x⁰ of a unit's
 // input, minimise
 //   J(x) = w_cos Σ_θ (1 − cos(∂ℓ/∂θ|_x, G_θ)) + w_tv TV(x) + w_ls r(x) + w_n xᵀx
 // over x with Adam, where ∂ℓ/∂θ|_x comes from the sub-network from that unit to the logits and θ runs over the
 // kernel and bias tensors of every conv/dense unit in it. ∂J/∂x needs the gradient of a gradient: the sub-network's
-// hand-written second-order sweep (network.ts) gives ∂/∂x Σ ⟨c_θ, ∂ℓ/∂θ⟩ for the cosine cotangents c_θ.
-import { AttackSetupError, type AttackNetwork, type SubNetwork, type SubNetworkWorkspace } from './network';
+// hand-written second-order sweep (network/subNetwork.ts) gives ∂/∂x Σ ⟨c_θ, ∂ℓ/∂θ⟩ for the cosine cotangents c_θ.
+import type { AttackNetwork } from './network/attackNetwork';
+import { AttackSetupError } from './network/setupError';
+import type { SubNetwork, SubNetworkWorkspace } from './network/subNetwork';
 import type { SharedGradients } from './types';
 
 export interface RefineSettings {

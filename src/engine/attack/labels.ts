@@ -1,4 +1,4 @@
-// Label recovery from the last layer's shared gradients (iDLG; algorithm.md §5.2) and the logits' δz.
+// Label recovery from the last layer's shared gradients (iDLG; docs/algorithm.md §5.2) and the logits' δz.
 // With softmax cross-entropy δz_L = p − e_y: the true class is the only negative entry.
 
 export type LabelRule = 'bias' | 'row-sum' | 'row-sign';
@@ -53,7 +53,7 @@ export function rowCoefficients(kernelGrad: Float64Array, classes: number): Floa
 }
 
 /**
- * δz_L of a last layer without bias (algorithm.md §3.1, our derivation): the layer input is x = t·r̂ with r̂ the
+ * δz_L of a last layer without bias (docs/algorithm.md §3.1, our derivation): the layer input is x = t·r̂ with r̂ the
  * unit row direction oriented so that the true-class row is a negative multiple of x, and the scale t > 0 solves
  * softmax(t·W r̂ + b) − e_y = G r̂ / t (b: the layer's bias values when it has one but its gradient was not
  * shared). Found by a log-spaced scan and golden-section refinement.

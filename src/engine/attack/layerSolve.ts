@@ -1,4 +1,4 @@
-// One layer of the closed-form recursion (algorithm.md §3.1, §3.2, §5.3, §5.4): recover a layer's input from its
+// One layer of the closed-form recursion (docs/algorithm.md §3.1, §3.2, §5.3, §5.4): recover a layer's input from its
 // weight gradient (gradient rows K(δz) x = vec G) and its pre-activation (forward rows W_op x = z − b).
 //
 // Conv layers take the cheapest exact route first:
@@ -7,11 +7,15 @@
 //      the block has full column rank the gradient rows alone determine the input (CNN6 layers 2–6).
 //   2. dense minimum-norm least squares on the stacked system when it is small enough to factor;
 //   3. matrix-free LSQR on [K(δz); W_op] (convolutions and their adjoints, no matrix stored), every row scaled to
-//      unit norm and Jacobi column scaling (fewer iterations than the block scaling of §5.4 on CNN6: 588 vs 1171).
-import { ConvOperator, FullyConnectedOperator } from '../analysis/convOperators';
-import type { ConvGeometry } from '../analysis/convGeometry';
-import { weightIndex } from '../analysis/convGeometry';
-import { csrToDense, csrVStack, lsqr, lstsqFactor, lstsqMinNorm, norm2, zeros, type Csr, type DenseMatrix, type LinearOperator } from '../analysis/linalg';
+//      unit norm and Jacobi column scaling (fewer iterations than scaling each block to unit norm on CNN6: 588 vs 1171).
+import { ConvOperator, FullyConnectedOperator } from '../numerics/convOperators';
+import type { ConvGeometry } from '../numerics/convGeometry';
+import { weightIndex } from '../numerics/convGeometry';
+import { norm2, zeros, type DenseMatrix } from '../numerics/dense';
+import type { LinearOperator } from '../numerics/linearOperator';
+import { lsqr } from '../numerics/lsqr';
+import { lstsqFactor, lstsqMinNorm } from '../numerics/qr';
+import { csrToDense, csrVStack, type Csr } from '../numerics/sparse';
 import type { LayerSolveMethod } from './types';
 
 export interface LayerSolution {
@@ -287,7 +291,7 @@ function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSol
 
 /**
  * Tolerance and stop rule of every LSQR solve of a layer: near machine precision on small layers (exact gradients
- * must give the exact input, algorithm.md §6); on image-sized layers each iteration costs seconds, and 1e-10 is
+ * must give the exact input, docs/algorithm.md §8.4); on image-sized layers each iteration costs seconds, and 1e-10 is
  * already far below what an image can show. Stops on cancellation and on the layer's deadline.
  */
 function lsqrStopping(g: ConvGeometry, options: ConvSolveOptions): { atol: number; btol: number; shouldStop: () => boolean } {

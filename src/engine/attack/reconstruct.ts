@@ -1,22 +1,22 @@
-// The closed-form backward recursion (algorithm.md §5.1): from the logits back to the image, each unit's input is
+// The closed-form backward recursion (docs/algorithm.md §5.1): from the logits back to the image, each unit's input is
 // rebuilt from its shared gradients and from what the unit after it gave back, then handed down as the output of
 // the unit before. Chains of conv/dense units with invertible or ReLU-like activations, average pooling and
 // flatten are solved; anything else stops the recursion with the reason.
 import type { LayerGraph } from '../ir';
-import { ConvOperator, FullyConnectedOperator } from '../analysis/convOperators';
-import { convGeometry, type ConvGeometry } from '../analysis/convGeometry';
+import { ConvOperator, FullyConnectedOperator } from '../numerics/convOperators';
+import { convGeometry, type ConvGeometry } from '../numerics/convGeometry';
 import type { Unit } from '../analysis/units';
 import { activationMath, type ActivationMath } from './activationMath';
 import { logitsDeltaWithoutBias, recoverLabel, type RecoveredLabel } from './labels';
 import { solveAvgPool, solveConvLayer, solveDenseLayer, type LayerSolution } from './layerSolve';
-import type { AttackNetwork } from './network';
+import type { AttackNetwork } from './network/attackNetwork';
 import { defaultRefineSettings, refineLayerInput, type RefineSettings } from './gradientMatching';
 import type { AttackLayerResult, ForwardTrace, SharedGradients } from './types';
 
 export interface ReconstructOptions {
   /** Known label (skips recovery when given; recovery still runs and is reported). */
   label?: number;
-  /** Run the gradient-matching correction on conv layers (algorithm.md §5.6). */
+  /** Run the gradient-matching correction on conv layers (docs/algorithm.md §5.6). */
   refine?: boolean;
   /** Overrides of the §5.6 defaults (e.g. fewer iterations). */
   refineSettings?: (convIndexFromInput: number) => RefineSettings;
@@ -68,6 +68,7 @@ class ChainStop extends Error {
   }
 }
 
+// eslint-disable-next-line max-lines-per-function -- the closed-form recursion, one layer per turn of its loop; it is split when the hybrid attack (issue 10) reshapes it
 export function reconstruct(net: AttackNetwork, shared: SharedGradients, options: ReconstructOptions = {}): Reconstruction {
   const graph = net.graph;
   const units = new Map(net.order.map((u) => [u.id, u]));

@@ -1,4 +1,4 @@
-// Types shared by the reconstruction attack (algorithm.md §5): the executable network, the shared gradients,
+// Types shared by the reconstruction attack (docs/algorithm.md §5): the executable network, the shared gradients,
 // and the report of one attack. The engine fills them; the CLI, the worker and the webview only read them.
 import type { Shape } from '../ir';
 
@@ -38,7 +38,7 @@ export interface InputNormalization {
 }
 
 export type LayerSolveMethod =
-  | 'fc-closed-form' // x = Gᵀ δz / ‖δz‖² (algorithm.md §3.1)
+  | 'fc-closed-form' // x = Gᵀ δz / ‖δz‖² (docs/algorithm.md §3.1)
   | 'dense-lstsq' // minimum-norm least squares with a pivoted QR of the stacked system
   | 'lsqr' // matrix-free LSQR on [K(δz); W_op]
   | 'lsqr-forward' // matrix-free LSQR on the forward rows alone, accepted when it also satisfies the gradient rows

@@ -1,5 +1,5 @@
 // Images ↔ model inputs. An image in [0,1] becomes the flat CHW model input x = (image − mean[c]) / std[c]
-// (algorithm.md §8 row 16); the inverse maps a reconstruction in the model's input space back to an image for the
+// (docs/algorithm.md §7.16); the inverse maps a reconstruction in the model's input space back to an image for the
 // metrics and the display.
 import * as path from 'path';
 import type { InputNormalization } from '../attack/types';

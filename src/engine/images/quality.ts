@@ -1,4 +1,4 @@
-// Reconstruction quality on [0,1] images (algorithm.md §6, §8 row 15): MSE, PSNR with peak 1, the "255 on [0,1]"
+// Reconstruction quality on [0,1] images (docs/algorithm.md §6, §7.15): MSE, PSNR with peak 1, the "255 on [0,1]"
 // compatibility PSNR, and SSIM, each for the raw reconstruction and for the reconstruction clipped to [0,1].
 import type { ImageQuality } from '../attack/types';
 import type { FloatImage } from './codec';

@@ -2,6 +2,7 @@
 // and nested subgraphs count against the node limit without being analysed.
 import type { onnx } from 'onnx-proto';
 import { ModelReadError } from '../../errors';
+import * as topologicalSort from '../../graph/topologicalSort';
 import { MAX_SUBGRAPH_DEPTH, subgraphTooDeep } from './nesting';
 
 export function nodeLabel(node: onnx.INodeProto, index: number): string {
@@ -37,7 +38,8 @@ export function checkNodeCount(graph: onnx.IGraphProto, maxNodes: number, file: 
 
 /**
  * Indices of `nodes` in an order where every node comes after the producers of its inputs; the file order when it
- * already is one. `available` holds the graph inputs and initializers.
+ * already is one. `available` holds the graph inputs and initializers. Duplicate producers and dangling inputs are
+ * refused here; the order itself is the shared topological sort's.
  */
 export function topologicalOrder(nodes: readonly onnx.INodeProto[], available: ReadonlySet<string>, file: string): number[] {
   const producer = new Map<string, number>();
@@ -65,34 +67,16 @@ export function topologicalOrder(nodes: readonly onnx.INodeProto[], available: R
     return deps;
   });
 
-  if (dependencies.every((deps, index) => deps.every((from) => from < index))) return nodes.map((_, index) => index);
-
-  // Kahn's algorithm; ready nodes are taken in file order.
-  const waiting = dependencies.map((deps) => deps.length);
-  const consumers: number[][] = nodes.map(() => []);
-  dependencies.forEach((deps, index) => deps.forEach((from) => consumers[from].push(index)));
-  const order: number[] = [];
-  const ready = waiting.flatMap((count, index) => (count === 0 ? [index] : []));
-  for (let head = 0; head < ready.length; head++) {
-    const index = ready[head];
-    order.push(index);
-    for (const next of consumers[index]) if (--waiting[next] === 0) ready.push(next);
-  }
-  if (order.length < nodes.length) throw cycleError(nodes, dependencies, waiting, file);
-  return order;
+  return topologicalSort.topologicalOrder(
+    nodes.map((_, index) => index),
+    (index) => index,
+    (index) => dependencies[index],
+    (cycle) => cycleError(nodes, cycle, file),
+  );
 }
 
-/** Follows unresolved dependencies from a blocked node until one repeats: that loop is the reported cycle. */
-function cycleError(nodes: readonly onnx.INodeProto[], dependencies: number[][], waiting: number[], file: string): ModelReadError {
-  const seen = new Map<number, number>();
-  const path: number[] = [];
-  let current = waiting.findIndex((count) => count > 0);
-  while (!seen.has(current)) {
-    seen.set(current, path.length);
-    path.push(current);
-    current = dependencies[current].find((from) => waiting[from] > 0)!;
-  }
-  const cycle = path.slice(seen.get(current));
-  const names = [...cycle, current].map((index) => nodes[index].name || `#${index}`).reverse();
-  return new ModelReadError('cyclic-graph', file, nodeLabel(nodes[current], current), `the graph has a cycle: ${names.join(' -> ')}`);
+/** The cycle in data-flow order (producer -> consumer), starting and ending at the node where it was found. */
+function cycleError(nodes: readonly onnx.INodeProto[], cycle: readonly number[], file: string): ModelReadError {
+  const names = [...cycle, cycle[0]].map((index) => nodes[index].name || `#${index}`).reverse();
+  return new ModelReadError('cyclic-graph', file, nodeLabel(nodes[cycle[0]], cycle[0]), `the graph has a cycle: ${names.join(' -> ')}`);
 }

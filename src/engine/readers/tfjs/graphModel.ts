@@ -2,6 +2,7 @@
 // in topological order; each TF tensor becomes an IR activation, a constant, or an opaque value (a constant
 // computation we do not evaluate, only an error if an op needs its value).
 import { ModelReadError } from '../../errors';
+import { topologicalOrder } from '../../graph/topologicalSort';
 import type { LayerGraph, Shape } from '../../ir';
 import { imageSizeFromMetadata } from '../imageInput';
 import { IrBuilder, type NodeOrigin } from './builder';
@@ -22,7 +23,6 @@ import { GRAPH_OPS, NotModelled, type OpContext } from './graphOps';
 import { isObject, whereAt } from './json';
 import type { TfLayout } from './layout';
 import type { TfjsModelParts } from './modelParts';
-import { topologicalOrder } from './topoSort';
 import { unmodelledOutputShape } from './unmodelledShapes';
 import type { StoredWeight } from './weights';
 
@@ -69,7 +69,7 @@ class GraphModelReader {
       this.nodes,
       (n) => n.name,
       (n) => [...n.inputs.map((t) => t.node).filter((source) => !isLoopBackEdge(n, byName.get(source))), ...n.controlInputs],
-      (n) => new ModelReadError('cyclic-graph', file, nodeWhere(doc, n), `node "${n.name}" depends on its own output`),
+      ([n]) => new ModelReadError('cyclic-graph', file, nodeWhere(doc, n), `node "${n.name}" depends on its own output`),
     );
     for (const node of ordered) this.visit(node);
     if (this.unreachedLayers.length > 0) {

@@ -1,6 +1,7 @@
 // TF.js layers models: a Keras model config plus a weights manifest named after the layers. A model used as a
 // layer of another (transfer learning) is expanded in place, its node ids prefixed with its name.
 import { ModelReadError } from '../../errors';
+import { topologicalOrder } from '../../graph/topologicalSort';
 import type { LayerGraph } from '../../ir';
 import { imageSizeFromMetadata } from '../imageInput';
 import { IrBuilder, type NodeOrigin } from './builder';
@@ -9,7 +10,6 @@ import { convertKerasCall } from './kerasLayers';
 import { declaredBatchShape, MODEL_CLASSES, parseKerasModel, type KerasLayer, type KerasModel, type TensorRef } from './kerasTopology';
 import type { TfLayout } from './layout';
 import type { TfjsModelParts } from './modelParts';
-import { topologicalOrder } from './topoSort';
 import type { StoredWeight } from './weights';
 
 interface LayerCall {
@@ -45,7 +45,7 @@ function buildModel(parts: TfjsModelParts, builder: IrBuilder, model: KerasModel
     calls,
     (call) => callKey(call.layer.name, call.index),
     (call) => call.inputs.map((ref) => callKey(ref.layer, ref.call)),
-    (call) => new ModelReadError('cyclic-graph', file, whereOf(doc, call.layer), `layer "${call.layer.name}" depends on its own output`),
+    ([call]) => new ModelReadError('cyclic-graph', file, whereOf(doc, call.layer), `layer "${call.layer.name}" depends on its own output`),
   );
   const tensors = new Map<string, string>();
   const tensorOf = (ref: TensorRef, where: string): string => {

@@ -1,4 +1,4 @@
-// TensorFlow → engine layout conversions (algorithm.md §1): activations NHWC → NCHW, conv kernels HWIO → OIHW,
+// TensorFlow → engine layout conversions (docs/algorithm.md §1): activations NHWC → NCHW, conv kernels HWIO → OIHW,
 // depthwise [kh, kw, C, mult] → OIHW with groups = C, Dense [in, out] → [out, in] (rows re-ordered when the
 // input was flattened from an NHWC map). Values are converted lazily, when a WeightTensor is loaded.
 import type { Shape, WeightTensor } from '../../ir';

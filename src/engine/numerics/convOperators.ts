@@ -1,4 +1,4 @@
-// Matrix-free convolution and fully-connected operators of the layer systems (algorithm.md §3.1, §3.2).
+// Matrix-free convolution and fully-connected operators of the layer systems (docs/algorithm.md §3.1, §3.2).
 //
 // Conv (cross-correlation, NCHW/OIHW, unpadded unknowns, padding folded into the index maps):
 //   forward            z = W_op x                 z[f,u,v] = Σ_{c',a,b'} W[f,c',a,b'] x̃[c, u s_h + a d_h − p_t, v s_w + b' d_w − p_l]
@@ -10,7 +10,9 @@
 // rows are banded (used by the rank analysis).
 
 import { axisMaps, type AxisMap, type ConvGeometry } from './convGeometry';
-import { csrToDense, type Csr, type DenseMatrix, type LinearOperator } from './linalg';
+import type { DenseMatrix } from './dense';
+import type { LinearOperator } from './linearOperator';
+import { csrToDense, type Csr } from './sparse';
 
 /** Flattening order of activations in the built matrices: 'nchw' (the engine convention) or 'hwc' (pixel-major). */
 export type ActivationLayout = 'nchw' | 'hwc';
@@ -488,7 +490,7 @@ export class FullyConnectedOperator {
   }
 
   /**
-   * Closed-form input from the gradient (§3.1, §8 row 7): x = Gᵀ d / (dᵀ d), the least-squares solution of
+   * Closed-form input from the gradient (§3.1, §7.7): x = Gᵀ d / (dᵀ d), the least-squares solution of
    * min ‖G − d xᵀ‖_F, with d = g (bias gradient) or the known δz. Returns null when d = 0.
    */
   static inputFromGradient(G: Float64Array, d: Float64Array, inFeatures: number): Float64Array | null {

@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers for the Gaussian surrogates of the rank analysis (algorithm.md §4.2, §8 row 4).
+// Seeded pseudo-random numbers for the Gaussian surrogates of the rank analysis (docs/algorithm.md §4.2, §7.4).
 // xoshiro128** (32-bit state words, no BigInt) for uniforms; Marsaglia's polar method for normals.
 // Deterministic across platforms: only 32-bit integer arithmetic and IEEE double operations are used.
 

@@ -1,4 +1,4 @@
-// Geometry of one 2-D convolution (algorithm.md §1, §3.2, §4.1): sizes, index maps, covered pixels.
+// Geometry of one 2-D convolution (docs/algorithm.md §1, §3.2, §4.1): sizes, index maps, covered pixels.
 // Convention: cross-correlation, activations NCHW flattened as c·H·W + h·W + w, kernels OIHW per group
 // (weight index ((f·C_in/g + c')·k_h + a)·k_w + b'), zero padding [top, left, bottom, right].
 
@@ -235,7 +235,7 @@ export function axisMaps(g: ConvGeometry): { rows: AxisMap; cols: AxisMap } {
 }
 
 /**
- * Input pixels that no window ever touches (algorithm.md §4.2 effect 1): zero columns of both K and W_op,
+ * Input pixels that no window ever touches (docs/algorithm.md §4.2 effect 1): zero columns of both K and W_op,
  * unrecoverable from this layer. Counted over all channels: C_in·(H·W − covered rows · covered columns).
  */
 export function uncoveredPixels(g: ConvGeometry): number {
