@@ -1,0 +1,281 @@
+// The Inverting Gradients objective (Geiping et al., NeurIPS 2020) as one ONNX graph: fed an image x, one run gives
+//
+//   L(x) = 1 − cos(g(x), G) + w_tv · TV(x)        and        ∂L/∂x
+//
+// where g(x) is the gradient of the softmax cross-entropy loss of (x, label) with respect to the model's parameters,
+// all parameter tensors taken as one vector (or the subset `parameters`), G the gradient the client shared (stored
+// in the graph), and TV the anisotropic mean-absolute total variation of x as [C, H, W]:
+//
+//   TV(x) = mean |x[:, :, j+1] − x[:, :, j]| + mean |x[:, i+1, :] − x[:, i, :]|   (the float64 attack's totalVariation)
+//
+// ∂L/∂x needs the gradient of a gradient. The graph holds, in order: the forward pass; the backward pass with the
+// parameter gradients; the cosine and its cotangents c_θ = ∂L/∂g_θ; the reverse of the backward pass (forward
+// order), which carries d̄ (the cotangent of each δ) and collects p̄ (the cotangent of each value); the softmax
+// curvature at the logits; and a last backward pass seeded with p̄ down to the image (network.ts's
+// gradientOfParameterGradients, written as graph nodes). Weights and G are initializers; only x is fed.
+//
+// Built to be extended: the cotangents come from one function (the J^T u product of the identifiability rank is
+// the same graph with c_θ = u fed), the cosine can run over a subset of the parameter tensors, and the graph can
+// start at a unit's input instead of the image (the hybrid attack's lower part).
+import type { NamedTensor } from '../readers/safetensors';
+import { AttackSetupError, type AttackNetwork } from '../attack/network';
+import type { GradientOp, ParameterBlock } from './gradientOp';
+import { lowerNetwork, type LoweredNetwork } from './lowering';
+import { GraphWriter, sizeOfShape, type Value } from './onnxWriter';
+
+export interface InvertingGradientsOptions {
+  /** The label of the simulated training step (from label recovery). */
+  label: number;
+  /** The gradients the client shared, by parameter name (WeightTensor.name), engine layout: `namedGradients` or a file. */
+  shared: Map<string, NamedTensor>;
+  /** Weight of the total-variation prior (0: none; it applies only when the fed tensor is [1, C, H, W]). */
+  tvWeight: number;
+  /** Parameter tensors in the cosine (default: every trainable tensor the graph computes a gradient for). */
+  parameters?: readonly string[];
+  /** Start at this unit's input instead of the model input (the hybrid attack: closed form above, matching below). */
+  fromUnit?: string;
+}
+
+export interface GradientGraph {
+  /** The ModelProto. */
+  bytes: Uint8Array;
+  /** The fed tensor: the image (or `fromUnit`'s input), float32, this shape. */
+  input: { name: string; shape: number[] };
+  /** Output names: the scalar objective [1] and its gradient (the input's shape). */
+  outputs: { loss: string; gradient: string };
+  /** Parameter tensors the cosine runs over, in graph order. */
+  parameters: string[];
+  nodeCount: number;
+}
+
+export const GRADIENT_GRAPH_INPUT = 'x';
+export const GRADIENT_GRAPH_LOSS = 'loss';
+export const GRADIENT_GRAPH_GRADIENT = 'grad_x';
+
+/** ‖g‖ is clamped here so that an image with no parameter gradient at all (every unit dead) gives finite values. */
+const NORM_EPS = 1e-12;
+
+export function buildInvertingGradientsGraph(net: AttackNetwork, options: InvertingGradientsOptions): GradientGraph {
+  if (!Number.isInteger(options.label) || options.label < 0 || options.label >= net.classes) {
+    throw new RangeError(`label ${options.label} is not a class index (0…${net.classes - 1})`);
+  }
+  if (!(options.tvWeight >= 0)) throw new RangeError(`tvWeight must be ≥ 0, got ${options.tvWeight}`);
+  const lowered = lowerNetwork(net, options.fromUnit);
+  const blocks = selectBlocks(lowered, options.parameters);
+  const targets = normalisedTargets(blocks, options.shared);
+
+  const w = new GraphWriter();
+  const passes = new GradientPasses(w, lowered);
+  const x = w.input(GRADIENT_GRAPH_INPUT, lowered.slotShapes[lowered.source]);
+  passes.forward(x);
+  passes.backward(options.label);
+
+  // The cosine over the selected blocks as one vector, and its cotangents.
+  const gradients = blocks.map((b) => passes.parameterGradient(b.name));
+  const flat = w.op(
+    'Concat',
+    gradients.map((g) => w.reshape(g, [sizeOfShape(g.shape)])),
+    [targets.length],
+    { axis: 0 },
+  );
+  const target = w.weight(targets, [targets.length], 'shared_gradient_normalised');
+  // 1 − cos = ½‖ĝ − Ĝ‖² with ĝ = g/‖g‖: no cancellation in float32 when the gradients nearly agree (the end of a
+  // successful attack). Its gradient in g: (cos·ĝ − Ĝ)/‖g‖ = (d − (1 − cos)·ĝ)/‖g‖ with d = ĝ − Ĝ.
+  const norm = w.op('Max', [w.unary('Sqrt', w.reduceSum(w.mul(flat, flat), [0], false)), w.scalar(NORM_EPS)], []);
+  const inverseNorm = w.div(w.scalar(1), norm);
+  const unit = w.mul(flat, inverseNorm);
+  const difference = w.sub(unit, target);
+  const distance = w.scale(w.reduceSum(w.mul(difference, difference), [0], false), 0.5);
+  const cotangent = w.mul(w.sub(difference, w.mul(unit, distance)), inverseNorm);
+  const parts = w.opMulti(
+    'Split',
+    [cotangent, w.ints(gradients.map((g) => sizeOfShape(g.shape)))],
+    gradients.map((g) => ({ shape: [sizeOfShape(g.shape)] })),
+    { axis: 0 },
+  );
+  const cotangents = new Map(blocks.map((b, i) => [b.name, w.reshape(parts[i], b.shape)]));
+
+  let loss = distance;
+  const imageGradient = passes.gradientOfParameterGradients(cotangents);
+  let gradient = imageGradient ?? w.zeros(x.shape);
+  if (options.tvWeight > 0 && x.shape.length === 4) {
+    const tv = totalVariation(w, x, options.tvWeight);
+    loss = w.add(loss, tv.value);
+    gradient = w.add(gradient, tv.gradient);
+  }
+  w.output(w.reshape(loss, [1]), GRADIENT_GRAPH_LOSS);
+  w.output(gradient, GRADIENT_GRAPH_GRADIENT);
+  return {
+    bytes: w.encode('inverting_gradients', `Inverting Gradients objective and its image gradient for label ${options.label}`),
+    input: { name: GRADIENT_GRAPH_INPUT, shape: [...x.shape] },
+    outputs: { loss: GRADIENT_GRAPH_LOSS, gradient: GRADIENT_GRAPH_GRADIENT },
+    parameters: blocks.map((b) => b.name),
+    nodeCount: w.nodeCount,
+  };
+}
+
+/** The parameter tensors of the cosine, once each (a weight shared by two layers is one tensor), in graph order. */
+function selectBlocks(lowered: LoweredNetwork, names: readonly string[] | undefined): ParameterBlock[] {
+  const all = new Map<string, ParameterBlock>();
+  for (const op of lowered.ops) for (const b of op.parameters) if (!all.has(b.name)) all.set(b.name, b);
+  if (!names) {
+    if (all.size === 0) throw new AttackSetupError('the network has no trainable parameters after the source: there is no gradient to match');
+    return [...all.values()];
+  }
+  const unknown = names.filter((n) => !all.has(n));
+  if (unknown.length) throw new AttackSetupError(`no trainable tensor named ${unknown.join(', ')} after the source (known: ${[...all.keys()].join(', ')})`);
+  if (names.length === 0) throw new AttackSetupError('the cosine needs at least one parameter tensor');
+  return [...all.values()].filter((b) => names.includes(b.name));
+}
+
+/** G/‖G‖ over the selected blocks, concatenated in block order (float64 norm). */
+function normalisedTargets(blocks: ParameterBlock[], shared: Map<string, NamedTensor>): Float32Array {
+  const parts = blocks.map((b) => {
+    const t = shared.get(b.name);
+    if (!t) throw new AttackSetupError(`no shared gradient for parameter "${b.name}"`);
+    const size = sizeOfShape(b.shape);
+    if (t.values.length !== size) throw new AttackSetupError(`shared gradient of "${b.name}" has ${t.values.length} values, the parameter has ${size}`);
+    return t.values;
+  });
+  let norm = 0;
+  for (const p of parts) for (const v of p) norm += v * v;
+  norm = Math.sqrt(norm);
+  if (!(norm > 0) || !Number.isFinite(norm)) throw new AttackSetupError(`the shared gradients of ${blocks.map((b) => b.name).join(', ')} have norm ${norm}`);
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) for (const v of p) out[offset++] = v / norm;
+  return out;
+}
+
+/** Anisotropic mean-absolute TV of x [1, C, H, W], weighted, and its (sign) subgradient. */
+function totalVariation(w: GraphWriter, x: Value, weight: number): { value: Value; gradient: Value } {
+  const [, c, h, wd] = x.shape;
+  const values: Value[] = [];
+  const gradients: Value[] = [];
+  for (const axis of [3, 2]) {
+    const size = x.shape[axis];
+    if (size < 2) continue;
+    const count = (c * h * wd * (size - 1)) / size;
+    const upper = w.slice(x, [1], [size], [axis]);
+    const lower = w.slice(x, [0], [size - 1], [axis]);
+    const difference = w.sub(upper, lower);
+    values.push(w.scale(w.reduceSum(w.unary('Abs', difference), [0, 1, 2, 3], false), weight / count));
+    // ∂|x[j+1] − x[j]| = sign at j+1, −sign at j.
+    const sign = w.scale(w.unary('Sign', difference), weight / count);
+    const at = (begin: number, end: number) => w.pad(sign, axis === 3 ? [0, 0, 0, begin, 0, 0, 0, end] : [0, 0, begin, 0, 0, 0, end, 0]);
+    gradients.push(w.sub(at(1, 0), at(0, 1)));
+  }
+  return { value: w.sum(values) ?? w.scalar(0), gradient: w.sum(gradients) ?? w.zeros(x.shape) };
+}
+
+/** Sums of contributions per slot, emitted once when first read. */
+class Accumulator {
+  private readonly parts = new Map<number, Value[]>();
+  private readonly totals = new Map<number, Value | undefined>();
+  constructor(private readonly w: GraphWriter) {}
+  add(slot: number, value: Value | undefined): void {
+    if (!value) return;
+    if (this.totals.has(slot)) throw new Error(`internal: slot ${slot} read before all its contributions arrived`);
+    const list = this.parts.get(slot) ?? [];
+    list.push(value);
+    this.parts.set(slot, list);
+  }
+  get(slot: number): Value | undefined {
+    if (!this.totals.has(slot)) this.totals.set(slot, this.w.sum(this.parts.get(slot) ?? []));
+    return this.totals.get(slot);
+  }
+}
+
+/** The forward, backward, second-order and final passes over the lowered layers. */
+class GradientPasses {
+  private readonly values: Value[] = [];
+  private readonly deltas: Accumulator;
+  private readonly gradients = new Map<string, Value[]>();
+  private probabilities!: Value;
+  private logitsFlat!: number[];
+
+  constructor(
+    private readonly w: GraphWriter,
+    private readonly net: LoweredNetwork,
+  ) {
+    this.deltas = new Accumulator(w);
+  }
+
+  forward(x: Value): void {
+    this.values[this.net.source] = x;
+    for (const op of this.net.ops)
+      this.values[op.output] = op.forward(
+        this.w,
+        op.inputs.map((s) => this.values[s]),
+      );
+  }
+
+  /** Softmax cross-entropy at the logits, then δ of every slot and the parameter gradients. */
+  backward(label: number): void {
+    const w = this.w;
+    const logits = this.values[this.net.logits];
+    const classes = sizeOfShape(logits.shape);
+    this.logitsFlat = [1, classes];
+    this.probabilities = w.op('Softmax', [w.reshape(logits, this.logitsFlat)], this.logitsFlat, { axis: 1 });
+    const oneHot = new Float32Array(classes);
+    oneHot[label] = 1;
+    this.deltas.add(this.net.logits, w.reshape(w.sub(this.probabilities, w.weight(oneHot, this.logitsFlat, 'one_hot')), logits.shape));
+    const ops = this.net.ops;
+    for (let k = ops.length - 1; k >= 0; k--) {
+      const op = ops[k];
+      const dy = this.deltas.get(op.output);
+      if (!dy) throw new Error(`internal: ${op.nodeId} has no output gradient`);
+      op.parameterGradients(w, dy).forEach((g, i) => {
+        const name = op.parameters[i].name;
+        this.gradients.set(name, [...(this.gradients.get(name) ?? []), g]);
+      });
+      const need = op.inputs.map((s) => s !== this.net.source);
+      op.backward(w, dy, need).forEach((d, i) => this.deltas.add(op.inputs[i], d));
+    }
+  }
+
+  parameterGradient(name: string): Value {
+    return this.w.sum(this.gradients.get(name) ?? [])!;
+  }
+
+  /** ∂/∂x Σ_θ ⟨c_θ, g_θ(x)⟩ for cotangents by parameter name (absent: zero); undefined when it is zero. */
+  gradientOfParameterGradients(cotangents: Map<string, Value>): Value | undefined {
+    const w = this.w;
+    const dbar = new Accumulator(w);
+    const pbar = new Accumulator(w);
+    // Reverse of the backward pass, in forward order: a slot's d̄ is complete once its producer has run.
+    for (const op of this.net.ops) {
+      const dx = op.inputs.map((s) => dbar.get(s));
+      const dy = this.deltas.get(op.output)!;
+      dbar.add(op.output, op.tangent(w, dx));
+      op.curvature(w, dx, dy).forEach((p, i) => pbar.add(op.inputs[i], p));
+      const c = op.parameters.map((b) => cotangents.get(b.name));
+      if (c.some(Boolean)) {
+        const adjoint = op.adjointParameterGradients(w, c, dy);
+        dbar.add(op.output, adjoint.output);
+        pbar.add(op.inputs[0], adjoint.input);
+      }
+    }
+    // δlogits = p − e_y: ∂/∂z ⟨d̄, p⟩ = p ⊙ d̄ − p ⟨p, d̄⟩.
+    const d = dbar.get(this.net.logits);
+    if (d) {
+      const p = this.probabilities;
+      const pd = w.mul(p, w.reshape(d, this.logitsFlat));
+      const hessian = w.sub(pd, w.mul(p, w.reduceSum(pd, [1], true)));
+      pbar.add(this.net.logits, w.reshape(hessian, d.shape));
+    }
+    // Reverse of the forward pass, seeded with p̄.
+    const ops = this.net.ops;
+    for (let k = ops.length - 1; k >= 0; k--) {
+      const op: GradientOp = ops[k];
+      const py = pbar.get(op.output);
+      if (!py) continue;
+      op.backward(
+        w,
+        py,
+        op.inputs.map(() => true),
+      ).forEach((p, i) => pbar.add(op.inputs[i], p));
+    }
+    return pbar.get(this.net.source);
+  }
+}
