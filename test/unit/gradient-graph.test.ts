@@ -183,6 +183,15 @@ describe('gradient graph vs the float64 network: dense layers and batch norm', (
     assert.ok(parameters.includes('batchNorm_4.weight') && parameters.includes('batchNorm_4.bias'), parameters.join(', '));
   });
 
+  test('a conv whose output a batch norm and a skip both read (the batch norm is not folded)', async () => {
+    await expectAgreement(
+      between([3, 6, 6], (n, x) => {
+        const z = n.conv(x, 4, 3, { pads: 1 });
+        return n.sum('add', n.act(n.batchNorm(z), 'relu'), z);
+      }),
+    );
+  });
+
   test('batch norm on the image, after a dense layer (1-D), and one whose scale the file does not store', async () => {
     const net = new IrNet([1, 2, 6, 6], 4);
     let x = net.batchNorm(net.input);

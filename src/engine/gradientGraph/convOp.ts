@@ -8,10 +8,12 @@
 //     the adjoint c_W ⊛ x = c_W [O, I·k²] × P(x) reuses; with groups, a Conv over x with batch and channel axes
 //     swapped whose kernel is δz, the forward stride as the dilation and the forward dilation as the stride
 //     (gradient-matching.md §2: bit-identical to torch.autograd).
+// The kernel and bias are the effective ones (a following batch norm folded in, affineParameters.ts), which maps
+// gradients and cotangents to and from the tensors the client shares.
 import type { ConvAttrs } from '../ir';
-import { expandTo, GradientOp, type ParameterAdjoint } from './gradientOp';
+import type { AffineParameters } from './affineParameters';
+import { expandTo, GradientOp } from './gradientOp';
 import type { GraphWriter, Value } from './onnxWriter';
-import type { LayerWeight } from './parameterOps';
 
 export class ConvOp extends GradientOp {
   private x!: Value;
@@ -29,11 +31,11 @@ export class ConvOp extends GradientOp {
     readonly attrs: ConvAttrs,
     readonly inShape: number[],
     readonly outShape: number[],
-    readonly kernel: LayerWeight,
-    readonly bias: LayerWeight | undefined,
+    /** The layer's kernel and bias, with a following batch norm folded in. */
+    readonly params: AffineParameters,
   ) {
     super(nodeId, [input], output);
-    for (const weight of [kernel, bias]) if (weight?.block) this.parameters.push(weight.block);
+    this.parameters.push(...params.blocks);
     const [h, wd] = [inShape[2], inShape[3]];
     const [ho, wo] = [outShape[2], outShape[3]];
     const { kernel: k, strides: s, dilations: d, pads: p } = attrs;
@@ -69,8 +71,8 @@ export class ConvOp extends GradientOp {
 
   forward(w: GraphWriter, [x]: Value[]): Value {
     this.x = x;
-    this.kernelValue = w.weight(this.kernel.values, this.kernelShape, `${this.nodeId}_W`);
-    const bias = this.bias && w.weight(this.bias.values, [this.attrs.outChannels], `${this.nodeId}_b`);
+    this.kernelValue = w.weight(this.params.kernel, this.kernelShape, `${this.nodeId}_W`);
+    const bias = this.params.bias && w.weight(this.params.bias, [this.attrs.outChannels], `${this.nodeId}_b`);
     return this.conv(w, x, this.kernelValue, bias);
   }
 
@@ -97,7 +99,7 @@ export class ConvOp extends GradientOp {
     const [o, ig, kh, kw] = this.kernelShape;
     const g = this.attrs.groups;
     const og = o / g;
-    const values = this.kernel.values;
+    const values = this.params.kernel;
     const out = new Float64Array(values.length);
     for (let i = 0; i < ig * g; i++) {
       const group = Math.floor(i / ig);
@@ -115,19 +117,18 @@ export class ConvOp extends GradientOp {
   }
 
   override parameterGradients(w: GraphWriter, dy: Value): Value[] {
-    const out: Value[] = [];
-    if (this.kernel.block) out.push(this.kernelGradient(w, dy));
-    if (this.bias?.block) out.push(w.reduceSum(dy, [0, 2, 3], false));
-    return out;
+    return this.params.named(
+      w,
+      () => this.kernelGradient(w, dy),
+      () => w.reduceSum(dy, [0, 2, 3], false),
+    );
   }
 
   private kernelGradient(w: GraphWriter, dz: Value): Value {
     const cout = this.attrs.outChannels;
-    if (this.attrs.groups === 1) {
-      const grad = w.op('Gemm', [w.reshape(dz, [cout, this.outputSpan]), this.patchMatrix(w)], [cout, this.patchRows], { transB: 1 });
-      return w.reshape(grad, this.kernelShape);
-    }
-    return this.groupedKernelGradient(w, dz);
+    if (this.attrs.groups !== 1) return this.groupedKernelGradient(w, dz);
+    const grad = w.op('Gemm', [w.reshape(dz, [cout, this.outputSpan]), this.patchMatrix(w)], [cout, this.patchRows], { transB: 1 });
+    return w.reshape(grad, this.kernelShape);
   }
 
   /** ∂W of a grouped conv: Conv over x as [I/g, g, H, W] (one channel per group) with δz [O, 1, Ho, Wo] as kernel. */
@@ -156,42 +157,43 @@ export class ConvOp extends GradientOp {
 
   /**
    * P(x) [I·kh·kw, Ho·Wo]: row (i, a, b) holds x[i] at the positions kernel tap (a, b) reads for every output, so that
-   * W ⊛ x = W [O, I·kh·kw] × P(x). Built once, from kh·kw strided slices of the padded input (groups 1 only).
+   * W ⊛ x = W [O, I·kh·kw] × P(x). Built once (groups 1 only), by one depthwise conv whose kh·kw filters per channel
+   * are one-hot (exact: every output is one input times 1), which handles strides, dilations and pads as the layer does.
    */
   private patchMatrix(w: GraphWriter): Value {
     if (this.patches) return this.patches;
     const [, cin, h, wd] = this.inShape;
-    const [ho, wo] = [this.outShape[2], this.outShape[3]];
-    const { kernel: k, strides: s, dilations: d, pads: p } = this.attrs;
-    const trivial = k[0] === 1 && k[1] === 1 && s[0] === 1 && s[1] === 1 && p.every((v) => v === 0);
-    if (trivial) return (this.patches = w.reshape(this.x, [cin, h * wd]));
-    // Pad only as far as the last window reaches (the end pads may cover rows the floor division drops).
-    const extent = [0, 1].map((a) => s[a] * ([ho, wo][a] - 1) + d[a] * (k[a] - 1) + 1);
-    const ends = [0, 1].map((a) => Math.max(0, extent[a] - [h, wd][a] - p[a]));
-    const padded = w.pad(this.x, [0, 0, p[0], p[1], 0, 0, ends[0], ends[1]]);
-    const taps: Value[] = [];
-    for (let a = 0; a < k[0]; a++) {
-      for (let b = 0; b < k[1]; b++) {
-        const starts = [a * d[0], b * d[1]];
-        const tap = w.slice(padded, starts, [starts[0] + s[0] * (ho - 1) + 1, starts[1] + s[1] * (wo - 1) + 1], [2, 3], s);
-        taps.push(w.reshape(tap, [cin, 1, ho * wo]));
-      }
-    }
-    const stacked = taps.length === 1 ? taps[0] : w.op('Concat', taps, [cin, taps.length, ho * wo], { axis: 1 });
-    return (this.patches = w.reshape(stacked, [this.patchRows, ho * wo]));
+    const { kernel: k, strides: s, pads: p } = this.attrs;
+    const taps = k[0] * k[1];
+    if (taps === 1 && s[0] === 1 && s[1] === 1 && p.every((v) => v === 0)) return (this.patches = w.reshape(this.x, [cin, h * wd]));
+    const oneHot = new Float32Array(cin * taps * taps);
+    for (let i = 0; i < cin; i++) for (let t = 0; t < taps; t++) oneHot[(i * taps + t) * taps + t] = 1;
+    const filters = w.weight(oneHot, [cin * taps, 1, k[0], k[1]], `${this.nodeId}_taps`);
+    const patches = w.op('Conv', [this.x, filters], [1, cin * taps, this.outShape[2], this.outShape[3]], { ...this.convAttributes(), group: cin });
+    return (this.patches = w.reshape(patches, [this.patchRows, this.outputSpan]));
   }
 
-  override adjointParameterGradients(w: GraphWriter, cotangents: (Value | undefined)[], dy: Value): ParameterAdjoint {
-    const [cKernel, cBias] = this.kernel.block ? cotangents : [undefined, cotangents[0]];
+  /**
+   * d̄z = W ⊛ d̄x + c_W ⊛ x + c_b and p̄x = c_Wᵀ ⊛ δz, for the cotangents of the effective kernel and bias. Without
+   * groups, d̄z is one GEMM c_W P(x) whose addend is the conv of d̄x: summing outside would make onnxruntime fuse
+   * the add into that conv, which then runs a slower kernel.
+   */
+  override reverseOfBackward(
+    w: GraphWriter,
+    dx: (Value | undefined)[],
+    dy: Value,
+    cotangents: (Value | undefined)[],
+  ): { output?: Value; inputs: (Value | undefined)[] } {
+    const { kernel: cKernel, bias: cBias } = cotangents.some(Boolean) ? this.params.effective(w, cotangents, this.kernelShape) : {};
     const cout = this.attrs.outChannels;
-    if (!cKernel) return cBias ? { output: expandTo(w, w.reshape(cBias, [1, cout, 1, 1]), this.outShape) } : {};
-    let output: Value;
-    if (this.attrs.groups === 1) {
-      const bias = cBias && w.reshape(cBias, [cout, 1]);
-      output = w.reshape(w.op('Gemm', [w.reshape(cKernel, [cout, this.patchRows]), this.patchMatrix(w), bias], [cout, this.outputSpan]), this.outShape);
-    } else {
-      output = this.conv(w, this.x, cKernel, cBias);
-    }
-    return { output, input: this.transposed(w, dy, cKernel) };
+    const tangent = this.tangent(w, dx);
+    if (!cKernel) return { output: w.sum([tangent, cBias && expandTo(w, w.reshape(cBias, [1, cout, 1, 1]), this.outShape)]), inputs: [undefined] };
+    const input = this.transposed(w, dy, cKernel);
+    if (this.attrs.groups !== 1) return { output: w.sum([tangent, this.conv(w, this.x, cKernel, cBias)]), inputs: [input] };
+    const bias = cBias && w.reshape(cBias, [cout, 1]);
+    const addend = tangent ? w.reshape(tangent, [cout, this.outputSpan]) : bias;
+    let output = w.op('Gemm', [w.reshape(cKernel, [cout, this.patchRows]), this.patchMatrix(w), addend], [cout, this.outputSpan]);
+    if (tangent && bias) output = w.add(output, bias);
+    return { output: w.reshape(output, this.outShape), inputs: [input] };
   }
 }

@@ -81,12 +81,13 @@ export function buildInvertingGradientsGraph(net: AttackNetwork, options: Invert
   const target = w.weight(targets, [targets.length], 'shared_gradient_normalised');
   // 1 − cos = ½‖ĝ − Ĝ‖² with ĝ = g/‖g‖: no cancellation in float32 when the gradients nearly agree (the end of a
   // successful attack). Its gradient in g: (cos·ĝ − Ĝ)/‖g‖ = (d − (1 − cos)·ĝ)/‖g‖ with d = ĝ − Ĝ.
-  const norm = w.op('Max', [w.unary('Sqrt', w.reduceSum(w.mul(flat, flat), [0], false)), w.scalar(NORM_EPS)], []);
+  const sumSquares = (v: Value) => w.op('ReduceSumSquare', [v, w.ints([0])], [], { keepdims: 0 });
+  const norm = w.op('Max', [w.unary('Sqrt', sumSquares(flat)), w.scalar(NORM_EPS)], []);
   const inverseNorm = w.div(w.scalar(1), norm);
-  const unit = w.mul(flat, inverseNorm);
-  const difference = w.sub(unit, target);
-  const distance = w.scale(w.reduceSum(w.mul(difference, difference), [0], false), 0.5);
-  const cotangent = w.mul(w.sub(difference, w.mul(unit, distance)), inverseNorm);
+  const difference = w.sub(w.mul(flat, inverseNorm), target);
+  const distance = w.scale(sumSquares(difference), 0.5);
+  // (d − (1 − cos)·ĝ)/‖g‖ = d/‖g‖ − g·(1 − cos)/‖g‖²
+  const cotangent = w.sub(w.mul(difference, inverseNorm), w.mul(flat, w.mul(distance, w.mul(inverseNorm, inverseNorm))));
   const parts = w.opMulti(
     'Split',
     [cotangent, w.ints(gradients.map((g) => sizeOfShape(g.shape)))],
@@ -247,14 +248,14 @@ class GradientPasses {
     for (const op of this.net.ops) {
       const dx = op.inputs.map((s) => dbar.get(s));
       const dy = this.deltas.get(op.output)!;
-      dbar.add(op.output, op.tangent(w, dx));
-      op.curvature(w, dx, dy).forEach((p, i) => pbar.add(op.inputs[i], p));
-      const c = op.parameters.map((b) => cotangents.get(b.name));
-      if (c.some(Boolean)) {
-        const adjoint = op.adjointParameterGradients(w, c, dy);
-        dbar.add(op.output, adjoint.output);
-        pbar.add(op.inputs[0], adjoint.input);
-      }
+      const step = op.reverseOfBackward(
+        w,
+        dx,
+        dy,
+        op.parameters.map((b) => cotangents.get(b.name)),
+      );
+      dbar.add(op.output, step.output);
+      step.inputs.forEach((p, i) => pbar.add(op.inputs[i], p));
     }
     // δlogits = p − e_y: ∂/∂z ⟨d̄, p⟩ = p ⊙ d̄ − p ⟨p, d̄⟩.
     const d = dbar.get(this.net.logits);

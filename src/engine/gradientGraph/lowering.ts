@@ -1,14 +1,14 @@
 // From the attack network to the gradient graph's layers. The graph runs what the float64 network runs (the nodes
-// the logits depend on, in the IR's topological order, a trailing softmax ignored) but keeps the model's own
-// parameters: batch norm stays a layer of its own instead of being folded into the conv before it, so that the
-// gradients it produces are the ones a client shares (conv weight and bias, batch-norm scale and offset, PReLU
-// slopes), named as in the model file.
+// the logits depend on, in the IR's topological order, a trailing softmax ignored, an inference batch norm folded
+// into the conv/dense layer it follows when nothing else reads that layer's output) and produces the gradients a
+// client shares: conv/dense weight and bias, batch-norm scale and offset, PReLU slopes, named as in the model file.
 import type { ConvAttrs, LayerNode, PadAttrs, PoolAttrs, Shape, WeightTensor } from '../ir';
 import { sizeOf } from '../ir';
 import { AttackSetupError, type AttackNetwork } from '../attack/network';
 import type { GradientOp, ParameterBlock } from './gradientOp';
 import { ConvOp } from './convOp';
-import { BatchNormOp, ConstantAffineOp, DenseOp, ElementwiseOp, type LayerWeight } from './parameterOps';
+import { AffineParameters, type FoldedBatchNorm, type LayerWeight } from './affineParameters';
+import { BatchNormOp, ConstantAffineOp, DenseOp, ElementwiseOp } from './parameterOps';
 import { AvgPoolOp, ConcatOp, GlobalAvgPoolOp, MaxPoolOp, PadOp, ReshapeOp, SumOp, TransposeOp, type PoolWindow } from './structuralOps';
 
 export interface LoweredNetwork {
@@ -33,9 +33,15 @@ class Lowering {
   private readonly slotShapes: number[][] = [];
   private readonly ops: GradientOp[] = [];
   private readonly producer = new Map<string, LayerNode>();
+  private readonly consumers = new Map<string, LayerNode[]>();
+  /** Batch-norm nodes folded into the layer before them. */
+  private readonly absorbed = new Set<string>();
 
   constructor(private readonly net: AttackNetwork) {
-    for (const n of net.graph.nodes) for (const t of n.outputs) this.producer.set(t, n);
+    for (const n of net.graph.nodes) {
+      for (const t of n.outputs) this.producer.set(t, n);
+      for (const t of n.inputs) this.consumers.set(t, [...(this.consumers.get(t) ?? []), n]);
+    }
   }
 
   run(fromUnit: string | undefined): LoweredNetwork {
@@ -45,7 +51,7 @@ class Lowering {
     const logitsTensor = this.logitsTensor();
     const needed = this.nodesNeededFor(logitsTensor);
     for (const node of graph.nodes) {
-      if (!needed.has(node.id)) continue;
+      if (!needed.has(node.id) || this.absorbed.has(node.id)) continue;
       const computed = node.inputs.map((t) => this.slotOf.has(t));
       // Above the source (the hybrid's closed-form part): not in this graph.
       if (!computed.some(Boolean)) continue;
@@ -116,34 +122,11 @@ class Lowering {
     if (node.outputs.length !== 1) fail(`it has ${node.outputs.length} outputs`);
     const inputs = node.inputs.map((t) => this.slotOf.get(t)!);
     const inShape = this.slotShapes[inputs[0]];
+    const id = node.id;
+    if (node.op === 'conv' || node.op === 'dense') return this.affine(node, inputs[0], inShape, fail);
     const outShape = [...node.outputShapes[0]];
     const out = this.newSlot(node.outputs[0], outShape);
-    const id = node.id;
     switch (node.op) {
-      case 'conv': {
-        if (node.attrs.kind !== 'conv' || inShape.length !== 4) fail('a convolution needs NCHW input and its attributes');
-        const attrs = node.attrs as ConvAttrs;
-        const kernel = node.weights.kernel ?? fail('the kernel is not a constant of the model');
-        const shape = [attrs.outChannels, inShape[1] / attrs.groups, attrs.kernel[0], attrs.kernel[1]];
-        return new ConvOp(
-          id,
-          inputs[0],
-          out,
-          attrs,
-          inShape,
-          outShape,
-          this.weight(kernel, shape, fail),
-          this.optionalWeight(node.weights.bias, [attrs.outChannels], fail),
-        );
-      }
-      case 'dense': {
-        if (node.attrs.kind !== 'dense') fail('no dense attributes');
-        const { inFeatures, outFeatures } = node.attrs as { inFeatures: number; outFeatures: number };
-        if (sizeOf(inShape) !== inFeatures) fail(`reads ${sizeOf(inShape)} values, the kernel expects ${inFeatures}`);
-        const kernel = node.weights.kernel ?? fail('the kernel is not a constant of the model');
-        const bias = this.optionalWeight(node.weights.bias, [outFeatures], fail);
-        return new DenseOp(id, inputs[0], out, inShape, outShape, inFeatures, outFeatures, this.weight(kernel, [outFeatures, inFeatures], fail), bias);
-      }
       case 'activation': {
         if (node.attrs.kind !== 'activation') fail('no activation attributes');
         const attrs = node.attrs as Extract<LayerNode['attrs'], { kind: 'activation' }>;
@@ -234,6 +217,63 @@ class Lowering {
       default:
         return fail(`${node.op} has no rule in the gradient graph`);
     }
+  }
+
+  /** A conv or dense layer, with the batch norm that alone reads its output folded in. */
+  private affine(node: LayerNode, input: number, inShape: number[], fail: (why: string) => never): GradientOp {
+    const kernel = node.weights.kernel ?? fail('the kernel is not a constant of the model');
+    const norm = this.foldableBatchNorm(node);
+    const outNode = norm ?? node;
+    const outShape = [...outNode.outputShapes[0]];
+    const out = this.newSlot(outNode.outputs[0], outShape);
+    let folded: FoldedBatchNorm | undefined;
+    if (norm) {
+      this.absorbed.add(norm.id);
+      const channels = outShape[1];
+      const { scale, bias, mean, variance } = norm.weights;
+      folded = {
+        gamma: this.optionalWeight(scale, [channels], fail),
+        beta: this.optionalWeight(bias, [channels], fail),
+        mean: mean?.load(),
+        variance: variance?.load(),
+        epsilon: (norm.attrs as { epsilon: number }).epsilon,
+      };
+    }
+    if (node.op === 'conv') {
+      if (node.attrs.kind !== 'conv' || inShape.length !== 4) fail('a convolution needs NCHW input and its attributes');
+      const attrs = node.attrs as ConvAttrs;
+      const shape = [attrs.outChannels, inShape[1] / attrs.groups, attrs.kernel[0], attrs.kernel[1]];
+      const params = new AffineParameters(
+        node.id,
+        this.weight(kernel, shape, fail),
+        this.optionalWeight(node.weights.bias, [attrs.outChannels], fail),
+        attrs.outChannels,
+        folded,
+      );
+      return new ConvOp(node.id, input, out, attrs, inShape, outShape, params);
+    }
+    if (node.attrs.kind !== 'dense') fail('no dense attributes');
+    const { inFeatures, outFeatures } = node.attrs as { inFeatures: number; outFeatures: number };
+    if (sizeOf(inShape) !== inFeatures) fail(`reads ${sizeOf(inShape)} values, the kernel expects ${inFeatures}`);
+    const params = new AffineParameters(
+      node.id,
+      this.weight(kernel, [outFeatures, inFeatures], fail),
+      this.optionalWeight(node.weights.bias, [outFeatures], fail),
+      outFeatures,
+      folded,
+    );
+    return new DenseOp(node.id, input, out, inShape, outShape, inFeatures, outFeatures, params);
+  }
+
+  /** The inference batch norm that is the only reader of `node`'s output (not a model output), if any. */
+  private foldableBatchNorm(node: LayerNode): LayerNode | undefined {
+    const tensor = node.outputs[0];
+    const readers = this.consumers.get(tensor) ?? [];
+    if (readers.length !== 1 || this.net.graph.outputs.some((o) => o.name === tensor)) return undefined;
+    const [bn] = readers;
+    const ok =
+      bn.op === 'batchNorm' && bn.status === 'ok' && bn.attrs.kind === 'norm' && !bn.attrs.trainingMode && bn.inputs[0] === tensor && bn.outputs.length === 1;
+    return ok && sizeOf(bn.outputShapes[0]) === sizeOf(node.outputShapes[0]) ? bn : undefined;
   }
 
   private constantOp(

@@ -73,6 +73,9 @@ export class GraphWriter {
   private readonly outputs: onnx.IValueInfoProto[] = [];
   private readonly used = new Set<string>();
   private readonly constants = new Map<string, Value>();
+  /** Reshaped values: where they came from (so that chains collapse) and the reshapes already written. */
+  private readonly reshapedFrom = new Map<string, Value>();
+  private readonly reshapes = new Map<string, Value>();
 
   /** A fresh tensor name starting with `hint`. */
   fresh(hint: string): string {
@@ -200,10 +203,19 @@ export class GraphWriter {
     return this.op('Sum', present, shape);
   }
 
+  /** The same values in another shape (a reshape of a reshape reads the original; each reshape is written once). */
   reshape(a: Value, shape: readonly number[]): Value {
-    if (sameShape(a.shape, shape)) return a;
-    if (sizeOfShape(a.shape) !== sizeOfShape(shape)) throw new Error(`reshape of [${a.shape.join(', ')}] to [${shape.join(', ')}]`);
-    return this.op('Reshape', [a, this.ints(shape)], shape, {}, 'Reshape');
+    const source = this.reshapedFrom.get(a.name) ?? a;
+    if (sameShape(source.shape, shape)) return source;
+    if (sizeOfShape(source.shape) !== sizeOfShape(shape)) throw new Error(`reshape of [${a.shape.join(', ')}] to [${shape.join(', ')}]`);
+    const key = `${source.name}|${shape.join(',')}`;
+    let v = this.reshapes.get(key);
+    if (!v) {
+      v = this.op('Reshape', [source, this.ints(shape)], shape, {}, 'Reshape');
+      this.reshapes.set(key, v);
+      this.reshapedFrom.set(v.name, source);
+    }
+    return v;
   }
 
   transpose(a: Value, perm: readonly number[]): Value {
@@ -248,21 +260,34 @@ export class GraphWriter {
     return this.op('Pad', [a, this.ints(pads)], shape, { mode: 'constant' });
   }
 
-  /** The ModelProto bytes. */
+  /** The ModelProto bytes, without the nodes and initializers no output depends on. */
   encode(graphName: string, docString: string): Uint8Array {
+    const needed = new Set(this.outputs.map((o) => o.name!));
+    const nodes: onnx.INodeProto[] = [];
+    for (let k = this.nodes.length - 1; k >= 0; k--) {
+      const node = this.nodes[k];
+      if (!node.output!.some((o) => needed.has(o))) continue;
+      nodes.push(node);
+      for (const i of node.input!) needed.add(i);
+    }
+    nodes.reverse();
+    this.liveNodes = nodes.length;
     const model = onnx.ModelProto.create({
       irVersion: Long.fromNumber(IR_VERSION),
       opsetImport: [{ domain: '', version: Long.fromNumber(GRADIENT_GRAPH_OPSET) }],
       producerName: 'leaklint-gradient-graph',
       producerVersion: '1',
       docString,
-      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: { name: graphName, node: nodes, initializer: this.initializers.filter((t) => needed.has(t.name!)), input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();
   }
 
+  private liveNodes = 0;
+
+  /** Nodes in the encoded graph (after `encode`). */
   get nodeCount(): number {
-    return this.nodes.length;
+    return this.liveNodes;
   }
 }
 

@@ -4,19 +4,14 @@
 // (in δz: the layer applied to x with parameters c_θ; in x: its transpose applied to δz).
 import type { ActivationAttrs } from '../ir';
 import { activationTerms } from './activations';
+import type { AffineParameters, LayerWeight } from './affineParameters';
 import { expandTo, GradientOp, type ParameterAdjoint, type ParameterBlock } from './gradientOp';
 import type { GraphWriter, Value } from './onnxWriter';
-
-/** A weight of the model: values in the engine's layout, and its parameter block when it is trainable. */
-export interface LayerWeight {
-  values: Float64Array;
-  block?: ParameterBlock;
-}
 
 /** Cotangents by parameter block of one op, in `parameters` order (undefined: not in the objective). */
 type Cotangents = (Value | undefined)[];
 
-export function blocksOf(...weights: (LayerWeight | undefined)[]): ParameterBlock[] {
+function blocksOf(...weights: (LayerWeight | undefined)[]): ParameterBlock[] {
   return weights.flatMap((weight) => (weight?.block ? [weight.block] : []));
 }
 
@@ -33,11 +28,11 @@ export class DenseOp extends GradientOp {
     readonly outShape: number[],
     readonly inFeatures: number,
     readonly outFeatures: number,
-    readonly kernel: LayerWeight,
-    readonly bias: LayerWeight | undefined,
+    /** The layer's kernel and bias, with a following batch norm folded in. */
+    readonly params: AffineParameters,
   ) {
     super(nodeId, [input], output);
-    this.parameters.push(...blocksOf(kernel, bias));
+    this.parameters.push(...params.blocks);
   }
 
   private gemm(w: GraphWriter, x: Value, kernel: Value, bias?: Value): Value {
@@ -46,8 +41,8 @@ export class DenseOp extends GradientOp {
 
   forward(w: GraphWriter, [x]: Value[]): Value {
     this.x = w.reshape(x, [1, this.inFeatures]);
-    this.kernelValue = w.weight(this.kernel.values, [this.outFeatures, this.inFeatures], `${this.nodeId}_W`);
-    const bias = this.bias && w.weight(this.bias.values, [this.outFeatures], `${this.nodeId}_b`);
+    this.kernelValue = w.weight(this.params.kernel, [this.outFeatures, this.inFeatures], `${this.nodeId}_W`);
+    const bias = this.params.bias && w.weight(this.params.bias, [this.outFeatures], `${this.nodeId}_b`);
     return this.gemm(w, this.x, this.kernelValue, bias);
   }
 
@@ -64,14 +59,15 @@ export class DenseOp extends GradientOp {
   }
 
   override parameterGradients(w: GraphWriter, dy: Value): Value[] {
-    const out: Value[] = [];
-    if (this.kernel.block) out.push(w.op('MatMul', [w.reshape(dy, [this.outFeatures, 1]), this.x], [this.outFeatures, this.inFeatures]));
-    if (this.bias?.block) out.push(w.reshape(dy, [this.outFeatures]));
-    return out;
+    return this.params.named(
+      w,
+      () => w.op('MatMul', [w.reshape(dy, [this.outFeatures, 1]), this.x], [this.outFeatures, this.inFeatures]),
+      () => w.reshape(dy, [this.outFeatures]),
+    );
   }
 
   override adjointParameterGradients(w: GraphWriter, cotangents: Cotangents, dy: Value): ParameterAdjoint {
-    const [cKernel, cBias] = this.kernel.block ? cotangents : [undefined, cotangents[0]];
+    const { kernel: cKernel, bias: cBias } = this.params.effective(w, cotangents, [this.outFeatures, this.inFeatures]);
     if (cKernel) return { output: this.gemm(w, this.x, cKernel, cBias), input: this.rowGradient(w, dy, cKernel) };
     return cBias ? { output: w.reshape(cBias, this.outShape) } : {};
   }
