@@ -115,10 +115,14 @@ export class GraphWriter {
     hint = opType,
   ): Value[] {
     const values = outputs.map((o) => ({ name: this.fresh(hint), shape: [...o.shape], type: o.type }));
+    // Trailing omitted inputs are left out, not written as '' (onnxruntime's NCHWc conv rewrite skips a Conv whose
+    // bias input is present but empty).
+    const names = inputs.map((v) => v?.name ?? '');
+    while (names.length > 0 && names[names.length - 1] === '') names.pop();
     this.nodes.push({
       opType,
       name: `${values[0].name}/${opType}`,
-      input: inputs.map((v) => v?.name ?? ''),
+      input: names,
       output: values.map((v) => v.name),
       attribute: Object.entries(attributes).map(([k, v]) => attribute(k, v)),
     });
