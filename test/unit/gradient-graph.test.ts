@@ -4,14 +4,18 @@
 // differentiated by central finite differences over every input value, to 1e-4 of the gradient's largest entry.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
 import { AttackNetwork, AttackSetupError } from '../../src/engine/attack/network';
 import { totalVariation } from '../../src/engine/attack/gradientMatching';
 import { createRng } from '../../src/engine/analysis/random';
 import type { LayerGraph } from '../../src/engine/ir';
 import type { NamedTensor } from '../../src/engine/readers/safetensors';
-import { buildInvertingGradientsGraph, type InvertingGradientsOptions } from '../../src/engine/gradientGraph';
+import { buildInvertingGradientsGraph, buildJacobianTransposeGraph, type InvertingGradientsOptions } from '../../src/engine/gradientGraph';
 import { createGradientSession, type GradientSession } from '../../src/worker/gradientSession';
 import { IrNet, type T } from './gradient-graph-nets';
+
+// onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
+process.env.ORT_DISABLE_TELEMETRY = '1';
 
 const TOLERANCE = 1e-4;
 const LABEL = 2;
@@ -319,6 +323,73 @@ describe('gradient graph: the objective', () => {
     const away = await session.evaluate(Float32Array.from(truth, (v) => 1 - v));
     const norm = (g: Float32Array) => Math.sqrt(g.reduce((s, v) => s + v * v, 0));
     assert.ok(norm(gradient) < 1e-3 * norm(away.gradient), `gradient ${norm(gradient)} vs ${norm(away.gradient)} away from the truth`);
+  });
+});
+
+describe('gradient graph: Jᵀu of the parameter-gradient map (for the identifiability rank)', () => {
+  async function jacobianTranspose(graph: LayerGraph, x: Float64Array, u: Float64Array, fromUnit?: string): Promise<Float32Array> {
+    const net = AttackNetwork.fromGraph(graph);
+    const built = buildJacobianTransposeGraph(net, { label: LABEL, fromUnit });
+    assert.equal(built.inputs.u.shape[0], u.length);
+    const session = await ort.InferenceSession.create(built.bytes, { intraOpNumThreads: 1 });
+    try {
+      const out = await session.run({
+        x: new ort.Tensor('float32', Float32Array.from(x), built.inputs.x.shape),
+        u: new ort.Tensor('float32', Float32Array.from(u), [u.length]),
+      });
+      return out[built.output].data as Float32Array;
+    } finally {
+      await session.release();
+    }
+  }
+
+  for (const start of ['the image', 'a unit inside the network']) {
+    test(`equals the float64 network's hand-written second-order sweep (gradientOfParameterGradients), from ${start}`, async () => {
+      const graph = between([3, 8, 8], (n, x) => n.act(n.pool(leaky(n, n.conv(x, 5, 3, { stride: 2, pads: 1 })), 'maxPool', 2, 2), 'tanh'));
+      const net = AttackNetwork.fromGraph(graph);
+      const fromUnit = start === 'the image' ? undefined : net.parameterUnits[1];
+      const sub = net.subNetwork(fromUnit ?? net.parameterUnits[0]);
+      const ws = sub.createWorkspace();
+      const { trace } = net.trainingStep(randomImage(3 * 8 * 8, 21, 0, 1), LABEL);
+      const x = net.unitInput(trace, fromUnit ?? net.parameterUnits[0]).slice();
+      sub.lossAndGradients(x, LABEL, ws);
+      // u over the parameter tensors in graph order (kernel, bias per layer): the network's per-unit cotangents.
+      const rng = createRng(22);
+      const cotangents = new Map([...ws.gradients].map(([id, g]) => [id, { kernel: g.kernel.map(() => rng.normal()), bias: g.bias?.map(() => rng.normal()) }]));
+      const u = Float64Array.from([...cotangents.values()].flatMap((c) => [...c.kernel, ...(c.bias ?? [])]));
+      const expected = new Float64Array(x.length);
+      sub.gradientOfParameterGradients(ws, cotangents, expected);
+      const actual = await jacobianTranspose(graph, x, u, fromUnit);
+      const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const worst = expected.reduce((m, v, i) => Math.max(m, Math.abs(v - actual[i])), 0);
+      assert.ok(worst / scale < TOLERANCE, `Jᵀu differs by ${(worst / scale).toExponential(2)} of its scale`);
+    });
+  }
+
+  test('equals finite differences of ⟨g(x), u⟩ over the shared tensors, with a folded batch norm', async () => {
+    const graph = between([2, 6, 6], (n, x) => n.act(n.batchNorm(n.conv(x, 4, 3, { pads: 1, bias: false })), 'sigmoid'));
+    const net = AttackNetwork.fromGraph(graph);
+    const built = buildJacobianTransposeGraph(net, { label: LABEL });
+    const rng = createRng(5);
+    const u = new Float64Array(built.inputs.u.shape[0]).map(() => rng.normal());
+    const phi = (x: Float64Array): number => {
+      const { trace, step } = net.trainingStep(x, LABEL);
+      const named = net.namedGradients(step, trace);
+      let offset = 0;
+      let total = 0;
+      for (const p of built.parameters) {
+        const g = named.get(p.name)!.values;
+        for (let i = 0; i < p.size; i++) total += g[i] * u[offset + i];
+        offset += p.size;
+      }
+      return total;
+    };
+    const x = randomImage(2 * 6 * 6, 6, 0, 1);
+    const actual = await jacobianTranspose(graph, x, u);
+    const reference = finiteDifferences(phi, x, actual);
+    const scale = reference.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const worst = reference.reduce((m, v, i) => Math.max(m, Math.abs(v - actual[i])), 0);
+    assert.ok(worst / scale < TOLERANCE, `Jᵀu differs by ${(worst / scale).toExponential(2)} of its scale`);
   });
 });
 

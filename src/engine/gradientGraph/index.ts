@@ -7,3 +7,4 @@ export {
   type GradientGraph,
   type InvertingGradientsOptions,
 } from './invertingGradients';
+export { buildJacobianTransposeGraph, type JacobianTransposeGraph, type JacobianTransposeOptions } from './jacobianTranspose';
