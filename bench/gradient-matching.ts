@@ -10,6 +10,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../src/engine/readers';
+import { nodeFileAccess as files } from '../src/node/nodeFileAccess';
 import { AttackNetwork } from '../src/engine/attack/network';
 import { buildInvertingGradientsGraph } from '../src/engine/gradientGraph';
 import { createGradientSession } from '../src/worker/gradientSession';
@@ -63,7 +64,7 @@ interface Run {
 }
 
 async function leakLintCase(file: string): Promise<{ run: (seconds: number) => Promise<Run>; nodes: number; release: () => Promise<void> }> {
-  const net = AttackNetwork.fromGraph(readModel(file));
+  const net = AttackNetwork.fromGraph(await readModel(files, file));
   const [c, h, w] = net.inputShape;
   const rng = createRng(0);
   const truth = new Float64Array(c * h * w).map(() => rng.uniform() - 0.5);

@@ -26,6 +26,7 @@ from onnx import numpy_helper
 import torch
 import torch.nn.functional as F
 
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference_gradients import MODELS, PREPROCESSING, REPO, encode_safetensors, load_input, non_trainable, run_node  # noqa: E402
 

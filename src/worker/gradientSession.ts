@@ -2,7 +2,7 @@
 // fetching only the objective and its image gradient (onnxruntime allocates outputs afresh on every run, so asking
 // for less is what keeps a run cheap). The attack's optimiser (Adam, in JavaScript) drives `evaluate` in a loop.
 import type * as OrtModule from 'onnxruntime-node';
-import type { GradientGraph } from '../engine/gradientGraph';
+import type { GradientGraph } from '../engine';
 
 export interface GradientSessionOptions {
   /** Intra-op threads (default 1: the fastest on the 2-core machines measured, and it leaves a core to the caller). */

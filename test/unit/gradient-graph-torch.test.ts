@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AttackNetwork } from '../../src/engine/attack/network';
-import { readModel } from '../../src/engine/readers';
-import { readSafetensorsWithMetadata, type NamedTensor } from '../../src/engine/readers/safetensors';
+import { parseSafetensorsWithMetadata, type NamedTensor } from '../../src/engine/readers/safetensors';
+import { readModelFile } from './files';
 import { buildInvertingGradientsGraph } from '../../src/engine/gradientGraph';
 import { createGradientSession, type GradientSession } from '../../src/worker/gradientSession';
 
@@ -41,7 +41,8 @@ function relativeDifference(actual: ArrayLike<number>, expected: ArrayLike<numbe
 for (const model of MODELS) {
   describe(`Inverting Gradients vs torch: ${model}`, () => {
     const modelFile = path.join(REPO, 'test', 'fixtures', 'generated', model, 'model.onnx');
-    const { tensors, metadata } = readSafetensorsWithMetadata(path.join(REFERENCES, `${model}.safetensors`));
+    const referenceFile = path.join(REFERENCES, `${model}.safetensors`);
+    const { tensors, metadata } = parseSafetensorsWithMetadata(fs.readFileSync(referenceFile), referenceFile);
     const get = (name: string): NamedTensor => {
       const t = tensors.get(name);
       assert.ok(t, `the reference file has no "${name}"`);
@@ -57,8 +58,8 @@ for (const model of MODELS) {
       assert.ok(Number.isInteger(label) && tvWeight > 0, `label ${metadata.label}, tv_weight ${metadata.tv_weight}`);
     });
 
-    it("the engine's training step on the truth image gives torch's shared gradients (float32-rounded)", () => {
-      const net = AttackNetwork.fromGraph(readModel(modelFile));
+    it("the engine's training step on the truth image gives torch's shared gradients (float32-rounded)", async () => {
+      const net = AttackNetwork.fromGraph(await readModelFile(modelFile));
       const { trace, step } = net.trainingStep(get('__truth__').values, label);
       const named = net.namedGradients(step, trace);
       assert.deepEqual([...named.keys()].sort(), [...shared.keys()].sort());
@@ -66,7 +67,7 @@ for (const model of MODELS) {
     });
 
     it('the graph gives torch’s objective and image gradient at the dummy image', async (t) => {
-      const net = AttackNetwork.fromGraph(readModel(modelFile));
+      const net = AttackNetwork.fromGraph(await readModelFile(modelFile));
       const graph = buildInvertingGradientsGraph(net, { label, shared, tvWeight });
       assert.deepEqual([...graph.parameters].sort(), [...shared.keys()].sort(), 'the cosine runs over every parameter');
       const session = await createGradientSession(graph);
