@@ -40,6 +40,9 @@ CASES = {
     'bn-maxpool-residual': ('rocket', 5),
     'depthwise-net': ('hubble_deep_field', 0),
     'mlp': ('camera', 9),
+    'vgg-style': ('astronaut', 4),
+    'conv-bn-maxpool': ('retina', 6),
+    'resnet-small': ('chelsea', 8),
 }
 
 PREPROCESSING = {
@@ -194,14 +197,16 @@ def training_step(model_path, image_name, label):
     return values[graph_input.name], logits.detach(), loss.detach().reshape(1), gradients, preprocessing
 
 
-def encode_safetensors(tensors, metadata):
-    """safetensors: u64 LE header length, JSON header (padded with spaces to 8 bytes), then little-endian F64 data."""
+def encode_safetensors(tensors, metadata, dtypes=None):
+    """safetensors: u64 LE header length, JSON header (padded with spaces to 8 bytes), then little-endian data
+    (F64 unless `dtypes` maps a tensor's name to 'F32')."""
     header = {'__metadata__': metadata}
     chunks = []
     offset = 0
     for name, tensor in tensors.items():
-        data = np.ascontiguousarray(tensor.detach().numpy(), dtype='<f8').tobytes()
-        header[name] = {'dtype': 'F64', 'shape': list(tensor.shape), 'data_offsets': [offset, offset + len(data)]}
+        dtype = (dtypes or {}).get(name, 'F64')
+        data = np.ascontiguousarray(tensor.detach().numpy(), dtype={'F64': '<f8', 'F32': '<f4'}[dtype]).tobytes()
+        header[name] = {'dtype': dtype, 'shape': list(tensor.shape), 'data_offsets': [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)
     text = json.dumps(header, separators=(',', ':')).encode('utf-8')

@@ -69,3 +69,11 @@ export {
 
 // Graphs the background runtime runs
 export { buildForwardProbe, type ForwardProbe } from './attack/forwardProbe';
+export {
+  buildInvertingGradientsGraph,
+  buildJacobianTransposeGraph,
+  type GradientGraph,
+  type InvertingGradientsOptions,
+  type JacobianTransposeGraph,
+  type JacobianTransposeOptions,
+} from './gradientGraph';

@@ -21,7 +21,7 @@ process.env.ORT_DISABLE_TELEMETRY = '1';
 const REPO = path.resolve(__dirname, '..', '..');
 const TORCH = path.join(REPO, 'test', 'fixtures', 'torch');
 const FIXTURES = path.resolve(REPO, 'test', 'fixtures');
-const MODELS = ['cnn6', 'lenet-sigmoid', 'relu-net', 'bn-maxpool-residual', 'depthwise-net', 'mlp'];
+const MODELS = ['cnn6', 'lenet-sigmoid', 'relu-net', 'bn-maxpool-residual', 'depthwise-net', 'mlp', 'vgg-style', 'conv-bn-maxpool', 'resnet-small'];
 const RESERVED = new Set(['__input__', '__logits__', '__loss__']);
 
 /** Largest |actual − expected| relative to the largest |expected| (so tiny entries of a tensor don't dominate). */

@@ -79,6 +79,34 @@ describe('network shapes', () => {
     assert.deepEqual(layerShapes('cnn6d', 'flatten'), [[3200]]);
   });
 
+  test('the gradient-matching targets: VGG-style, conv/BN/max-pool and the small ResNet with a projection shortcut', () => {
+    assert.deepEqual(layerShapes('vgg-style', 'conv'), [
+      [32, 32, 32],
+      [32, 32, 32],
+      [64, 16, 16],
+      [64, 16, 16],
+    ]);
+    assert.deepEqual(layerShapes('vgg-style', 'maxPool'), [
+      [32, 16, 16],
+      [64, 8, 8],
+    ]);
+    assert.deepEqual(layerShapes('conv-bn-maxpool', 'maxPool'), [
+      [16, 16, 16],
+      [32, 8, 8],
+    ]);
+    const resnet = manifest.networks.find((n) => n.name === 'resnet-small')!;
+    const adds = resnet.layers.filter((l) => l.op === 'add');
+    assert.equal(adds.length, 2);
+    // The second block's skip is a 1×1 stride-2 conv (+ BN), not the block input.
+    const [, projectionAdd] = adds;
+    const shortcutBn = resnet.layers.find((l) => l.name === projectionAdd.inputs[1])!;
+    const projection = resnet.layers.find((l) => l.name === shortcutBn.inputs[0])!;
+    assert.equal(shortcutBn.op, 'batchNorm');
+    assert.deepEqual(projection.conv, { outChannels: 32, kernel: 1, stride: 2, pads: [0, 0, 0, 0], dilation: 1, groups: 1, bias: false });
+    assert.deepEqual(projectionAdd.outputShape, [1, 32, 16, 16]);
+    assert.deepEqual(layerShapes('resnet-small', 'globalAvgPool'), [[32, 1, 1]]);
+  });
+
   test('LeNet, MLP and the hybrid-code targets have the expected flatten sizes', () => {
     const expected: Record<string, number> = {
       'lenet-sigmoid': 768,
