@@ -2,7 +2,7 @@
 // between parameterised layers, so that every term of the second-order pass of that kind is exercised. Shapes are
 // worked out here with the usual floor/ceil formulas; weights are seeded uniforms of PyTorch's default scale.
 import type { ActivationAttrs, LayerGraph, LayerNode, NodeAttrs, PadAttrs, Shape, WeightTensor } from '../../src/engine/ir';
-import { createRng, type Rng } from '../../src/engine/analysis/random';
+import { createRng, type Rng } from '../../src/engine/numerics/random';
 
 /** A tensor of the graph being built. */
 export interface T {

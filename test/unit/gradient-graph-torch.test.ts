@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AttackNetwork } from '../../src/engine/attack/network';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
 import { parseSafetensorsWithMetadata, type NamedTensor } from '../../src/engine/readers/safetensors';
 import { readModelFile } from './files';
 import { buildInvertingGradientsGraph } from '../../src/engine/gradientGraph';

@@ -5,9 +5,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { AttackNetwork, AttackSetupError } from '../../src/engine/attack/network';
+import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
+import { AttackSetupError } from '../../src/engine/attack/network/setupError';
 import { totalVariation } from '../../src/engine/attack/gradientMatching';
-import { createRng } from '../../src/engine/analysis/random';
+import { createRng } from '../../src/engine/numerics/random';
 import type { LayerGraph } from '../../src/engine/ir';
 import type { NamedTensor } from '../../src/engine/readers/safetensors';
 import { buildInvertingGradientsGraph, buildJacobianTransposeGraph, type InvertingGradientsOptions } from '../../src/engine/gradientGraph';

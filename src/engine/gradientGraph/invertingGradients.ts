@@ -13,7 +13,8 @@
 // The cosine can run over a subset of the parameter tensors, and the graph can start at a unit's input instead of
 // the image (the hybrid attack's lower part).
 import type { NamedTensor } from '../readers/safetensors';
-import { AttackSetupError, type AttackNetwork } from '../attack/network';
+import { type AttackNetwork } from '../attack/network/attackNetwork';
+import { AttackSetupError } from '../attack/network/setupError';
 import type { ParameterBlock } from './gradientOp';
 import { lowerNetwork } from './lowering';
 import { GraphWriter, sizeOfShape, type Value } from './onnxWriter';

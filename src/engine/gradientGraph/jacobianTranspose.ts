@@ -1,7 +1,7 @@
 // Jᵀu for the Jacobian J = ∂g/∂x of the parameter-gradient map g(x) (softmax cross-entropy with a label, all or a
 // subset of the parameter tensors as one vector): fed x and u, one run gives ∂/∂x ⟨g(x), u⟩ = J(x)ᵀ u. The numerical
 // rank of J (is the image locally identifiable from the shared gradients?) comes from such products.
-import type { AttackNetwork } from '../attack/network';
+import type { AttackNetwork } from '../attack/network/attackNetwork';
 import { lowerNetwork } from './lowering';
 import { GraphWriter, sizeOfShape } from './onnxWriter';
 import { GradientPasses, selectBlocks } from './passes';

@@ -4,7 +4,8 @@
 // client shares: conv/dense weight and bias, batch-norm scale and offset, PReLU slopes, named as in the model file.
 import type { ConvAttrs, LayerNode, PadAttrs, PoolAttrs, Shape, WeightTensor } from '../ir';
 import { sizeOf } from '../ir';
-import { AttackSetupError, type AttackNetwork } from '../attack/network';
+import { type AttackNetwork } from '../attack/network/attackNetwork';
+import { AttackSetupError } from '../attack/network/setupError';
 import type { GradientOp, ParameterBlock } from './gradientOp';
 import { ConvOp } from './convOp';
 import { AffineParameters, type FoldedBatchNorm, type LayerWeight } from './affineParameters';

@@ -4,7 +4,7 @@
 // d̄, the cotangent of each δ, and collecting p̄, the cotangent of each value), the softmax curvature at the logits,
 // and a last backward pass seeded with p̄ (network.ts's gradientOfParameterGradients, written as graph nodes).
 // Inverting Gradients takes c_θ from its cosine; the identifiability rank takes c_θ = u, fed, for Jᵀu.
-import { AttackSetupError } from '../attack/network';
+import { AttackSetupError } from '../attack/network/setupError';
 import type { GradientOp, ParameterBlock } from './gradientOp';
 import type { LoweredNetwork } from './lowering';
 import { sizeOfShape, type GraphWriter, type Value } from './onnxWriter';
