@@ -28,8 +28,9 @@ function render(root: HTMLElement, api: VsCodeApi, state: TableState) {
     body.push(
       element('p', {
         className: `verdict ${s.severity}`,
-        text: `Model risk ${s.risk} (${s.severity}) · security score ${s.score}/100 · COPA ${s.copa} · RA-i ${s.raIndex}`,
+        text: `${s.severity.toUpperCase()} risk (${s.risk}): ${s.headline}`,
       }),
+      element('p', { className: 'metrics', text: `COPA ${s.copa} · RA-i ${s.raIndex}` }),
       element('p', { className: 'metrics', text: `${s.format}, ${s.weights} weights, input ${s.inputShape}; ${s.coverage}` }),
       ...s.warnings.map((w) => element('p', { className: 'warning', text: `warning: ${w}` })),
     );

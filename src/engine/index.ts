@@ -60,12 +60,17 @@ export {
   displayPath,
   escapeMarkdown,
   formatCoverage,
+  formatIndices,
   formatNumber,
   formatRanks,
   formatRisk,
   formatShape,
+  formatVerdict,
   layerLabel,
 } from './reports/format';
+export { evidenceSentence } from './verdict/phrases';
+export { attackEvidence, withAttacks } from './verdict/decide';
+export { RECOGNISABLE, type ClosedFormStop, type Evidence, type ModelVerdict } from './verdict/types';
 
 // Graphs the background runtime runs
 export { buildForwardProbe, type ForwardProbe } from './attack/forwardProbe';

@@ -3,13 +3,12 @@
 // layer document's hovers and CodeLens give the same details as model.json's.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { formatRisk, formatShape, layerLabel, type LayerFinding, type ModelReport } from '../engine';
+import { formatIndices, formatRisk, formatShape, formatVerdict, layerLabel, type LayerFinding, type ModelReport } from '../engine';
 import { failureMessage, type ModelAnalyses } from './modelAnalyses';
-import { securityScore } from './scores';
 
 export const LAYER_DOCUMENT_SCHEME = 'leaklint-layers';
-/** Lines before the first layer: title, model summary, blank line, column header. */
-const HEADER_LINES = 4;
+/** Lines before the first layer: title, verdict, indices, blank line, column header. */
+const HEADER_LINES = 5;
 
 /** The layer document of a model: the model's path with ".layers" appended, the model's URI in the query. */
 export function layerDocumentUri(model: vscode.Uri): vscode.Uri {
@@ -56,7 +55,8 @@ export function renderLayerDocument(report: ModelReport): string {
       .trimEnd();
   const lines = [
     `LeakLint layers of ${path.basename(report.file)} (${report.format}, ${report.weights} weights, input ${formatShape(report.inputShape)})`,
-    `model risk ${formatRisk(m.risk)} (${m.severity}), security score ${securityScore(report)}/100, COPA ${m.copaIndex}, RA-i ${m.raIndexCount}`,
+    `${formatVerdict(m)}: ${m.verdict.headline}`,
+    `COPA ${formatIndices(m).copa}, RA-i ${formatIndices(m).raCount}`,
     '',
     line(header),
     // One line per layer, in index order: layerLine() depends on it.

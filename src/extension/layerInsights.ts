@@ -1,7 +1,18 @@
 // Hovers and CodeLens on analysed layers: in model.json over each layer object, and in the layer document on each
 // layer's line. Both read the shared analyses; the text comes from one function, also used by "Explain".
 import * as vscode from 'vscode';
-import { describeFixEffect, escapeMarkdown, formatNumber, formatRanks, formatRisk, getRule, layerLabel, type LayerFinding, type ModelReport } from '../engine';
+import {
+  describeFixEffect,
+  escapeMarkdown,
+  formatNumber,
+  formatRanks,
+  formatRisk,
+  formatVerdict,
+  getRule,
+  layerLabel,
+  type LayerFinding,
+  type ModelReport,
+} from '../engine';
 import { Commands } from '../shared/commands';
 import { toRange } from './diagnostics';
 import { LAYER_DOCUMENT_SCHEME, layerAtLine, layerLine, modelOfLayerDocument } from './layerDocument';
@@ -36,7 +47,7 @@ export function layerMarkdown(model: vscode.Uri, report: ModelReport, finding: L
     lines.push('', '**Fixes** (predicted by re-analysing the changed model):');
     for (const fix of finding.fixes) lines.push(`- ${escapeMarkdown(fix.title)}: ${describeFixEffect(fix, '→')}`);
   }
-  lines.push('', `Model risk ${formatRisk(report.model.risk)} (${report.model.severity}), COPA ${report.model.copaIndex}.`);
+  lines.push('', `Model: **${escapeMarkdown(formatVerdict(report.model))}**. ${escapeMarkdown(report.model.verdict.headline)}`);
   if (withCommands) {
     const args = [model.toString(), finding.nodeId];
     lines.push(

@@ -2,11 +2,10 @@
 // layer table coloured by risk. The runtime reads and analyses the file; the webview gets only display rows.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { describeFixEffect, formatCoverage, formatNumber, formatRanks, formatRisk, formatShape, layerLabel, type ModelReport } from '../engine';
+import { describeFixEffect, formatCoverage, formatIndices, formatNumber, formatRanks, formatRisk, formatShape, layerLabel, type ModelReport } from '../engine';
 import { Commands } from '../shared/commands';
 import type { HostToView, TableRow, TableState, ViewToHost } from '../shared/webviewProtocol';
 import { failureMessage, type Analysis, type ModelAnalyses } from './modelAnalyses';
-import { securityScore } from './scores';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export function tableStateOf(model: vscode.Uri, analysis: Analysis | undefined): TableState {
@@ -22,9 +21,9 @@ function summaryOf(report: ModelReport): TableState['summary'] {
   return {
     risk: formatRisk(m.risk),
     severity: m.severity,
-    score: securityScore(report),
-    copa: m.copaIndex,
-    raIndex: m.raIndexCount,
+    headline: m.verdict.headline,
+    copa: formatIndices(m).copa,
+    raIndex: formatIndices(m).raCount,
     format: report.format,
     weights: report.weights,
     inputShape: formatShape(report.inputShape),

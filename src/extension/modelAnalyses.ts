@@ -2,7 +2,7 @@
 // per model file, produced in the background runtime by the engine's auditFile (the CLI's own use case) and shared by
 // diagnostics, hovers, CodeLens, the layer document and the status bar, which all listen to `onDidChange`.
 import * as vscode from 'vscode';
-import { createIgnoreMatcher, type LeakLintConfig, type ModelFailure, type ModelReport } from '../engine';
+import { createIgnoreMatcher, formatVerdict, type LeakLintConfig, type ModelFailure, type ModelReport } from '../engine';
 import { RuntimeError, type RuntimeClient } from './runtime';
 import { configFor } from './settings';
 
@@ -77,9 +77,7 @@ export class ModelAnalyses implements vscode.Disposable {
       if (outcome.kind === 'report') {
         const { report } = outcome;
         analysis = { kind: 'report', uri, report, config };
-        this.output.appendLine(
-          `${uri.fsPath}: model risk ${report.model.risk.toFixed(2)} (${report.model.severity}), COPA ${report.model.copaIndex}, ${report.seconds.toFixed(1)} s`,
-        );
+        this.output.appendLine(`${uri.fsPath}: ${formatVerdict(report.model)}: ${report.model.verdict.headline} (${report.seconds.toFixed(1)} s)`);
       } else {
         analysis = { kind: 'failed', uri, failure: outcome.failure, config };
         this.output.appendLine(`${uri.fsPath}: ${outcome.failure.where ? `${outcome.failure.where}: ` : ''}${outcome.failure.reason}`);

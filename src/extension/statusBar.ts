@@ -1,11 +1,10 @@
 // Status bar: the active model's security score (100 × (1 − model risk)); a click opens its layer document.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { formatRisk } from '../engine';
+import { formatVerdict } from '../engine';
 import { Commands } from '../shared/commands';
 import { activeModelUri } from './activeModel';
 import { failureMessage, type ModelAnalyses } from './modelAnalyses';
-import { securityScore } from './scores';
 
 export class SecurityScoreItem implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('leaklint.securityScore', vscode.StatusBarAlignment.Right, 100);
@@ -42,9 +41,8 @@ export class SecurityScoreItem implements vscode.Disposable {
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
     } else {
       const { report } = analysis;
-      const score = securityScore(report);
-      this.item.text = `$(shield) LeakLint ${score}/100`;
-      this.item.tooltip = `${path.basename(model.fsPath)}: security score ${score}/100 (model risk ${formatRisk(report.model.risk)}, ${report.model.severity}). Click for the layer list.`;
+      this.item.text = `$(shield) LeakLint: ${report.model.severity} risk`;
+      this.item.tooltip = `${path.basename(model.fsPath)}: ${formatVerdict(report.model)}. ${report.model.verdict.headline} Click for the layer list.`;
       this.item.backgroundColor =
         report.model.severity === 'high'
           ? new vscode.ThemeColor('statusBarItem.errorBackground')

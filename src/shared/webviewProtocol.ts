@@ -67,9 +67,11 @@ export interface TableState {
   summary?: {
     risk: string;
     severity: string;
-    score: number;
-    copa: number;
-    raIndex: number;
+    /** The verdict's one sentence, as every surface shows it. */
+    headline: string;
+    /** "n/a" where the closed-form chain does not reach the image. */
+    copa: string;
+    raIndex: string;
     format: string;
     weights: string;
     inputShape: string;

@@ -40,11 +40,21 @@ for (const file of ['cnn6/model.onnx', 'cnn6/tfjs/model.json']) {
     assert.equal(report.model.firstDeficientLayer, null);
     assert.equal(report.model.risk, 1);
     assert.equal(report.model.severity, 'high');
+    // The closed form reaches the image: nothing stops it, COPA and RA-i apply, the verdict says how.
+    assert.deepEqual(
+      report.model.verdict.evidence.map((e) => e.kind),
+      ['closed-form'],
+    );
+    assert.match(
+      report.model.verdict.headline,
+      /^Training image recoverable from one step's gradients in closed form \(risk 1\.00\): every layer's linear system/,
+    );
+    assert.match(convs[0].reason, /the image is fully recoverable/, 'the first layer reads the image');
     assert.equal(convs[1].ruleId, 'LL001');
     assert.equal(
       convs[1].reason,
       '36 filters of 3×3/2 over 12 channels give 2928 independent gradient equations for 3468 unknowns, and 2916 forward ' +
-        'equations close the gap: the input is fully recoverable.',
+        'equations close the gap: its input feature map is fully recoverable.',
     );
     const dense = report.layers.find((l) => l.op === 'dense')!;
     assert.equal(dense.ruleId, 'LL003');
@@ -71,10 +81,18 @@ for (const file of ['cnn6d/model.onnx', 'cnn6d/tfjs/model.json']) {
     assert.equal(
       convs[1].reason,
       '20 filters of 3×3/2 over 12 channels give 1968 independent gradient equations and 1620 forward equations for 3468 ' +
-        'unknowns; together they fix only 3188, leaving 280 input dimensions (8.1 %) unsolved.',
+        'unknowns; together they fix only 3188, leaving 280 dimensions of its input feature map (8.1 %) unsolved.',
     );
-    // The deficiency deep in the chain spreads to every layer below: the image is much less exposed than with CNN6.
-    assert.ok(report.model.risk < 0.3, `model risk ${report.model.risk}`);
+    // The deficiency deep in the chain spreads to every layer below: the closed form falls short (its risk is low)...
+    const closedForm = report.model.verdict.evidence.find((e) => e.kind === 'closed-form');
+    assert.ok(closedForm?.kind === 'closed-form' && closedForm.risk < 0.3 && !closedForm.reachesImage, JSON.stringify(closedForm));
+    // ...but gradient matching is not blocked by conv_2 (21 dB measured): never low, and the headline names the layer.
+    assert.equal(report.model.severity, 'medium');
+    assert.match(report.model.verdict.headline, /^Not proven safe: the closed-form attack falls short at conv_2 \(280 of 3468 input dimensions undetermined\)/);
+    assert.ok(
+      report.layers.every((l) => l.severity !== 'high'),
+      'no layer finding above the verdict',
+    );
   });
 }
 
@@ -133,9 +151,16 @@ test('BatchNorm + max-pool + residual net: BN folded, max pool breaks the chain,
       'dimensions are lost to the closed-form attack; gradient matching can still continue.',
   );
   assert.equal(report.model.coverage.chainBroken, 1);
-  // Max pooling and global pooling stand between the output and the image.
-  assert.equal(report.model.severity, 'low');
-  assert.equal(report.layers[6].severity, 'high');
+  // Max pooling and global pooling stand between the output and the image: they stop the closed form (its risk is
+  // low), not gradient matching. The model is medium, its headline names where the closed form stops, COPA and RA-i
+  // do not apply, and the dense head's LL003 is evidence for the verdict, not a separate high alarm.
+  assert.equal(report.model.severity, 'medium');
+  assert.match(report.model.verdict.headline, /^Not proven safe: the closed-form attack stops at global_avg_pool\w* \(global pooling\)/);
+  assert.equal(report.model.copaIndex, null);
+  assert.match(report.model.notApplicable!, /^not applicable: the closed-form chain is broken at max_pool/);
+  assert.equal(typeof report.model.partial?.copaIndex, 'number');
+  assert.equal(report.layers[6].severity, 'medium');
+  assert.equal(report.layers[6].risk, 1);
 });
 
 test('ReLU net: R-CONV treatment keeps gradient rows, and the strided second layer is under-determined', async () => {

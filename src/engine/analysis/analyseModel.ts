@@ -5,6 +5,8 @@ import { analyseGraph, type ProgressCallback, type SystemCache } from './graphAn
 import { buildAnalysisGraph } from './units';
 import { DEFAULT_MAX_NUMERICAL_UNKNOWNS, type UnitSystem, type SystemOptions } from './unitSystems';
 import { DEFAULT_THRESHOLDS, severityOf } from './metrics';
+import { imagePathOf } from './imagePath';
+import { capSeverity, decideVerdict, staticEvidence } from '../verdict/decide';
 import { describeUnit, reasonFor, ruleFor } from './reasons';
 import { proposeFixes } from './fixes';
 import { activationLabel } from './activations';
@@ -53,6 +55,12 @@ export function analyseModel(graph: LayerGraph, options: AnalysisOptions = {}): 
   const fixesFor = options.fixes === false ? new Map<string, Fix[]>() : proposeFixes(analysis, systemOptions, cache);
 
   const nodeById = new Map(graph.nodes.map((n) => [n.id, n]));
+  const imagePath = imagePathOf(analysis);
+  const verdict = decideVerdict(
+    staticEvidence({ risk: round3(analysis.modelRisk), hasImageLayers: imagePath.hasImageLayers, stops: imagePath.stops }, thresholds),
+    thresholds,
+  );
+  const readsImage = new Set(analysis.graph.units.filter((u) => u.readsModelInput).map((u) => u.id));
   const copaIndexOf = new Map(analysis.parametric.map((u, i) => [u, i]));
   const raIndexOf = new Map(analysis.counted.map((u, i) => [u, i]));
   const layers: LayerFinding[] = analysis.reported.map((unit, index) => {
@@ -80,9 +88,9 @@ export function analyseModel(graph: LayerGraph, options: AnalysisOptions = {}): 
         copaTerm: copaAt >= 0 ? analysis.copa.terms[copaAt] : null,
       },
       risk: round3(risk),
-      severity: severityFor(system, risk, thresholds),
+      severity: capSeverity(severityFor(system, risk, thresholds), verdict.severity),
       ruleId: ruleFor(unit, system),
-      reason: reasonFor(unit, system),
+      reason: reasonFor(unit, system, readsImage.has(unit.id) ? 'image' : 'feature map'),
       fixes: fixesFor.get(unit.id) ?? [],
       location: unit.location,
       ...weightFilesOf(nodeById.get(unit.id)),
@@ -97,22 +105,38 @@ export function analyseModel(graph: LayerGraph, options: AnalysisOptions = {}): 
     else if (l.metrics.rankMethod === 'bound') coverage.bound++;
     else coverage.numerical++;
   }
+  const indices = {
+    copaIndex: analysis.copa.index,
+    copaUnrounded: round3(analysis.copa.unrounded),
+    raIndexCount: analysis.ra.indexCount,
+    raIndexNumerical: analysis.ra.indexNumerical,
+  };
+  // COPA and RA-i measure the closed-form chain: where it is broken before the image, they do not apply.
+  const applicable = imagePath.brokenAt === undefined;
   return {
     file: graph.file,
     format: graph.format,
     inputShape: unitGraph.inputShape,
     layers,
     model: {
-      raIndexCount: analysis.ra.indexCount,
-      raIndexNumerical: analysis.ra.indexNumerical,
-      copaIndex: analysis.copa.index,
-      copaUnrounded: round3(analysis.copa.unrounded),
+      ...(applicable
+        ? indices
+        : {
+            copaIndex: null,
+            copaUnrounded: null,
+            raIndexCount: null,
+            raIndexNumerical: null,
+            notApplicable: `not applicable: the closed-form chain is broken at ${imagePath.brokenAt!.name}`,
+            partial: indices,
+          }),
       firstDeficientLayer: firstDeficient?.nodeId ?? null,
-      risk: round3(analysis.modelRisk),
-      severity: severityOf(analysis.modelRisk, thresholds) as Severity,
+      risk: verdict.risk,
+      severity: verdict.severity,
+      verdict,
       coverage,
     },
     weights: options.surrogateWeights ? 'surrogate' : 'file',
+    thresholds: { high: thresholds.high, medium: thresholds.medium },
     warnings: graph.warnings,
     seconds: round3((performance.now() - started) / 1000),
   };

@@ -39,10 +39,15 @@ function percent(part: number, whole: number): string {
   return `${p < 0.1 ? p.toFixed(2) : p.toFixed(1)} %`;
 }
 
-export function reasonFor(unit: Unit, system: UnitSystem): string {
+/**
+ * Why a layer's finding says what it says, about what the layer reads: the training image for the layers that read
+ * it, a feature map for the others (whose recovery matters only as a step towards the image).
+ */
+export function reasonFor(unit: Unit, system: UnitSystem, input: 'image' | 'feature map'): string {
   const m = system.metrics;
+  const subject = input === 'image' ? 'the image' : 'its input feature map';
   if (system.status === 'not-analysed') {
-    return `${system.note ?? 'LeakLint could not analyse this layer'}; it is treated as exposing its input, since nothing shows otherwise.`;
+    return `${system.note ?? 'LeakLint could not analyse this layer'}; it is treated as exposing ${subject}, since nothing shows otherwise.`;
   }
   if (system.status === 'chain-broken') {
     if (unit.kind === 'maxPool') {
@@ -58,11 +63,11 @@ export function reasonFor(unit: Unit, system: UnitSystem): string {
   if (unit.kind === 'dense') {
     if (unit.hasBias) {
       return (
-        `A dense layer with a bias leaks its input exactly: each row of its weight gradient is the input scaled by the ` +
+        `A dense layer with a bias leaks ${subject} exactly: each row of its weight gradient is its input scaled by the ` +
         `matching bias gradient, so all ${m.nX} inputs follow from one row.`
       );
     }
-    return `Its rank-one weight gradient gives ${m.nX} independent equations for ${m.nX} unknowns once δz is known from the layers after it: the input is fully recoverable.`;
+    return `Its rank-one weight gradient gives ${m.nX} independent equations for ${m.nX} unknowns once δz is known from the layers after it: ${subject} is fully recoverable.`;
   }
   if (unit.kind === 'conv') {
     const c = unit.conv!;
@@ -70,16 +75,16 @@ export function reasonFor(unit: Unit, system: UnitSystem): string {
     const uncovered = m.uncovered > 0 ? `; ${m.uncovered} input entries are never inside a window and cannot be recovered` : '';
     if (system.status !== 'under-determined') {
       if ((m.rankK ?? 0) >= m.nX) {
-        return `${filters} give ${m.rankK} independent gradient equations for ${m.nX} unknowns${rconv}: the input is fully recoverable from the gradients alone.`;
+        return `${filters} give ${m.rankK} independent gradient equations for ${m.nX} unknowns${rconv}: ${subject} is fully recoverable from the gradients alone.`;
       }
       return (
         `${filters} give ${m.rankK} independent gradient equations for ${m.nX} unknowns, and ${m.rankW} forward equations ` +
-        `close the gap${rconv}: the input is fully recoverable.`
+        `close the gap${rconv}: ${subject} is fully recoverable.`
       );
     }
     return (
       `${filters} give ${m.rankK} independent gradient equations and ${m.rankW} forward equations for ${m.nX} unknowns${rconv}; ` +
-      `together they fix only ${m.rankU}, leaving ${estimate}${m.deficiency} input dimensions (${percent(m.deficiency!, m.nX)}) unsolved${uncovered}.`
+      `together they fix only ${m.rankU}, leaving ${estimate}${m.deficiency} dimensions of ${subject} (${percent(m.deficiency!, m.nX)}) unsolved${uncovered}.`
     );
   }
   if (unit.kind === 'avgPool') {

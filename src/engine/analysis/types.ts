@@ -1,6 +1,7 @@
 // What the leakage analysis reports, per layer and per model. These types are the JSON report's schema
 // (README "JSON report"); the CLI, the extension and the SARIF/Markdown writers all read them.
 import type { ModelFormat, SourceLocation, Shape } from '../ir';
+import type { ModelVerdict } from '../verdict/types';
 
 /**
  * How much of a layer's input an attacker holding the gradients can solve for (docs/algorithm.md §4.6).
@@ -91,18 +92,28 @@ export interface LayerFinding {
 }
 
 export interface ModelMetrics {
-  /** R-GAP count-based RA-i: max over layers of RA_i (docs/algorithm.md §4.3). > 0: some layer under-determined. */
-  raIndexCount: number;
-  /** Same recursion with rank U instead of the counts (null if some rank is missing). */
+  /**
+   * R-GAP count-based RA-i: max over layers of RA_i (docs/algorithm.md §4.3). > 0: some layer under-determined. Null
+   * when the closed-form chain does not reach the image (`notApplicable` says where it breaks; `partial` keeps values).
+   */
+  raIndexCount: number | null;
+  /** Same recursion with rank U instead of the counts (null if some rank is missing, or not applicable). */
   raIndexNumerical: number | null;
-  /** COPA index: Σ banker's-round(−d_i (L−1−i)/(L−1)), ≤ 0; 0 = every layer invertible. */
-  copaIndex: number;
-  copaUnrounded: number;
+  /** COPA index: Σ banker's-round(−d_i (L−1−i)/(L−1)), ≤ 0; 0 = every layer invertible. Null when not applicable. */
+  copaIndex: number | null;
+  copaUnrounded: number | null;
+  /** Why COPA and RA-i are null: "not applicable: the closed-form chain is broken at <layer>". */
+  notApplicable?: string;
+  /** COPA and RA-i computed over the layers anyway, when they do not apply to the model. */
+  partial?: { copaIndex: number; copaUnrounded: number; raIndexCount: number; raIndexNumerical: number | null };
   /** Node id of the first (closest to the output) deficient layer, or null. */
   firstDeficientLayer: string | null;
-  /** Risk in [0, 1] that the training image is recovered from the gradients. */
+  /** The verdict's risk in [0, 1] that the training image is recovered from the gradients (`verdict` says why). */
   risk: number;
+  /** The verdict's severity. */
   severity: Severity;
+  /** The verdict about the training image, with its evidence and headline (docs/verdict.md). */
+  verdict: ModelVerdict;
   /** How many layers were analysed numerically / by bounds / not at all. */
   coverage: { numerical: number; bound: number; notAnalysed: number; chainBroken: number };
 }
@@ -115,6 +126,8 @@ export interface ModelReport {
   model: ModelMetrics;
   /** Whose weights were analysed: the file's own values or Gaussian surrogates. */
   weights: 'file' | 'surrogate';
+  /** The risk thresholds the severities were given with. */
+  thresholds: { high: number; medium: number };
   warnings: string[];
   seconds: number;
 }

@@ -97,3 +97,18 @@ export function describeFixEffect(fix: Fix, arrow = '->', missing = '-'): string
     change('COPA', count(fix.before.copa), count(fix.after.copa)),
   ].join(', ');
 }
+
+/** COPA and RA-i as the reports print them: the numbers, or "n/a" where the closed-form chain does not reach the image. */
+export function formatIndices(model: ModelMetrics, missing = '-'): { copa: string; raCount: string; raNumerical: string } {
+  if (model.copaIndex === null) return { copa: 'n/a', raCount: 'n/a', raNumerical: 'n/a' };
+  return {
+    copa: String(model.copaIndex),
+    raCount: formatNumber(model.raIndexCount, 0, missing),
+    raNumerical: formatNumber(model.raIndexNumerical, 0, missing),
+  };
+}
+
+/** "HIGH risk (0.92)": the verdict's word and number, as every surface writes them. */
+export function formatVerdict(model: Pick<ModelMetrics, 'severity' | 'risk'>, missing = '-'): string {
+  return `${model.severity.toUpperCase()} risk (${formatRisk(model.risk, missing)})`;
+}

@@ -4,7 +4,7 @@ import { ruleHelpUri } from '../analysis/rules';
 import type { AttackReport } from '../attack/types';
 import { effectiveSeverity } from '../config';
 import { formatDecibels, formatSsim } from './attack';
-import { displayPath, formatRanks, formatRisk, formatShape, layerLabel } from './format';
+import { displayPath, formatIndices, formatRanks, formatRisk, formatShape, layerLabel } from './format';
 import type { ReportInput } from './input';
 import { collectIssues, countBySeverity, formatSeverityCounts, modelVerdict } from './issues';
 
@@ -29,7 +29,7 @@ export function writeHtml(input: ReportInput): string {
     body.push('<h2>Models</h2><table><tr><th>Model</th><th>Risk</th><th>Severity</th><th>COPA</th><th>RA-i</th><th>Verdict</th></tr>');
     for (const r of input.reports) {
       body.push(
-        `<tr><td><code>${escapeHtml(displayPath(r.file, baseDir))}</code></td><td>${formatRisk(r.model.risk, '—')}</td><td class="${r.model.severity}">${r.model.severity}</td><td>${r.model.copaIndex}</td><td>${r.model.raIndexCount}</td><td>${escapeHtml(modelVerdict(r))}</td></tr>`,
+        `<tr><td><code>${escapeHtml(displayPath(r.file, baseDir))}</code></td><td>${formatRisk(r.model.risk, '—')}</td><td class="${r.model.severity}">${r.model.severity}</td><td>${formatIndices(r.model, '—').copa}</td><td>${formatIndices(r.model, '—').raCount}</td><td>${escapeHtml(modelVerdict(r))}</td></tr>`,
       );
     }
     body.push('</table>');

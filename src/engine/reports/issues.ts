@@ -4,7 +4,6 @@ import type { LayerFinding, ModelReport, Severity } from '../analysis/types';
 import { isAtLeast, SEVERITIES } from '../analysis/rules';
 import { effectiveSeverity, type FailOn } from '../config';
 import type { ReportInput } from './input';
-import { formatRisk } from './format';
 
 export const MODEL_RULE_ID = 'LL010';
 
@@ -38,14 +37,9 @@ export function collectIssues(input: ReportInput): Issue[] {
   return issues;
 }
 
-/** One sentence on the model as a whole. */
+/** The model's one sentence (the verdict's headline): the same on every surface. */
 export function modelVerdict(report: ModelReport): string {
-  const m = report.model;
-  const deficient = m.firstDeficientLayer ? `the first deficient layer is ${m.firstDeficientLayer}` : 'no layer is rank-deficient';
-  return (
-    `Training image recoverable from one step's gradients: risk ${formatRisk(m.risk)} (${m.severity}), ` +
-    `COPA index ${m.copaIndex}, RA-i ${m.raIndexCount}; ${deficient}.`
-  );
+  return report.model.verdict.headline;
 }
 
 export function countBySeverity(issues: readonly Issue[]): SeverityCounts {

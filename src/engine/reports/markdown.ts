@@ -5,11 +5,14 @@ import { effectiveSeverity } from '../config';
 import {
   describeFixEffect,
   displayPath,
+  escapeMarkdown,
   formatCoverage,
+  formatIndices,
   formatNumber,
   formatRanks,
   formatRisk,
   formatShape,
+  formatVerdict,
   layerLabel,
   markdownCode,
   renderMarkdownTable,
@@ -17,7 +20,8 @@ import {
 } from './format';
 import type { ReportInput } from './input';
 import { attackMarkdown } from './attack';
-import { collectIssues, countBySeverity, formatSeverityCounts, modelVerdict, type Issue } from './issues';
+import { collectIssues, countBySeverity, formatSeverityCounts, type Issue } from './issues';
+import { evidenceSentence } from '../verdict/phrases';
 
 const MISSING = '—';
 
@@ -56,34 +60,38 @@ function summaryLine(input: ReportInput, issues: Issue[]): string {
 }
 
 function overviewTable(reports: ModelReport[], baseDir: string): string {
-  const align: Alignment[] = ['left', 'left', 'right', 'left', 'right', 'right', 'left'];
+  const align: Alignment[] = ['left', 'left', 'right', 'left', 'right', 'right', 'left', 'left'];
   const rows = reports.map((r) => [
     markdownCode(displayPath(r.file, baseDir)),
     r.format,
     formatRisk(r.model.risk, MISSING),
     r.model.severity,
-    String(r.model.copaIndex),
-    String(r.model.raIndexCount),
+    formatIndices(r.model, MISSING).copa,
+    formatIndices(r.model, MISSING).raCount,
     formatCoverage(r.model.coverage),
+    escapeMarkdown(r.model.verdict.headline),
   ]);
-  return renderMarkdownTable(['Model', 'Format', 'Risk', 'Severity', 'COPA', 'RA-i', 'Coverage'], rows, align);
+  return renderMarkdownTable(['Model', 'Format', 'Risk', 'Severity', 'COPA', 'RA-i', 'Coverage', 'Verdict'], rows, align);
 }
 
 function modelSection(report: ModelReport, issues: Issue[], input: ReportInput, baseDir: string): string {
   const m = report.model;
-  const heading = `## ${markdownCode(displayPath(report.file, baseDir))}: risk ${formatRisk(m.risk, MISSING)} (${m.severity})`;
+  const heading = `## ${markdownCode(displayPath(report.file, baseDir))}: ${formatVerdict(m, MISSING)}`;
   const gaps = m.coverage.notAnalysed;
   const verdict =
-    (m.severity === 'low' ? 'Low risk: the rank analysis finds no practical closed-form route back to the training image.' : modelVerdict(report)) +
-    (gaps > 0 ? ` ${gaps} layer${gaps === 1 ? ' was' : 's were'} not analysed: their leakage is unknown.` : '');
+    `**${escapeMarkdown(m.verdict.headline)}**` + (gaps > 0 ? ` ${gaps} layer${gaps === 1 ? ' was' : 's were'} not analysed: their leakage is unknown.` : '');
+  const evidence = m.verdict.evidence.map((e) => `- ${escapeMarkdown(evidenceSentence(e))}`).join('\n');
+  const indices = formatIndices(m, MISSING);
   const facts = [
     `- **Input**: ${formatShape(report.inputShape, '×')} (${report.format}), weights: ${report.weights === 'file' ? 'from the file' : 'Gaussian surrogates (architecture only)'}`,
-    `- **COPA index**: ${m.copaIndex} (unrounded ${formatNumber(m.copaUnrounded, 2, MISSING)}) · **RA-i**: ${m.raIndexCount} (count), ${formatNumber(m.raIndexNumerical, 0, MISSING)} (numerical)`,
+    m.copaIndex === null
+      ? `- **COPA index, RA-i**: ${escapeMarkdown(m.notApplicable ?? 'not applicable')} (over the layers anyway: COPA ${m.partial?.copaIndex}, RA-i ${m.partial?.raIndexCount})`
+      : `- **COPA index**: ${indices.copa} (unrounded ${formatNumber(m.copaUnrounded, 2, MISSING)}) · **RA-i**: ${indices.raCount} (count), ${indices.raNumerical} (numerical)`,
     `- **Coverage**: ${formatCoverage(m.coverage)}`,
     `- **First deficient layer**: ${m.firstDeficientLayer ? markdownCode(m.firstDeficientLayer) : 'none'}`,
     `- **Analysis time**: ${formatNumber(report.seconds, 2, MISSING)} s`,
   ];
-  const parts = [heading, verdict, facts.join('\n'), layerTable(report, input)];
+  const parts = [heading, verdict, evidence, facts.join('\n'), layerTable(report, input)].filter((p) => p.length > 0);
 
   const layerIssues = issues.filter((issue) => issue.finding);
   const listed = layerIssues.filter((issue) => issue.severity !== 'low').sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity));

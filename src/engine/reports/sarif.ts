@@ -78,6 +78,7 @@ export function buildSarifLog(input: ReportInput): Sarif.Log {
         weights: report.weights,
         risk: report.model.risk,
         severity: report.model.severity,
+        verdict: { headline: report.model.verdict.headline, proven: report.model.verdict.proven, evidence: report.model.verdict.evidence },
         copaIndex: report.model.copaIndex,
         copaUnrounded: report.model.copaUnrounded,
         raIndexCount: report.model.raIndexCount,
@@ -149,7 +150,14 @@ function toResult(issue: Issue, artifacts: ArtifactLocator): Sarif.Result {
           rankMethod: finding.metrics.rankMethod,
           fixes: finding.fixes.map((fix) => ({ title: fix.title, change: fix.change, before: fix.before, after: fix.after })),
         }
-      : { risk: report.model.risk, copaIndex: report.model.copaIndex, raIndexCount: report.model.raIndexCount },
+      : {
+          risk: report.model.risk,
+          severity: report.model.severity,
+          proven: report.model.verdict.proven,
+          evidence: report.model.verdict.evidence.map((e) => e.kind),
+          copaIndex: report.model.copaIndex,
+          raIndexCount: report.model.raIndexCount,
+        },
   };
 }
 

@@ -5,10 +5,12 @@ import {
   describeFixEffect,
   displayPath,
   formatCoverage,
+  formatIndices,
   formatNumber,
   formatRanks,
   formatRisk,
   formatShape,
+  formatVerdict,
   layerLabel,
   renderTextTable,
   type Alignment,
@@ -42,11 +44,12 @@ export function writeTable(input: ReportInput): string {
 
 function modelBlock(report: ModelReport, issues: Issue[], input: ReportInput, baseDir: string): string {
   const m = report.model;
+  const indices = formatIndices(m);
   const header = [
     `${displayPath(report.file, baseDir)}  (${report.format}, input ${formatShape(report.inputShape)}, weights: ${report.weights})`,
-    `risk ${formatRisk(m.risk)} ${m.severity.toUpperCase()}  COPA ${m.copaIndex}  ` +
-      `RA-i ${m.raIndexCount} (count) ${formatNumber(m.raIndexNumerical)} (numerical)  ` +
-      `first deficient layer: ${m.firstDeficientLayer ?? 'none'}`,
+    `${formatVerdict(m)}: ${m.verdict.headline}`,
+    `COPA ${indices.copa}  RA-i ${indices.raCount} (count) ${indices.raNumerical} (numerical)  ` +
+      `first deficient layer: ${m.firstDeficientLayer ?? 'none'}${m.notApplicable ? `  (COPA/RA-i ${m.notApplicable})` : ''}`,
     `coverage: ${formatCoverage(m.coverage)}`,
   ];
 

@@ -1,0 +1,113 @@
+// Deciding the verdict from the evidence: each kind gives a severity and a risk; the verdict takes the highest.
+// A gradient-matching "not blocked" finding lifts a model to at least medium, a rebuilt image to high and proven; a
+// resisted attack never lowers anything (docs/verdict.md).
+import type { Severity } from '../analysis/types';
+import type { AttackReport } from '../attack/types';
+import { SEVERITIES, isAtLeast } from '../analysis/rules';
+import { evidenceSentence, headlineOf } from './phrases';
+import { RECOGNISABLE, type ClosedFormStop, type Evidence, type ModelVerdict } from './types';
+
+export interface Thresholds {
+  high: number;
+  medium: number;
+}
+
+export interface ClosedFormFacts {
+  /** The closed-form risk score. */
+  risk: number;
+  /** Some layer with gradients lies between the image and the output. */
+  hasImageLayers: boolean;
+  stops: ClosedFormStop[];
+}
+
+/** The verdict of the static analysis: closed form, and the gradient-matching rule where the closed form stops. */
+export function staticEvidence(facts: ClosedFormFacts, thresholds: Thresholds): Evidence[] {
+  if (!facts.hasImageLayers) return [];
+  const closedForm: Evidence = {
+    kind: 'closed-form',
+    severity: severityOf(facts.risk, thresholds),
+    risk: facts.risk,
+    reachesImage: facts.stops.length === 0,
+    stops: facts.stops,
+  };
+  if (facts.stops.length === 0) return [closedForm];
+  const where = facts.stops[0];
+  const gradientMatching: Evidence = {
+    kind: 'gradient-matching',
+    basis: 'static',
+    severity: 'medium',
+    risk: thresholds.medium,
+    identifiable: 'not-blocked',
+    layer: { nodeId: where.nodeId, name: where.name },
+  };
+  return [closedForm, gradientMatching];
+}
+
+/** What an attack LeakLint ran says: rebuilt (recognisable: docs/verdict.md), resisted, stopped or not run. */
+export function attackEvidence(report: AttackReport): Evidence {
+  const method = report.refine ? 'closed-form attack with gradient-matching correction' : 'closed-form attack';
+  const budget = report.refine ? 'its correction time budget' : 'one step, no iterations';
+  if (report.images.length === 0) return { kind: 'attack', method, outcome: 'not-run', images: 0, rebuilt: 0, reason: report.verdict };
+  const measured = report.images.filter((i) => i.quality);
+  const recognisable = measured.filter((i) => i.quality!.clipped.psnr >= RECOGNISABLE.psnrDb || i.quality!.clipped.ssim >= RECOGNISABLE.ssim);
+  const psnrs = measured.map((i) => i.quality!.clipped.psnr);
+  const best = psnrs.length ? Math.max(...psnrs) : undefined;
+  const common = {
+    kind: 'attack' as const,
+    method,
+    images: report.images.length,
+    rebuilt: recognisable.length,
+    ...(best !== undefined ? { bestPsnr: Number.isFinite(best) ? round1(best) : null } : {}),
+    ...(measured.length ? { bestSsim: round3(Math.max(...measured.map((i) => i.quality!.clipped.ssim))) } : {}),
+    budget,
+  };
+  if (recognisable.length > 0) return { ...common, outcome: 'rebuilt', severity: 'high' };
+  if (report.images.every((i) => !i.reachedInput)) {
+    return { ...common, outcome: 'stopped', reason: report.images[0].stoppedAt?.reason };
+  }
+  return { ...common, outcome: 'resisted' };
+}
+
+/** The verdict from all the evidence there is. */
+export function decideVerdict(evidence: Evidence[], thresholds: Thresholds): ModelVerdict {
+  let severity: Severity = 'low';
+  let risk = 0;
+  for (const e of evidence) {
+    if (e.kind === 'attack') {
+      if (e.outcome === 'rebuilt') risk = 1;
+    } else risk = Math.max(risk, e.risk);
+    if (e.severity && isAtLeast(e.severity, severity)) severity = e.severity;
+  }
+  // The risk agrees with the severity: a severity an evidence floor sets is not shown with a risk below its threshold.
+  if (severity === 'high') risk = Math.max(risk, thresholds.high);
+  else if (severity === 'medium') risk = Math.max(risk, thresholds.medium);
+  const proven = evidence.some((e) => e.kind === 'attack' && e.outcome === 'rebuilt');
+  const verdict: ModelVerdict = { severity, risk: round3(risk), headline: '', proven, evidence };
+  verdict.headline = headlineOf(verdict);
+  return verdict;
+}
+
+/** The verdict again with the attacks' evidence in place of any earlier attack evidence. */
+export function withAttacks(verdict: ModelVerdict, attacks: readonly AttackReport[], thresholds: Thresholds): ModelVerdict {
+  const kept = verdict.evidence.filter((e) => e.kind !== 'attack');
+  return decideVerdict([...kept, ...attacks.map(attackEvidence)], thresholds);
+}
+
+export function severityOf(risk: number, thresholds: Thresholds): Severity {
+  return risk >= thresholds.high ? 'high' : risk >= thresholds.medium ? 'medium' : 'low';
+}
+
+/** The lower of two severities: a layer finding is never shown above the verdict of its model. */
+export function capSeverity(severity: Severity, cap: Severity): Severity {
+  return SEVERITIES.indexOf(severity) > SEVERITIES.indexOf(cap) ? cap : severity;
+}
+
+export { evidenceSentence };
+
+function round1(x: number) {
+  return Math.round(x * 10) / 10;
+}
+
+function round3(x: number) {
+  return Math.round(x * 1000) / 1000;
+}
