@@ -1,6 +1,12 @@
 // Who writes the reports: one name and version, from package.json, for the CLI, the extension and every report.
 import packageJson from '../../package.json';
-import type { ToolInfo } from './reports/input';
+
+export interface ToolInfo {
+  name: string;
+  version: string;
+  /** Project home page (SARIF tool.driver.informationUri). */
+  informationUri?: string;
+}
 
 export const TOOL: ToolInfo = {
   name: 'leaklint',

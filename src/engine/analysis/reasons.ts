@@ -58,7 +58,12 @@ export function reasonFor(unit: Unit, system: UnitSystem, input: 'image' | 'feat
     }
     return `${system.note ?? 'This layer breaks the closed-form chain'}: the closed-form attack stops here, gradient matching can still continue.`;
   }
-  const rconv = unit.activation?.route === 'rconv' ? ' (ReLU keeps forward equations only for active units, R-CONV: counted with half of them active)' : '';
+  const rconv =
+    unit.activation?.route !== 'rconv'
+      ? ''
+      : system.allForwardRows
+        ? ' (ReLU keeps forward equations only for active units, R-CONV; the output is too large to draw which, so all of them are counted)'
+        : ' (ReLU keeps forward equations only for active units, R-CONV: counted with half of them active)';
   const estimate = m.rankMethod === 'bound' ? 'at least ' : '';
   if (unit.kind === 'dense') {
     if (unit.hasBias) {

@@ -3,7 +3,7 @@ import { sizeOf } from '../ir';
 import { convGeometry } from '../numerics/convGeometry';
 import { convLayerRank } from './layerRank/convLayerRank';
 import { fullyConnectedLayerRank } from './layerRank/fullyConnectedRank';
-import { DEFAULT_MAX_FLOPS, type LayerRankResult } from './layerRank/types';
+import { DEFAULT_MAX_DENSE_BYTES, DEFAULT_MAX_FLOPS, type LayerRankResult } from './layerRank/types';
 import { createRng } from '../numerics/random';
 import type { LayerMetrics, LayerStatus, RankMethod } from './types';
 import type { Unit } from './units';
@@ -32,6 +32,8 @@ export interface UnitSystem {
   /** Whether the unit gets a row in the report (pass-through units and concatenations do not). */
   reported: boolean;
   note?: string;
+  /** ReLU-like units (R-CONV): true when the output was too large to draw the activity pattern and every forward row counted. */
+  allForwardRows?: boolean;
 }
 
 /** Fraction of units a ReLU leaves active in the architectural estimate (R-CONV route). */
@@ -94,7 +96,13 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
   }
   const budget = options.modelBudget;
   const rankPath = budget.remaining > 0 && sizeOf(unit.inputShape) <= options.maxNumericalUnknowns ? ('auto' as const) : ('bound' as const);
-  const relu = route === 'rconv' ? reluOutputGradient(sizeOf(unit.outputShape), options.seed, rankPath === 'auto') : undefined;
+  // The R-CONV activity pattern takes one draw per output entry and drives every count that depends on it. An output
+  // over the memory budget (a crafted padding can give 10⁹ entries) keeps every forward row instead: more equations
+  // than the layer really has, so the estimate errs towards exposure.
+  const nZ = sizeOf(unit.outputShape);
+  const allForwardRows = route === 'rconv' && 8 * nZ > (options.maxDenseBytes ?? DEFAULT_MAX_DENSE_BYTES);
+  const relu = route === 'rconv' && !allForwardRows ? reluOutputGradient(nZ, options.seed, rankPath === 'auto') : undefined;
+  const notes = allForwardRows ? [`its output has ${nZ} entries, over the memory budget: no ReLU activity pattern is drawn, every forward row counts`] : [];
   const rankOptions = {
     // Loaded only if a numerical path runs; a load failure surfaces below as "could not be built".
     weights: options.surrogateWeights ? undefined : unit.kernel,
@@ -125,7 +133,8 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
   return {
     status: statusOf(result.deficiency, result.nW + result.nZ, result.nX),
     reported: true,
-    note: result.notes.length ? result.notes.join('; ') : undefined,
+    ...(allForwardRows ? { allForwardRows } : {}),
+    note: notes.length + result.notes.length ? [...notes, ...result.notes].join('; ') : undefined,
     metrics: {
       nX: result.nX,
       nW: result.nW,

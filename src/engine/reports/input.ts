@@ -5,14 +5,9 @@ import type { ModelFailure } from '../jobs/types';
 import type { AttackReport } from '../attack/types';
 import type { LeakLintConfig } from '../config';
 import type { AuditOutcome } from '../jobs/audit';
-import { TOOL } from '../tool';
+import { TOOL, type ToolInfo } from '../tool';
 
-export interface ToolInfo {
-  name: string;
-  version: string;
-  /** Project home page (SARIF tool.driver.informationUri). */
-  informationUri?: string;
-}
+export type { ToolInfo } from '../tool';
 
 export interface ReportInput {
   tool: ToolInfo;

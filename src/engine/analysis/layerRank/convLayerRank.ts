@@ -39,7 +39,7 @@
 // budget.ts, rankDecision.ts, convDensePath.ts, convStructuredPath.ts (with convRankK/W/U.ts) and, for fully
 // connected layers, fullyConnectedRank.ts.
 import { convGeometry, type ConvGeometry } from '../../numerics/convGeometry';
-import { DEFAULT_DENSE_THRESHOLD } from './budget';
+import { DEFAULT_DENSE_THRESHOLD, formatCount } from './budget';
 import { denseConvRank, denseCost } from './convDensePath';
 import { convRankContext, convRankInputs, convRankResult } from './convRankContext';
 import { structuredConvRank } from './convStructuredPath';
@@ -55,7 +55,14 @@ export function convLayerRank(geom: ConvGeometry, opts: LayerRankOptions = {}): 
     ctx.notes.push('bounds only (requested)');
     return convRankResult(ctx, null, null, null, 'bound');
   }
-  // Weights and δz are made (or loaded) only now: the bound path above needs neither.
+  // The numerical paths hold W and δz as work arrays. When either alone is over the memory budget (a crafted padding
+  // can give an output of 10⁹ entries), only the bounds are computed, before anything of that size is allocated.
+  const arrayBytes = 8 * Math.max(geom.nW, geom.nZ);
+  if (arrayBytes > ctx.budget.maxBytes) {
+    ctx.notes.push(`numerical ranks over budget (W or δz alone is ${formatCount(arrayBytes)} bytes): bounds used`);
+    return convRankResult(ctx, null, null, null, 'bound');
+  }
+  // Weights and δz are made (or loaded) only now: the bound paths above need neither.
   const inputs = convRankInputs(ctx, opts);
   const cost = denseCost(ctx, inputs);
   let method = opts.method ?? 'auto';

@@ -18,12 +18,17 @@ function mod(a: number, m: number): number {
   return ((a % m) + m) % m;
 }
 
+/**
+ * The residue classes that hold a tap, in (ρ, γ) order. A pixel is covered only through a tap of its own class, so the
+ * other classes (s_h·s_w − at most k_h·k_w of them: a stride of 10⁹ makes 10¹⁸) hold no pixel either and contribute
+ * nothing: they are never listed, which keeps the work independent of the stride.
+ */
 function residueClasses(g: ConvGeometry, rows: AxisMap, cols: AxisMap): ResidueClass[] {
   const [sh, sw] = g.strides;
   const [kh, kw] = g.kernel;
   const out: ResidueClass[] = [];
-  for (let rho = 0; rho < sh; rho++) {
-    for (let gamma = 0; gamma < sw; gamma++) {
+  for (const rho of tapClasses(rows, g.dilations[0], g.pads[0], sh)) {
+    for (const gamma of tapClasses(cols, g.dilations[1], g.pads[1], sw)) {
       const taps: { a: number; b: number }[] = [];
       for (let a = 0; a < kh; a++) {
         if (rows.uHi[a] <= rows.uLo[a] || mod(a * g.dilations[0] - g.pads[0], sh) !== rho) continue;
@@ -41,6 +46,13 @@ function residueClasses(g: ConvGeometry, rows: AxisMap, cols: AxisMap): ResidueC
     }
   }
   return out;
+}
+
+/** Residue classes (mod the stride) of the taps along one axis whose output range is not empty, in increasing order. */
+function tapClasses(axis: AxisMap, dilation: number, padBefore: number, stride: number): number[] {
+  const classes = new Set<number>();
+  for (let a = 0; a < axis.kernel; a++) if (axis.uHi[a] > axis.uLo[a]) classes.add(mod(a * dilation - padBefore, stride));
+  return [...classes].sort((x, y) => x - y);
 }
 
 export interface Structure {

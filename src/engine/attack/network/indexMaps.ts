@@ -110,8 +110,12 @@ export function padIndex(
   return out;
 }
 
-/** Windows of a (global) average / max pooling node, and the average weights (1/divisor). */
-export function poolWindows(node: LayerNode, isMax: boolean, fail: (why: string) => never): { windows: Windows; weight: Float64Array } {
+/**
+ * Windows of a (global) average / max pooling node, and the average weights (1/divisor). Only the taps that land inside
+ * the input are visited (the padded ones are counted per axis), so the work follows the input and the output, not the
+ * kernel attribute; `maxEntries` bounds the window index before it is allocated.
+ */
+export function poolWindows(node: LayerNode, isMax: boolean, maxEntries: number, fail: (why: string) => never): { windows: Windows; weight: Float64Array } {
   const inShape = node.inputShapes[0];
   if (inShape.length !== 4) fail('pooling of a tensor that is not NCHW');
   const [, C, H, W] = inShape;
@@ -130,28 +134,56 @@ export function poolWindows(node: LayerNode, isMax: boolean, fail: (why: string)
   } else if (node.op !== 'globalAvgPool' && node.op !== 'globalMaxPool') {
     fail('pooling without window attributes');
   }
+  const rows = windowAxis(Ho, H, kernel[0], strides[0], dilations[0], pads[0], pads[2]);
+  const cols = windowAxis(Wo, W, kernel[1], strides[1], dilations[1], pads[1], pads[3]);
+  const entries = C * rows.insideTotal * cols.insideTotal;
+  if (entries > maxEntries) fail(`its windows read ${entries} values, over the ${maxEntries} the network has room for`);
   const start = new Int32Array(C * Ho * Wo + 1);
-  const index: number[] = [];
+  const index = new Int32Array(entries);
   const weight = new Float64Array(C * Ho * Wo);
   let k = 0;
+  let p = 0;
   for (let c = 0; c < C; c++) {
     for (let u = 0; u < Ho; u++) {
       for (let v = 0; v < Wo; v++) {
-        let padded = 0;
-        for (let a = 0; a < kernel[0]; a++) {
-          const i = u * strides[0] + a * dilations[0] - pads[0];
-          for (let b = 0; b < kernel[1]; b++) {
-            const j = v * strides[1] + b * dilations[1] - pads[1];
-            if (i >= -pads[0] && i < H + pads[2] && j >= -pads[1] && j < W + pads[3]) padded++;
-            if (i >= 0 && i < H && j >= 0 && j < W) index.push((c * H + i) * W + j);
-          }
-        }
-        const real = index.length - start[k];
+        for (const i of rows.inside[u]) for (const j of cols.inside[v]) index[p++] = (c * H + i) * W + j;
+        const real = p - start[k];
         if (real === 0 && isMax) fail('a pooling window lies entirely in the padding');
+        const padded = rows.padded[u] * cols.padded[v];
         weight[k] = 1 / Math.max(1, countIncludePad ? padded : real);
-        start[++k] = index.length;
+        start[++k] = p;
       }
     }
   }
-  return { windows: { start, index: Int32Array.from(index) }, weight };
+  return { windows: { start, index }, weight };
+}
+
+/**
+ * One axis of a pooling window, for every output position u: the input positions its taps read inside the input
+ * (i = u·s + a·d − p_before, in tap order) and how many taps fall inside the padded input, both found from the index
+ * arithmetic rather than by visiting every tap.
+ */
+function windowAxis(
+  outSize: number,
+  inSize: number,
+  kernel: number,
+  stride: number,
+  dilation: number,
+  padBefore: number,
+  padAfter: number,
+): { inside: Int32Array[]; insideTotal: number; padded: Float64Array } {
+  const inside: Int32Array[] = [];
+  const padded = new Float64Array(outSize);
+  let insideTotal = 0;
+  for (let u = 0; u < outSize; u++) {
+    const base = u * stride - padBefore;
+    const first = Math.max(0, Math.ceil(-base / dilation));
+    const last = Math.min(kernel - 1, Math.floor((inSize - 1 - base) / dilation));
+    const taps = new Int32Array(Math.max(0, last - first + 1));
+    for (let t = 0; t < taps.length; t++) taps[t] = base + (first + t) * dilation;
+    inside.push(taps);
+    insideTotal += taps.length;
+    padded[u] = Math.max(0, Math.min(kernel - 1, Math.floor((inSize + padBefore + padAfter - 1 - u * stride) / dilation)) + 1);
+  }
+  return { inside, insideTotal, padded };
 }

@@ -15,7 +15,17 @@ import { AvgPoolOp, MaxPoolOp } from './poolingOps';
 import { AttackSetupError } from './setupError';
 import { ConcatOp, GatherOp, IdentityOp, SumOp } from './structuralOps';
 
+/**
+ * Most values a plan may hold: its slots and the index maps it precomputes (pooling windows, gathers). 2²⁷ float64
+ * values are 1 GiB per buffer set: above the 224×224 ImageNet models (DenseNet-121 75 M, VGG-19 31 M, ResNet-50 27 M),
+ * far below what a crafted attribute can ask for (a padding of 10⁴ around an 8×8 input makes 8·10⁸ outputs). Checked
+ * before anything of that size is made.
+ */
+export const MAX_PLAN_VALUES = 2 ** 27;
+
 export class PlanBuilder {
+  /** Values held by the slots so far. */
+  private values = 0;
   private readonly slotOf = new Map<string, number>();
   private readonly slotSizes: number[] = [];
   private readonly ops: PlanOp[] = [];
@@ -93,6 +103,10 @@ export class PlanBuilder {
   }
 
   private newSlot(tensor: string, size: number): number {
+    if (this.values + size > MAX_PLAN_VALUES) {
+      throw new AttackSetupError(`tensor ${tensor} (${size} values) takes the network over ${MAX_PLAN_VALUES} values: too large for the attack`);
+    }
+    this.values += size;
     const slot = this.slotSizes.length;
     this.slotSizes.push(size);
     this.slotOf.set(tensor, slot);
@@ -154,6 +168,8 @@ export class PlanBuilder {
     const isMain = unit?.id === node.id;
     if (isMain && unit.kind === 'unsupported') fail(unit.note ?? 'unsupported');
     if (isMain && unit.kind === 'broken' && node.op !== 'activation') fail(unit.note ?? 'not executable');
+    // before any index map of the output's size is made (pads, transposes, broadcasts, pooling windows)
+    if (this.values + outSize > MAX_PLAN_VALUES) fail(`its output of ${outSize} values takes the network over ${MAX_PLAN_VALUES} values`);
 
     switch (node.op) {
       case 'conv':
@@ -232,7 +248,7 @@ export class PlanBuilder {
       case 'globalMaxPool': {
         const x = this.read(node, 0);
         const isMax = node.op === 'maxPool' || node.op === 'globalMaxPool';
-        const { windows, weight } = poolWindows(node, isMax, fail);
+        const { windows, weight } = poolWindows(node, isMax, MAX_PLAN_VALUES - this.values, fail);
         const y = this.newSlot(outName, outSize);
         if (windows.start.length - 1 !== outSize) fail(`pooling gives ${windows.start.length - 1} outputs, the model says ${outSize}`);
         this.push(isMax ? new MaxPoolOp(node.id, x, y, windows) : new AvgPoolOp(node.id, x, y, windows, weight), unit);
