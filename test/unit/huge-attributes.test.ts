@@ -77,11 +77,13 @@ describe('huge convolution strides', () => {
     });
   }
 
-  it('leaklint audit and audit --quick on strides [1e9, 1e9] report the deficiency (exit 1: the dense layer leaks)', () => {
+  it('leaklint audit and audit --quick on strides [1e9, 1e9] report the deficiency (a medium verdict: exit 0 at --fail-on high)', () => {
     const file = writeFile(tempDir(), 'stride.onnx', encodeModel(model({ strides: [1e9, 1e9] })));
     for (const quick of [false, true]) {
       const { status, report, stderr } = audit(file, quick);
-      assert.equal(status, 1, stderr);
+      // Global pooling stops the closed form before the image, not gradient matching: not proven safe, medium.
+      assert.equal(report!.model.severity, 'medium');
+      assert.equal(status, 0, stderr);
       assert.equal(conv(report!).metrics.deficiency, 55);
       assert.equal(report!.layers.length, 3);
     }

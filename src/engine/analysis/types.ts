@@ -1,7 +1,7 @@
 // What the leakage analysis reports, per layer and per model. These types are the JSON report's schema
 // (README "JSON report"); the CLI, the extension and the SARIF/Markdown writers all read them.
 import type { ModelFormat, SourceLocation, Shape } from '../ir';
-import type { ModelVerdict } from '../verdict/types';
+import type { ModelVerdict, Severity } from '../verdict/types';
 
 /**
  * How much of a layer's input an attacker holding the gradients can solve for (docs/algorithm.md §4.6).
@@ -17,7 +17,7 @@ export type LayerStatus = 'determined' | 'exactly-determined' | 'under-determine
 /** How the ranks were obtained: a dense/structured numerical factorisation, or only the structural bounds. */
 export type RankMethod = 'numerical' | 'bound' | 'exact-count' | 'none';
 
-export type Severity = 'high' | 'medium' | 'low';
+export type { Severity } from '../verdict/types';
 
 export interface LayerMetrics {
   /** Unknowns: entries of the layer input. */

@@ -1,7 +1,7 @@
 // Deciding the verdict from the evidence: each kind gives a severity and a risk; the verdict takes the highest.
 // A gradient-matching "not blocked" finding lifts a model to at least medium, a rebuilt image to high and proven; a
 // resisted attack never lowers anything (docs/verdict.md).
-import type { Severity } from '../analysis/types';
+import type { Severity } from './types';
 import type { AttackReport } from '../attack/types';
 import { SEVERITIES, isAtLeast } from '../analysis/rules';
 import { evidenceSentence, headlineOf } from './phrases';

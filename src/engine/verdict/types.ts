@@ -1,7 +1,8 @@
 // The verdict: one engine object per model about the training image, computed once and shown on every surface
 // (docs/verdict.md). Its severity is the highest any kind of evidence gives; a model is low only when every kind of
 // evidence LeakLint has says so.
-import type { Severity } from '../analysis/types';
+/** How serious a finding is; the verdict's severity is the model's. */
+export type Severity = 'high' | 'medium' | 'low';
 
 /** Where the closed-form recursion stops or falls short on the image's path, and why. */
 export interface ClosedFormStop {
