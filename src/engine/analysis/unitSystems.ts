@@ -1,4 +1,6 @@
 // Each unit's linear system: counts, ranks and status (docs/algorithm.md §4.1, §4.2, §3.4, §5.5).
+import { isModelReadError } from '../errors';
+import { clipOutliers } from '../numerics/outliers';
 import { sizeOf } from '../ir';
 import { convGeometry } from '../numerics/convGeometry';
 import { convLayerRank } from './layerRank/convLayerRank';
@@ -105,7 +107,7 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
   const notes = allForwardRows ? [`its output has ${nZ} entries, over the memory budget: no ReLU activity pattern is drawn, every forward row counts`] : [];
   const rankOptions = {
     // Loaded only if a numerical path runs; a load failure surfaces below as "could not be built".
-    weights: options.surrogateWeights ? undefined : unit.kernel,
+    weights: options.surrogateWeights || !unit.kernel ? undefined : robustKernel(unit.kernel),
     outputGradient: relu?.outputGradient,
     activeOutputs: relu?.activeOutputs,
     seed: options.seed,
@@ -121,6 +123,8 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
         ? convLayerRank(convGeometry({ ...unit.conv! }), rankOptions)
         : fullyConnectedLayerRank(unit.dense!.inFeatures, unit.dense!.outFeatures, rankOptions);
   } catch (e) {
+    // A weight the file cannot give (NaN, Infinity, a lost shard) is a read error of the model, not a gap in the audit.
+    if (isModelReadError(e)) throw e;
     return {
       status: 'not-analysed',
       reported: true,
@@ -153,6 +157,11 @@ function parametricSystem(unit: Unit, options: SystemOptions): UnitSystem {
           : undefined,
     },
   };
+}
+
+/** The kernel as the rank analysis sees it: extreme magnitudes clipped (numerics/outliers.ts). */
+function robustKernel(kernel: () => Float64Array): () => Float64Array {
+  return () => clipOutliers(kernel());
 }
 
 /**

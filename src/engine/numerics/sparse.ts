@@ -143,6 +143,20 @@ export function csrVStack(A: Csr, B: Csr): Csr {
 }
 
 /** Multiply row blocks by scalars in place: rows [0, split) by s0, the rest by s1. */
+/**
+ * Scales every row to a largest entry of 1 (in place; zero rows stay zero). Row equilibration leaves the rank
+ * unchanged and keeps one extreme weight from shrinking every other row below a rank tolerance.
+ */
+export function csrEquilibrateRows(A: Csr): Csr {
+  for (let i = 0; i < A.rows; i++) {
+    let max = 0;
+    for (let p = A.rowPtr[i]; p < A.rowPtr[i + 1]; p++) max = Math.max(max, Math.abs(A.values[p]));
+    if (max === 0 || !Number.isFinite(max)) continue;
+    for (let p = A.rowPtr[i]; p < A.rowPtr[i + 1]; p++) A.values[p] /= max;
+  }
+  return A;
+}
+
 export function csrScaleRows(A: Csr, split: number, s0: number, s1: number): Csr {
   for (let i = 0; i < A.rows; i++) {
     const s = i < split ? s0 : s1;

@@ -7,6 +7,7 @@ import { checkModelFile } from './modelFile';
 import { readOnnx } from './onnx';
 import { readTfjs } from './tfjs';
 import { canonicalize } from '../canonical';
+import { checkIntegrity } from './integrity';
 
 /**
  * Reads an ONNX file or a TF.js model.json (layers or graph model) into a LayerGraph, with every byte of its weights
@@ -17,7 +18,7 @@ export async function readModel(files: FileAccess, file: string, options: ReadOp
   const abs = path.resolve(file);
   await checkModelFile(files, abs, opts);
   const graph = abs.toLowerCase().endsWith('.json') ? await readTfjs(files, abs, opts) : await readOnnx(files, abs, opts);
-  return canonicalize(graph);
+  return checkIntegrity(canonicalize(graph));
 }
 
 export { isModelFile, looksLikeTfjsModel } from './detect';

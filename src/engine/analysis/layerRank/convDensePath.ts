@@ -4,7 +4,7 @@ import { ConvOperator } from '../../numerics/convOperators';
 import type { DenseMatrix } from '../../numerics/dense';
 import { stackOperators } from '../../numerics/linearOperator';
 import { estimateNorm2 } from '../../numerics/normEstimate';
-import { csrScaleRows, csrSelectColumns, csrToDense, csrVStack } from '../../numerics/sparse';
+import { csrEquilibrateRows, csrScaleRows, csrSelectColumns, csrToDense, csrVStack } from '../../numerics/sparse';
 import { NORM_ITERATIONS, NORM_REL_TOL, formatCount, qrcpFlops } from './budget';
 import { convRankResult, ILL_CONDITIONED_NOTE, type ConvRankContext, type ConvRankInputs } from './convRankContext';
 import { sumOf } from './convStructure';
@@ -82,7 +82,11 @@ function denseRanks(
     const Wg = W.subarray(grp * gg.nW, (grp + 1) * gg.nW);
     const dzg = dz.subarray(grp * gg.nZ, (grp + 1) * gg.nZ);
     const K = csrScaleRows(csrSelectColumns(ops.gradientCsr(dzg), keep, nc), gg.nW, sK, sK);
-    const Wm = csrScaleRows(csrSelectColumns(fwd.csr(ops.forwardCsr(Wg), grp, 'nchw'), keep, nc), 0, sW, sW);
+    // Rows equilibrated rather than scaled by 1/σ_W: one extreme weight must not hide the other rows.
+    const Wm =
+      sW === 0
+        ? csrScaleRows(csrSelectColumns(fwd.csr(ops.forwardCsr(Wg), grp, 'nchw'), keep, nc), 0, 0, 0)
+        : csrEquilibrateRows(csrSelectColumns(fwd.csr(ops.forwardCsr(Wg), grp, 'nchw'), keep, nc));
     rK.push(sK === 0 ? 0 : decide(csrToDense(K), tol.absK));
     rW.push(sW === 0 ? 0 : decide(csrToDense(Wm), tol.absW));
     rU += decide(csrToDense(csrVStack(K, Wm)), tol.absU);

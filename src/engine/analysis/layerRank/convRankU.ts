@@ -193,6 +193,7 @@ function rankWOnNullK(
       for (let k = 0; k < npx; k++) x[p.cls.pixels[k]] = 0;
     }
   }
+  equilibrateColumns(M);
   const reserve = groupsAfter * flops;
   const r = eliminationRank(M, { tol, maxFlops: Math.max(budget.remaining() - qFlops - buildFlops - reserve, 0), orientation: 'tall' });
   budget.charge(qFlops + buildFlops + r.flops);
@@ -213,4 +214,18 @@ function rankWOnNullK(
     return { rank: r.rank, clear: false };
   }
   return { rank: r.rank, clear: true };
+}
+
+/**
+ * Scales each column of M (one kept forward row of W_op, seen through N_K) to a largest entry of 1: the rank of
+ * W_op·N_K does not change, and one extreme weight cannot push the other rows under the tolerance.
+ */
+function equilibrateColumns(M: DenseMatrix): void {
+  const max = new Float64Array(M.cols);
+  for (let i = 0; i < M.rows; i++) for (let j = 0; j < M.cols; j++) max[j] = Math.max(max[j], Math.abs(M.data[i * M.cols + j]));
+  for (let j = 0; j < M.cols; j++) {
+    if (max[j] === 0 || !Number.isFinite(max[j])) continue;
+    const s = 1 / max[j];
+    for (let i = 0; i < M.rows; i++) M.data[i * M.cols + j] *= s;
+  }
 }

@@ -3,7 +3,7 @@
 import { ConvOperator } from '../../numerics/convOperators';
 import { estimateSparseEliminationFlops, sparseEliminationRank, type EliminationResult } from '../../numerics/elimination';
 import { estimateNorm2 } from '../../numerics/normEstimate';
-import { csrToDense, type Csr } from '../../numerics/sparse';
+import { csrEquilibrateRows, csrToDense, type Csr } from '../../numerics/sparse';
 import { NORM_ITERATIONS, NORM_REL_TOL, QRCP_CHARGE, formatCount, qrcpFlops, type Budget } from './budget';
 import type { ConvRankContext, ConvRankInputs } from './convRankContext';
 import { qrcpDecision, type RankDecision } from './rankDecision';
@@ -62,14 +62,15 @@ export function structuredRankW(ctx: ConvRankContext, inputs: ConvRankInputs, Wg
 }
 
 /**
- * rank of one group's kept W_op rows A (pixel-major 'hwc' order, where they are banded; scaled in place) by banded
+ * rank of one group's kept W_op rows A (pixel-major 'hwc' order, where they are banded; equilibrated in place: each
+ * row to a largest entry of 1, so that one extreme weight cannot push the other rows under the tolerance) by banded
  * elimination. The cheap 'wide' orientation is tried first; if its decisions were not clearly separated from the
  * threshold (EliminationResult.clearGap), the robust 'tall' orientation, then dense QRCP, are tried within the
  * budget. `reserve` is the budget to keep for the groups still to come.
  */
 function rankWBanded(A: Csr, scale: number, tol: number, budget: Budget, reserve: number): RankDecision {
   if (scale === 0 || A.rows === 0) return { rank: 0, how: 'none', clear: true };
-  for (let p = 0; p < A.values.length; p++) A.values[p] *= scale;
+  csrEquilibrateRows(A);
   let last: EliminationResult | null = null;
   for (const orientation of ['wide', 'tall'] as const) {
     const est = estimateSparseEliminationFlops(A, orientation);
