@@ -69,7 +69,7 @@ export {
   layerLabel,
 } from './reports/format';
 export { evidenceSentence } from './verdict/phrases';
-export { attackEvidence, withAttacks } from './verdict/decide';
+export { attackEvidence, withAttacks, withEvidence } from './verdict/decide';
 export { RECOGNISABLE, type ClosedFormStop, type Evidence, type ModelVerdict } from './verdict/types';
 
 // Graphs the background runtime runs

@@ -79,6 +79,11 @@ export class ModelAnalyses implements vscode.Disposable {
         analysis = { kind: 'report', uri, report, config };
         this.output.appendLine(`${uri.fsPath}: ${formatVerdict(report.model)}: ${report.model.verdict.headline} (${report.seconds.toFixed(1)} s)`);
       } else {
+        // Deleted while it was analysed (or waiting): no finding about a file that is gone.
+        if (!(await exists(uri))) {
+          this.forget(uri);
+          return undefined;
+        }
         analysis = { kind: 'failed', uri, failure: outcome.failure, config };
         this.output.appendLine(`${uri.fsPath}: ${outcome.failure.where ? `${outcome.failure.where}: ` : ''}${outcome.failure.reason}`);
       }

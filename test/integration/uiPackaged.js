@@ -118,7 +118,7 @@ async function main() {
     await pick(page, 'model.onnx');
     await runCommand(page, 'View: Reopen Editor With...');
     await pick(page, 'LeakLint Layer View');
-    const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tr.high');
+    const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tr.medium');
     await table.hover('table.layers tr[data-layer="conv_2"]');
     await table.locator('#layer-details', { hasText: 'conv_2' }).waitFor({ timeout: 10_000 });
     await page.waitForTimeout(500);

@@ -18,7 +18,7 @@ import { writeMarkdown } from '../../src/engine/reports/markdown';
 import { writeTable } from '../../src/engine/reports/table';
 import type { ReportInput } from '../../src/engine/reports/input';
 import { TOOL } from '../../src/engine/tool';
-import { withAttacks } from '../../src/engine/verdict/decide';
+import { attackEvidence, withAttacks, withEvidence } from '../../src/engine/verdict/decide';
 import { files, readModelFile } from './files';
 import { encodeModel, node, removeTempDirs, tempDir, tensor, valueInfo, writeFile } from './onnx-helpers';
 
@@ -124,7 +124,11 @@ describe('an attack that rebuilt the image makes the verdict high and proven', (
       verdict.headline,
       /^Proven leak: the closed-form attack rebuilt 1 of 1 sample image from their gradients \(best PSNR 21\.3 dB, SSIM 0\.70\)\./,
     );
-    const proven = { ...report, model: { ...report.model, severity: verdict.severity, risk: verdict.risk, verdict } };
+    // The whole report with that evidence: the model high, and the layer findings no longer held below it.
+    const proven = withEvidence(report, [attackEvidence(cachedAttack(21.3, 0.7))]);
+    assert.deepEqual(proven.model.verdict, verdict);
+    assert.equal(proven.layers.find((l) => l.name === 'conv_2')!.severity, 'high');
+    assert.equal(report.layers.find((l) => l.name === 'conv_2')!.severity, 'medium');
     assertSurfacesAgree([proven]);
   });
 

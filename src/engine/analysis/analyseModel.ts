@@ -1,12 +1,12 @@
 // The model report: one analysis pass over the unit graph (graphAnalysis.ts), the proposed fixes, and per-layer findings.
 import type { LayerGraph, LayerNode } from '../ir';
-import type { Fix, LayerFinding, ModelReport, Severity } from './types';
+import type { Fix, LayerFinding, ModelReport } from './types';
 import { analyseGraph, type ProgressCallback, type SystemCache } from './graphAnalysis';
 import { buildAnalysisGraph } from './units';
-import { DEFAULT_MAX_NUMERICAL_UNKNOWNS, type UnitSystem, type SystemOptions } from './unitSystems';
-import { DEFAULT_THRESHOLDS, severityOf } from './metrics';
+import { DEFAULT_MAX_NUMERICAL_UNKNOWNS, type SystemOptions } from './unitSystems';
+import { DEFAULT_THRESHOLDS } from './metrics';
 import { imagePathOf } from './imagePath';
-import { capSeverity, decideVerdict, staticEvidence } from '../verdict/decide';
+import { capSeverity, decideVerdict, layerSeverity, staticEvidence } from '../verdict/decide';
 import { describeUnit, reasonFor, ruleFor } from './reasons';
 import { proposeFixes } from './fixes';
 import { activationLabel } from './activations';
@@ -88,7 +88,7 @@ export function analyseModel(graph: LayerGraph, options: AnalysisOptions = {}): 
         copaTerm: copaAt >= 0 ? analysis.copa.terms[copaAt] : null,
       },
       risk: round3(risk),
-      severity: capSeverity(severityFor(system, risk, thresholds), verdict.severity),
+      severity: capSeverity(layerSeverity(system.status, risk, thresholds), verdict.severity),
       ruleId: ruleFor(unit, system),
       reason: reasonFor(unit, system, readsImage.has(unit.id) ? 'image' : 'feature map'),
       fixes: fixesFor.get(unit.id) ?? [],
@@ -140,12 +140,6 @@ export function analyseModel(graph: LayerGraph, options: AnalysisOptions = {}): 
     warnings: graph.warnings,
     seconds: round3((performance.now() - started) / 1000),
   };
-}
-
-/** An unanalysed layer is never reported below medium: it is a gap in the audit, not a proof of safety. */
-function severityFor(system: UnitSystem, risk: number, thresholds: { high: number; medium: number }): Severity {
-  const severity = severityOf(risk, thresholds) as Severity;
-  return system.status === 'not-analysed' && severity === 'low' ? 'medium' : severity;
 }
 
 function weightFilesOf(node: LayerNode | undefined): { weightFiles?: string[] } {

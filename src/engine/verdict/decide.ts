@@ -2,6 +2,7 @@
 // A gradient-matching "not blocked" finding lifts a model to at least medium, a rebuilt image to high and proven; a
 // resisted attack never lowers anything (docs/verdict.md).
 import type { Severity } from './types';
+import type { ModelReport } from '../analysis/types';
 import type { AttackReport } from '../attack/types';
 import { SEVERITIES, isAtLeast } from '../analysis/rules';
 import { evidenceSentence, headlineOf } from './phrases';
@@ -110,4 +111,25 @@ function round1(x: number) {
 
 function round3(x: number) {
   return Math.round(x * 1000) / 1000;
+}
+
+/** A layer finding's own severity: its risk's, and never below medium for a layer LeakLint could not analyse. */
+export function layerSeverity(status: string, risk: number, thresholds: Thresholds): Severity {
+  const severity = severityOf(risk, thresholds);
+  return status === 'not-analysed' && severity === 'low' ? 'medium' : severity;
+}
+
+/**
+ * The report with more evidence (an attack's, the Jacobian rank's) in its verdict: evidence of the same kind and basis
+ * is replaced, the model's severity and risk follow the new verdict, and every layer finding is capped again.
+ */
+export function withEvidence(report: ModelReport, evidence: Evidence[]): ModelReport {
+  const replaced = (e: Evidence) =>
+    evidence.some((n) => n.kind === e.kind && (n.kind !== 'gradient-matching' || e.kind !== 'gradient-matching' || n.basis === e.basis));
+  const verdict = decideVerdict([...report.model.verdict.evidence.filter((e) => !replaced(e)), ...evidence], report.thresholds);
+  return {
+    ...report,
+    model: { ...report.model, severity: verdict.severity, risk: verdict.risk, verdict },
+    layers: report.layers.map((l) => ({ ...l, severity: capSeverity(layerSeverity(l.status, l.risk, report.thresholds), verdict.severity) })),
+  };
 }

@@ -18,10 +18,14 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     const at = document.positionAt(fs.readFileSync(uri.fsPath, 'utf8').indexOf('"name": "conv_2"'));
     const text = hoverText(await vscode.commands.executeCommand('vscode.executeHoverProvider', uri, at));
     assert.match(text, /\*\*conv\\_2\*\*/); // Markdown-escaped name
-    assert.match(text, /Risk \*\*0\.92\*\* \(high\)/);
+    // conv_2's own risk is 0.92, shown no higher than its model's verdict (CNN6-d: medium, not proven safe).
+    assert.match(text, /Risk \*\*0\.92\*\* \(medium\)/);
     assert.match(text, /\| 3468 \| 2160 \+ \d+ \|/, 'unknowns, gradient and forward equations');
     assert.match(text, /\| 280 \|/, 'deficiency');
-    assert.match(text, /leaving 280 input dimensions/);
+    assert.match(text, /leaving 280 dimensions of its input feature map/);
+    // The hover states the model's verdict as the JSON report does.
+    const { verdict } = api.analyses.get(uri).report.model;
+    assert.ok(text.includes(`**${verdict.severity.toUpperCase()} risk (${verdict.risk.toFixed(2)})**`), text);
     assert.match(text, /command:leaklint\.showReconstructions/);
     assert.match(text, /command:leaklint\.explainLayer/);
   });
@@ -33,7 +37,7 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     assert.ok(line !== undefined, `no conv_3 line in:\n${document.getText()}`);
     const text = hoverText(await vscode.commands.executeCommand('vscode.executeHoverProvider', document.uri, new vscode.Position(line, 3)));
     assert.match(text, /\*\*conv\\_3\*\*/);
-    assert.match(text, /Risk \*\*1\.00\*\* \(high\)/);
+    assert.match(text, /Risk \*\*1\.00\*\* \(medium\)/, 'a feature map fully recoverable, shown no higher than the medium verdict');
   });
 
   test('CodeLens above every analysed layer, in model.json and in the layer document', async () => {
@@ -46,7 +50,7 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
       lenses.map((l) => l.command.title).join('\n'),
     );
     const conv2 = lenses.find((l) => l.command.arguments[1] === 'conv_2');
-    assert.match(conv2.command.title, /risk 0\.92 high · under-determined/);
+    assert.match(conv2.command.title, /risk 0\.92 medium · under-determined/);
     const layerLenses = await vscode.commands.executeCommand(
       'vscode.executeCodeLensProvider',
       vscode.Uri.from({ scheme: 'leaklint-layers', path: `${workspaceFile('model.onnx').path}.layers`, query: workspaceFile('model.onnx').toString() }),
@@ -54,12 +58,12 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     assert.strictEqual(layerLenses.length, api.analyses.get(workspaceFile('model.onnx')).report.layers.length);
   });
 
-  test("status bar: the active model's security score", async () => {
+  test("status bar: the active model's verdict, the word the reports use", async () => {
     await vscode.window.showTextDocument(workspaceFile('tfjs', 'model.json'));
-    const expected = Math.round(100 * (1 - api.analyses.get(workspaceFile('tfjs', 'model.json')).report.model.risk));
+    const expected = `$(shield) LeakLint: ${api.analyses.get(workspaceFile('tfjs', 'model.json')).report.model.verdict.severity} risk`;
     await waitFor(
-      () => api.statusBarText() === `$(shield) LeakLint ${expected}/100`,
-      () => `status bar "$(shield) LeakLint ${expected}/100", got ${api.statusBarText()}`,
+      () => api.statusBarText() === expected,
+      () => `status bar "${expected}", got ${api.statusBarText()}`,
     );
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
@@ -72,9 +76,9 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
       return active && active.input instanceof vscode.TabInputCustom && active.input.viewType === 'leaklint.layerView' && active;
     }, 'the layer view tab');
     assert.strictEqual(tab.input.uri.toString(), model.toString());
-    const expected = Math.round(100 * (1 - api.analyses.get(model).report.model.risk));
+    const expected = `$(shield) LeakLint: ${api.analyses.get(model).report.model.verdict.severity} risk`;
     await waitFor(
-      () => api.statusBarText() === `$(shield) LeakLint ${expected}/100`,
+      () => api.statusBarText() === expected,
       () => `status bar for model.onnx, got ${api.statusBarText()}`,
     );
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
