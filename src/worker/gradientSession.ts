@@ -2,6 +2,7 @@
 // fetching only the objective and its image gradient (onnxruntime allocates outputs afresh on every run, so asking
 // for less is what keeps a run cheap). The attack's optimiser (Adam, in JavaScript) drives `evaluate` in a loop.
 import type * as OrtModule from 'onnxruntime-node';
+import { loadOrt } from './ort';
 import type { GradientGraph } from '../engine';
 
 export interface GradientSessionOptions {
@@ -29,17 +30,6 @@ export class GradientSessionError extends Error {
     super(message);
     this.name = 'GradientSessionError';
   }
-}
-
-type Ort = typeof OrtModule;
-let ortModule: Ort | undefined;
-
-function loadOrt(): Ort {
-  // The telemetry code in libonnxruntime leaves $TMPDIR/mat-debug-<pid>.log behind unless this is set first.
-  process.env.ORT_DISABLE_TELEMETRY = '1';
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  ortModule ??= require('onnxruntime-node') as Ort;
-  return ortModule;
 }
 
 export async function createGradientSession(graph: GradientGraph, options: GradientSessionOptions = {}): Promise<GradientSession> {

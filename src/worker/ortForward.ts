@@ -1,7 +1,6 @@
 // Runs the engine's forward probe (the ONNX model with every node output exposed) in onnxruntime-node.
-// onnxruntime-node is native code: it is required at first use only, so the worker starts fast and the static
-// analysis path (and an untrusted workspace) never loads it.
 import type * as OrtModule from 'onnxruntime-node';
+import { loadOrt } from './ort';
 import type { ForwardProbe } from '../engine';
 import type { TensorMap } from '../shared/workerProtocol';
 
@@ -22,18 +21,6 @@ export interface ForwardSession {
   /** `shape` may leave out a leading batch dim (it is then 1). */
   run(input: Float32Array, shape: number[]): Promise<TensorMap>;
   release(): Promise<void>;
-}
-
-type Ort = typeof OrtModule;
-let ortModule: Ort | undefined;
-
-export function loadOrt(): Ort {
-  // The telemetry code in libonnxruntime leaves $TMPDIR/mat-debug-<pid>.log behind unless this is set first.
-  process.env.ORT_DISABLE_TELEMETRY = '1';
-  // Loaded on first use, not at start-up: a worker that only analyses never loads native code.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  ortModule ??= require('onnxruntime-node') as Ort;
-  return ortModule;
 }
 
 export async function createForwardSession(probe: ForwardProbe): Promise<ForwardSession> {
