@@ -36,7 +36,9 @@ suite('LeakLint diagnostics', () => {
 
   suite('leaklint.auditWorkspace', () => {
     let summary;
-    suiteSetup(async () => {
+    suiteSetup(async function () {
+      // Five models with their fixes, one after another in the worker: minutes on a loaded 2-core machine.
+      this.timeout(300_000);
       // Resolves once the audit loop has finished: diagnostics are set before the command returns.
       summary = await vscode.commands.executeCommand('leaklint.auditWorkspace');
     });
