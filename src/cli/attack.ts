@@ -20,7 +20,7 @@ import {
 import { bundledSamplesFolder } from '../node/bundle';
 import { writeOutputFiles } from '../node/outputs';
 import { loadConfig } from './audit';
-import { CliError, ExitCode, formatFailure, type CliContext } from './context';
+import { CliError, describeFailure, describeModelError, ExitCode, printLine, type CliContext } from './context';
 import { Progress } from './progress';
 import { createCliRuntime } from './runtime';
 
@@ -40,12 +40,16 @@ export interface AttackCommandOptions {
   /** Extra reports besides attack.json (markdown, html). */
   format: ReportFormat[];
   failOnLeak: boolean;
-  progress: boolean;
+  /** No progress lines and no "results written" line. */
+  quiet: boolean;
 }
 
 export async function runAttackCommand(model: string, options: AttackCommandOptions, context: CliContext): Promise<ExitCode> {
   const file = path.resolve(context.cwd, model);
   if (!fs.existsSync(file)) throw new CliError(`${displayPath(file, context.cwd)}: no such file`);
+  if (options.gradients !== undefined && !fs.existsSync(path.resolve(context.cwd, options.gradients))) {
+    throw new CliError(`--gradients ${options.gradients}: no such file`);
+  }
   const config = await loadConfig(options.config, context.cwd);
   const out = path.resolve(context.cwd, options.out);
   const overrides: Partial<AttackJobOptions> = {
@@ -57,7 +61,7 @@ export async function runAttackCommand(model: string, options: AttackCommandOpti
     ...(options.gradients ? { gradientsFile: path.resolve(context.cwd, options.gradients) } : {}),
     ...(options.mean || options.std ? { normalization: { mean: options.mean ?? [0], std: options.std ?? [1] } } : {}),
   };
-  const progress = new Progress(context, options.progress);
+  const progress = new Progress(context, { quiet: options.quiet });
   progress.model(0, 1, file);
   const runtime = createCliRuntime();
   let outcome;
@@ -73,27 +77,33 @@ export async function runAttackCommand(model: string, options: AttackCommandOpti
     );
   } catch (e) {
     progress.clear();
-    context.stderr(`leaklint: ${displayPath(file, context.cwd)}: ${(e as Error).message}\n`);
+    printLine(context, describeModelError(file, (e as Error).message, context.cwd));
     return ExitCode.error;
   } finally {
     runtime.dispose();
   }
   progress.clear();
   if (outcome.kind === 'failure') {
-    context.stderr(formatFailure(outcome.failure, context.cwd) + '\n');
+    printLine(context, describeFailure(outcome.failure, context.cwd));
     return ExitCode.error;
   }
   if (outcome.kind === 'not-run') {
-    context.stderr(`leaklint: ${displayPath(file, context.cwd)}: ${outcome.reason}\n`);
+    printLine(context, describeModelError(file, outcome.reason, context.cwd));
     return ExitCode.error;
   }
-  await writeAttackOutputs(outcome.report, outcome.files, out, options.format, context);
+  await writeAttackOutputs(outcome.report, outcome.files, out, options, context);
   context.stdout(writeAttackSummary(outcome.report, context.cwd));
   return options.failOnLeak && leaks(outcome.report) ? ExitCode.findings : ExitCode.clean;
 }
 
 /** The images and their JSON, attack.json and any requested reports, into `out`. */
-async function writeAttackOutputs(report: AttackReport, files: OutputFile[], out: string, formats: ReportFormat[], context: CliContext): Promise<void> {
+async function writeAttackOutputs(
+  report: AttackReport,
+  files: OutputFile[],
+  out: string,
+  { format: formats, quiet }: Pick<AttackCommandOptions, 'format' | 'quiet'>,
+  context: CliContext,
+): Promise<void> {
   const reports: OutputFile[] = [{ path: 'attack.json', bytes: new TextEncoder().encode(attackJson(report)) }];
   const attackFiles = new Map(files.map((f) => [f.path, f.bytes]));
   for (const format of formats) {
@@ -105,7 +115,7 @@ async function writeAttackOutputs(report: AttackReport, files: OutputFile[], out
   } catch (e) {
     throw new CliError(`cannot write the attack results to ${displayPath(out, context.cwd)}: ${(e as Error).message}`);
   }
-  context.stderr(`leaklint: attack results written to ${displayPath(out, context.cwd)}\n`);
+  if (!quiet) printLine(context, `attack results written to ${displayPath(out, context.cwd)}`);
 }
 
 function imageOption(image: string | undefined, cwd: string): Pick<AttackJobOptions, 'imageFiles' | 'imageFolder'> {

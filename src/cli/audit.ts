@@ -5,6 +5,7 @@ import * as path from 'path';
 import {
   attackOptionsOf,
   auditFile,
+  BaselineError,
   collectIssues,
   createIgnoreMatcher,
   defaultConfig,
@@ -15,20 +16,23 @@ import {
   formatOptionsOf,
   formatReport,
   loadConfigFile,
+  parseBaseline,
   REPORT_EXTENSIONS,
   reportInputOf,
   type AttackReport,
   type AuditOutcome,
+  type Baseline,
   type FailOn,
   type LeakLintConfig,
   type ModelReport,
   type InputShapeOption,
   type ReportFormat,
+  type Severity,
 } from '../engine';
 import { bundledSamplesFolder } from '../node/bundle';
 import { nodeFileAccess } from '../node/nodeFileAccess';
 import { writeOutputFiles } from '../node/outputs';
-import { CliError, ExitCode, formatFailure, type CliContext } from './context';
+import { CliError, describeFailure, ExitCode, printLine, reasonAbout, type CliContext } from './context';
 import { Progress } from './progress';
 import { createCliRuntime } from './runtime';
 
@@ -46,9 +50,16 @@ export interface AuditOptions {
   surrogateWeights?: boolean;
   fixes?: boolean;
   quick?: boolean;
-  progress: boolean;
+  /** No progress lines and no "report written" lines; warnings and errors are still printed. */
+  quiet: boolean;
   /** Also run the reconstruction attack on each analysed model (images go next to the reports). */
   attack?: { maxImages?: number; refine?: boolean };
+  /** A previous JSON report: report and fail only on findings that are new or got worse since. */
+  baseline?: string;
+  /** SARIF: the folder URIs are relative to (default: the repository root above the working folder, else it). */
+  sarifRoot?: string;
+  /** SARIF: the lowest layer-finding severity that becomes a result (default medium). */
+  sarifMinLevel?: Severity;
 }
 
 export async function runAudit(paths: readonly string[], options: AuditOptions, context: CliContext): Promise<ExitCode> {
@@ -59,48 +70,89 @@ export async function runAudit(paths: readonly string[], options: AuditOptions, 
   if (options.attack && !(options.out && namesFolder(options.out, context.cwd))) {
     throw new CliError('--attack needs --out <folder>/ for the reconstruction images');
   }
+  const baseline = options.baseline !== undefined ? readBaseline(options.baseline, context.cwd) : undefined;
+  const sarifRoot = options.sarifRoot !== undefined ? existingFolder('--sarif-root', options.sarifRoot, context.cwd) : repositoryRoot(context.cwd);
 
-  const discovery = await discoverModelFiles(nodeFileAccess, paths, context.cwd, createIgnoreMatcher(config.ignore, config.baseDir));
-  for (const { folder, reason } of discovery.unreadableFolders) {
-    context.stderr(`leaklint: ${displayPath(folder, context.cwd)}: cannot list the folder (${reason}); skipped\n`);
+  const isIgnored = createIgnoreMatcher(config.ignore, config.baseDir);
+  const discovery = await discoverModelFiles(nodeFileAccess, paths, context.cwd, isIgnored);
+  // A path that names nothing to audit is a mistake (a typo, a moved folder): it must not pass as "no findings".
+  for (const missing of discovery.missing) printLine(context, `${displayPath(missing, context.cwd)}: no such file or folder`);
+  for (const empty of discovery.empty) {
+    const why = isIgnored(empty) ? 'skipped by the ignore globs of the configuration' : 'no model files (.onnx, TF.js model.json) found in this folder';
+    printLine(context, `${displayPath(empty, context.cwd)}: ${why}`);
   }
-  if (discovery.files.length === 0) context.stderr(`leaklint: no model files found in ${paths.join(', ')}\n`);
+  if (discovery.missing.length + discovery.empty.length > 0) return ExitCode.error;
+  for (const { folder, reason } of discovery.unreadableFolders) {
+    printLine(context, `${displayPath(folder, context.cwd)}: cannot list the folder (${reason}); its models were not audited`);
+  }
 
-  const progress = new Progress(context, options.progress);
+  const progress = new Progress(context, { quiet: options.quiet });
   const outcomes: AuditOutcome[] = [];
   for (const [index, file] of discovery.files.entries()) {
     progress.model(index, discovery.files.length, file);
-    outcomes.push(
-      await auditFile(file, config, {
-        files: nodeFileAccess,
-        trusted: true,
-        onProgress: (done, total, layer) => progress.layer(done, total, layer),
-      }),
-    );
+    const outcome = await auditFile(file, config, {
+      files: nodeFileAccess,
+      trusted: true,
+      onProgress: (done, total, layer) => progress.layer(done, total, layer),
+    });
+    progress.clear();
+    // Errors and warnings on stderr, each once: with --format json/sarif on stdout nobody would see them otherwise,
+    // and the table leaves them out.
+    if (outcome.kind === 'failure') printLine(context, describeFailure(outcome.failure, context.cwd));
+    else for (const warning of outcome.report.warnings) printLine(context, `${displayPath(file, context.cwd)}: warning: ${warning}`);
+    outcomes.push(outcome);
   }
-  progress.clear();
-
-  // Failures also go to stderr: with --format json/sarif on stdout, nobody would see them otherwise.
-  for (const outcome of outcomes) if (outcome.kind === 'failure') context.stderr(formatFailure(outcome.failure, context.cwd) + '\n');
 
   const reportDir = options.out ? path.resolve(context.cwd, options.out) : undefined;
   const reports = outcomes.flatMap((o) => (o.kind === 'report' ? [o.report] : []));
   const attacks = options.attack ? await attackModels(reports, config, reportDir!, progress, context) : undefined;
 
-  const input = reportInputOf(outcomes, config, context.cwd, attacks);
-  const formatOptions = formatOptionsOf(process.env, new Date());
+  const input = { ...reportInputOf(outcomes, config, context.cwd, attacks), ...(baseline ? { baseline } : {}) };
+  const formatOptions = { ...formatOptionsOf(process.env, new Date()), sarif: { root: sarifRoot, minLevel: options.sarifMinLevel } };
   for (const format of options.format) {
     const text = formatReport(format, input, formatOptions);
     if (options.out) {
       const written = writeReportFile(options.out, context.cwd, format, text);
-      context.stderr(`leaklint: report written to ${displayPath(written, context.cwd)}\n`);
+      if (!options.quiet) printLine(context, `report written to ${displayPath(written, context.cwd)}`);
     } else {
       context.stdout(text);
     }
   }
 
-  if (input.failures.length > 0) return ExitCode.error;
+  if (input.failures.length > 0 || discovery.unreadableFolders.length > 0) return ExitCode.error;
   return failsOn(collectIssues(input), config.failOn) ? ExitCode.findings : ExitCode.clean;
+}
+
+/** The previous JSON report of --baseline; a missing or foreign file is a usage error (exit 2). */
+function readBaseline(file: string, cwd: string): Baseline {
+  const absolute = path.resolve(cwd, file);
+  let text: string;
+  try {
+    text = fs.readFileSync(absolute, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`--baseline ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  try {
+    return parseBaseline(text, displayPath(absolute, cwd), cwd);
+  } catch (e) {
+    if (e instanceof BaselineError) throw new CliError(`--baseline ${e.message}`);
+    throw e;
+  }
+}
+
+function existingFolder(option: string, folder: string, cwd: string): string {
+  const absolute = path.resolve(cwd, folder);
+  if (!fs.existsSync(absolute) || !fs.statSync(absolute).isDirectory()) throw new CliError(`${option} ${folder}: no such folder`);
+  return absolute;
+}
+
+/** The nearest folder at or above `cwd` with a .git (a folder, or a file in a worktree); else `cwd` itself. */
+export function repositoryRoot(cwd: string): string {
+  for (let folder = path.resolve(cwd); ; folder = path.dirname(folder)) {
+    if (fs.existsSync(path.join(folder, '.git'))) return folder;
+    if (path.dirname(folder) === folder) return path.resolve(cwd);
+  }
 }
 
 /** The command line's choices on top of the config file's. */
@@ -142,11 +194,11 @@ async function attackModels(
   const options = attackOptionsOf(config, bundledSamplesFolder());
   try {
     for (const [index, report] of reports.entries()) {
-      progress.model(index, reports.length, report.file);
+      progress.model(index, reports.length, report.file, 'attack');
       const folder = path.posix.join('reconstructions', uniqueFolderName(report.file, context.cwd, usedNames));
       const notAttacked = (reason: string) => {
         progress.clear();
-        context.stderr(`leaklint: ${displayPath(report.file, context.cwd)}: attack not run: ${reason}\n`);
+        printLine(context, `${displayPath(report.file, context.cwd)}: attack not run: ${reasonAbout(report.file, reason, context.cwd)}`);
         attacks.push({
           file: report.file,
           inputShape: report.inputShape,

@@ -1,5 +1,6 @@
 // What a command needs from the process, passed in so that commands stay testable and exit codes stay in one place.
-import { addInputShape, displayPath, type InputShapeOption, type ModelFailure } from '../engine';
+import * as path from 'path';
+import { addInputShape, displayPath, plainText, type InputShapeOption, type ModelFailure } from '../engine';
 
 /** 0: clean; 1: findings at or above --fail-on; 2: a model could not be read, or bad usage. */
 export const ExitCode = { clean: 0, findings: 1, error: 2 } as const;
@@ -9,7 +10,7 @@ export interface CliContext {
   cwd: string;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  /** Progress lines are shown on an interactive terminal only (or with --progress). */
+  /** Progress is one self-overwriting line on an interactive terminal, a plain line per model otherwise. */
   stderrIsTTY: boolean;
   stderrColumns?: number;
 }
@@ -19,10 +20,38 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-/** "leaklint: models/bad.onnx (node 3 (conv1)): the file is truncated" */
-export function formatFailure(failure: ModelFailure, cwd: string): string {
+/**
+ * One line on stderr, "leaklint: <message>". Every message the CLI prints goes through here: names from a model file
+ * or a folder (and reasons that quote them) are made plain text, so that they cannot add lines or escape sequences.
+ */
+export function printLine(context: Pick<CliContext, 'stderr'>, message: string): void {
+  context.stderr(`leaklint: ${plainText(message)}\n`);
+}
+
+/** "models/bad.onnx (node 3 (conv1)): the file is truncated" */
+export function describeFailure(failure: ModelFailure, cwd: string): string {
   const where = failure.where ? ` (${failure.where})` : '';
-  return `leaklint: ${displayPath(failure.file, cwd)}${where}: ${failure.reason}`;
+  return `${displayPath(failure.file, cwd)}${where}: ${failure.reason}`;
+}
+
+/**
+ * What an error message about `file` says beyond the path: a read error's message starts with the model's own
+ * absolute path (the caller prints it once, relative), another file's path is shown relative to the working folder.
+ */
+export function reasonAbout(file: string, message: string, cwd: string): string {
+  if (message.startsWith(file)) {
+    const rest = message.slice(file.length);
+    return rest.startsWith(': ') ? rest.slice(2) : rest.trimStart();
+  }
+  const inside = cwd.endsWith(path.sep) ? cwd : cwd + path.sep;
+  return message.startsWith(inside) ? message.slice(inside.length) : message;
+}
+
+/** "models/x.onnx (node 3): reason" or "models/x.onnx: reason": the model's path once, whatever the message. */
+export function describeModelError(file: string, message: string, cwd: string): string {
+  const shown = displayPath(file, cwd);
+  if (message.startsWith(`${file} (`)) return `${shown}${message.slice(file.length)}`;
+  return `${shown}: ${reasonAbout(file, message, cwd)}`;
 }
 
 /**

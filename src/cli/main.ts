@@ -1,9 +1,20 @@
 // The leaklint command line: argument parsing and exit codes; the work is in layers.ts and audit.ts.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, FAIL_ON_VALUES, REPORT_FORMATS, TOOL, type FailOn, type InputShapeOption, type ReportFormat } from '../engine';
+import {
+  ConfigError,
+  FAIL_ON_VALUES,
+  REPORT_FORMATS,
+  SARIF_DEFAULT_MIN_LEVEL,
+  SEVERITIES,
+  TOOL,
+  type FailOn,
+  type InputShapeOption,
+  type ReportFormat,
+  type Severity,
+} from '../engine';
 import { runAttackCommand } from './attack';
 import { runAudit } from './audit';
-import { CliError, ExitCode, parseShape, type CliContext } from './context';
+import { CliError, ExitCode, parseShape, printLine, type CliContext } from './context';
 import { runLayers } from './layers';
 
 interface LayersCliOptions {
@@ -20,10 +31,13 @@ interface AuditCliOptions {
   config?: string;
   surrogateWeights?: boolean;
   fixes: boolean;
-  progress?: boolean;
+  quiet?: boolean;
   attack?: boolean;
   attackImages?: number;
   refine?: boolean;
+  baseline?: string;
+  sarifRoot?: string;
+  sarifMinLevel?: Severity;
 }
 
 interface AttackCliOptions {
@@ -40,7 +54,7 @@ interface AttackCliOptions {
   inputShape?: InputShapeOption;
   format: ReportFormat[];
   failOnLeak?: boolean;
-  progress?: boolean;
+  quiet?: boolean;
 }
 
 /** Parses `argv` (user arguments only) and runs the command; returns the exit code instead of exiting. */
@@ -53,11 +67,12 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
     // Help and --version exit 0; every other commander error is bad usage, which is exit 2 (1 means findings).
     if (e instanceof CommanderError) return e.exitCode === 0 ? ExitCode.clean : ExitCode.error;
     if (e instanceof CliError || e instanceof ConfigError) {
-      context.stderr(`leaklint: ${e.message}\n`);
+      printLine(context, e.message);
       return ExitCode.error;
     }
-    const detail = process.env.LEAKLINT_DEBUG && e instanceof Error && e.stack ? e.stack : String((e as Error)?.message ?? e);
-    context.stderr(`leaklint: internal error: ${detail}\n`);
+    // A stack trace only on request (and then as it is): a message can quote a model's names.
+    if (process.env.LEAKLINT_DEBUG && e instanceof Error && e.stack) context.stderr(`leaklint: internal error: ${e.stack}\n`);
+    else printLine(context, `internal error: ${String((e as Error)?.message ?? e)}`);
     return ExitCode.error;
   }
   return exitCode;
@@ -105,7 +120,11 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     .option('--surrogate-weights', "analyse the architecture with Gaussian weights instead of the file's weights")
     .option('--no-fixes', 'do not compute suggested fixes (faster)')
     .option('--quick', 'counts and structural bounds only, no numerical ranks (fastest)')
-    .option('--progress', 'print progress on stderr even when it is not a terminal')
+    .addOption(quietOption())
+    .addOption(progressOption())
+    .addOption(new Option('--baseline <report.json>', 'a previous JSON report: report and fail only on findings that are new or got worse since'))
+    .addOption(sarifRootOption())
+    .addOption(sarifMinLevelOption())
     .option('--attack', 'also run the reconstruction attack on sample images (needs --out <folder>/; adds the image pairs to the reports)')
     .addOption(new Option('--attack-images <n>', 'sample images per model for --attack').argParser(positiveInteger).default(3))
     .option('--refine', 'with --attack: run the gradient-matching correction after each conv layer')
@@ -123,8 +142,11 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
             // commander sets `fixes` to true unless --no-fixes: only the flag overrides the config.
             fixes: options.fixes === false ? false : undefined,
             quick: options.quick,
-            progress: options.progress === true,
+            quiet: options.quiet === true,
             attack: options.attack ? { maxImages: options.attackImages ?? 3, refine: options.refine } : undefined,
+            baseline: options.baseline,
+            sarifRoot: options.sarifRoot,
+            sarifMinLevel: options.sarifMinLevel,
           },
           context,
         ),
@@ -150,7 +172,8 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     .option('--config <file>', 'configuration file (default: ./leaklint.config.json if present)')
     .addOption(new Option('--format <formats>', 'reports to write besides attack.json (markdown, html)').argParser(parseFormats).default([], 'none'))
     .option('--fail-on-leak', `exit 1 when an image is rebuilt with PSNR ≥ 30 dB`)
-    .option('--progress', 'print progress on stderr even when it is not a terminal')
+    .addOption(quietOption())
+    .addOption(progressOption())
     .action(async (model: string, options: AttackCliOptions) => {
       setExitCode(
         await runAttackCommand(
@@ -169,7 +192,7 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
             inputShape: options.inputShape,
             format: options.format,
             failOnLeak: options.failOnLeak === true,
-            progress: options.progress === true,
+            quiet: options.quiet === true,
           },
           context,
         ),
@@ -177,6 +200,28 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     });
 
   return program;
+}
+
+function sarifRootOption(): Option {
+  return new Option(
+    '--sarif-root <folder>',
+    'SARIF URIs are relative to this folder (default: the repository root, found by its .git, else the working folder)',
+  );
+}
+
+function sarifMinLevelOption(): Option {
+  return new Option('--sarif-min-level <severity>', 'lowest severity of a layer finding that becomes a SARIF result (the model verdict always does)')
+    .choices([...SEVERITIES].reverse())
+    .default(SARIF_DEFAULT_MIN_LEVEL);
+}
+
+function quietOption(): Option {
+  return new Option('-q, --quiet', 'no progress on stderr (a live line on a terminal, a line per model otherwise); errors and warnings are still printed');
+}
+
+/** Progress is shown by default now; the flag that used to ask for it off a terminal is still accepted. */
+function progressOption(): Option {
+  return new Option('--progress', 'print progress on stderr (the default)').hideHelp();
 }
 
 function inputShapeOption(): Option {

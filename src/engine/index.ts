@@ -49,8 +49,11 @@ export {
   type FormatOptions,
   type ReportFormat,
   type ReportInput,
+  type SarifOptions,
   type ToolInfo,
 } from './reports';
+export { SARIF_DEFAULT_MIN_LEVEL } from './reports/sarif';
+export { BaselineError, parseBaseline, type Baseline } from './reports/baseline';
 export { reportInputOf } from './reports/input';
 export { collectIssues, failsOn, type Issue } from './reports/issues';
 export { buildLayerListing, writeLayersJson, writeLayersTable, type LayerListing } from './reports/layers';
@@ -58,6 +61,7 @@ export { attackJson, writeAttackSummary, LEAK_PSNR_DB, leaks } from './reports/a
 export {
   describeFixEffect,
   displayPath,
+  escapeHtml,
   escapeMarkdown,
   formatCoverage,
   formatIndices,
@@ -66,7 +70,10 @@ export {
   formatRisk,
   formatShape,
   formatVerdict,
+  jsonText,
   layerLabel,
+  nothingToLeak,
+  plainText,
 } from './reports/format';
 export { evidenceSentence } from './verdict/phrases';
 export { attackEvidence, withAttacks, withEvidence } from './verdict/decide';

@@ -2,6 +2,7 @@
 // stylesheet, and the view and its initial state in data attributes for the one webview bundle.
 import { randomBytes } from 'crypto';
 import * as vscode from 'vscode';
+import { escapeHtml, jsonText } from '../engine';
 import type { ViewKind } from '../shared/webviewProtocol';
 
 export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, view: ViewKind, title: string, initialState: unknown): string {
@@ -9,7 +10,8 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, v
   const scriptUri = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
   const styleUri = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'webview.css'));
   const csp = ["default-src 'none'", `img-src ${webview.cspSource} data:`, `style-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
-  const state = escapeAttribute(JSON.stringify(initialState));
+  // The state carries names from the model file: JSON without raw control characters, then HTML-escaped.
+  const state = escapeHtml(jsonText(initialState, undefined, 0));
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -17,17 +19,13 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, v
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${styleUri}">
-<title>${escapeAttribute(title)}</title>
+<title>${escapeHtml(title)}</title>
 </head>
 <body>
 <main id="root" data-view="${view}" data-state="${state}"></main>
 <script nonce="${nonce}" src="${scriptUri}"></script>
 </body>
 </html>`;
-}
-
-function escapeAttribute(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** Webviews load only the bundles, the stylesheet and (for images) the extension's storage folder. */

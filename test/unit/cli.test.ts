@@ -2,69 +2,27 @@
 // exit codes 0/1/2, one-line errors, folder discovery, report files, and SARIF that validates.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { pathToFileURL } from 'url';
-import AjvDraft04 from 'ajv-draft-04';
-import addFormats from 'ajv-formats';
 import { discoverModelFiles } from '../../src/engine/jobs/discover';
 import { nodeFileAccess } from '../../src/node/nodeFileAccess';
 import { looksLikeTfjsModel } from '../../src/engine/readers/detect';
 import { createIgnoreMatcher } from '../../src/engine/config';
-import { CliError, parseShape } from '../../src/cli/context';
+import { CliError, describeModelError, parseShape } from '../../src/cli/context';
+import { runCli } from '../../src/cli/main';
+import { cutMiddle, fitProgressLine } from '../../src/cli/progress';
 import { inputShapeFor } from '../../src/engine/options';
 import { encodeModel, node, tensor, valueInfo } from './onnx-helpers';
+import { assertOneErrorLine, ensureBundle, ROOT, run, sarifValidator } from './cli-run';
 import packageJson from '../../package.json';
 
-const ROOT = path.resolve(__dirname, '../..');
 const MODELS = path.resolve(ROOT, 'test/fixtures/third-party');
 const RESNET50 = path.join(MODELS, 'onnx-light-resnet50/model.onnx');
 const PT_CONV = path.join(MODELS, 'onnx-pt-conv2d/model.onnx');
 const MNIST_LAYERS = path.join(MODELS, 'tensorspace-mnist-tf-layers/model.json');
-const CLI_SOURCE = path.join(ROOT, 'src/cli/main.ts');
-const CLI_BUNDLE = path.join(ROOT, 'dist/cli.js');
-// Absolute, so that the CLI can run with any working directory.
-const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-const SARIF_SCHEMA_FILE = path.join(ROOT, 'node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
 /** Auditing every shared model (ResNet-50, VGG-19, DenseNet-121 at 224×224) takes a while. */
 const SLOW = { timeout: 15 * 60_000 };
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], options: { cwd?: string; bundle?: boolean } = {}): Promise<Run> {
-  const nodeArgs = options.bundle ? [CLI_BUNDLE, ...args] : ['--import', TSX_LOADER, CLI_SOURCE, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, nodeArgs, { cwd: options.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** A failed run says what is wrong in exactly one line of stderr, prefixed with "leaklint:". */
-function assertOneErrorLine(result: Run, pattern: RegExp): void {
-  assert.equal(result.code, 2, `exit code; stderr: ${result.stderr}`);
-  const lines = result.stderr.split('\n').filter((line) => line.length > 0);
-  assert.equal(lines.length, 1, `expected one stderr line, got:\n${result.stderr}`);
-  assert.match(lines[0], /^leaklint: /);
-  assert.match(lines[0], pattern);
-}
-
-function sarifValidator(): (log: unknown) => void {
-  const ajv = new AjvDraft04({ strict: false, unicodeRegExp: false });
-  addFormats(ajv);
-  const validate = ajv.compile(JSON.parse(fs.readFileSync(SARIF_SCHEMA_FILE, 'utf8')));
-  return (log) => assert.ok(validate(log), JSON.stringify(validate.errors?.slice(0, 5), null, 2));
-}
 
 let tmp: string;
 let garbageFile: string;
@@ -338,14 +296,7 @@ describe('leaklint audit', () => {
 });
 
 describe('bundled CLI (dist/cli.js)', () => {
-  before(() => {
-    if (!fs.existsSync(CLI_BUNDLE)) {
-      execFileSync(process.execPath, [path.join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production', '--config-name', 'cli'], {
-        cwd: ROOT,
-        stdio: 'ignore',
-      });
-    }
-  });
+  before(ensureBundle);
 
   it('runs: version, layers, and a one-line error', async () => {
     const version = await run(['--version'], { bundle: true });
@@ -355,5 +306,252 @@ describe('bundled CLI (dist/cli.js)', () => {
     assert.equal(layers.code, 0, layers.stderr);
     assert.match(layers.stdout, /\bconv\b/);
     assertOneErrorLine(await run(['layers', garbageFile], { bundle: true }), /garbage\.onnx/);
+  });
+});
+
+describe('a CLI that CI can trust', () => {
+  const GENERATED = path.join(ROOT, 'test/fixtures/generated');
+  const QUICK = ['--quick', '--no-fixes'];
+  let project: string;
+
+  before(() => {
+    project = path.join(tmp, 'project');
+    fs.mkdirSync(path.join(project, 'models/empty'), { recursive: true });
+    fs.mkdirSync(path.join(project, 'docs'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'docs/readme.txt'), 'no model here\n');
+    fs.copyFileSync(path.join(GENERATED, 'cnn2_c0/model.onnx'), path.join(project, 'models/a.onnx'));
+  });
+
+  it('exits 2 with one clear line for an empty folder, a folder without models, a missing file or folder', async () => {
+    const cases: [string, RegExp][] = [
+      ['models/empty', /^leaklint: models\/empty: no model files \(\.onnx, TF\.js model\.json\) found in this folder$/],
+      ['docs', /^leaklint: docs: no model files/],
+      ['models/mistyped.onnx', /^leaklint: models\/mistyped\.onnx: no such file or folder$/],
+      ['modles', /^leaklint: modles: no such file or folder$/],
+    ];
+    for (const [given, pattern] of cases) {
+      const result = await run(['audit', given], { cwd: project });
+      assertOneErrorLine(result, pattern);
+      assert.equal(result.stdout, '', given);
+    }
+    // Next to a good path too: a mistyped path must not pass.
+    const mixed = await run(['audit', 'models/a.onnx', 'models/b.onnx', '--fail-on', 'none'], { cwd: project });
+    assertOneErrorLine(mixed, /models\/b\.onnx: no such file or folder/);
+    // A path the config's ignore globs skip entirely says so.
+    fs.writeFileSync(path.join(project, 'ignore-all.json'), JSON.stringify({ ignore: ['models'] }));
+    assertOneErrorLine(await run(['audit', 'models', '--config', 'ignore-all.json'], { cwd: project }), /models: skipped by the ignore globs/);
+  });
+
+  it('prints a plain progress line per model when stderr is not a terminal, nothing with --quiet', async () => {
+    const second = path.join(project, 'models/b.onnx');
+    fs.copyFileSync(path.join(GENERATED, 'cnn2_c2/model.onnx'), second);
+    try {
+      const result = await run(['audit', 'models', ...QUICK, '--fail-on', 'none'], { cwd: project });
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(result.stderr.split('\n').filter(Boolean), ['leaklint: [1/2] models/a.onnx', 'leaklint: [2/2] models/b.onnx']);
+      const quiet = await run(['audit', 'models', ...QUICK, '--fail-on', 'none', '--quiet'], { cwd: project });
+      assert.equal(quiet.stderr, '');
+      assert.equal(quiet.stdout, result.stdout);
+    } finally {
+      fs.rmSync(second);
+    }
+  });
+
+  it('prints warnings on stderr once, never inside the table', async () => {
+    // bn-maxpool-residual's batch dimension is dynamic: the reader warns.
+    const model = path.join(GENERATED, 'bn-maxpool-residual/model.onnx');
+    const result = await run(['audit', model, ...QUICK, '--fail-on', 'none', '--quiet']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(result.stderr.split('\n').filter(Boolean), [
+      'leaklint: test/fixtures/generated/bn-maxpool-residual/model.onnx: warning: input "input" has a dynamic batch dimension; using 1',
+    ]);
+    assert.doesNotMatch(result.stdout, /warning|dynamic batch/);
+    const layers = await run(['layers', model]);
+    assert.equal(layers.stderr, result.stderr);
+    assert.doesNotMatch(layers.stdout, /warning/);
+  });
+
+  it('prints each read error once: on stderr, counted (not repeated) in the table', async () => {
+    const result = await run(['audit', garbageFile, path.join(project, 'models/a.onnx'), ...QUICK, '--fail-on', 'none', '--quiet'], { cwd: tmp });
+    assert.equal(result.code, 2);
+    const mentions = (text: string) => text.split('\n').filter((line) => line.includes('garbage.onnx'));
+    assert.equal(mentions(result.stderr).length, 1, result.stderr);
+    assert.match(mentions(result.stderr)[0], /^leaklint: garbage\.onnx: this is a text file .*, not an ONNX model$/);
+    assert.deepEqual(mentions(result.stdout), []);
+    assert.match(result.stdout, /^1 model\(s\) analysed, 1 could not be read; issues: /m);
+  });
+
+  it('says when a model has nothing to analyse instead of an empty table with a risk', async () => {
+    const file = path.join(tmp, 'activation-only.onnx');
+    fs.writeFileSync(
+      file,
+      encodeModel({ nodes: [node('Relu', ['x'], ['y'], {}, 'relu')], inputs: [valueInfo('x', [1, 3, 8, 8])], outputs: [valueInfo('y', [1, 3, 8, 8])] }),
+    );
+    const result = await run(['audit', file, '--quiet'], { cwd: tmp });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(
+      result.stdout,
+      'activation-only.onnx  (onnx, input 1x3x8x8, weights: file)\n' +
+        'Nothing to leak: no layer with trainable parameters reads the image, so the shared gradients carry nothing about it.\n\n' +
+        '1 model(s) analysed; issues: 0 high, 0 medium, 0 low\n',
+    );
+  });
+
+  it('shows a live progress line on a terminal, the path cut in the middle and the file name kept', async () => {
+    const deep = path.join(tmp, 'a-rather-long-folder-name', 'with-another-long-one-inside', 'and-a-third');
+    fs.mkdirSync(deep, { recursive: true });
+    fs.copyFileSync(path.join(GENERATED, 'cnn2_c0/model.onnx'), path.join(deep, 'classifier.onnx'));
+    let stderr = '';
+    let stdout = '';
+    const code = await runCli(['audit', deep, ...QUICK, '--fail-on', 'none'], {
+      cwd: tmp,
+      stdout: (text) => (stdout += text),
+      stderr: (text) => (stderr += text),
+      stderrIsTTY: true,
+      stderrColumns: 48,
+    });
+    assert.equal(code, 0);
+    const frames = stderr.split('\r\x1b[2K').filter(Boolean);
+    assert.ok(frames.length >= 1, JSON.stringify(stderr));
+    assert.equal(frames[0], '[1/1] a-rather-long-folder-n.../classifier.onnx');
+    for (const frame of frames) assert.ok(frame.length <= 47 && !frame.includes('\n'), JSON.stringify(frame));
+    assert.match(stdout, /classifier\.onnx {2}\(onnx/);
+  });
+
+  it('fits progress lines: the folders give way before the file name, the layer part before the path', () => {
+    assert.equal(cutMiddle('test/fixtures/generated/cnn6/model.onnx', 24), 'test/fixtu.../model.onnx');
+    assert.equal(cutMiddle('short/model.onnx', 24), 'short/model.onnx');
+    // A file name longer than the room keeps its end (the extension).
+    assert.equal(cutMiddle('folder/a-very-long-model-file-name.onnx', 20), '...el-file-name.onnx');
+    assert.equal(fitProgressLine('[1/9] ', 'models/cnn6/model.onnx', ': layer 3/7 conv_3', 80), '[1/9] models/cnn6/model.onnx: layer 3/7 conv_3');
+    assert.equal(fitProgressLine('[1/9] ', 'models/cnn6/model.onnx', ': layer 3/7 conv_3', 40), '[1/9] mo.../model.onnx: layer 3/7 conv_3');
+    const tight = fitProgressLine('[1/9] ', 'models/cnn6/model.onnx', ': layer 3/7 a_layer_with_a_long_name', 34);
+    assert.equal(tight, '[1/9] models/cnn6/model.onnx: l...');
+    assert.ok(tight.length <= 34);
+  });
+
+  it('prints an attack error once, naming the model once', async () => {
+    assertOneErrorLine(
+      await run(['attack', PT_CONV, '--gradients', 'nope.safetensors', '--out', path.join(tmp, 'attack-out')], { cwd: tmp }),
+      /^leaklint: --gradients nope\.safetensors: no such file$/,
+    );
+    assertOneErrorLine(
+      await run(['attack', garbageFile, '--out', path.join(tmp, 'attack-out'), '--quiet'], { cwd: tmp }),
+      /^leaklint: garbage\.onnx: this is a text file/,
+    );
+    // A read error from the background runtime starts with the model's own path: said once, relative.
+    const model = path.join(tmp, 'models', 'x.onnx');
+    assert.equal(describeModelError(model, `${model} (node 3 (conv1)): the file is truncated`, tmp), 'models/x.onnx (node 3 (conv1)): the file is truncated');
+    assert.equal(describeModelError(model, `${model}: the file is truncated`, tmp), 'models/x.onnx: the file is truncated');
+    assert.equal(describeModelError(model, `${path.join(tmp, 'g.safetensors')}: file not found`, tmp), 'models/x.onnx: g.safetensors: file not found');
+  });
+});
+
+describe('--baseline', () => {
+  const GENERATED = path.join(ROOT, 'test/fixtures/generated');
+  const QUICK = ['--quick', '--no-fixes', '--quiet'];
+  // cnn2_c0, then cnn2_c2 under the same name: conv_1 goes from low to medium (LL002), the verdict's risk from 0.30 to
+  // 0.52 (LL010), dense_1 (LL003) stays medium at risk 1.
+  const issuesOf = (stdout: string) =>
+    (JSON.parse(stdout).issues as { ruleId: string; nodeId?: string; severity: string }[]).map((i) => `${i.ruleId} ${i.nodeId ?? '-'} ${i.severity}`);
+
+  it('reports and fails only on findings that are new or got worse, matched relative to each report’s folder', async () => {
+    const before = path.join(tmp, 'baseline-before');
+    fs.mkdirSync(path.join(before, 'models'), { recursive: true });
+    fs.copyFileSync(path.join(GENERATED, 'cnn2_c0/model.onnx'), path.join(before, 'models/a.onnx'));
+    const adopted = await run(['audit', 'models', ...QUICK, '--format', 'json', '--out', 'leaklint-baseline.json', '--fail-on', 'none'], { cwd: before });
+    assert.equal(adopted.code, 0, adopted.stderr);
+    const baseline = JSON.parse(fs.readFileSync(path.join(before, 'leaklint-baseline.json'), 'utf8'));
+    assert.equal(baseline.baseDir, before);
+    assert.deepEqual(issuesOf(JSON.stringify(baseline)), ['LL002 conv_1 low', 'LL003 dense_1 medium', 'LL010 - medium']);
+
+    // The same models in another checkout (CI): nothing new, so even --fail-on low passes.
+    const checkout = path.join(tmp, 'baseline-ci');
+    fs.cpSync(before, checkout, { recursive: true });
+    const same = await run(['audit', 'models', ...QUICK, '--baseline', 'leaklint-baseline.json', '--fail-on', 'low', '--format', 'json'], { cwd: checkout });
+    assert.equal(same.code, 0, same.stderr);
+    assert.deepEqual(issuesOf(same.stdout), []);
+    assert.deepEqual(JSON.parse(same.stdout).summary.baseline, { file: 'leaklint-baseline.json', unchanged: 3 });
+    const table = await run(['audit', 'models', ...QUICK, '--baseline', 'leaklint-baseline.json'], { cwd: checkout });
+    assert.match(table.stdout, /issues: 0 high, 0 medium, 0 low; 3 unchanged since the baseline \(leaklint-baseline\.json\) not shown\n$/);
+
+    // A worse model under the same name and a new model: only what got worse and what is new is reported.
+    fs.copyFileSync(path.join(GENERATED, 'cnn2_c2/model.onnx'), path.join(checkout, 'models/a.onnx'));
+    fs.copyFileSync(path.join(GENERATED, 'cnn2_c0/model.onnx'), path.join(checkout, 'models/b.onnx'));
+    const worse = await run(['audit', 'models', ...QUICK, '--baseline', 'leaklint-baseline.json', '--fail-on', 'medium', '--format', 'json'], {
+      cwd: checkout,
+    });
+    assert.equal(worse.code, 1, worse.stderr);
+    assert.deepEqual(issuesOf(worse.stdout), ['LL002 conv_1 medium', 'LL010 - medium', 'LL002 conv_1 low', 'LL003 dense_1 medium', 'LL010 - medium']);
+    assert.deepEqual(
+      (JSON.parse(worse.stdout).issues as { file: string }[]).map((i) => path.basename(i.file)),
+      ['a.onnx', 'a.onnx', 'b.onnx', 'b.onnx', 'b.onnx'],
+    );
+    // SARIF follows the same issues.
+    const sarif = await run(['audit', 'models', ...QUICK, '--baseline', 'leaklint-baseline.json', '--format', 'sarif', '--sarif-min-level', 'low'], {
+      cwd: checkout,
+    });
+    assert.equal(JSON.parse(sarif.stdout).runs[0].results.length, 5);
+  });
+
+  it('exits 2 with one line when the baseline is missing or is not a JSON report', async () => {
+    const model = path.join(ROOT, 'test/fixtures/generated/cnn2_c0/model.onnx');
+    assertOneErrorLine(await run(['audit', model, '--baseline', 'nope.json'], { cwd: tmp }), /^leaklint: --baseline nope\.json: no such file$/);
+    fs.writeFileSync(path.join(tmp, 'not-json.json'), '<html>');
+    assertOneErrorLine(await run(['audit', model, '--baseline', 'not-json.json'], { cwd: tmp }), /^leaklint: --baseline not-json\.json: not a JSON file/);
+    fs.writeFileSync(path.join(tmp, 'sarif.json'), JSON.stringify({ version: '2.1.0', runs: [] }));
+    assertOneErrorLine(await run(['audit', model, '--baseline', 'sarif.json'], { cwd: tmp }), /^leaklint: --baseline sarif\.json: not a LeakLint JSON report/);
+  });
+});
+
+describe('SARIF for GitHub code scanning', () => {
+  const model = path.join(ROOT, 'test/fixtures/generated/cnn2_c2/model.onnx');
+
+  it('gives URIs relative to the repository root, also for models outside the working folder', async () => {
+    const repo = path.join(tmp, 'repo');
+    fs.mkdirSync(path.join(repo, '.git'), { recursive: true });
+    fs.mkdirSync(path.join(repo, 'models'), { recursive: true });
+    fs.mkdirSync(path.join(repo, 'tools/ci'), { recursive: true });
+    fs.copyFileSync(model, path.join(repo, 'models/classifier.onnx'));
+    const validate = sarifValidator();
+    const uris = (stdout: string): unknown[] => {
+      const log = JSON.parse(stdout);
+      validate(log);
+      return log.runs[0].results.map(
+        (r: { locations: { physicalLocation: { artifactLocation: unknown } }[] }) => r.locations[0].physicalLocation.artifactLocation,
+      );
+    };
+    const args = ['audit', '../../models', '--quick', '--no-fixes', '--quiet', '--format', 'sarif', '--fail-on', 'none'];
+    const fromSubfolder = await run(args, { cwd: path.join(repo, 'tools/ci') });
+    assert.equal(fromSubfolder.code, 0, fromSubfolder.stderr);
+    const relative = { uri: 'models/classifier.onnx', uriBaseId: 'SRCROOT' };
+    assert.deepEqual(uris(fromSubfolder.stdout), [relative, relative, relative]);
+    assert.equal(JSON.parse(fromSubfolder.stdout).runs[0].originalUriBaseIds.SRCROOT.uri, `file://${repo}/`);
+    // --sarif-root names the folder; absolute file URIs only for models outside it.
+    const rooted = await run([...args, '--sarif-root', '../../models'], { cwd: path.join(repo, 'tools/ci') });
+    assert.deepEqual(uris(rooted.stdout)[0], { uri: 'classifier.onnx', uriBaseId: 'SRCROOT' });
+    const outside = await run([...args, '--sarif-root', '.'], { cwd: path.join(repo, 'tools/ci') });
+    assert.deepEqual(uris(outside.stdout)[0], { uri: `file://${repo}/models/classifier.onnx` });
+    assertOneErrorLine(await run([...args, '--sarif-root', 'nowhere'], { cwd: path.join(repo, 'tools/ci') }), /--sarif-root nowhere: no such folder/);
+  });
+
+  it('reports the verdict and the layer findings at or above --sarif-min-level, each under the rule of its severity', async () => {
+    const sarifOf = async (level?: string) => {
+      const result = await run(['audit', model, '--quick', '--no-fixes', '--quiet', '--format', 'sarif', ...(level ? ['--sarif-min-level', level] : [])]);
+      return JSON.parse(result.stdout).runs[0];
+    };
+    // cnn2_c2: LL002 conv_1 medium, LL003 dense_1 medium, LL010 medium.
+    assert.deepEqual(
+      (await sarifOf()).results.map((r: { ruleId: string; level: string }) => `${r.ruleId} ${r.level}`),
+      ['LL002/medium warning', 'LL003/medium warning', 'LL010/medium warning'],
+    );
+    const high = await sarifOf('high');
+    assert.deepEqual(
+      high.results.map((r: { ruleId: string }) => r.ruleId),
+      ['LL010/medium'],
+    );
+    assert.deepEqual(high.properties.models[0].findingsLeftOut, { belowLevel: 2, overLimit: 0 });
+    const rule = high.tool.driver.rules.find((r: { id: string }) => r.id === 'LL010/medium');
+    assert.equal(rule.properties['security-severity'], '5.0');
   });
 });

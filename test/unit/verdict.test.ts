@@ -10,7 +10,7 @@ import type { ModelReport } from '../../src/engine/analysis/types';
 import type { AttackReport } from '../../src/engine/attack/types';
 import { auditFile } from '../../src/engine/jobs/audit';
 import { defaultConfig } from '../../src/engine/config';
-import { escapeMarkdown } from '../../src/engine/reports/format';
+import { escapeMarkdown, nothingToLeak } from '../../src/engine/reports/format';
 import { buildJsonReport } from '../../src/engine/reports/json';
 import { buildSarifLog } from '../../src/engine/reports/sarif';
 import { writeHtml } from '../../src/engine/reports/html';
@@ -216,11 +216,32 @@ describe('every surface shows the same verdict', () => {
     assert.ok(reports.length >= 15, `${reports.length} fixtures`);
     assertSurfacesAgree(reports);
   });
+
+  it('a model with nothing to leak (no conv or dense layer reads the image) says so on every text surface', async () => {
+    const file = writeFile(
+      tempDir(),
+      'activation-only.onnx',
+      encodeModel({
+        nodes: [node('Relu', ['x'], ['r'], {}, 'relu'), node('Sigmoid', ['r'], ['y'], {}, 'sigmoid')],
+        inputs: [valueInfo('x', [1, 3, 8, 8])],
+        outputs: [valueInfo('y', [1, 3, 8, 8])],
+        initializers: [],
+      }),
+    );
+    const report = await analyse(file);
+    assert.ok(nothingToLeak(report.model.verdict));
+    assert.deepEqual([report.model.verdict.severity, report.model.verdict.evidence], ['low', []]);
+    assertSurfacesAgree([report], path.dirname(file));
+    // The table shows the file and the headline, nothing else.
+    const table = writeTable({ tool: TOOL, reports: [report], failures: [], baseDir: path.dirname(file) });
+    assert.equal(table.split('\n\n')[0], `activation-only.onnx  (onnx, input 1x3x8x8, weights: file)\n${report.model.verdict.headline}`);
+    assert.doesNotMatch(table, /risk|#\s+layer/);
+  });
 });
 
 /** Each surface, rendered for these reports, shows each model's verdict severity and headline, and no other. */
-function assertSurfacesAgree(reports: ModelReport[]): void {
-  const input: ReportInput = { tool: TOOL, reports, failures: [], baseDir: ROOT };
+function assertSurfacesAgree(reports: ModelReport[], baseDir = ROOT): void {
+  const input: ReportInput = { tool: TOOL, reports, failures: [], baseDir };
   const json = buildJsonReport(input);
   const sarif = buildSarifLog(input).runs[0];
   const table = writeTable(input);
@@ -229,7 +250,7 @@ function assertSurfacesAgree(reports: ModelReport[]): void {
   const sarifLevel = { high: 'error', medium: 'warning', low: 'note' } as const;
   for (const [i, report] of reports.entries()) {
     const { severity, headline, risk } = report.model.verdict;
-    const label = path.relative(ROOT, report.file);
+    const label = path.relative(baseDir, report.file);
     assert.equal(report.model.severity, severity, label);
     assert.equal(report.model.risk, risk, label);
     // JSON: the verdict object, and the model-level issue worded and ranked as it.
@@ -241,7 +262,10 @@ function assertSurfacesAgree(reports: ModelReport[]): void {
       label,
     );
     // SARIF: the model-level result's level and message, and the run's model properties.
-    const results = (sarif.results ?? []).filter((r) => r.ruleId === 'LL010' && r.locations?.[0].physicalLocation?.artifactLocation?.uri === label);
+    // The SARIF rule id is the rule at the result's severity ("LL010/medium": GitHub ranks alerts by the rule's score).
+    const results = (sarif.results ?? []).filter(
+      (r) => r.ruleId?.split('/')[0] === 'LL010' && r.locations?.[0].physicalLocation?.artifactLocation?.uri === label,
+    );
     assert.deepEqual(
       results.map((r) => [r.level, r.message.text]),
       severity === 'low' ? [] : [[sarifLevel[severity], headline]],
@@ -249,9 +273,17 @@ function assertSurfacesAgree(reports: ModelReport[]): void {
     );
     const models = sarif.properties?.models as { severity: string; verdict: { headline: string } }[];
     assert.deepEqual([models[i].severity, models[i].verdict.headline], [severity, headline], label);
-    // Text surfaces: the verdict word and the headline, as written by the one phrase writer.
-    assert.ok(table.includes(`${severity.toUpperCase()} risk (${risk.toFixed(2)}): ${headline}`), `${label}: table`);
-    assert.ok(markdown.includes(`: ${severity.toUpperCase()} risk (${risk.toFixed(2)})\n\n**${escapeMarkdown(headline)}**`), `${label}: Markdown`);
+    // Text surfaces: the verdict word and the headline, as written by the one phrase writer; a model with nothing to
+    // leak shows its headline without a risk (and no empty layer table).
+    if (nothingToLeak(report.model.verdict)) {
+      assert.match(headline, /^Nothing to leak/);
+      assert.ok(table.includes(`${label}  (${report.format}, input`) && table.includes(`)\n${headline}\n`), `${label}: table`);
+      assert.ok(markdown.includes(`: nothing to analyse\n\n**${escapeMarkdown(headline)}**`), `${label}: Markdown`);
+      assert.ok(!table.includes(`LOW risk (${risk.toFixed(2)}): ${headline}`), `${label}: no risk in the table`);
+    } else {
+      assert.ok(table.includes(`${severity.toUpperCase()} risk (${risk.toFixed(2)}): ${headline}`), `${label}: table`);
+      assert.ok(markdown.includes(`: ${severity.toUpperCase()} risk (${risk.toFixed(2)})\n\n**${escapeMarkdown(headline)}**`), `${label}: Markdown`);
+    }
     assert.ok(html.includes(`<td class="${severity}">${severity}</td>`), `${label}: HTML severity`);
     assert.ok(html.includes(escapeHtml(headline)), `${label}: HTML headline`);
     // No layer finding above its verdict, in any surface's data.

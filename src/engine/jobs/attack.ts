@@ -5,6 +5,7 @@ import { runAttack, type AttackJobOptions, type ForwardCheck, type OutputFile } 
 import type { AttackReport } from '../attack/types';
 import { ATTACK_DEFAULTS, type AttackSettings, type LeakLintConfig } from '../config';
 import type { LayerGraph } from '../ir';
+import { isModelReadError } from '../errors';
 import { readModel } from '../readers';
 import { readOptionsOf, type Trust } from './audit';
 import { toModelFailure, type Failed, type JobContext } from './types';
@@ -65,6 +66,8 @@ export async function attackFile(
     return { kind: 'attack', report, files };
   } catch (e) {
     if (context.signal?.aborted) throw e;
-    return { kind: 'not-run', file: graph.file, reason: e instanceof Error ? e.message : String(e) };
+    // A read error about the model itself is said without its path: the caller names the model once.
+    const reason = isModelReadError(e) && e.file === graph.file ? `${e.where ? `${e.where}: ` : ''}${e.reason}` : e instanceof Error ? e.message : String(e);
+    return { kind: 'not-run', file: graph.file, reason };
   }
 }

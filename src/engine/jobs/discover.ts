@@ -11,17 +11,24 @@ export interface Discovery {
   files: string[];
   /** Folders that could not be listed, with the reason. */
   unreadableFolders: { folder: string; reason: string }[];
+  /** Given paths where nothing is (absolute): a mistyped path, which a CI run must not take as "no findings". */
+  missing: string[];
+  /** Given folders (absolute) in which no model file was found, or that the ignore globs skip entirely. */
+  empty: string[];
 }
 
 /**
  * Expands paths (absolute, or relative to `cwd`). A named file is always returned (reading it reports what is wrong
- * with it); inside folders only ONNX files and TF.js model.json files are picked, node_modules and dot folders are
- * skipped, and links to folders are not followed (they can form cycles).
+ * with it), a named path where nothing is goes to `missing`; inside folders only ONNX files and TF.js model.json files
+ * are picked, node_modules and dot folders are skipped, and links to folders are not followed (they can form cycles).
  */
 export async function discoverModelFiles(files: FileAccess, paths: readonly string[], cwd: string, isIgnored: (file: string) => boolean): Promise<Discovery> {
   const found = new Set<string>();
   const unreadableFolders: Discovery['unreadableFolders'] = [];
+  const missing: string[] = [];
+  const empty: string[] = [];
 
+  let seen = 0;
   const walk = async (folder: string): Promise<void> => {
     let entries: DirectoryEntry[];
     try {
@@ -38,19 +45,24 @@ export async function discoverModelFiles(files: FileAccess, paths: readonly stri
         if (!entry.isLink && !entry.name.startsWith('.') && !SKIPPED_FOLDERS.has(entry.name)) await walk(full);
       } else if (entry.kind === 'file' && (await isModelFile(files, full))) {
         found.add(full);
+        seen++;
       }
     }
   };
 
   for (const given of paths) {
     const abs = path.resolve(cwd, given);
-    if (isIgnored(abs)) continue;
-    const isFolder = await files.stat(abs).then(
-      (s) => s.kind === 'directory',
-      () => false,
+    const kind = await files.stat(abs).then(
+      (s) => s.kind,
+      (e: unknown) => (isFileAccessError(e) && e.code === 'not-found' ? 'missing' : 'other'),
     );
-    if (isFolder) await walk(abs);
-    else found.add(abs);
+    if (kind === 'missing') missing.push(abs);
+    else if (isIgnored(abs)) empty.push(abs);
+    else if (kind === 'directory') {
+      const before = seen;
+      await walk(abs);
+      if (seen === before && !unreadableFolders.some((u) => u.folder === abs)) empty.push(abs);
+    } else found.add(abs);
   }
-  return { files: [...found], unreadableFolders };
+  return { files: [...found], unreadableFolders, missing, empty };
 }

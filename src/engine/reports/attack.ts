@@ -1,6 +1,6 @@
 // The reconstruction attack in reports: per model, the verdict, one row per image and the image pairs.
 import type { AttackReport } from '../attack/types';
-import { displayPath, formatShape, markdownCode, renderMarkdownTable, renderTextTable, type Alignment } from './format';
+import { displayPath, escapeMarkdown, formatShape, jsonText, markdownCode, plainText, renderMarkdownTable, renderTextTable, type Alignment } from './format';
 
 /** PSNR from which a reconstruction counts as a proven leak (recognisable image), e.g. for `attack --fail-on-leak`. */
 export const LEAK_PSNR_DB = 30;
@@ -11,7 +11,7 @@ export function leaks(report: AttackReport): boolean {
 
 /** An attack report (or several) as JSON; JSON has no Infinity, so an exact reconstruction's PSNR is "Infinity". */
 export function attackJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n';
+  return jsonText(value, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 }
 
 /** The terminal summary of one attack: a row per image, where the chain stopped, and the verdict. */
@@ -28,7 +28,8 @@ export function writeAttackSummary(report: AttackReport, cwd: string): string {
   const align: Alignment[] = ['left', 'left', 'left', 'right', 'right', 'right', 'right'];
   const table = renderTextTable(['image', 'label', 'reached input', 'PSNR', 'SSIM', 'rel. error', 'time'], rows, align);
   const stop = report.images.find((i) => i.stoppedAt)?.stoppedAt;
-  return `${displayPath(report.file, cwd)}\n${table}\n${stop ? `stopped at ${stop.unitId}: ${stop.reason}\n` : ''}${report.verdict}\n`;
+  const lines = [displayPath(report.file, cwd), ...(stop ? [`stopped at ${stop.unitId}: ${stop.reason}`] : []), report.verdict].map(plainText);
+  return `${lines[0]}\n${table}\n${lines.slice(1).join('\n')}\n`;
 }
 
 export function formatDecibels(value: number | undefined): string {
@@ -42,9 +43,9 @@ export function formatSsim(value: number | undefined): string {
 
 export function attackRows(report: AttackReport): string[][] {
   return report.images.map((image) => [
-    image.files?.sideBySide ? `![${image.image}](${encodeURI(image.files.sideBySide)})` : image.image,
-    `${image.recoveredLabel}${image.labelRecovered ? ' ✓' : ` ✗ (was ${image.label})`} (${image.labelRule})`,
-    image.reachedInput ? 'yes' : `no: ${image.stoppedAt?.reason ?? ''}`,
+    image.files?.sideBySide ? `![${escapeMarkdown(image.image)}](${encodeURI(image.files.sideBySide)})` : escapeMarkdown(image.image),
+    `${image.recoveredLabel}${image.labelRecovered ? ' ✓' : ` ✗ (was ${image.label})`} (${escapeMarkdown(image.labelRule)})`,
+    image.reachedInput ? 'yes' : `no: ${escapeMarkdown(image.stoppedAt?.reason ?? '')}`,
     formatDecibels(image.quality?.clipped.psnr),
     formatSsim(image.quality?.clipped.ssim),
     image.relativeError !== undefined ? image.relativeError.toExponential(2) : '—',
@@ -62,7 +63,7 @@ export function attackMarkdown(attacks: AttackReport[], baseDir: string): string
     parts.push(`### ${markdownCode(displayPath(report.file, baseDir))}`);
     parts.push(
       [
-        `**${report.verdict}**`,
+        `**${escapeMarkdown(report.verdict)}**`,
         '',
         ...(report.images.length
           ? [
@@ -74,7 +75,7 @@ export function attackMarkdown(attacks: AttackReport[], baseDir: string): string
               `- onnxruntime-node forward pass agrees with the engine's float64 pass to ${report.runtimeCheck.maxAbsDifference.toExponential(1)} (${report.runtimeCheck.tensorsCompared} tensors)`,
             ]
           : []),
-        ...report.warnings.map((w) => `- Warning: ${w}`),
+        ...report.warnings.map((w) => `- Warning: ${escapeMarkdown(w)}`),
       ].join('\n'),
     );
     if (report.images.length) {

@@ -2,6 +2,7 @@
 import * as path from 'path';
 import type { Fix, LayerFinding, LayerMetrics, ModelMetrics } from '../analysis/types';
 import type { Shape } from '../ir';
+import type { ModelVerdict } from '../verdict/types';
 
 /** "1x3x32x32"; several shapes joined with " + ". `times` lets Markdown use "×". */
 export function formatShapes(shapes: readonly Shape[], times = 'x'): string {
@@ -48,41 +49,94 @@ export function displayPath(file: string, baseDir: string): string {
   return relative.split(path.sep).join('/');
 }
 
+/**
+ * Characters that must not reach a terminal or a report as they are: C0 and C1 controls (newlines and ANSI escapes
+ * forge output lines), invisible format characters (bidirectional overrides and isolates reorder what is shown,
+ * zero-width characters hide text), line and paragraph separators, and lone surrogates.
+ */
+const UNSAFE_CHARACTERS = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/gu;
+/** What JSON.stringify leaves raw of those (it escapes C0 controls and lone surrogates itself; JSON's own whitespace stays). */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\p{Cf}\u2028\u2029]/gu;
+const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text from a model file (names, warnings and reasons that quote them) as one visible line: every unsafe character
+ * becomes an escape ("\n", "\x1b", "\u202e"). Every terminal writer, stderr line and SARIF message goes through it.
+ */
+export function plainText(text: string): string {
+  return text.replace(UNSAFE_CHARACTERS, (c) => {
+    const named = NAMED_ESCAPES[c];
+    if (named) return named;
+    const code = c.codePointAt(0)!;
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : unicodeEscapes(c);
+  });
+}
+
+/**
+ * JSON whose strings carry no raw control or invisible characters: JSON.stringify escapes C0 controls but leaves
+ * DEL, C1 controls, bidirectional overrides and separators raw, which a terminal would act on. The parsed value is
+ * unchanged.
+ */
+export function jsonText(value: unknown, replacer?: (key: string, value: unknown) => unknown, indent = 2): string {
+  // Outside strings JSON has only ASCII punctuation and whitespace, so every match is inside a string.
+  return JSON.stringify(value, replacer, indent).replace(UNSAFE_IN_JSON, unicodeEscapes) + (indent ? '\n' : '');
+}
+
+/** "\u202e"; a character outside the BMP as its two surrogate escapes. */
+function unicodeEscapes(text: string): string {
+  return text
+    .split('')
+    .map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    .join('');
+}
+
+/** Text for HTML element content and attribute values: entities for markup, unsafe characters made visible. */
+export function escapeHtml(text: string): string {
+  return plainText(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
 export type Alignment = 'left' | 'right';
 
-/** A plain-text table with padded columns, for terminals. */
+/** A plain-text table with padded columns, for terminals; cells are made plain text. */
 export function renderTextTable(headers: string[], rows: string[][], align: Alignment[] = []): string {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((row) => (row[c] ?? '').length)));
+  const plainRows = rows.map((row) => row.map(plainText));
+  const widths = headers.map((h, c) => Math.max(h.length, ...plainRows.map((row) => (row[c] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
       .map((cell, c) => (align[c] === 'right' ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
       .join('  ')
       .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...plainRows.map(line)].join('\n');
 }
 
-/** A GitHub-flavoured Markdown table; cells are escaped. */
+/** A GitHub-flavoured Markdown table; cells are Markdown already (escapeMarkdown, markdownCode), pipes are escaped here. */
 export function renderMarkdownTable(headers: string[], rows: string[][], align: Alignment[] = []): string {
   const line = (cells: string[]): string => `| ${cells.map(escapeMarkdownCell).join(' | ')} |`;
   const rule = `| ${headers.map((_, c) => (align[c] === 'right' ? '---:' : '---')).join(' | ')} |`;
   return [line(headers), rule, ...rows.map(line)].join('\n');
 }
 
-// GFM splits cells on "|" before reading inline code, so a pipe must be escaped even inside backticks.
+// GFM splits cells on "|" before reading inline code, so a pipe must be escaped even inside backticks (an already
+// escaped pipe stays as it is).
 function escapeMarkdownCell(text: string): string {
-  return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return plainText(text).replace(/\\?\|/g, '\\|');
 }
 
-/** Inline code that survives backticks in the text. */
+/** Inline code that survives backticks in the text; unsafe characters are made visible first (a newline would end it). */
 export function markdownCode(text: string): string {
-  const fence = text.includes('`') ? '``' : '`';
-  const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-  return `${fence}${pad}${text}${pad}${fence}`;
+  const plain = plainText(text);
+  const fence = plain.includes('`') ? '``' : '`';
+  const pad = plain.startsWith('`') || plain.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${plain}${pad}${fence}`;
 }
 
-/** Escapes characters that Markdown would read as formatting in running text. */
+/**
+ * Text from a model file in Markdown running text: unsafe characters made visible, and every character Markdown or
+ * the HTML it allows could read as markup escaped (emphasis, code, links and images, raw HTML, entities, tables,
+ * headings, strikethrough).
+ */
 export function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_[\]<>|#]/g, '\\$&');
+  return plainText(text).replace(/[\\`*_[\]<>|#&~!]/g, '\\$&');
 }
 
 /** "layer deficiency 0 -> 280, layer risk 0.95 -> 0.2, model risk 0.92 -> 0.35, COPA 0 -> -233". */
@@ -111,4 +165,12 @@ export function formatIndices(model: ModelMetrics, missing = '-'): { copa: strin
 /** "HIGH risk (0.92)": the verdict's word and number, as every surface writes them. */
 export function formatVerdict(model: Pick<ModelMetrics, 'severity' | 'risk'>, missing = '-'): string {
   return `${model.severity.toUpperCase()} risk (${formatRisk(model.risk, missing)})`;
+}
+
+/**
+ * No layer with trainable parameters reads the image (no conv or dense layer on its path), and no attack rebuilt it:
+ * the verdict's headline then starts "Nothing to leak", and the reports say so instead of showing a risk.
+ */
+export function nothingToLeak(verdict: ModelVerdict): boolean {
+  return !verdict.proven && !verdict.evidence.some((e) => e.kind === 'closed-form');
 }

@@ -4,11 +4,9 @@ import { ruleHelpUri } from '../analysis/rules';
 import type { AttackReport } from '../attack/types';
 import { effectiveSeverity } from '../config';
 import { formatDecibels, formatSsim } from './attack';
-import { displayPath, formatIndices, formatRanks, formatRisk, formatShape, layerLabel } from './format';
+import { displayPath, escapeHtml, formatIndices, formatRanks, formatRisk, formatShape, layerLabel } from './format';
 import type { ReportInput } from './input';
 import { collectIssues, countBySeverity, formatSeverityCounts, modelVerdict } from './issues';
-
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const STYLE = `
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#1b1b1b}

@@ -3,7 +3,7 @@ import type { ReportInput } from './input';
 import { writeHtml } from './html';
 import { writeJson } from './json';
 import { writeMarkdown } from './markdown';
-import { writeSarif } from './sarif';
+import { writeSarif, type SarifOptions } from './sarif';
 import { writeTable } from './table';
 
 export type ReportFormat = 'table' | 'json' | 'sarif' | 'markdown' | 'html';
@@ -17,6 +17,8 @@ export interface FormatOptions {
   generatedAt?: Date;
   /** Byte-identical output for the same models and settings: run timings are left out. */
   reproducible?: boolean;
+  /** SARIF only: the folder URIs are relative to, and the lowest layer-finding level that becomes a result. */
+  sarif?: SarifOptions;
 }
 
 /**
@@ -34,7 +36,7 @@ export function formatReport(format: ReportFormat, input: ReportInput, options: 
     case 'json':
       return writeJson(input, options);
     case 'sarif':
-      return writeSarif(input);
+      return writeSarif(input, options.sarif);
     case 'markdown':
       return writeMarkdown(input);
     case 'table':
@@ -46,3 +48,4 @@ export function formatReport(format: ReportFormat, input: ReportInput, options: 
 
 export type { ReportInput, ToolInfo } from './input';
 export { collectIssues, failsOn, type Issue } from './issues';
+export type { SarifOptions } from './sarif';

@@ -6,6 +6,7 @@ import type { AttackReport } from '../attack/types';
 import type { LeakLintConfig } from '../config';
 import type { AuditOutcome } from '../jobs/audit';
 import { TOOL, type ToolInfo } from '../tool';
+import type { Baseline } from './baseline';
 
 export type { ToolInfo } from '../tool';
 
@@ -22,6 +23,8 @@ export interface ReportInput {
   attacks?: AttackReport[];
   /** The files the attacks produced, by the relative path their reports name (the HTML report inlines the images). */
   attackFiles?: ReadonlyMap<string, Uint8Array>;
+  /** A previous report: only issues that are new or got worse since it are reported (and checked by --fail-on). */
+  baseline?: Baseline;
 }
 
 /** The report of a run: its audits in order (reports and failures), under the config's rule settings. */

@@ -4,6 +4,7 @@ import type { LayerFinding, ModelReport, Severity } from '../analysis/types';
 import { isAtLeast, SEVERITIES } from '../analysis/rules';
 import { effectiveSeverity, type FailOn } from '../config';
 import type { ReportInput } from './input';
+import { compareWithBaseline, relativeModelPath } from './baseline';
 
 export const MODEL_RULE_ID = 'LL010';
 
@@ -19,8 +20,45 @@ export interface Issue {
 
 export type SeverityCounts = Record<Severity, number>;
 
-/** Issues of every report in input order, layers before the model-level issue; rules set to "off" are left out. */
+/**
+ * Issues of every report in input order, layers before the model-level issue; rules set to "off" are left out, and
+ * with a baseline so are the issues it already has at the same severity and risk bucket (only new or worse ones stay).
+ */
 export function collectIssues(input: ReportInput): Issue[] {
+  return sortByBaseline(input).reported;
+}
+
+/** With a baseline: the issues that are new or got worse, and how many it already has. */
+function sortByBaseline(input: ReportInput): { reported: Issue[]; unchanged: number } {
+  const issues = allIssues(input);
+  const { baseline } = input;
+  if (!baseline) return { reported: issues, unchanged: 0 };
+  const baseDir = input.baseDir ?? process.cwd();
+  const reported = issues.filter((issue) => {
+    const finding = {
+      ruleId: issue.ruleId,
+      severity: issue.severity,
+      risk: issue.finding ? issue.finding.risk : issue.report.model.risk,
+      file: relativeModelPath(issue.report.file, baseDir),
+      nodeId: issue.finding?.nodeId ?? '',
+    };
+    return compareWithBaseline(finding, baseline) !== 'unchanged';
+  });
+  return { reported, unchanged: issues.length - reported.length };
+}
+
+/** What a run against a baseline left out, for the summaries; undefined without a baseline. */
+export function baselineSummary(input: ReportInput): { file: string; unchanged: number } | undefined {
+  return input.baseline ? { file: input.baseline.source, unchanged: sortByBaseline(input).unchanged } : undefined;
+}
+
+/** "; 3 unchanged since the baseline (previous.json) not shown", or "" without a baseline: for summary lines. */
+export function describeBaseline(input: ReportInput): string {
+  const summary = baselineSummary(input);
+  return summary ? `; ${summary.unchanged} unchanged since the baseline (${summary.file}) not shown` : '';
+}
+
+function allIssues(input: ReportInput): Issue[] {
   const rules = input.rules ?? {};
   const issues: Issue[] = [];
   for (const report of input.reports) {

@@ -1,10 +1,10 @@
 // The JSON report: a versioned envelope around the ModelReport objects (README "JSON report").
 import type { ModelReport, Severity } from '../analysis/types';
 import type { AttackReport } from '../attack/types';
-import { layerLabel } from './format';
+import { jsonText, layerLabel } from './format';
 import type { ModelFailure } from '../jobs/types';
 import type { ReportInput } from './input';
-import { collectIssues, countBySeverity, type SeverityCounts } from './issues';
+import { baselineSummary, collectIssues, countBySeverity, type SeverityCounts } from './issues';
 
 /** Bumped only on incompatible changes of the envelope or of the report types. */
 export const JSON_REPORT_SCHEMA_VERSION = 1;
@@ -26,13 +26,16 @@ export interface JsonReport {
   tool: { name: string; version: string };
   /** ISO 8601; left out when the writer is asked for byte-identical output. */
   generatedAt?: string;
+  /** The folder the run's paths are relative to (its working folder); a baseline's files are matched relative to it. */
+  baseDir: string;
   /** One entry per analysed model, as computed by the engine (rule settings not applied). */
   reports: ModelReport[];
   /** Model files that could not be read or analysed. */
   failures: ModelFailure[];
   /** The findings the run reports, after rule settings; what --fail-on is checked against. */
   issues: JsonIssue[];
-  summary: { models: number; failures: number; issues: SeverityCounts };
+  /** `baseline`: with `audit --baseline`, the report compared with and how many of its issues are left out as unchanged. */
+  summary: { models: number; failures: number; issues: SeverityCounts; baseline?: { file: string; unchanged: number } };
   /** Reconstruction attacks (audit --attack); image paths are relative to the report folder. */
   attacks?: AttackReport[];
 }
@@ -50,6 +53,7 @@ export function buildJsonReport(input: ReportInput, options: JsonWriteOptions = 
     schemaVersion: JSON_REPORT_SCHEMA_VERSION,
     tool: { name: input.tool.name, version: input.tool.version },
     ...(options.generatedAt ? { generatedAt: options.generatedAt.toISOString() } : {}),
+    baseDir: input.baseDir ?? process.cwd(),
     reports: options.reproducible ? input.reports.map(({ seconds: _seconds, ...rest }) => rest as ModelReport) : input.reports,
     failures: input.failures,
     issues: issues.map((issue) => ({
@@ -60,11 +64,16 @@ export function buildJsonReport(input: ReportInput, options: JsonWriteOptions = 
       message: issue.message,
       risk: issue.finding ? issue.finding.risk : issue.report.model.risk,
     })),
-    summary: { models: input.reports.length, failures: input.failures.length, issues: countBySeverity(issues) },
+    summary: {
+      models: input.reports.length,
+      failures: input.failures.length,
+      issues: countBySeverity(issues),
+      ...(input.baseline ? { baseline: baselineSummary(input) } : {}),
+    },
     ...(input.attacks ? { attacks: input.attacks } : {}),
   };
 }
 
 export function writeJson(input: ReportInput, options: JsonWriteOptions = {}): string {
-  return JSON.stringify(buildJsonReport(input, options), null, 2) + '\n';
+  return jsonText(buildJsonReport(input, options));
 }

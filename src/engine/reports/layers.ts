@@ -1,6 +1,6 @@
 // The layer listing of `leaklint layers`: what the reader understood of a model, before any analysis.
 import { parameterCount, type LayerGraph, type LayerNode, type NodeAttrs, type Shape, type SourceLocation } from '../ir';
-import { displayPath, formatNumber, formatShapes, renderTextTable, type Alignment } from './format';
+import { displayPath, formatNumber, formatShapes, jsonText, plainText, renderTextTable, type Alignment } from './format';
 
 export interface LayerListingNode {
   id: string;
@@ -71,10 +71,11 @@ function toListingNode(node: LayerNode): LayerListingNode {
 }
 
 export function writeLayersJson(listing: LayerListing): string {
-  return JSON.stringify(listing, null, 2) + '\n';
+  return jsonText(listing);
 }
 
-export function writeLayersTable(listing: LayerListing, baseDir: string): string {
+/** The listing as a terminal table; the reader's warnings as a footer unless `warnings` is false (the CLI prints them on stderr). */
+export function writeLayersTable(listing: LayerListing, baseDir: string, { warnings = true } = {}): string {
   const describeTensors = (tensors: { name: string; shape: Shape }[]): string => tensors.map((t) => `${t.name} ${formatShapes([t.shape])}`).join(', ') || '-';
   const header = [
     `${displayPath(listing.file, baseDir)}  (${listing.format}${listing.producer ? `, ${listing.producer}` : ''}${listing.opset !== undefined ? `, opset ${listing.opset}` : ''})`,
@@ -92,6 +93,9 @@ export function writeLayersTable(listing: LayerListing, baseDir: string): string
     formatNumber(node.parameterCount),
     node.note ? `${node.status}: ${node.note}` : node.status,
   ]);
-  const footer = [`${listing.nodes.length} node(s), ${formatNumber(listing.parameterCount)} parameter(s)`, ...listing.warnings.map((w) => `warning: ${w}`)];
-  return [header.join('\n'), renderTextTable(headers, rows, align), footer.join('\n')].join('\n\n') + '\n';
+  const footer = [
+    `${listing.nodes.length} node(s), ${formatNumber(listing.parameterCount)} parameter(s)`,
+    ...(warnings ? listing.warnings.map((w) => `warning: ${w}`) : []),
+  ];
+  return [header.map(plainText).join('\n'), renderTextTable(headers, rows, align), footer.map(plainText).join('\n')].join('\n\n') + '\n';
 }

@@ -15,12 +15,13 @@ import {
   formatVerdict,
   layerLabel,
   markdownCode,
+  nothingToLeak,
   renderMarkdownTable,
   type Alignment,
 } from './format';
 import type { ReportInput } from './input';
 import { attackMarkdown } from './attack';
-import { collectIssues, countBySeverity, formatSeverityCounts, type Issue } from './issues';
+import { collectIssues, countBySeverity, describeBaseline, formatSeverityCounts, type Issue } from './issues';
 import { evidenceSentence } from '../verdict/phrases';
 
 const MISSING = '—';
@@ -45,7 +46,7 @@ export function writeMarkdown(input: ReportInput): string {
   if (input.failures.length > 0) {
     const lines = input.failures.map((failure) => {
       const { where, reason, code } = failure;
-      return `- ${markdownCode(displayPath(failure.file, baseDir))}${where ? ` (${where})` : ''}: ${reason} (${code})`;
+      return `- ${markdownCode(displayPath(failure.file, baseDir))}${where ? ` (${escapeMarkdown(where)})` : ''}: ${escapeMarkdown(reason)} (${code})`;
     });
     sections.push(['## Models that could not be read', '', ...lines].join('\n'));
   }
@@ -55,7 +56,7 @@ export function writeMarkdown(input: ReportInput): string {
 function summaryLine(input: ReportInput, issues: Issue[]): string {
   const parts = [`${input.tool.name} ${input.tool.version}`, `${input.reports.length} model${input.reports.length === 1 ? '' : 's'} analysed`];
   if (input.failures.length > 0) parts.push(`${input.failures.length} could not be read`);
-  parts.push(`issues: ${formatSeverityCounts(countBySeverity(issues))}`);
+  parts.push(`issues: ${formatSeverityCounts(countBySeverity(issues))}${escapeMarkdown(describeBaseline(input))}`);
   return parts.join(' · ');
 }
 
@@ -76,6 +77,12 @@ function overviewTable(reports: ModelReport[], baseDir: string): string {
 
 function modelSection(report: ModelReport, issues: Issue[], input: ReportInput, baseDir: string): string {
   const m = report.model;
+  // No layer reads the image: no risk to show, and usually no layer to list.
+  if (nothingToLeak(m.verdict)) {
+    const parts = [`## ${markdownCode(displayPath(report.file, baseDir))}: nothing to analyse`, `**${escapeMarkdown(m.verdict.headline)}**`];
+    if (report.layers.length > 0) parts.push(layerTable(report, input));
+    return [...parts, ...warningsPart(report)].join('\n\n');
+  }
   const heading = `## ${markdownCode(displayPath(report.file, baseDir))}: ${formatVerdict(m, MISSING)}`;
   const gaps = m.coverage.notAnalysed;
   const verdict =
@@ -108,8 +115,11 @@ function modelSection(report: ModelReport, issues: Issue[], input: ReportInput, 
       ].join('\n'),
     );
   }
-  if (report.warnings.length > 0) parts.push(['**Warnings**', '', ...report.warnings.map((w) => `- ${w}`)].join('\n'));
-  return parts.join('\n\n');
+  return [...parts, ...warningsPart(report)].join('\n\n');
+}
+
+function warningsPart(report: ModelReport): string[] {
+  return report.warnings.length > 0 ? [['**Warnings**', '', ...report.warnings.map((w) => `- ${escapeMarkdown(w)}`)].join('\n')] : [];
 }
 
 function layerTable(report: ModelReport, input: ReportInput): string {
@@ -118,14 +128,14 @@ function layerTable(report: ModelReport, input: ReportInput): string {
   const rows = report.layers.map((layer) => [
     String(layer.index),
     markdownCode(layerLabel(layer)),
-    layer.description,
+    escapeMarkdown(layer.description),
     `${formatShape(layer.inputShape, '×')} → ${formatShape(layer.outputShape, '×')}`,
     String(layer.metrics.nX),
     String(layer.metrics.nW),
     String(layer.metrics.nZ),
     formatRanks(layer.metrics, MISSING, '≤'),
     formatNumber(layer.metrics.deficiency, 0, MISSING),
-    layer.status,
+    escapeMarkdown(layer.status),
     formatRisk(layer.risk, MISSING),
     `[${layer.ruleId}](${ruleHelpUri(layer.ruleId)}) ${effectiveSeverity(layer.ruleId, layer.severity, input.rules ?? {})}`,
   ]);
@@ -136,8 +146,8 @@ function findingItem(issue: Issue): string {
   const finding = issue.finding as LayerFinding;
   const ruleName = getRule(issue.ruleId)?.name ?? '';
   const lines = [
-    `- **${issue.severity}** · [${issue.ruleId}](${ruleHelpUri(issue.ruleId)}) ${ruleName} · ${markdownCode(layerLabel(finding))} (${finding.description}): ${issue.message}`,
-    ...finding.fixes.map((fix) => `  - Fix: ${fix.title}: ${describeFixEffect(fix, '→', MISSING)}`),
+    `- **${issue.severity}** · [${issue.ruleId}](${ruleHelpUri(issue.ruleId)}) ${ruleName} · ${markdownCode(layerLabel(finding))} (${escapeMarkdown(finding.description)}): ${escapeMarkdown(issue.message)}`,
+    ...finding.fixes.map((fix) => `  - Fix: ${escapeMarkdown(fix.title)}: ${describeFixEffect(fix, '→', MISSING)}`),
   ];
   return lines.join('\n');
 }

@@ -1,4 +1,6 @@
-// The terminal report: per model a verdict line, the layer table and the findings worth reading; ASCII only.
+// The terminal report: per model a verdict line, the layer table and the findings worth reading; ASCII only. Every
+// line is plain text (model names cannot add lines or escape sequences); warnings and read failures are the CLI's
+// stderr lines, so the table counts failures but does not repeat them.
 import type { ModelReport } from '../analysis/types';
 import { effectiveSeverity } from '../config';
 import {
@@ -12,11 +14,13 @@ import {
   formatShape,
   formatVerdict,
   layerLabel,
+  nothingToLeak,
+  plainText,
   renderTextTable,
   type Alignment,
 } from './format';
 import type { ReportInput } from './input';
-import { collectIssues, countBySeverity, formatSeverityCounts, type Issue } from './issues';
+import { collectIssues, countBySeverity, describeBaseline, formatSeverityCounts, type Issue } from './issues';
 
 export function writeTable(input: ReportInput): string {
   const baseDir = input.baseDir ?? process.cwd();
@@ -29,30 +33,41 @@ export function writeTable(input: ReportInput): string {
       baseDir,
     ),
   );
-  if (input.failures.length > 0) {
-    const lines = input.failures.map((failure) => {
-      const { where, reason } = failure;
-      return `  ${displayPath(failure.file, baseDir)}${where ? ` (${where})` : ''}: ${reason}`;
-    });
-    blocks.push(['Could not read:', ...lines].join('\n'));
-  }
   const counts = formatSeverityCounts(countBySeverity(issues));
   const failed = input.failures.length > 0 ? `, ${input.failures.length} could not be read` : '';
-  blocks.push(`${input.reports.length} model(s) analysed${failed}; issues: ${counts}`);
+  blocks.push(`${input.reports.length} model(s) analysed${failed}; issues: ${counts}${describeBaseline(input)}`);
   return blocks.join('\n\n') + '\n';
 }
 
 function modelBlock(report: ModelReport, issues: Issue[], input: ReportInput, baseDir: string): string {
   const m = report.model;
+  const title = plainText(`${displayPath(report.file, baseDir)}  (${report.format}, input ${formatShape(report.inputShape)}, weights: ${report.weights})`);
+  // No layer reads the image: no risk to show, and usually no layer to list.
+  if (nothingToLeak(m.verdict)) {
+    const lines = [title, plainText(m.verdict.headline)];
+    return [lines.join('\n'), ...(report.layers.length > 0 ? [layerTable(report, input)] : [])].join('\n\n');
+  }
   const indices = formatIndices(m);
   const header = [
-    `${displayPath(report.file, baseDir)}  (${report.format}, input ${formatShape(report.inputShape)}, weights: ${report.weights})`,
+    title,
     `${formatVerdict(m)}: ${m.verdict.headline}`,
     `COPA ${indices.copa}  RA-i ${indices.raCount} (count) ${indices.raNumerical} (numerical)  ` +
       `first deficient layer: ${m.firstDeficientLayer ?? 'none'}${m.notApplicable ? `  (COPA/RA-i ${m.notApplicable})` : ''}`,
     `coverage: ${formatCoverage(m.coverage)}`,
-  ];
+  ].map(plainText);
 
+  // The terminal lists what needs attention; low-severity findings stay in the table (and in the other formats).
+  const findings = issues
+    .filter((issue) => issue.finding && issue.severity !== 'low')
+    .flatMap((issue) => [
+      `${issue.severity.toUpperCase().padEnd(6)} ${issue.ruleId} ${issue.finding ? layerLabel(issue.finding) : ''}: ${issue.message}`,
+      ...(issue.finding?.fixes ?? []).map((fix) => `       fix: ${fix.title}: ${describeFixEffect(fix)}`),
+    ])
+    .map(plainText);
+  return [header.join('\n'), layerTable(report, input), findings.join('\n')].filter((part) => part.length > 0).join('\n\n');
+}
+
+function layerTable(report: ModelReport, input: ReportInput): string {
   const headers = ['#', 'layer', 'op', 'input -> output', 'n_x', 'n_w', 'n_z', 'rank K/W/U', 'def', 'status', 'risk', 'rule'];
   const align: Alignment[] = ['right', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'left', 'right', 'left'];
   const rows = report.layers.map((layer) => [
@@ -69,14 +84,5 @@ function modelBlock(report: ModelReport, issues: Issue[], input: ReportInput, ba
     formatRisk(layer.risk),
     `${layer.ruleId} ${effectiveSeverity(layer.ruleId, layer.severity, input.rules ?? {})}`,
   ]);
-
-  // The terminal lists what needs attention; low-severity findings stay in the table (and in the other formats).
-  const findings = issues
-    .filter((issue) => issue.finding && issue.severity !== 'low')
-    .flatMap((issue) => [
-      `${issue.severity.toUpperCase().padEnd(6)} ${issue.ruleId} ${issue.finding ? layerLabel(issue.finding) : ''}: ${issue.message}`,
-      ...(issue.finding?.fixes ?? []).map((fix) => `       fix: ${fix.title}: ${describeFixEffect(fix)}`),
-    ]);
-  const warnings = report.warnings.map((w) => `warning: ${w}`);
-  return [header.join('\n'), renderTextTable(headers, rows, align), [...findings, ...warnings].join('\n')].filter((part) => part.length > 0).join('\n\n');
+  return renderTextTable(headers, rows, align);
 }
