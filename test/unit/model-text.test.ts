@@ -10,20 +10,11 @@ import MarkdownIt from 'markdown-it';
 import { onnx } from 'onnx-proto';
 import { escapeHtml, escapeMarkdown, jsonText, markdownCode, plainText, renderMarkdownTable } from '../../src/engine/reports/format';
 import { assertTerminalSafe, ROOT, run, sarifValidator } from './cli-run';
+import { FORGED_LINE, HOSTILE_NAMES } from './hostile-names';
 import { encodeModel, node, removeTempDirs, tempDir, tensor, valueInfo } from './onnx-helpers';
 
-/** An input name that, printed raw, ends the line and prints a green "all clean" line of its own. */
-const FORGED = 'x\n\x1b[32mleaklint: all models clean\x1b[0m';
-const HOSTILE = [
-  '<script>alert(1)</script>',
-  '<img src=x onerror=alert(2)>',
-  '[click](javascript:alert(3)) ![pixel](http://evil.example/p.png)',
-  '| a | b |\n| --- | --- |\n| c | d |',
-  'conv\u202egnp.exe',
-  'co\u200bnv\u2066\u2069\ufeff',
-  '\u009b31mred \x07bell\r',
-  '# heading\n---\n**bold** _em_ `code` &amp; &lt;b&gt;',
-];
+const FORGED = FORGED_LINE;
+const HOSTILE = HOSTILE_NAMES;
 
 let dir: string;
 let models: string;
