@@ -49,6 +49,21 @@ describe('usage', () => {
     assert.match(help.stdout, /--format <formats>/);
   });
 
+  it('documents in the README exactly the options each command has', async () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const usage = readme.slice(readme.indexOf('## Command line'), readme.indexOf('## VS Code extension')).split('```')[1];
+    for (const command of ['layers', 'audit', 'attack']) {
+      const documented =
+        usage
+          .slice(usage.indexOf(`leaklint ${command} `))
+          .split(/\nleaklint /)[0]
+          .match(/--[a-z-]+/g) ?? [];
+      const help = (await run([command, '--help'])).stdout.match(/--[a-z-]+/g) ?? [];
+      const offered = help.filter((flag) => flag !== '--help');
+      assert.deepEqual([...new Set(documented)].sort(), [...new Set(offered)].sort(), command);
+    }
+  });
+
   it('exits 2 on bad usage, never 1', async () => {
     const bare = await run([]);
     assert.equal(bare.code, 2);
