@@ -1,7 +1,8 @@
 // Fuzz-style test of the command line (issue 12): a few hundred seeded mutations of the bundled fixtures, audited by
 // the real bundle (dist/cli.js), several per invocation. Each invocation must exit 0, 1 or 2 as its report says, print
 // exactly one clean stderr line per unreadable model (plus the readers' warnings) and no control character from a
-// file, write nothing, and stay within generous guards of time and memory; the figures go to the test's diagnostics.
+// file, write nothing, read nothing outside the cases' folders, and stay within generous guards of time and memory;
+// the figures go to the test's diagnostics.
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -27,6 +28,7 @@ interface Probe {
   cpuSeconds: number;
   seconds: number;
   writes: string[];
+  reads: string[];
 }
 
 interface Measured {
@@ -87,14 +89,22 @@ function assertInvocation(cases: Case[], entries: string[], { result, probe }: M
   ].sort();
   assert.deepEqual(result.stderr.split('\n').filter(Boolean).sort(), expectedLines, label);
   for (const r of report.reports) assert.ok(entries.includes(r.file), `${r.file} is one of the cases`);
-  // Nothing written anywhere (the report goes to stdout); in particular nothing outside the temp folder.
+  // Nothing written anywhere (the report goes to stdout); in particular nothing outside the temp folder. Nothing read
+  // outside the folders of these cases (a shard or external-data path that escapes must be refused, not followed)
+  // but the command line's own bundle.
   assert.deepEqual(probe.writes, [], label);
+  const folders = entries.map((entry) => path.dirname(entry) + path.sep);
+  const outside = probe.reads.filter((read) => {
+    const file = read.slice(read.indexOf(' ') + 1);
+    return !folders.some((folder) => file.startsWith(folder)) && !file.startsWith(path.join(ROOT, 'dist') + path.sep);
+  });
+  assert.deepEqual(outside, [], label);
   assert.ok(probe.maxRssKb <= MAX_RSS_KB, `${Math.round(probe.maxRssKb / 1024)} MB\n${label}`);
   return report;
 }
 
 describe('fuzzing the command line with mutated fixtures', () => {
-  it(`audits ${CASES} mutations: exit 0/1/2, one clean line per error, no control characters, no writes, bounded time and memory`, async (t: TestContext) => {
+  it(`audits ${CASES} mutations: exit 0/1/2, one clean line per error, no control characters, no writes, no reads elsewhere, bounded time and memory`, async (t: TestContext) => {
     const bases = loadBases(path.join(ROOT, 'test/fixtures/generated'));
     const cheap = bases.filter((b) => b.name === 'cnn2_c0' || b.name === 'tfjs-layers');
     const cases = [
@@ -111,6 +121,7 @@ describe('fuzzing the command line with mutated fixtures', () => {
       exits: new Map<number, number>(),
       failures: new Map<string, number>(),
       analysed: 0,
+      reads: 0,
     };
     const started = Date.now();
 
@@ -124,6 +135,7 @@ describe('fuzzing the command line with mutated fixtures', () => {
       figures.maxWall = Math.max(figures.maxWall, measured.wallSeconds);
       figures.maxRssKb = Math.max(figures.maxRssKb, measured.probe.maxRssKb);
       figures.cpuSeconds += measured.probe.cpuSeconds;
+      figures.reads += measured.probe.reads.length;
       figures.exits.set(measured.result.code!, (figures.exits.get(measured.result.code!) ?? 0) + 1);
       figures.analysed += report.reports.length;
       for (const failure of report.failures) figures.failures.set(failure.code, (figures.failures.get(failure.code) ?? 0) + 1);
@@ -151,5 +163,6 @@ describe('fuzzing the command line with mutated fixtures', () => {
         ` (guard ${MAX_SECONDS_PER_CASE} s per case); CPU ${figures.cpuSeconds.toFixed(1)} s in all; test ${((Date.now() - started) / 1000).toFixed(0)} s`,
     );
     t.diagnostic(`memory: peak resident ${Math.round(figures.maxRssKb / 1024)} MB (guard ${MAX_RSS_KB / 1024} MB)`);
+    t.diagnostic(`files: ${figures.reads} reads and listings, all inside the cases' folders (or the bundle); no writes`);
   });
 });

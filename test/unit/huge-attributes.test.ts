@@ -31,7 +31,8 @@ function conv(report: ModelReport): LayerFinding {
 
 /** `leaklint audit --format json [--quick] <file>` from the sources, as a user runs it. */
 function audit(file: string, quick: boolean): { status: number | null; report?: ModelReport; stderr: string } {
-  const args = ['--import', TSX_LOADER, path.join(ROOT, 'src/cli/main.ts'), 'audit', '--format', 'json', ...(quick ? ['--quick'] : []), file];
+  // --quiet: stderr has the errors and warnings only, not the progress line per model.
+  const args = ['--import', TSX_LOADER, path.join(ROOT, 'src/cli/main.ts'), 'audit', '--format', 'json', '--quiet', ...(quick ? ['--quick'] : []), file];
   const result = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   const report = result.stdout ? (JSON.parse(result.stdout).reports[0] as ModelReport) : undefined;
   return { status: result.status, report, stderr: result.stderr };
