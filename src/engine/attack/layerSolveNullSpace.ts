@@ -1,0 +1,255 @@
+// The gradient rows solved exactly, the forward rows over what they leave open (docs/algorithm.md §5.4, routes 1 and 4).
+//
+// K(δz) is block-diagonal over input channels and stride residue classes, and the channels of one group share the
+// class blocks (§4.2 effect 2). One pivoted QR of every class block Bᵀ (pixels × rows) gives, for every channel, the
+// minimum-norm solution x_K = K⁺ vec G and an orthonormal basis of the class's row space. Every solution of the
+// gradient rows is x_K + y with y in null(K), and ‖x_K + y‖² = ‖x_K‖² + ‖y‖², so the minimum-norm solution of the
+// layer is x_K + y with y the minimum-norm least-squares solution of W_op P_N y = (z − b) − W_op x_K (P_N: the
+// orthogonal projector onto null(K)). LSQR started from 0 on the operator W_op P_N returns exactly that y: its iterates
+// stay in range(P_N W_opᵀ), which lies in null(K) and is orthogonal to the null space of W_op P_N. Rows are equilibrated
+// (a left scaling, which keeps the minimum-norm property); the columns are not scaled (that would not).
+//
+// For a consistent system this is U⁺V; for an inconsistent one the gradient rows are fitted first. The reduced problem
+// lives on the classes whose block has a null space: a stride-2 layer with a rank-deficient class often has a single
+// such class, reached by a single tap (CNN6 layer 2: 540 of 3468 unknowns, condition 4 instead of 16 for the stacked
+// system), so each LSQR iteration is a 1×1 convolution.
+import { axisMaps, groupGeometry, type ConvGeometry } from '../numerics/convGeometry';
+import { gradientClassBlockTransposed, residueClasses, type ResidueClass } from '../numerics/convResidueClasses';
+import { EPS, zeros, type DenseMatrix } from '../numerics/dense';
+import type { LinearOperator } from '../numerics/linearOperator';
+import { lsqr } from '../numerics/lsqr';
+import { formQ, lstsqFactor, qrcp, type LstsqFactor } from '../numerics/qr';
+import { lsqrStopping, type ConvLayerSystem, type ConvSolveOptions, type LayerSolution } from './layerSystem';
+
+/** Largest total cost (flops of the pivoted QRs, ~4·pixels·rows·rank per class block and group). */
+const CLASS_FACTOR_FLOP_BUDGET = 2e9;
+const CLASS_FACTOR_BYTE_BUDGET = 256 * 2 ** 20;
+
+/** One class block of one group, factored. */
+interface ClassFactor {
+  group: number;
+  cls: ResidueClass;
+  rank: number;
+  /** Orthonormal basis of the block's row space (pixels × rank). */
+  rowBasis: DenseMatrix;
+  /** Orthonormal basis of its null space (pixels × (pixels − rank)) when that is the smaller one, else null. */
+  nullBasis: DenseMatrix | null;
+  /** Solves the gradient rows of one channel for the row-space coordinates w (x = rowBasis·w). */
+  coordinates(g: Float64Array): Float64Array;
+}
+
+export interface GradientClassFactors {
+  /** rank K(δz). */
+  rank: number;
+  /** dim null(K) over the covered pixels: the unknowns the gradient rows leave open. */
+  nullity: number;
+  /** x_K = K⁺ vec G: the minimum-norm solution of the gradient rows (0 on uncovered pixels). */
+  gradientSolution: Float64Array;
+  /** Flags per kernel tap (a·k_w + b') of the classes with a null space: the taps W_op P_N needs. */
+  nullTaps: Uint8Array;
+  /** out = P_N y (0 outside the classes with a null space and on uncovered pixels). */
+  projectOntoNullSpace(y: Float64Array, out: Float64Array): void;
+}
+
+/**
+ * Whether K(δz) can have full column rank at all: every class needs at least as many rows (filters × taps of the
+ * class) as pixels (the lattice bound of docs/algorithm.md §4.2).
+ */
+export function gradientRowsMayDetermine(g: ConvGeometry): boolean {
+  const gg = groupGeometry(g);
+  const { rows, cols } = axisMaps(gg);
+  return residueClasses(gg, rows, cols).every((c) => gg.outChannels * c.taps.length >= c.pixels.length);
+}
+
+/**
+ * Factors every class block of K(δz) and solves the gradient rows. Undefined when the factorisations would exceed the
+ * budget (image-sized stride-1 layers: a single class block of H·W pixels).
+ */
+export function factorGradientClasses(system: ConvLayerSystem): GradientClassFactors | undefined {
+  const g = system.geom;
+  const gg = groupGeometry(g);
+  const { rows, cols } = axisMaps(gg);
+  const classes = residueClasses(gg, rows, cols).filter((c) => c.pixels.length > 0);
+  let flops = 0;
+  let bytes = 0;
+  for (const c of classes) {
+    const n = c.pixels.length;
+    const m = gg.outChannels * c.taps.length;
+    flops += g.groups * 4 * n * m * Math.min(n, m);
+    bytes += g.groups * 8 * n * (m + n);
+  }
+  if (flops > CLASS_FACTOR_FLOP_BUDGET || bytes > CLASS_FACTOR_BYTE_BUDGET) return undefined;
+
+  const perGroupDz = gg.outChannels * g.outHeight * g.outWidth;
+  const blocks = [];
+  let largestColumn = 0;
+  let largestSide = 0;
+  for (let group = 0; group < g.groups; group++) {
+    const dz = system.dz.subarray(group * perGroupDz, (group + 1) * perGroupDz);
+    for (const cls of classes) {
+      const Bt = gradientClassBlockTransposed(gg, cls, dz, rows, cols);
+      blocks.push({ group, cls, Bt });
+      largestColumn = Math.max(largestColumn, largestColumnNorm(Bt));
+      largestSide = Math.max(largestSide, Bt.rows, Bt.cols);
+    }
+  }
+  // One rank threshold for all of K (relative to its largest row), as for the dense stacked system.
+  const tol = largestColumn * largestSide * EPS;
+  const factors = blocks.map(({ group, cls, Bt }) => factorClass(group, cls, Bt, tol));
+  return assemble(system, factors);
+}
+
+function largestColumnNorm(A: DenseMatrix): number {
+  const sums = new Float64Array(A.cols);
+  for (let i = 0; i < A.rows; i++) for (let j = 0; j < A.cols; j++) sums[j] += A.data[i * A.cols + j] ** 2;
+  return Math.sqrt(sums.reduce((a, b) => Math.max(a, b), 0));
+}
+
+/**
+ * Bᵀ Π = Q R (pivoted QR at the K threshold, rank r) gives B = Π R₁ᵀ Q₁ᵀ: the row space of B is span Q₁, and the
+ * minimum-norm least-squares solution of B x = g is x = Q₁ w with w the least-squares solution of R₁ᵀ w = Πᵀ g (R₁ᵀ
+ * has full column rank; it is square triangular when B has full row rank).
+ */
+function factorClass(group: number, cls: ResidueClass, Bt: DenseMatrix, tol: number): ClassFactor {
+  const npx = Bt.rows;
+  const nrows = Bt.cols;
+  if (nrows === 0) return { group, cls, rank: 0, rowBasis: zeros(npx, 0), nullBasis: null, coordinates: () => new Float64Array(0) };
+  const f = qrcp(Bt, { tol, inPlace: true });
+  const r = f.rank;
+  const rowBasis = formQ(f, 0, r);
+  const nullBasis = npx - r < r ? formQ(f, r, npx) : null;
+  // R₁ᵀ: nrows × r, entry (k, i) = R[i][k] (R₁ is the first r rows of the factor's upper triangle)
+  const R1t = zeros(nrows, r);
+  for (let i = 0; i < r; i++) for (let k = i; k < nrows; k++) R1t.data[k * r + i] = f.qr.data[i * nrows + k];
+  const triangular = r === nrows;
+  const ls: LstsqFactor | null = triangular || r === 0 ? null : lstsqFactor(R1t, { tol: 0 });
+  const permuted = new Float64Array(nrows);
+  const coordinates = (gRows: Float64Array): Float64Array => {
+    for (let k = 0; k < nrows; k++) permuted[k] = gRows[f.perm[k]];
+    if (ls) return ls.solve(permuted).x;
+    const w = new Float64Array(r);
+    for (let i = 0; i < r; i++) {
+      let s = permuted[i];
+      for (let k = 0; k < i; k++) s -= R1t.data[i * r + k] * w[k];
+      w[i] = s / R1t.data[i * r + i];
+    }
+    return w;
+  };
+  return { group, cls, rank: r, rowBasis, nullBasis, coordinates };
+}
+
+/** x_K over every channel, the projector P_N and the taps it needs, from the factored class blocks. */
+function assemble(system: ConvLayerSystem, factors: ClassFactor[]): GradientClassFactors {
+  const g = system.geom;
+  const [kh, kw] = g.kernel;
+  const HW = g.height * g.width;
+  const gradientSolution = new Float64Array(g.nX);
+  const nullTaps = new Uint8Array(kh * kw);
+  let rank = 0;
+  let nullity = 0;
+  const open: { factor: ClassFactor; channels: number[] }[] = [];
+  for (const factor of factors) {
+    const { cls, group } = factor;
+    const npx = cls.pixels.length;
+    const channels = Array.from({ length: g.inPerGroup }, (_, cRel) => group * g.inPerGroup + cRel);
+    rank += g.inPerGroup * factor.rank;
+    if (factor.rank < npx) {
+      nullity += g.inPerGroup * (npx - factor.rank);
+      for (const { a, b } of cls.taps) nullTaps[a * kw + b] = 1;
+      open.push({ factor, channels });
+    }
+    if (factor.rank === 0) continue;
+    const gRows = new Float64Array(g.outPerGroup * cls.taps.length);
+    for (const c of channels) {
+      const cRel = c - group * g.inPerGroup;
+      let row = 0;
+      for (let fRel = 0; fRel < g.outPerGroup; fRel++) {
+        const f = group * g.outPerGroup + fRel;
+        for (const { a, b } of cls.taps) gRows[row++] = system.G[((f * g.inPerGroup + cRel) * kh + a) * kw + b];
+      }
+      const w = factor.coordinates(gRows);
+      const Q = factor.rowBasis;
+      for (let q = 0; q < npx; q++) {
+        let s = 0;
+        for (let i = 0; i < factor.rank; i++) s += Q.data[q * factor.rank + i] * w[i];
+        gradientSolution[c * HW + cls.pixels[q]] = s;
+      }
+    }
+  }
+  const local = new Float64Array(HW);
+  const coefficients = new Float64Array(HW);
+  const projectOntoNullSpace = (y: Float64Array, out: Float64Array): void => {
+    out.fill(0);
+    for (const { factor, channels } of open) {
+      const px = factor.cls.pixels;
+      const npx = px.length;
+      // P_N = N Nᵀ when the null basis is the smaller one, else I − Q Qᵀ
+      const basis = factor.nullBasis ?? factor.rowBasis;
+      const k = basis.cols;
+      for (const c of channels) {
+        const base = c * HW;
+        for (let q = 0; q < npx; q++) local[q] = y[base + px[q]];
+        coefficients.fill(0, 0, k);
+        for (let q = 0; q < npx; q++) {
+          const v = local[q];
+          if (v === 0) continue;
+          const row = q * k;
+          for (let i = 0; i < k; i++) coefficients[i] += basis.data[row + i] * v;
+        }
+        for (let q = 0; q < npx; q++) {
+          const row = q * k;
+          let s = 0;
+          for (let i = 0; i < k; i++) s += basis.data[row + i] * coefficients[i];
+          out[base + px[q]] = factor.nullBasis ? s : local[q] - s;
+        }
+      }
+    }
+  };
+  return { rank, nullity, gradientSolution, nullTaps, projectOntoNullSpace };
+}
+
+/**
+ * The layer's minimum-norm solution x_K + y, y = argmin-norm ‖D (W_op P_N y − r)‖ by LSQR (D: forward-row
+ * equilibration, r = (z − b) − W_op x_K on the kept units). See the file header for why this is exact.
+ */
+export function solveOverGradientNullSpace(system: ConvLayerSystem, classes: GradientClassFactors, options: ConvSolveOptions): LayerSolution {
+  const g = system.geom;
+  const { op, W, active } = system;
+  const xK = classes.gradientSolution;
+  if (classes.nullity === 0 || active.length === 0) {
+    return { x: xK, method: 'gradient-blocks', equations: system.rows, rank: classes.rank, relativeResidual: system.relativeResidual(xK) };
+  }
+  const rowScale = system.forwardRowScales();
+  const zK = op.forward(W, xK);
+  const rhs = Float64Array.from(active, (r, k) => rowScale[k] * (system.target[r] - zK[r]));
+  const projected = new Float64Array(g.nX);
+  const zBuffer = new Float64Array(g.nZ);
+  const taps = classes.nullTaps;
+  const A: LinearOperator = {
+    rows: active.length,
+    cols: g.nX,
+    apply(y, out) {
+      classes.projectOntoNullSpace(y, projected);
+      op.forward(W, projected, zBuffer, taps);
+      for (let k = 0; k < active.length; k++) out[k] = rowScale[k] * zBuffer[active[k]];
+    },
+    applyTranspose(r, out) {
+      zBuffer.fill(0);
+      for (let k = 0; k < active.length; k++) zBuffer[active[k]] = rowScale[k] * r[k];
+      op.forwardTranspose(W, zBuffer, projected, taps);
+      classes.projectOntoNullSpace(projected, out);
+    },
+  };
+  const result = lsqr(A, rhs, { ...lsqrStopping(g, options), conlim: 1e14, maxIter: options.maxIterations ?? 5000, stagnationWindow: 500 });
+  options.signal?.throwIfAborted();
+  classes.projectOntoNullSpace(result.x, projected);
+  const x = xK.map((v, j) => v + projected[j]);
+  return {
+    x,
+    method: 'null-space-lsqr',
+    equations: system.rows,
+    relativeResidual: system.relativeResidual(x),
+    iterations: result.iterations,
+    conditionEstimate: result.aCond,
+  };
+}
