@@ -15,10 +15,10 @@
 // system), so each LSQR iteration is a 1×1 convolution.
 import { axisMaps, groupGeometry, type ConvGeometry } from '../numerics/convGeometry';
 import { gradientClassBlockTransposed, residueClasses, type ResidueClass } from '../numerics/convResidueClasses';
-import { EPS, zeros, type DenseMatrix } from '../numerics/dense';
+import { EPS, matMul, zeros, type DenseMatrix } from '../numerics/dense';
 import type { LinearOperator } from '../numerics/linearOperator';
 import { lsqr } from '../numerics/lsqr';
-import { formQ, lstsqFactor, qrcp, type LstsqFactor } from '../numerics/qr';
+import { applyQt, formQ, qrcp } from '../numerics/qr';
 import { lsqrStopping, type ConvLayerSystem, type ConvSolveOptions, type LayerSolution } from './layerSystem';
 
 /** Largest total cost (flops of the pivoted QRs, ~4·pixels·rows·rank per class block and group). */
@@ -34,8 +34,11 @@ interface ClassFactor {
   rowBasis: DenseMatrix;
   /** Orthonormal basis of its null space (pixels × (pixels − rank)) when that is the smaller one, else null. */
   nullBasis: DenseMatrix | null;
-  /** Solves the gradient rows of one channel for the row-space coordinates w (x = rowBasis·w). */
-  coordinates(g: Float64Array): Float64Array;
+  /**
+   * Solves the gradient rows of the group's channels for their row-space coordinates (x = rowBasis·w): the right-hand
+   * sides are the columns of `rhs` (rows × channels), the result is rank × channels.
+   */
+  coordinates(rhs: DenseMatrix): DenseMatrix;
 }
 
 export interface GradientClassFactors {
@@ -113,7 +116,7 @@ function largestColumnNorm(A: DenseMatrix): number {
 function factorClass(group: number, cls: ResidueClass, Bt: DenseMatrix, tol: number): ClassFactor {
   const npx = Bt.rows;
   const nrows = Bt.cols;
-  if (nrows === 0) return { group, cls, rank: 0, rowBasis: zeros(npx, 0), nullBasis: null, coordinates: () => new Float64Array(0) };
+  if (nrows === 0) return { group, cls, rank: 0, rowBasis: zeros(npx, 0), nullBasis: null, coordinates: (rhs) => zeros(0, rhs.cols) };
   const f = qrcp(Bt, { tol, inPlace: true });
   const r = f.rank;
   const rowBasis = formQ(f, 0, r);
@@ -121,21 +124,43 @@ function factorClass(group: number, cls: ResidueClass, Bt: DenseMatrix, tol: num
   // R₁ᵀ: nrows × r, entry (k, i) = R[i][k] (R₁ is the first r rows of the factor's upper triangle)
   const R1t = zeros(nrows, r);
   for (let i = 0; i < r; i++) for (let k = i; k < nrows; k++) R1t.data[k * r + i] = f.qr.data[i * nrows + k];
-  const triangular = r === nrows;
-  const ls: LstsqFactor | null = triangular || r === 0 ? null : lstsqFactor(R1t, { tol: 0 });
-  const permuted = new Float64Array(nrows);
-  const coordinates = (gRows: Float64Array): Float64Array => {
-    for (let k = 0; k < nrows; k++) permuted[k] = gRows[f.perm[k]];
-    if (ls) return ls.solve(permuted).x;
-    const w = new Float64Array(r);
+  // Square: forward substitution with R₁ᵀ. Tall (dependent gradient rows): least squares by a QR of R₁ᵀ, which has
+  // full column rank (its diagonal is above the K threshold), so no second rank decision is needed.
+  const tall = r < nrows && r > 0 ? qrcp(R1t, { tol: 0 }) : null;
+  const coordinates = (rhs: DenseMatrix): DenseMatrix => {
+    const C = rhs.cols;
+    const P = zeros(nrows, C);
+    for (let k = 0; k < nrows; k++) P.data.set(rhs.data.subarray(f.perm[k] * C, (f.perm[k] + 1) * C), k * C);
+    const w = zeros(r, C);
+    if (tall) {
+      applyQt(tall, P);
+      const R2 = tall.qr.data; // r × r upper triangle in the first r rows (r columns)
+      for (let i = r - 1; i >= 0; i--) {
+        const row = P.data.subarray(i * C, (i + 1) * C);
+        for (let j = i + 1; j < r; j++) axpy(-R2[i * r + j], P.data.subarray(j * C, (j + 1) * C), row);
+        scale(1 / R2[i * r + i], row);
+      }
+      for (let j = 0; j < r; j++) w.data.set(P.data.subarray(j * C, (j + 1) * C), tall.perm[j] * C);
+      return w;
+    }
     for (let i = 0; i < r; i++) {
-      let s = permuted[i];
-      for (let k = 0; k < i; k++) s -= R1t.data[i * r + k] * w[k];
-      w[i] = s / R1t.data[i * r + i];
+      const row = w.data.subarray(i * C, (i + 1) * C);
+      row.set(P.data.subarray(i * C, (i + 1) * C));
+      for (let k = 0; k < i; k++) axpy(-R1t.data[i * r + k], w.data.subarray(k * C, (k + 1) * C), row);
+      scale(1 / R1t.data[i * r + i], row);
     }
     return w;
   };
   return { group, cls, rank: r, rowBasis, nullBasis, coordinates };
+}
+
+function axpy(a: number, x: Float64Array, y: Float64Array): void {
+  if (a === 0) return;
+  for (let i = 0; i < y.length; i++) y[i] += a * x[i];
+}
+
+function scale(a: number, y: Float64Array): void {
+  for (let i = 0; i < y.length; i++) y[i] *= a;
 }
 
 /** x_K over every channel, the projector P_N and the taps it needs, from the factored class blocks. */
@@ -159,53 +184,116 @@ function assemble(system: ConvLayerSystem, factors: ClassFactor[]): GradientClas
       open.push({ factor, channels });
     }
     if (factor.rank === 0) continue;
-    const gRows = new Float64Array(g.outPerGroup * cls.taps.length);
-    for (const c of channels) {
-      const cRel = c - group * g.inPerGroup;
-      let row = 0;
-      for (let fRel = 0; fRel < g.outPerGroup; fRel++) {
-        const f = group * g.outPerGroup + fRel;
-        for (const { a, b } of cls.taps) gRows[row++] = system.G[((f * g.inPerGroup + cRel) * kh + a) * kw + b];
-      }
-      const w = factor.coordinates(gRows);
-      const Q = factor.rowBasis;
-      for (let q = 0; q < npx; q++) {
-        let s = 0;
-        for (let i = 0; i < factor.rank; i++) s += Q.data[q * factor.rank + i] * w[i];
-        gradientSolution[c * HW + cls.pixels[q]] = s;
+    // the gradient rows of every channel of the group, one column each: G[f, c', a, b'] for the class's taps
+    const rhs = zeros(g.outPerGroup * cls.taps.length, channels.length);
+    let row = 0;
+    for (let fRel = 0; fRel < g.outPerGroup; fRel++) {
+      const f = group * g.outPerGroup + fRel;
+      for (const { a, b } of cls.taps) {
+        for (let cRel = 0; cRel < g.inPerGroup; cRel++) rhs.data[row * channels.length + cRel] = system.G[((f * g.inPerGroup + cRel) * kh + a) * kw + b];
+        row++;
       }
     }
+    const x = matMul(factor.rowBasis, factor.coordinates(rhs)); // pixels × channels
+    channels.forEach((c, cRel) => {
+      for (let q = 0; q < npx; q++) gradientSolution[c * HW + cls.pixels[q]] = x.data[q * channels.length + cRel];
+    });
   }
-  const local = new Float64Array(HW);
-  const coefficients = new Float64Array(HW);
+  const scratch = new ProjectionScratch(HW);
   const projectOntoNullSpace = (y: Float64Array, out: Float64Array): void => {
     out.fill(0);
     for (const { factor, channels } of open) {
-      const px = factor.cls.pixels;
-      const npx = px.length;
       // P_N = N Nᵀ when the null basis is the smaller one, else I − Q Qᵀ
       const basis = factor.nullBasis ?? factor.rowBasis;
-      const k = basis.cols;
-      for (const c of channels) {
-        const base = c * HW;
-        for (let q = 0; q < npx; q++) local[q] = y[base + px[q]];
-        coefficients.fill(0, 0, k);
-        for (let q = 0; q < npx; q++) {
-          const v = local[q];
-          if (v === 0) continue;
-          const row = q * k;
-          for (let i = 0; i < k; i++) coefficients[i] += basis.data[row + i] * v;
-        }
-        for (let q = 0; q < npx; q++) {
-          const row = q * k;
-          let s = 0;
-          for (let i = 0; i < k; i++) s += basis.data[row + i] * coefficients[i];
-          out[base + px[q]] = factor.nullBasis ? s : local[q] - s;
-        }
-      }
+      projectChannels(basis, factor.nullBasis === null, factor.cls.pixels, HW, channels, y, out, scratch);
     }
   };
   return { rank, nullity, gradientSolution, nullTaps, projectOntoNullSpace };
+}
+
+/** Work arrays of projectChannels: pixel values and basis coefficients of four channels. */
+class ProjectionScratch {
+  readonly values: Float64Array[];
+  readonly coefficients: Float64Array[];
+  constructor(pixels: number) {
+    this.values = Array.from({ length: 4 }, () => new Float64Array(pixels));
+    this.coefficients = Array.from({ length: 4 }, () => new Float64Array(pixels));
+  }
+}
+
+/**
+ * out = B Bᵀ y (or y − B Bᵀ y with `complement`) on one class's pixels of the given channels, B orthonormal
+ * (pixels × k). Four channels share each pass over B: one load of a basis entry serves four multiply-adds, and the
+ * four sums are independent (about 3× faster than one channel at a time in V8).
+ */
+function projectChannels(
+  B: DenseMatrix,
+  complement: boolean,
+  pixels: Int32Array,
+  HW: number,
+  channels: number[],
+  y: Float64Array,
+  out: Float64Array,
+  scratch: ProjectionScratch,
+): void {
+  const npx = pixels.length;
+  const k = B.cols;
+  const b = B.data;
+  const [v0, v1, v2, v3] = scratch.values;
+  const [c0, c1, c2, c3] = scratch.coefficients;
+  for (let first = 0; first < channels.length; first += 4) {
+    const count = Math.min(4, channels.length - first);
+    const last = first + count - 1;
+    const b0 = channels[first] * HW;
+    const b1 = channels[Math.min(first + 1, last)] * HW;
+    const b2 = channels[Math.min(first + 2, last)] * HW;
+    const b3 = channels[Math.min(first + 3, last)] * HW;
+    for (let q = 0; q < npx; q++) {
+      const p = pixels[q];
+      v0[q] = y[b0 + p];
+      v1[q] = y[b1 + p];
+      v2[q] = y[b2 + p];
+      v3[q] = y[b3 + p];
+    }
+    c0.fill(0, 0, k);
+    c1.fill(0, 0, k);
+    c2.fill(0, 0, k);
+    c3.fill(0, 0, k);
+    for (let q = 0; q < npx; q++) {
+      const row = q * k;
+      const y0 = v0[q];
+      const y1 = v1[q];
+      const y2 = v2[q];
+      const y3 = v3[q];
+      for (let i = 0; i < k; i++) {
+        const bi = b[row + i];
+        c0[i] += bi * y0;
+        c1[i] += bi * y1;
+        c2[i] += bi * y2;
+        c3[i] += bi * y3;
+      }
+    }
+    for (let q = 0; q < npx; q++) {
+      const row = q * k;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let i = 0; i < k; i++) {
+        const bi = b[row + i];
+        s0 += bi * c0[i];
+        s1 += bi * c1[i];
+        s2 += bi * c2[i];
+        s3 += bi * c3[i];
+      }
+      // with fewer than four channels left, the spare lanes repeat the last one and are not written
+      const p = pixels[q];
+      out[b0 + p] = complement ? v0[q] - s0 : s0;
+      if (count > 1) out[b1 + p] = complement ? v1[q] - s1 : s1;
+      if (count > 2) out[b2 + p] = complement ? v2[q] - s2 : s2;
+      if (count > 3) out[b3 + p] = complement ? v3[q] - s3 : s3;
+    }
+  }
 }
 
 /**
