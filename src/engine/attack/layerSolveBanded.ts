@@ -15,7 +15,7 @@ const BAND_WORK_BUDGET = 4e8;
 const BAND_BYTE_BUDGET = 256 * 2 ** 20;
 /** A squared pivot below this fraction of the largest diagonal entry means W_op is (numerically) rank deficient. */
 const PIVOT_TOLERANCE = 1e-11;
-/** The preconditioned system is nearly orthogonal: LSQR needs tens of iterations at most. */
+/** The preconditioned system is nearly orthogonal: LSQR needs tens of iterations at most (else the route gives up). */
 const MAX_ITERATIONS = 300;
 
 /**
@@ -84,6 +84,9 @@ export function solveByForwardBand(system: ConvLayerSystem, options: ConvSolveOp
   };
   const result = lsqr(A, system.rhs, { ...lsqrStopping(g, options), maxIter: MAX_ITERATIONS });
   options.signal?.throwIfAborted();
+  // Gradient rows far larger than the forward rows' smallest singular value spread the spectrum: leave such a layer
+  // to the other routes rather than return an unconverged answer.
+  if (result.istop === 7) return undefined;
   const solution = new Float64Array(g.nX);
   fromBand(result.x, solution);
   return {
