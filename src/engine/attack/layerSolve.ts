@@ -1,19 +1,21 @@
 // One layer of the closed-form recursion (docs/algorithm.md §3.1, §3.2, §5.3, §5.4): recover a layer's input from its
 // weight gradient (gradient rows K(δz) x = vec G) and its pre-activation (forward rows W_op x = z − b).
 //
-// A conv layer's input is the minimum-norm least-squares solution of the stacked system, by the cheapest exact route:
-//   1. gradient blocks — K(δz) is block-diagonal over input channels and stride residue classes, and the channels of
-//      a group share the class blocks: one small pivoted QR per class solves the gradient rows of every channel
-//      exactly (layerSolveNullSpace.ts); when K has no null space that is the answer (CNN6 layers 3–6);
-//   2. a dense complete orthogonal decomposition of the stacked system when it is small enough to factor;
-//   3. wide layers: when the forward rows alone have full column rank (a band Cholesky factor of W_opᵀ W_op says so),
+// A conv layer's input is the minimum-norm least-squares solution of the stacked system, by the cheapest exact route
+// (the numbers of docs/algorithm.md §5.4):
+//   1. gradient rows — K(δz) is block-diagonal over input channels and stride residue classes, and the channels of a
+//      group share the class blocks: one small pivoted QR per class solves the gradient rows of every channel exactly
+//      (layerSolveNullSpace.ts); when K has no null space that is the answer (CNN6 layers 3–6);
+//   2. wide layers: when the forward rows alone have full column rank (a band Cholesky factor of W_opᵀ W_op says so),
 //      LSQR preconditioned by that factor (layerSolveBanded.ts; CNN6 layer 1);
+//   3. a dense complete orthogonal decomposition of the stacked system when it is small enough to factor;
 //   4. otherwise the gradient rows exactly and LSQR for the forward rows over null(K) (layerSolveNullSpace.ts; CNN6
 //      layer 2, every deficient stride-2 layer);
 //   5. layers too large to factor even by class: matrix-free LSQR on the row-equilibrated stacked system, after the
 //      forward rows alone when they are enough.
 // No route scales the columns: LSQR on a column-scaled operator returns the least scaled norm, which on a
-// rank-deficient layer is not the minimum-norm solution (measured 0.2–0.9 dB below it).
+// rank-deficient layer is another solution (0.3–0.9 dB below the minimum-norm one on a thin stride-2 layer,
+// bench/minimum-norm.ts).
 import { ConvOperator, FullyConnectedOperator } from '../numerics/convOperators';
 import { norm2, type DenseMatrix } from '../numerics/dense';
 import type { LinearOperator } from '../numerics/linearOperator';
@@ -22,13 +24,11 @@ import { lstsqMinNorm } from '../numerics/qr';
 import { csrToDense, csrVStack, type Csr } from '../numerics/sparse';
 import { solveByForwardBand } from './layerSolveBanded';
 import { factorGradientClasses, gradientRowsMayDetermine, solveOverGradientNullSpace } from './layerSolveNullSpace';
-import { ConvLayerSystem, lsqrStopping, type ConvSolveOptions, type LayerSolution } from './layerSystem';
+import { ConvLayerSystem, DEFAULT_LAYER_BUDGET_MS, lsqrStopping, type ConvSolveOptions, type LayerSolution } from './layerSystem';
 
 export type { ConvSolveOptions, LayerSolution };
 
 const DEFAULT_DENSE_FLOP_BUDGET = 3e9;
-/** A rank-deficient layer never converges: stop its LSQR after this long (the residual says how far it got). */
-const DEFAULT_LAYER_BUDGET_MS = 60_000;
 
 /** Fully connected input from its weight gradient: x = Gᵀ δz / ‖δz‖², the least-squares fit of G = δz xᵀ (§3.1). */
 export function solveDenseLayer(op: FullyConnectedOperator, G: Float64Array, dz: Float64Array): LayerSolution {
@@ -86,7 +86,7 @@ export function solveConvLayer(
   return solveStackedLsqr(system, layerOptions);
 }
 
-/** Route 2: minimum-norm least squares by a complete orthogonal decomposition of the dense stacked system. */
+/** Route 3: minimum-norm least squares by a complete orthogonal decomposition of the dense stacked system. */
 export function solveDense(system: ConvLayerSystem): LayerSolution {
   const A = denseStackedMatrix(system.op, system.W, system.dz, Array.from(system.active));
   const { x, rank } = lstsqMinNorm(A, system.rhs);

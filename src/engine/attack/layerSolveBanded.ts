@@ -1,4 +1,4 @@
-// Wide layers by their forward rows (docs/algorithm.md §5.4, route 3): when the kept forward rows alone have full
+// Wide layers by their forward rows (docs/algorithm.md §5.4, route 2): when the kept forward rows alone have full
 // column rank, so has the stacked system, and its least-squares solution is unique (no minimum-norm question). In
 // pixel-major order W_opᵀ W_op is a band matrix (half-bandwidth about (k_h − 1)·W·C_in); its Cholesky factor L
 // (n·b²/2 multiply-adds) certifies the full rank (no pivot collapses) and preconditions LSQR on the stacked system:

@@ -29,7 +29,7 @@ export interface ConvSolveOptions {
 }
 
 /** A rank-deficient layer never converges: stop its LSQR after this long (the residual says how far it got). */
-const DEFAULT_LAYER_BUDGET_MS = 60_000;
+export const DEFAULT_LAYER_BUDGET_MS = 60_000;
 const LARGE_LAYER_UNKNOWNS = 20_000;
 
 /**
