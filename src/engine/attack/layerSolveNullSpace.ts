@@ -15,10 +15,10 @@
 // system), so each LSQR iteration is a 1×1 convolution.
 import { axisMaps, groupGeometry, type ConvGeometry } from '../numerics/convGeometry';
 import { gradientClassBlockTransposed, residueClasses, type ResidueClass } from '../numerics/convResidueClasses';
-import { EPS, matMul, zeros, type DenseMatrix } from '../numerics/dense';
+import { EPS, matMul, transpose, zeros, type DenseMatrix } from '../numerics/dense';
 import type { LinearOperator } from '../numerics/linearOperator';
 import { lsqr } from '../numerics/lsqr';
-import { applyQt, formQ, qrcp } from '../numerics/qr';
+import { applyQt, formQ, qrcp, type QrcpResult } from '../numerics/qr';
 import { lsqrStopping, type ConvLayerSystem, type ConvSolveOptions, type LayerSolution } from './layerSystem';
 
 /** Largest total cost (flops of the pivoted QRs, ~4·pixels·rows·rank per class block and group). */
@@ -30,15 +30,16 @@ interface ClassFactor {
   group: number;
   cls: ResidueClass;
   rank: number;
-  /** Orthonormal basis of the block's row space (pixels × rank). */
-  rowBasis: DenseMatrix;
-  /** Orthonormal basis of its null space (pixels × (pixels − rank)) when that is the smaller one, else null. */
-  nullBasis: DenseMatrix | null;
   /**
-   * Solves the gradient rows of the group's channels for their row-space coordinates (x = rowBasis·w): the right-hand
-   * sides are the columns of `rhs` (rows × channels), the result is rank × channels.
+   * The projector onto the block's null space, as an orthonormal basis B: P_N = B Bᵀ, or I − B Bᵀ when `complement`
+   * (B then spans the row space; whichever basis is narrower). Null when the block has full column rank.
    */
-  coordinates(rhs: DenseMatrix): DenseMatrix;
+  nullProjector: { basis: DenseMatrix; complement: boolean } | null;
+  /**
+   * The minimum-norm least-squares solutions of the gradient rows of the group's channels: the right-hand sides are
+   * the columns of `rhs` (rows × channels), the result is pixels × channels.
+   */
+  solve(rhs: DenseMatrix): DenseMatrix;
 }
 
 export interface GradientClassFactors {
@@ -109,18 +110,26 @@ function largestColumnNorm(A: DenseMatrix): number {
 }
 
 /**
- * Bᵀ Π = Q R (pivoted QR at the K threshold, rank r) gives B = Π R₁ᵀ Q₁ᵀ: the row space of B is span Q₁, and the
- * minimum-norm least-squares solution of B x = g is x = Q₁ w with w the least-squares solution of R₁ᵀ w = Πᵀ g (R₁ᵀ
- * has full column rank; it is square triangular when B has full row rank).
+ * A class block B (rows × pixels) with at least as many rows as pixels usually has full column rank: one pivoted QR of
+ * B, B Π = Q R, and x = Π R⁻¹ (Qᵀ g)[0..n). Otherwise (fewer rows, or rank deficient) the block is factored transposed,
+ * Bᵀ Π = Q R at rank r, which gives B = Π R₁ᵀ Q₁ᵀ: the row space of B is span Q₁, and the minimum-norm least-squares
+ * solution of B x = g is x = Q₁ w with w the least-squares solution of R₁ᵀ w = Πᵀ g (R₁ᵀ has full column rank; it is
+ * square triangular when B has full row rank).
  */
 function factorClass(group: number, cls: ResidueClass, Bt: DenseMatrix, tol: number): ClassFactor {
   const npx = Bt.rows;
   const nrows = Bt.cols;
-  if (nrows === 0) return { group, cls, rank: 0, rowBasis: zeros(npx, 0), nullBasis: null, coordinates: (rhs) => zeros(0, rhs.cols) };
+  if (nrows === 0) {
+    return { group, cls, rank: 0, nullProjector: { basis: zeros(npx, 0), complement: true }, solve: (rhs) => zeros(npx, rhs.cols) };
+  }
+  if (nrows >= npx) {
+    const f = qrcp(transpose(Bt), { tol, inPlace: true });
+    if (f.rank === npx) return { group, cls, rank: npx, nullProjector: null, solve: (rhs) => solveFullColumnRank(f, rhs) };
+  }
   const f = qrcp(Bt, { tol, inPlace: true });
   const r = f.rank;
   const rowBasis = formQ(f, 0, r);
-  const nullBasis = npx - r < r ? formQ(f, r, npx) : null;
+  const nullProjector = npx - r < r ? { basis: formQ(f, r, npx), complement: false } : { basis: rowBasis, complement: true };
   // R₁ᵀ: nrows × r, entry (k, i) = R[i][k] (R₁ is the first r rows of the factor's upper triangle)
   const R1t = zeros(nrows, r);
   for (let i = 0; i < r; i++) for (let k = i; k < nrows; k++) R1t.data[k * r + i] = f.qr.data[i * nrows + k];
@@ -131,18 +140,8 @@ function factorClass(group: number, cls: ResidueClass, Bt: DenseMatrix, tol: num
     const C = rhs.cols;
     const P = zeros(nrows, C);
     for (let k = 0; k < nrows; k++) P.data.set(rhs.data.subarray(f.perm[k] * C, (f.perm[k] + 1) * C), k * C);
+    if (tall) return solveFullColumnRank(tall, P);
     const w = zeros(r, C);
-    if (tall) {
-      applyQt(tall, P);
-      const R2 = tall.qr.data; // r × r upper triangle in the first r rows (r columns)
-      for (let i = r - 1; i >= 0; i--) {
-        const row = P.data.subarray(i * C, (i + 1) * C);
-        for (let j = i + 1; j < r; j++) axpy(-R2[i * r + j], P.data.subarray(j * C, (j + 1) * C), row);
-        scale(1 / R2[i * r + i], row);
-      }
-      for (let j = 0; j < r; j++) w.data.set(P.data.subarray(j * C, (j + 1) * C), tall.perm[j] * C);
-      return w;
-    }
     for (let i = 0; i < r; i++) {
       const row = w.data.subarray(i * C, (i + 1) * C);
       row.set(P.data.subarray(i * C, (i + 1) * C));
@@ -151,7 +150,24 @@ function factorClass(group: number, cls: ResidueClass, Bt: DenseMatrix, tol: num
     }
     return w;
   };
-  return { group, cls, rank: r, rowBasis, nullBasis, coordinates };
+  return { group, cls, rank: r, nullProjector, solve: (rhs) => matMul(rowBasis, coordinates(rhs)) };
+}
+
+/** Least squares A x = b for every column of b, from a pivoted QR of A (m × n) of full column rank: x = Π R⁻¹ (Qᵀ b)[0..n). */
+function solveFullColumnRank(f: QrcpResult, rhs: DenseMatrix): DenseMatrix {
+  const n = f.qr.cols;
+  const C = rhs.cols;
+  const P = { rows: rhs.rows, cols: C, data: rhs.data.slice() };
+  applyQt(f, P);
+  const R = f.qr.data;
+  for (let i = n - 1; i >= 0; i--) {
+    const row = P.data.subarray(i * C, (i + 1) * C);
+    for (let j = i + 1; j < n; j++) axpy(-R[i * n + j], P.data.subarray(j * C, (j + 1) * C), row);
+    scale(1 / R[i * n + i], row);
+  }
+  const x = zeros(n, C);
+  for (let j = 0; j < n; j++) x.data.set(P.data.subarray(j * C, (j + 1) * C), f.perm[j] * C);
+  return x;
 }
 
 function axpy(a: number, x: Float64Array, y: Float64Array): void {
@@ -194,7 +210,7 @@ function assemble(system: ConvLayerSystem, factors: ClassFactor[]): GradientClas
         row++;
       }
     }
-    const x = matMul(factor.rowBasis, factor.coordinates(rhs)); // pixels × channels
+    const x = factor.solve(rhs); // pixels × channels
     channels.forEach((c, cRel) => {
       for (let q = 0; q < npx; q++) gradientSolution[c * HW + cls.pixels[q]] = x.data[q * channels.length + cRel];
     });
@@ -203,9 +219,8 @@ function assemble(system: ConvLayerSystem, factors: ClassFactor[]): GradientClas
   const projectOntoNullSpace = (y: Float64Array, out: Float64Array): void => {
     out.fill(0);
     for (const { factor, channels } of open) {
-      // P_N = N Nᵀ when the null basis is the smaller one, else I − Q Qᵀ
-      const basis = factor.nullBasis ?? factor.rowBasis;
-      projectChannels(basis, factor.nullBasis === null, factor.cls.pixels, HW, channels, y, out, scratch);
+      const { basis, complement } = factor.nullProjector!;
+      projectChannels(basis, complement, factor.cls.pixels, HW, channels, y, out, scratch);
     }
   };
   return { rank, nullity, gradientSolution, nullTaps, projectOntoNullSpace };
