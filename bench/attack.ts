@@ -1,5 +1,6 @@
 // Reconstruction attack benchmark: per fixture model and sample image, the time of the forward pass, the gradients,
-// each layer's solve and the total, with peak RSS; and the matrix-free solve of a 3×224×224 first conv layer.
+// each layer's solve and the total (wall clock, and the process's CPU time, which a busy shared machine inflates
+// less), with peak RSS; and the matrix-free solve of a 3×224×224 first conv layer.
 // Run: npx tsx bench/attack.ts            (each case in its own child process, so that peak RSS is per case)
 //      npx tsx bench/attack.ts --case N   (one case, JSON on stdout)
 import { spawnSync } from 'node:child_process';
@@ -36,6 +37,7 @@ async function runModelCase(model: string, imageName: string) {
   const sample = samples.find((s) => s.name.startsWith(imageName))!;
   // One warm-up run so that the figures are for JIT-compiled code, as in a long-lived worker.
   reconstruct(net, net.trainingStep(sample.input, 3).step.gradients);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const trace = net.forward(sample.input);
   const t1 = performance.now();
@@ -43,12 +45,14 @@ async function runModelCase(model: string, imageName: string) {
   const t2 = performance.now();
   const rec = reconstruct(net, step.gradients, { truth: trace });
   const t3 = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   return {
     name: `${model} / ${imageName}`,
     forward: (t1 - t0) / 1000,
     gradients: (t2 - t1) / 1000,
     layers: rec.layers.map((l) => `${l.name} ${l.method}${l.iterations ? `(${l.iterations} it)` : ''} ${l.seconds.toFixed(2)}s`).join(', '),
     total: (t3 - t0) / 1000,
+    cpu: (cpu.user + cpu.system) / 1e6,
     relativeError: rec.input ? relativeError(rec.input, sample.input) : NaN,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };
@@ -64,15 +68,18 @@ async function runStemCase(index: number) {
   const z = op.forward(W, x);
   const dz = gaussianArray(g.nZ, 2, 1e-3);
   const G = op.gradient(dz, x);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const solution = solveConvLayer(op, W, dz, G, z, { deadline: Date.now() + 300_000 });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   return {
     name: stem.name,
     forward: 0,
     gradients: 0,
     layers: `${solution.method} ${solution.iterations} iterations, ${g.nX} unknowns, ${solution.equations} equations`,
     total: seconds,
+    cpu: (cpu.user + cpu.system) / 1e6,
     relativeError: relativeError(solution.x, x),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };
@@ -83,7 +90,7 @@ if (caseArg >= 0) {
   const c = cases[Number(process.argv[caseArg + 1])];
   void (c.kind === 'model' ? runModelCase(c.model, c.image) : runStemCase(c.index)).then((result) => console.log(JSON.stringify(result)));
 } else {
-  console.log('case                                        forward  gradients   total  rel. error  peak RSS MiB  layers (output → input)');
+  console.log('case                                        forward  gradients   total     cpu  rel. error  peak RSS MiB  layers (output → input)');
   cases.forEach((_, i) => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--case', String(i)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (run.status !== 0) {
@@ -92,7 +99,7 @@ if (caseArg >= 0) {
     }
     const r = JSON.parse(run.stdout.trim().split('\n').pop()!);
     console.log(
-      `${r.name.padEnd(43)} ${r.forward.toFixed(3).padStart(7)}  ${r.gradients.toFixed(3).padStart(9)}  ${r.total.toFixed(2).padStart(6)}  ${r.relativeError.toExponential(1).padStart(10)}  ${r.peakRssMiB.toFixed(0).padStart(12)}  ${r.layers}`,
+      `${r.name.padEnd(43)} ${r.forward.toFixed(3).padStart(7)}  ${r.gradients.toFixed(3).padStart(9)}  ${r.total.toFixed(2).padStart(6)}  ${r.cpu.toFixed(2).padStart(6)}  ${r.relativeError.toExponential(1).padStart(10)}  ${r.peakRssMiB.toFixed(0).padStart(12)}  ${r.layers}`,
     );
   });
 }

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { convGeometry, describeGeometry, uncoveredPixels, coveredMask, type ConvGeometry, type ConvGeometryInit } from '../../src/engine/numerics/convGeometry';
 import { ConvOperator, FullyConnectedOperator, convCrossGram } from '../../src/engine/numerics/convOperators';
+import { bandIndex } from '../../src/engine/numerics/bandCholesky';
 import { matVec } from '../../src/engine/numerics/dense';
 import { csrMatVec, csrMatTVec } from '../../src/engine/numerics/sparse';
 import { gaussianArray } from '../../src/engine/numerics/random';
@@ -216,6 +217,32 @@ describe('ConvOperator (§3.2, §8.1)', () => {
             assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), 'hwc layout');
           }
       assertClose(csrMatVec(op.gradientCsr(dz, 'hwc'), xh), G, 1e-13, 'gradientCsr hwc');
+
+      // some taps only = the kernel with the other taps zeroed
+      const [kh, kw] = g.kernel;
+      const taps = Uint8Array.from({ length: kh * kw }, (_, t) => (t % 3 === 1 ? 1 : 0));
+      const Wtaps = W.map((w, k) => (taps[k % (kh * kw)] ? w : 0));
+      assertClose(op.forward(W, x, undefined, taps), op.forward(Wtaps, x), 0, 'forward over some taps');
+      assertClose(op.forwardTranspose(W, y, undefined, taps), op.forwardTranspose(Wtaps, y), 0, 'forwardTranspose over some taps');
+
+      // the band of W_opᵀ D W_op (D: some rows dropped, others weighted) holds every non-zero of the dense product
+      const weights = Float64Array.from({ length: g.nZ }, (_, r) => (r % 5 === 0 ? 0 : r % 7 === 0 ? 2.5 : 1));
+      const band = op.forwardNormalBand(W, weights);
+      const { position, bandwidth } = op.bandOrder();
+      const Wd = op.forwardDense(W);
+      for (let p = 0; p < g.nX; p++) {
+        for (let q = 0; q <= p; q++) {
+          let ref = 0;
+          for (let r = 0; r < g.nZ; r++) ref += weights[r] * Wd.data[r * g.nX + p] * Wd.data[r * g.nX + q];
+          const [hi, lo] = position[p] >= position[q] ? [position[p], position[q]] : [position[q], position[p]];
+          if (hi - lo > bandwidth) {
+            assert.ok(Math.abs(ref) <= 1e-13, `outside the band: (${p}, ${q}) ${ref}`);
+            continue;
+          }
+          const got = band.data[bandIndex(band, hi, lo)];
+          assert.ok(Math.abs(got - ref) <= 1e-12 * Math.max(1, Math.abs(ref)), `WᵀDW (${p}, ${q}): ${got} vs ${ref}`);
+        }
+      }
 
       // output buffers are overwritten, not accumulated into
       const buf = new Float64Array(g.nZ).fill(7);

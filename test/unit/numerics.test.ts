@@ -1,7 +1,8 @@
 // The dense and sparse numerics the layer ranks and the attack use: QR with column pivoting, null spaces, minimum-norm
-// least squares, Gaussian elimination for rank, norm estimates and LSQR.
+// least squares, band Cholesky, Gaussian elimination for rank, norm estimates and LSQR.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { bandCholesky, bandIndex, bandSolveLower, bandSolveUpper, symmetricBand } from '../../src/engine/numerics/bandCholesky';
 import { convGeometry } from '../../src/engine/numerics/convGeometry';
 import { ConvOperator } from '../../src/engine/numerics/convOperators';
 import { matMul, matTVec, matVec, transpose, zeros, type DenseMatrix } from '../../src/engine/numerics/dense';
@@ -125,6 +126,41 @@ describe('numerics', () => {
     op.apply(x, z);
     const r = lsqr(op, z, { atol: 1e-14, btol: 1e-14, maxIter: 5000 });
     for (let j = 0; j < g.nX; j++) assert.ok(Math.abs(r.x[j] - x[j]) < 1e-7, `x[${j}]`);
+  });
+
+  it('band Cholesky: L Lᵀ = A, solves with L and Lᵀ, and refuses a rank-deficient normal matrix', () => {
+    const n = 57;
+    const b = 9;
+    // A = Bᵀ B + I with B banded (lower bandwidth b/2 on each side of the diagonal): SPD with half-bandwidth ≤ b
+    const B = randn(n, n, 31);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (Math.abs(i - j) > b / 2) B.data[i * n + j] = 0;
+    const dense = matMul(transpose(B), B);
+    for (let i = 0; i < n; i++) dense.data[i * n + i] += 1;
+    const A = symmetricBand(n, b);
+    for (let i = 0; i < n; i++) for (let j = Math.max(0, i - b); j <= i; j++) A.data[bandIndex(A, i, j)] = dense.data[i * n + j];
+    const result = bandCholesky(A, { pivotTolerance: 1e-12 });
+    assert.ok(result.ok);
+    const L = result.factor;
+    const entry = (i: number, j: number) => (j <= i && i - j <= b ? L.data[bandIndex(L, i, j)] : 0);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j <= i; j++) {
+        let s = 0;
+        for (let k = 0; k <= j; k++) s += entry(i, k) * entry(j, k);
+        assert.ok(Math.abs(s - dense.data[i * n + j]) < 1e-10 * (1 + Math.abs(dense.data[i * n + j])), `(L Lᵀ)[${i}, ${j}]`);
+      }
+    }
+    const x = gaussianArray(n, 32);
+    const r = matVec(dense, x);
+    bandSolveLower(L, r);
+    bandSolveUpper(L, r);
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(r[i] - x[i]) < 1e-10, `A⁻¹ A x = x at ${i}`);
+    // Bᵀ B with a zero column of B: singular, so some pivot collapses
+    const S = symmetricBand(n, b);
+    const B2 = { ...B, data: B.data.map((v, k) => (k % n === 20 ? 0 : v)) };
+    const singular = matMul(transpose(B2), B2);
+    for (let i = 0; i < n; i++) for (let j = Math.max(0, i - b); j <= i; j++) S.data[bandIndex(S, i, j)] = singular.data[i * n + j];
+    const refused = bandCholesky(S, { pivotTolerance: 1e-11 });
+    assert.equal(refused.ok, false);
   });
 
   it('elimination ranks agree with qrcp (dense, both orientations; banded sparse)', () => {

@@ -1,49 +1,34 @@
 // One layer of the closed-form recursion (docs/algorithm.md §3.1, §3.2, §5.3, §5.4): recover a layer's input from its
 // weight gradient (gradient rows K(δz) x = vec G) and its pre-activation (forward rows W_op x = z − b).
 //
-// Conv layers take the cheapest exact route first:
-//   1. channel blocks — K(δz) is block-diagonal over input channels and the blocks of one group are identical, so
-//      one small factorisation of the (C_out/g·k_h·k_w) × (H·W) block solves every channel of that group; when
-//      the block has full column rank the gradient rows alone determine the input (CNN6 layers 2–6).
-//   2. dense minimum-norm least squares on the stacked system when it is small enough to factor;
-//   3. matrix-free LSQR on [K(δz); W_op] (convolutions and their adjoints, no matrix stored), every row scaled to
-//      unit norm and Jacobi column scaling (fewer iterations than scaling each block to unit norm on CNN6: 588 vs 1171).
+// A conv layer's input is the minimum-norm least-squares solution of the stacked system, by the cheapest exact route
+// (the numbers of docs/algorithm.md §5.4):
+//   1. gradient rows — K(δz) is block-diagonal over input channels and stride residue classes, and the channels of a
+//      group share the class blocks: one small pivoted QR per class solves the gradient rows of every channel exactly
+//      (layerSolveNullSpace.ts); when K has no null space that is the answer (CNN6 layers 3–6);
+//   2. wide layers: when the forward rows alone have full column rank (a band Cholesky factor of W_opᵀ W_op says so),
+//      LSQR preconditioned by that factor (layerSolveBanded.ts; CNN6 layer 1);
+//   3. a dense complete orthogonal decomposition of the stacked system when it is small enough to factor;
+//   4. otherwise the gradient rows exactly and LSQR for the forward rows over null(K) (layerSolveNullSpace.ts; CNN6
+//      layer 2, every deficient stride-2 layer);
+//   5. layers too large to factor even by class: matrix-free LSQR on the row-equilibrated stacked system, after the
+//      forward rows alone when they are enough.
+// No route scales the columns: LSQR on a column-scaled operator returns the least scaled norm, which on a
+// rank-deficient layer is another solution (0.3–0.9 dB below the minimum-norm one on a thin stride-2 layer,
+// bench/minimum-norm.ts).
 import { ConvOperator, FullyConnectedOperator } from '../numerics/convOperators';
-import type { ConvGeometry } from '../numerics/convGeometry';
-import { weightIndex } from '../numerics/convGeometry';
-import { norm2, zeros, type DenseMatrix } from '../numerics/dense';
+import { norm2, type DenseMatrix } from '../numerics/dense';
 import type { LinearOperator } from '../numerics/linearOperator';
 import { lsqr } from '../numerics/lsqr';
-import { lstsqFactor, lstsqMinNorm } from '../numerics/qr';
+import { lstsqMinNorm } from '../numerics/qr';
 import { csrToDense, csrVStack, type Csr } from '../numerics/sparse';
-import type { LayerSolveMethod } from './types';
+import { solveByForwardBand } from './layerSolveBanded';
+import { factorGradientClasses, gradientRowsMayDetermine, solveOverGradientNullSpace } from './layerSolveNullSpace';
+import { ConvLayerSystem, DEFAULT_LAYER_BUDGET_MS, lsqrStopping, type ConvSolveOptions, type LayerSolution } from './layerSystem';
 
-export interface LayerSolution {
-  x: Float64Array;
-  method: LayerSolveMethod;
-  equations: number;
-  rank?: number;
-  relativeResidual: number;
-  iterations?: number;
-  conditionEstimate?: number;
-}
-
-export interface ConvSolveOptions {
-  /** Largest m·n² (flops) of a dense factorisation of the stacked system (default 3e9, a few seconds in JS). */
-  denseFlopBudget?: number;
-  /** LSQR iteration limit (default 5000: determined layers converge in a few hundred to ~1200). */
-  maxIterations?: number;
-  /** LSQR relative tolerance (default 1e-15; 1e-10 above 20 000 unknowns). */
-  tolerance?: number;
-  /** Stop LSQR once this time (Date.now() ms) has passed (default: 60 s after the solve starts). */
-  deadline?: number;
-  signal?: AbortSignal;
-}
+export type { ConvSolveOptions, LayerSolution };
 
 const DEFAULT_DENSE_FLOP_BUDGET = 3e9;
-/** A rank-deficient layer never converges: stop its LSQR after this long (the residual says how far it got). */
-const DEFAULT_LAYER_BUDGET_MS = 60_000;
-const LARGE_LAYER_UNKNOWNS = 20_000;
 
 /** Fully connected input from its weight gradient: x = Gᵀ δz / ‖δz‖², the least-squares fit of G = δz xᵀ (§3.1). */
 export function solveDenseLayer(op: FullyConnectedOperator, G: Float64Array, dz: Float64Array): LayerSolution {
@@ -86,29 +71,26 @@ export function solveConvLayer(
   options: ConvSolveOptions = {},
 ): LayerSolution {
   const g = op.geom;
-  const active: number[] = [];
-  for (let r = 0; r < g.nZ; r++) if (Number.isFinite(forwardTarget[r])) active.push(r);
-  const system = stackedSystem(op, W, dz, G, forwardTarget, active);
+  const layerOptions = { ...options, deadline: options.deadline ?? Date.now() + DEFAULT_LAYER_BUDGET_MS };
+  const system = new ConvLayerSystem(op, W, dz, G, forwardTarget);
+  // Factor K's class blocks first only when they can determine the input (their rows cover their pixels), else
+  // after the cheaper wide-layer route had its chance.
+  const tryClasses = () => factorGradientClasses(system);
+  let classes = gradientRowsMayDetermine(g) ? tryClasses() : null;
+  if (classes && (classes.nullity === 0 || system.active.length === 0)) return solveOverGradientNullSpace(system, classes, layerOptions);
+  const banded = solveByForwardBand(system, layerOptions);
+  if (banded) return banded;
+  if (system.rows * g.nX * g.nX <= (options.denseFlopBudget ?? DEFAULT_DENSE_FLOP_BUDGET)) return solveDense(system);
+  if (classes === null) classes = tryClasses();
+  if (classes) return solveOverGradientNullSpace(system, classes, layerOptions);
+  return solveStackedLsqr(system, layerOptions);
+}
 
-  const byBlocks = solveByChannelBlocks(g, dz, G);
-  if (byBlocks) {
-    return { x: byBlocks.x, method: 'dense-lstsq', equations: system.rows, rank: g.nX, relativeResidual: system.relativeResidual(byBlocks.x) };
-  }
-  const m = g.nW + active.length;
-  const budget = options.denseFlopBudget ?? DEFAULT_DENSE_FLOP_BUDGET;
-  if (m * g.nX * g.nX <= budget) {
-    const A = denseStackedMatrix(op, W, dz, active);
-    const rhs = system.rhs;
-    const { x, rank } = lstsqMinNorm(A, rhs);
-    return { x, method: 'dense-lstsq', equations: m, rank, relativeResidual: system.relativeResidual(x) };
-  }
-  let start: Float64Array | undefined;
-  if (active.length >= g.nX) {
-    const forwardOnly = solveForwardRows(op, W, forwardTarget, active, system, options);
-    if (forwardOnly.accepted) return forwardOnly.solution;
-    start = forwardOnly.solution.x;
-  }
-  return solveConvLsqr(op, system, options, start);
+/** Route 3: minimum-norm least squares by a complete orthogonal decomposition of the dense stacked system. */
+export function solveDense(system: ConvLayerSystem): LayerSolution {
+  const A = denseStackedMatrix(system.op, system.W, system.dz, Array.from(system.active));
+  const { x, rank } = lstsqMinNorm(A, system.rhs);
+  return { x, method: 'dense-lstsq', equations: system.rows, rank, relativeResidual: system.relativeResidual(x) };
 }
 
 /** Iterations given to the forward rows alone before falling back to the stacked system. */
@@ -117,168 +99,97 @@ const FORWARD_ONLY_MAX_ITERATIONS = 100;
 const CONSISTENT_RESIDUAL = 1e-7;
 
 /**
- * When there are at least as many known forward rows as unknowns, W_op alone is often well conditioned (a wide
- * first layer: condition ~10–30, a dozen LSQR iterations), while the gradient rows, which scale with |δz|, slow the
- * stacked system down by orders of magnitude. The forward-only minimum-norm solution is accepted only if it also
- * satisfies the gradient rows: then it solves the whole system and, lying in range(W_opᵀ), is its minimum-norm solution.
+ * Route 5, for layers too large to factor by class: LSQR on the stacked system, every row scaled to unit norm (K rows
+ * scale with |δz| of their filter, W rows with their filter's weights). Row scaling is a left scaling: LSQR from 0
+ * still returns the minimum-norm solution (for a consistent system; a least-squares one in the scaled rows otherwise).
+ *
+ * When there are at least as many known forward rows as unknowns, W_op alone is often well conditioned (a wide first
+ * layer: a dozen LSQR iterations), while the gradient rows, which scale with |δz|, slow the stacked system down by
+ * orders of magnitude. So LSQR first runs on the forward rows alone; its solution lies in range(W_opᵀ) ⊂ range(Uᵀ),
+ * so when it also satisfies the gradient rows it is the stacked system's minimum-norm solution, and otherwise the
+ * stacked LSQR solves for the correction (which stays in range(Uᵀ) too).
  */
-function solveForwardRows(
-  op: ConvOperator,
-  W: Float64Array,
-  target: Float64Array,
-  active: number[],
-  system: StackedSystem,
-  options: ConvSolveOptions,
-): { accepted: boolean; solution: LayerSolution } {
-  const g = op.geom;
-  const mask = new Float64Array(g.nZ);
-  for (const r of active) mask[r] = 1;
-  const col2 = op.forwardTranspose(
-    W.map((v) => v * v),
-    mask,
-  );
-  const columnScale = col2.map((v) => (v > 0 ? 1 / Math.sqrt(v) : 1));
-  const scaled = new Float64Array(g.nX);
-  const zFull = new Float64Array(g.nZ);
-  const rhs = new Float64Array(active.length);
-  active.forEach((r, k) => (rhs[k] = target[r]));
-  const A: LinearOperator = {
-    rows: active.length,
-    cols: g.nX,
-    apply(y, out) {
-      for (let j = 0; j < g.nX; j++) scaled[j] = y[j] * columnScale[j];
-      op.forward(W, scaled, zFull);
-      for (let k = 0; k < active.length; k++) out[k] = zFull[active[k]];
-    },
-    applyTranspose(r, out) {
-      zFull.fill(0);
-      for (let k = 0; k < active.length; k++) zFull[active[k]] = r[k];
-      op.forwardTranspose(W, zFull, out);
-      for (let j = 0; j < g.nX; j++) out[j] *= columnScale[j];
-    },
-  };
-  const result = lsqr(A, rhs, { ...lsqrStopping(g, options), maxIter: FORWARD_ONLY_MAX_ITERATIONS });
-  options.signal?.throwIfAborted();
-  const x = result.x.map((v, j) => v * columnScale[j]);
-  const residual = system.relativeResidual(x);
-  const converged = result.istop !== 7 && result.istop !== 8;
-  return {
-    accepted: converged && residual <= CONSISTENT_RESIDUAL,
-    solution: { x, method: 'lsqr-forward', equations: system.rows, relativeResidual: residual, iterations: result.iterations, conditionEstimate: result.aCond },
-  };
-}
-
-interface StackedSystem {
-  rows: number;
-  rhs: Float64Array;
-  /** ‖U x − V‖ / ‖V‖ over the unscaled stacked system. */
-  relativeResidual(x: Float64Array): number;
-  /** The row- and column-scaled operator and right-hand side. */
-  scaled: LinearOperator;
-  scaledRhs: Float64Array;
-  columnScale: Float64Array;
-}
-
-function stackedSystem(op: ConvOperator, W: Float64Array, dz: Float64Array, G: Float64Array, target: Float64Array, active: number[]): StackedSystem {
-  const g = op.geom;
+export function solveStackedLsqr(system: ConvLayerSystem, options: ConvSolveOptions): LayerSolution {
+  const g = system.geom;
+  const { op, W, dz, active } = system;
   const nA = active.length;
-  const rhs = new Float64Array(g.nW + nA);
-  rhs.set(G, 0);
-  for (let k = 0; k < nA; k++) rhs[g.nW + k] = target[active[k]];
-  const activeMask = new Float64Array(g.nZ);
-  for (const r of active) activeMask[r] = 1;
-
-  // Row equilibration: every row scaled to unit norm (K rows scale with |δz| of their filter, W rows with their
-  // filter's weights), then Jacobi column scaling; row norms and column norms matrix-free, from squared entries.
-  const ones = new Float64Array(g.nX).fill(1);
-  const dz2 = dz.map((v) => v * v);
-  const W2 = W.map((v) => v * v);
-  const kRow2 = op.gradient(dz2, ones);
-  const wRow2All = op.forward(W2, ones);
-  const rowK = kRow2.map((v) => (v > 0 ? 1 / Math.sqrt(v) : 0));
-  const rowW = new Float64Array(nA);
-  for (let k = 0; k < nA; k++) {
-    const v = wRow2All[active[k]];
-    rowW[k] = v > 0 ? 1 / Math.sqrt(v) : 0;
-  }
-  const wMask2 = new Float64Array(g.nZ);
-  for (let k = 0; k < nA; k++) wMask2[active[k]] = rowW[k] * rowW[k];
-  const kCol2 = op.gradientTranspose(
-    dz2,
-    rowK.map((v) => v * v),
+  const rowW = system.forwardRowScales();
+  const kRow2 = op.gradient(
+    dz.map((v) => v * v),
+    new Float64Array(g.nX).fill(1),
   );
-  const wCol2 = op.forwardTranspose(W2, wMask2);
-  const columnScale = new Float64Array(g.nX);
-  for (let j = 0; j < g.nX; j++) {
-    const c2 = kCol2[j] + wCol2[j];
-    columnScale[j] = c2 > 0 ? 1 / Math.sqrt(c2) : 1;
-  }
-  const scaledRhs = new Float64Array(rhs.length);
-  for (let i = 0; i < g.nW; i++) scaledRhs[i] = rowK[i] * rhs[i];
-  for (let k = 0; k < nA; k++) scaledRhs[g.nW + k] = rowW[k] * rhs[g.nW + k];
+  const rowK = kRow2.map((v) => (v > 0 ? 1 / Math.sqrt(v) : 0));
+  const rowScale = new Float64Array(system.rows);
+  rowScale.set(rowK, 0);
+  rowScale.set(rowW, g.nW);
+  const scaledRhs = system.rhs.map((v, i) => v * rowScale[i]);
 
-  const xs = new Float64Array(g.nX);
   const zFull = new Float64Array(g.nZ);
   const gradBuf = new Float64Array(g.nW);
   const xBuf = new Float64Array(g.nX);
-  const scaled: LinearOperator = {
-    rows: rhs.length,
+  const forwardRows: LinearOperator = {
+    rows: nA,
     cols: g.nX,
-    apply(y, out) {
-      for (let j = 0; j < g.nX; j++) xs[j] = y[j] * columnScale[j];
-      op.gradient(dz, xs, gradBuf);
+    apply(x, out) {
+      op.forward(W, x, zFull);
+      for (let k = 0; k < nA; k++) out[k] = rowW[k] * zFull[active[k]];
+    },
+    applyTranspose(r, out) {
+      zFull.fill(0);
+      for (let k = 0; k < nA; k++) zFull[active[k]] = rowW[k] * r[k];
+      op.forwardTranspose(W, zFull, out);
+    },
+  };
+  const stacked: LinearOperator = {
+    rows: system.rows,
+    cols: g.nX,
+    apply(x, out) {
+      op.gradient(dz, x, gradBuf);
       for (let i = 0; i < g.nW; i++) out[i] = rowK[i] * gradBuf[i];
-      op.forward(W, xs, zFull);
-      for (let k = 0; k < nA; k++) out[g.nW + k] = rowW[k] * zFull[active[k]];
+      forwardRows.apply(x, out.subarray(g.nW));
     },
     applyTranspose(r, out) {
       for (let i = 0; i < g.nW; i++) gradBuf[i] = rowK[i] * r[i];
       op.gradientTranspose(dz, gradBuf, out);
-      zFull.fill(0);
-      for (let k = 0; k < nA; k++) zFull[active[k]] = rowW[k] * r[g.nW + k];
-      op.forwardTranspose(W, zFull, xBuf);
-      for (let j = 0; j < g.nX; j++) out[j] = (out[j] + xBuf[j]) * columnScale[j];
+      forwardRows.applyTranspose(r.subarray(g.nW), xBuf);
+      for (let j = 0; j < g.nX; j++) out[j] += xBuf[j];
     },
   };
-  const vNorm = norm2(rhs);
-  return {
-    rows: rhs.length,
-    rhs,
-    scaled,
-    scaledRhs,
-    columnScale,
-    relativeResidual(x) {
-      const gx = op.gradient(dz, x);
-      const zx = op.forward(W, x);
-      let rr = 0;
-      for (let i = 0; i < g.nW; i++) rr += (gx[i] - rhs[i]) ** 2;
-      for (let k = 0; k < nA; k++) rr += (zx[active[k]] - rhs[g.nW + k]) ** 2;
-      return vNorm > 0 ? Math.sqrt(rr) / vNorm : Math.sqrt(rr);
-    },
-  };
-}
 
-function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSolveOptions, start?: Float64Array): LayerSolution {
-  const g = op.geom;
-  // Warm start by solving for the correction: LSQR from 0 keeps the correction in range(Uᵀ), like the start.
-  let rhs = system.scaledRhs;
-  let y0: Float64Array | undefined;
-  if (start) {
-    y0 = start.map((v, j) => v / system.columnScale[j]);
-    const Ay0 = new Float64Array(system.rows);
-    system.scaled.apply(y0, Ay0);
-    rhs = system.scaledRhs.map((v, i) => v - Ay0[i]);
+  let start: Float64Array | undefined;
+  if (nA >= g.nX) {
+    const forwardOnly = lsqr(forwardRows, scaledRhs.subarray(g.nW), { ...lsqrStopping(g, options), maxIter: FORWARD_ONLY_MAX_ITERATIONS });
+    options.signal?.throwIfAborted();
+    const residual = system.relativeResidual(forwardOnly.x);
+    const converged = forwardOnly.istop !== 7 && forwardOnly.istop !== 8;
+    if (converged && residual <= CONSISTENT_RESIDUAL) {
+      return {
+        x: forwardOnly.x,
+        method: 'lsqr-forward',
+        equations: system.rows,
+        relativeResidual: residual,
+        iterations: forwardOnly.iterations,
+        conditionEstimate: forwardOnly.aCond,
+      };
+    }
+    start = forwardOnly.x;
   }
-  const result = lsqr(system.scaled, rhs, {
+  // Warm start by solving for the correction: LSQR from 0 keeps the correction in range(Uᵀ), like the start.
+  let rhs = scaledRhs;
+  if (start) {
+    const Ax0 = new Float64Array(system.rows);
+    stacked.apply(start, Ax0);
+    rhs = scaledRhs.map((v, i) => v - Ax0[i]);
+  }
+  const result = lsqr(stacked, rhs, {
     ...lsqrStopping(g, options),
     conlim: 1e14,
     maxIter: options.maxIterations ?? 5000,
     stagnationWindow: 500,
   });
-  if (y0) for (let j = 0; j < g.nX; j++) result.x[j] += y0[j];
   options.signal?.throwIfAborted();
-  const x = new Float64Array(g.nX);
-  for (let j = 0; j < g.nX; j++) x[j] = result.x[j] * system.columnScale[j];
+  const x = result.x;
+  if (start) for (let j = 0; j < g.nX; j++) x[j] += start[j];
   return {
     x,
     method: 'lsqr',
@@ -287,77 +198,6 @@ function solveConvLsqr(op: ConvOperator, system: StackedSystem, options: ConvSol
     iterations: result.iterations,
     conditionEstimate: result.aCond,
   };
-}
-
-/**
- * Tolerance and stop rule of every LSQR solve of a layer: near machine precision on small layers (exact gradients
- * must give the exact input, docs/algorithm.md §8.4); on image-sized layers each iteration costs seconds, and 1e-10 is
- * already far below what an image can show. Stops on cancellation and on the layer's deadline.
- */
-function lsqrStopping(g: ConvGeometry, options: ConvSolveOptions): { atol: number; btol: number; shouldStop: () => boolean } {
-  const tolerance = options.tolerance ?? (g.nX > LARGE_LAYER_UNKNOWNS ? 1e-10 : 1e-15);
-  const deadline = options.deadline ?? Date.now() + DEFAULT_LAYER_BUDGET_MS;
-  return { atol: tolerance, btol: tolerance, shouldStop: () => options.signal?.aborted === true || Date.now() > deadline };
-}
-
-/**
- * Solves every input channel from its own gradient block when the block has full column rank (then the gradient
- * rows alone determine the input). Returns undefined when some block is rank deficient.
- */
-function solveByChannelBlocks(g: ConvGeometry, dz: Float64Array, G: Float64Array): { x: Float64Array } | undefined {
-  const HW = g.height * g.width;
-  const rowsPerBlock = g.outPerGroup * g.kernel[0] * g.kernel[1];
-  if (rowsPerBlock < HW) return undefined;
-  // Keep the factorisation small: it is done once per group.
-  if (rowsPerBlock * HW * HW > DEFAULT_DENSE_FLOP_BUDGET) return undefined;
-  const x = new Float64Array(g.nX);
-  for (let group = 0; group < g.groups; group++) {
-    const block = channelGradientBlock(g, dz, group);
-    const factor = lstsqFactor(block);
-    if (factor.rank < HW) return undefined;
-    const rhs = new Float64Array(rowsPerBlock);
-    for (let cRel = 0; cRel < g.inPerGroup; cRel++) {
-      const c = group * g.inPerGroup + cRel;
-      let row = 0;
-      for (let fRel = 0; fRel < g.outPerGroup; fRel++) {
-        const f = group * g.outPerGroup + fRel;
-        for (let a = 0; a < g.kernel[0]; a++) for (let b = 0; b < g.kernel[1]; b++) rhs[row++] = G[weightIndex(g, f, cRel, a, b)];
-      }
-      x.set(factor.solve(rhs).x, c * HW);
-    }
-  }
-  return { x };
-}
-
-/** The (C_out/g·k_h·k_w) × (H·W) block of K(δz) shared by the input channels of one group. */
-export function channelGradientBlock(g: ConvGeometry, dz: Float64Array, group: number): DenseMatrix {
-  const [kh, kw] = g.kernel;
-  const [sh, sw] = g.strides;
-  const [dh, dw] = g.dilations;
-  const [pt, pl] = g.pads;
-  const HW = g.height * g.width;
-  const M = zeros(g.outPerGroup * kh * kw, HW);
-  let row = 0;
-  for (let fRel = 0; fRel < g.outPerGroup; fRel++) {
-    const f = group * g.outPerGroup + fRel;
-    const dzBase = f * g.outHeight * g.outWidth;
-    for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
-        const base = row * HW;
-        for (let u = 0; u < g.outHeight; u++) {
-          const i = u * sh + a * dh - pt;
-          if (i < 0 || i >= g.height) continue;
-          for (let v = 0; v < g.outWidth; v++) {
-            const j = v * sw + b * dw - pl;
-            if (j < 0 || j >= g.width) continue;
-            M.data[base + i * g.width + j] += dz[dzBase + u * g.outWidth + v];
-          }
-        }
-        row++;
-      }
-    }
-  }
-  return M;
 }
 
 function denseStackedMatrix(op: ConvOperator, W: Float64Array, dz: Float64Array, active: number[]): DenseMatrix {

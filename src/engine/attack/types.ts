@@ -39,8 +39,11 @@ export interface InputNormalization {
 
 export type LayerSolveMethod =
   | 'fc-closed-form' // x = Gᵀ δz / ‖δz‖² (docs/algorithm.md §3.1)
+  | 'gradient-blocks' // the gradient rows alone, one pivoted QR per stride residue class (K has no null space)
   | 'dense-lstsq' // minimum-norm least squares with a pivoted QR of the stacked system
-  | 'lsqr' // matrix-free LSQR on [K(δz); W_op]
+  | 'banded-forward' // LSQR preconditioned by a band Cholesky factor of W_opᵀ W_op (forward rows of full column rank)
+  | 'null-space-lsqr' // the gradient rows exactly, LSQR for the forward rows over null(K)
+  | 'lsqr' // matrix-free LSQR on the row-equilibrated [K(δz); W_op]
   | 'lsqr-forward' // matrix-free LSQR on the forward rows alone, accepted when it also satisfies the gradient rows
   | 'avg-pool-lstsq'; // forward rows only (a parameter-free linear map)
 

@@ -9,6 +9,7 @@
 // Builders return the same maps as CSR / dense matrices, in NCHW order or in a pixel-major (HWC) order whose
 // rows are banded (used by the rank analysis).
 
+import { symmetricBand, type SymmetricBand } from './bandCholesky';
 import { axisMaps, type AxisMap, type ConvGeometry } from './convGeometry';
 import type { DenseMatrix } from './dense';
 import type { LinearOperator } from './linearOperator';
@@ -48,8 +49,9 @@ export class ConvOperator {
    * mode 1: out_x += W·dz       (forwardTranspose)
    * mode 2: out_g  = Σ dz·x     (gradient)
    * mode 3: out_x += g·dz       (gradientTranspose)
+   * `taps` (k_h·k_w flags, a·k_w + b') restricts modes 0 and 1 to some kernel taps.
    */
-  private run(mode: 0 | 1 | 2 | 3, k: Float64Array, zlike: Float64Array, xlike: Float64Array): void {
+  private run(mode: 0 | 1 | 2 | 3, k: Float64Array, zlike: Float64Array, xlike: Float64Array, taps?: Uint8Array): void {
     const g = this.geom;
     const H = g.height;
     const Wd = g.width;
@@ -79,6 +81,7 @@ export class ConvOperator {
           if (u1 <= u0) continue;
           const offA = a * dh - pt;
           for (let b = 0; b < kw; b++) {
+            if (taps && !taps[a * kw + b]) continue;
             const v0 = vLo[b];
             const v1 = vHi[b];
             const widx = ((f * ipg + cr) * kh + a) * kw + b;
@@ -118,23 +121,26 @@ export class ConvOperator {
     }
   }
 
-  /** z = W_op x (no bias). W: OIHW kernel (n_w), x: input (n_x). */
-  forward(W: Float64Array, x: Float64Array, out?: Float64Array): Float64Array {
+  /**
+   * z = W_op x (no bias). W: OIHW kernel (n_w), x: input (n_x). With `taps` (k_h·k_w flags), only those kernel taps:
+   * enough when x is zero on every pixel the other taps read.
+   */
+  forward(W: Float64Array, x: Float64Array, out?: Float64Array, taps?: Uint8Array): Float64Array {
     const g = this.geom;
     need('forward: kernel', W, g.nW);
     need('forward: input', x, g.nX);
     const z = outBuffer(out, g.nZ, 'forward: output');
-    this.run(0, W, z, x);
+    this.run(0, W, z, x, taps);
     return z;
   }
 
-  /** δx = W_opᵀ δz (transposed convolution; the gradient with respect to the input). */
-  forwardTranspose(W: Float64Array, dz: Float64Array, out?: Float64Array): Float64Array {
+  /** δx = W_opᵀ δz (transposed convolution; the gradient with respect to the input), optionally over some taps only. */
+  forwardTranspose(W: Float64Array, dz: Float64Array, out?: Float64Array, taps?: Uint8Array): Float64Array {
     const g = this.geom;
     need('forwardTranspose: kernel', W, g.nW);
     need('forwardTranspose: output gradient', dz, g.nZ);
     const x = outBuffer(out, g.nX, 'forwardTranspose: result');
-    this.run(1, W, dz, x);
+    this.run(1, W, dz, x, taps);
     return x;
   }
 
@@ -156,6 +162,98 @@ export class ConvOperator {
     const x = outBuffer(out, g.nX, 'gradientTranspose: result');
     this.run(3, gw, dz, x);
     return x;
+  }
+
+  /**
+   * A column order of the input that makes W_opᵀ W_op banded: group-major, then pixel-major (rows, columns), then the
+   * channel within the group. Two pixels share a window only within (k_h − 1)·d_h rows and (k_w − 1)·d_w columns, so
+   * the half-bandwidth is (k_h − 1)·d_h·W·C_in/g + (k_w − 1)·d_w·C_in/g + C_in/g − 1. `position[nchw index]`.
+   */
+  bandOrder(): { position: Int32Array; bandwidth: number } {
+    const g = this.geom;
+    const ipg = g.inPerGroup;
+    const HW = g.height * g.width;
+    const position = new Int32Array(g.nX);
+    for (let c = 0; c < g.inChannels; c++) {
+      const grp = Math.floor(c / ipg);
+      const cr = c - grp * ipg;
+      for (let p = 0; p < HW; p++) position[c * HW + p] = grp * HW * ipg + p * ipg + cr;
+    }
+    const bandwidth = ((g.kernel[0] - 1) * g.dilations[0] * g.width + (g.kernel[1] - 1) * g.dilations[1] + 1) * ipg - 1;
+    return { position, bandwidth };
+  }
+
+  /**
+   * The lower band of W_opᵀ diag(rowWeights) W_op in `bandOrder()` (rowWeights per output unit; 0 leaves a row out).
+   * The rows of one output position share their taps, so the band gets, per position, the Gram matrix of the tap
+   * entries over the group's filters: computed once for positions whose rows all have weight 1, else on the spot.
+   */
+  forwardNormalBand(W: Float64Array, rowWeights: Float64Array): SymmetricBand {
+    const g = this.geom;
+    need('forwardNormalBand: kernel', W, g.nW);
+    need('forwardNormalBand: row weights', rowWeights, g.nZ);
+    const { bandwidth: b } = this.bandOrder();
+    const band = symmetricBand(g.nX, b);
+    const data = band.data;
+    const [kh, kw] = g.kernel;
+    const ipg = g.inPerGroup;
+    const opg = g.outPerGroup;
+    const HoWo = g.outHeight * g.outWidth;
+    // tap entries e = (a·k_w + b')·C_in/g + c': at a fixed output position their band positions increase with e
+    const T = kh * kw * ipg;
+    const full = new Float64Array(T * T);
+    const partial = new Float64Array(T * T);
+    const entry = new Int32Array(T);
+    const position = new Int32Array(T);
+    const tapGram = (grp: number, M: Float64Array, weightOf: (f: number) => number): boolean => {
+      M.fill(0);
+      let any = false;
+      for (let f = grp * opg; f < (grp + 1) * opg; f++) {
+        const weight = weightOf(f);
+        if (weight === 0) continue;
+        any = true;
+        const kernelBase = f * T; // OIHW: (c', a, b') of filter f
+        for (let e = 0; e < T; e++) {
+          const we = weight * W[kernelBase + (e % ipg) * kh * kw + Math.floor(e / ipg)];
+          if (we === 0) continue;
+          for (let e2 = 0; e2 <= e; e2++) M[e * T + e2] += we * W[kernelBase + (e2 % ipg) * kh * kw + Math.floor(e2 / ipg)];
+        }
+      }
+      return any;
+    };
+    for (let grp = 0; grp < g.groups; grp++) {
+      tapGram(grp, full, () => 1);
+      const groupBase = grp * g.height * g.width * ipg;
+      for (let u = 0; u < g.outHeight; u++) {
+        for (let v = 0; v < g.outWidth; v++) {
+          const unit = u * g.outWidth + v;
+          let allKept = true;
+          for (let f = grp * opg; f < (grp + 1) * opg && allKept; f++) allKept = rowWeights[f * HoWo + unit] === 1;
+          const M = allKept ? full : partial;
+          if (!allKept && !tapGram(grp, partial, (f) => rowWeights[f * HoWo + unit])) continue;
+          let nnz = 0;
+          for (let a = 0; a < kh; a++) {
+            const i = u * g.strides[0] + a * g.dilations[0] - g.pads[0];
+            if (i < 0 || i >= g.height) continue;
+            for (let bb = 0; bb < kw; bb++) {
+              const j = v * g.strides[1] + bb * g.dilations[1] - g.pads[1];
+              if (j < 0 || j >= g.width) continue;
+              for (let cr = 0; cr < ipg; cr++) {
+                entry[nnz] = (a * kw + bb) * ipg + cr;
+                position[nnz++] = groupBase + (i * g.width + j) * ipg + cr;
+              }
+            }
+          }
+          for (let s1 = 0; s1 < nnz; s1++) {
+            const p = position[s1];
+            const rowBase = (p + 1) * (band.stride - 1); // entry (p, q) at rowBase + q
+            const gramRow = entry[s1] * T;
+            for (let t = 0; t <= s1; t++) data[rowBase + position[t]] += M[gramRow + entry[t]];
+          }
+        }
+      }
+    }
+    return band;
   }
 
   /** Input gradient of the forward map = forwardTranspose (alias matching the attack's vocabulary). */

@@ -3,6 +3,7 @@ import type { ConvGeometry } from '../../numerics/convGeometry';
 import type { DenseMatrix } from '../../numerics/dense';
 import { denseOperator } from '../../numerics/linearOperator';
 import { estimateNorm2 } from '../../numerics/normEstimate';
+import { gradientClassBlockTransposed } from '../../numerics/convResidueClasses';
 import { qrcp, type QrcpResult } from '../../numerics/qr';
 import { NORM_ITERATIONS, NORM_REL_TOL, QRCP_CHARGE, formatCount, qrcpFlops, type Budget } from './budget';
 import type { ResidueClass, Structure } from './convStructure';
@@ -44,42 +45,18 @@ export function factorK(
     notes.push(`rank K over budget (~${formatCount(flops)} flops, ${formatCount(bytes)} bytes): lattice bound used`);
     return null;
   }
-  const { rows: rm, cols: cm } = s;
-  const Ho = gg.outHeight;
-  const Wo = gg.outWidth;
-  const Wd = gg.width;
-  const colOf = new Int32Array(gg.height * gg.width).fill(-1);
   const blocks: (DenseMatrix | null)[][] = [];
   let sigma = 0;
   for (let grp = 0; grp < G; grp++) {
     const dz = dzg(grp);
     const list: (DenseMatrix | null)[] = [];
     for (const cl of s.classes) {
-      const npx = cl.pixels.length;
-      const nrows = gg.outChannels * cl.taps.length;
-      if (npx === 0 || nrows === 0) {
+      if (cl.pixels.length === 0 || cl.taps.length === 0) {
         list.push(null);
         continue;
       }
-      for (let q = 0; q < npx; q++) colOf[cl.pixels[q]] = q;
       // Bᵀ: pixels × (f, tap)
-      const Bt: DenseMatrix = { rows: npx, cols: nrows, data: new Float64Array(npx * nrows) };
-      let r = 0;
-      for (let f = 0; f < gg.outChannels; f++) {
-        for (const { a, b } of cl.taps) {
-          const offA = a * gg.dilations[0] - gg.pads[0];
-          const offB = b * gg.dilations[1] - gg.pads[1];
-          for (let u = rm.uLo[a]; u < rm.uHi[a]; u++) {
-            const i = u * gg.strides[0] + offA;
-            for (let v = cm.uLo[b]; v < cm.uHi[b]; v++) {
-              const j = v * gg.strides[1] + offB;
-              Bt.data[colOf[i * Wd + j] * nrows + r] = dz[(f * Ho + u) * Wo + v];
-            }
-          }
-          r++;
-        }
-      }
-      for (let q = 0; q < npx; q++) colOf[cl.pixels[q]] = -1;
+      const Bt = gradientClassBlockTransposed(gg, cl, dz, s.rows, s.cols);
       sigma = Math.max(sigma, estimateNorm2(denseOperator(Bt), { maxIter: NORM_ITERATIONS, relTol: NORM_REL_TOL }));
       list.push(Bt);
     }

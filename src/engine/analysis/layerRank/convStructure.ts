@@ -1,59 +1,11 @@
 // The structure of a convolution layer's system without numerics: stride residue classes of K_c, covered pixels, the
 // cross-dependency estimate, and the structural counts and bounds (docs/algorithm.md §4.1, §4.2).
 import { axisMaps, groupGeometry, type AxisMap, type ConvGeometry } from '../../numerics/convGeometry';
+import { residueClasses, type ResidueClass } from '../../numerics/convResidueClasses';
 import { ForwardRows } from './forwardRows';
 import type { ConvRankBounds } from './types';
 
-/** One stride residue class (ρ, γ) of a single channel's gradient block K_c. */
-export interface ResidueClass {
-  rho: number;
-  gamma: number;
-  /** Kernel taps in the class with a non-empty range. */
-  taps: { a: number; b: number }[];
-  /** Covered pixels (flat i·W + j) of the class, in increasing order. */
-  pixels: Int32Array;
-}
-
-function mod(a: number, m: number): number {
-  return ((a % m) + m) % m;
-}
-
-/**
- * The residue classes that hold a tap, in (ρ, γ) order. A pixel is covered only through a tap of its own class, so the
- * other classes (s_h·s_w − at most k_h·k_w of them: a stride of 10⁹ makes 10¹⁸) hold no pixel either and contribute
- * nothing: they are never listed, which keeps the work independent of the stride.
- */
-function residueClasses(g: ConvGeometry, rows: AxisMap, cols: AxisMap): ResidueClass[] {
-  const [sh, sw] = g.strides;
-  const [kh, kw] = g.kernel;
-  const out: ResidueClass[] = [];
-  for (const rho of tapClasses(rows, g.dilations[0], g.pads[0], sh)) {
-    for (const gamma of tapClasses(cols, g.dilations[1], g.pads[1], sw)) {
-      const taps: { a: number; b: number }[] = [];
-      for (let a = 0; a < kh; a++) {
-        if (rows.uHi[a] <= rows.uLo[a] || mod(a * g.dilations[0] - g.pads[0], sh) !== rho) continue;
-        for (let b = 0; b < kw; b++) {
-          if (cols.uHi[b] <= cols.uLo[b] || mod(b * g.dilations[1] - g.pads[1], sw) !== gamma) continue;
-          taps.push({ a, b });
-        }
-      }
-      const px: number[] = [];
-      for (let i = rho; i < g.height; i += sh) {
-        if (!rows.covered[i]) continue;
-        for (let j = gamma; j < g.width; j += sw) if (cols.covered[j]) px.push(i * g.width + j);
-      }
-      out.push({ rho, gamma, taps, pixels: Int32Array.from(px) });
-    }
-  }
-  return out;
-}
-
-/** Residue classes (mod the stride) of the taps along one axis whose output range is not empty, in increasing order. */
-function tapClasses(axis: AxisMap, dilation: number, padBefore: number, stride: number): number[] {
-  const classes = new Set<number>();
-  for (let a = 0; a < axis.kernel; a++) if (axis.uHi[a] > axis.uLo[a]) classes.add(mod(a * dilation - padBefore, stride));
-  return [...classes].sort((x, y) => x - y);
-}
+export type { ResidueClass };
 
 export interface Structure {
   rows: AxisMap;
