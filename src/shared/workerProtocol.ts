@@ -32,7 +32,7 @@ export const auditJob = jobType<FileJob & { config: LeakLintConfig }, AuditOutco
 
 /**
  * A file a job read, as it was when read: size, modification time (whole milliseconds, as VS Code's FileStat gives
- * it) and the SHA-256 of its bytes; or missing (a shard the model names that is not there).
+ * it: Date#getTime of Node's stat) and the SHA-256 of its bytes; or missing (a shard the model names that is not there).
  */
 export type FileFingerprint = { file: string; size: number; mtime: number; sha256: string } | { file: string; missing: true };
 

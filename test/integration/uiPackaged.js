@@ -1,8 +1,11 @@
 // UI test of the packaged extension: code-server runs with the .vsix installed (not the source folder), and
-// headless Chromium drives the workbench like a user: open model.onnx in the LeakLint Layer View, run
-// "LeakLint: Show Reconstructions", wait for the images. Screenshots go to test-output/ (gitignored); any console
-// error from a webview or any Content-Security-Policy violation fails the test.
-// With --restricted the window declines workspace trust: the layer view must work and offer no attack.
+// headless Chromium drives the workbench like a user, with no LeakLint command run first: the LeakLint view fills
+// in by itself; a Problems click on an ONNX finding lands on its layer; Ctrl+. on a model.json finding shows the code
+// actions; model.onnx opens in the Layer View and a layer is selected by keyboard; the walkthrough opens; "LeakLint:
+// Show Reconstructions" shows its images and chart. Screenshots go to test-output/ (gitignored); any console error
+// from a webview or any Content-Security-Policy violation fails the test.
+// With --restricted the window declines workspace trust: the Layer View must work, offer no attack but say why with a
+// link to manage trust, and the hover must not offer "Show reconstruction".
 // Usage (from run.sh): CS_HOST=127.0.0.1:PORT node uiPackaged.js <workspace folder> <screenshot folder> [--restricted]
 // Exit code: 0 passed, 1 failed (the reason on stderr and a failure screenshot).
 'use strict';
@@ -44,6 +47,47 @@ async function runCommand(page, title) {
       await page.keyboard.press('Escape');
       await page.waitForTimeout(1000);
     }
+  }
+}
+
+/** Quick Open (Ctrl+P) a file by its path relative to the folder, opening it in its default editor. */
+async function openQuickly(page, relative) {
+  await page.keyboard.press('Control+P');
+  await pick(page, relative);
+}
+
+/** Ctrl+G to `line:column` (1-based) in the active text editor. */
+async function goTo(page, position) {
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`:${position}`);
+  await page.keyboard.press('Enter');
+}
+
+/** Shows the hover at the cursor (Ctrl+K Ctrl+I) and returns its text. */
+async function showHover(page) {
+  const hover = page.locator('.monaco-hover:not(.hidden)', { hasText: 'Risk' }).first();
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+I');
+    if (
+      await hover.waitFor({ timeout: 3000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      return hover.textContent();
+  }
+  throw new Error('no LeakLint hover at the cursor');
+}
+
+/** Polls `check` until it is true. */
+async function waitUntil(page, check, what, ms = STEP_MS) {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(500);
   }
 }
 
@@ -113,31 +157,111 @@ async function main() {
       await restricted.waitFor({ timeout: 10_000 });
     }
 
-    // The layer view: Quick Open the model, then "Reopen Editor With…" → LeakLint Layer View.
-    await page.keyboard.press('Control+P');
-    await pick(page, 'model.onnx');
-    await runCommand(page, 'View: Reopen Editor With...');
-    await pick(page, 'LeakLint Layer View');
-    const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tr.medium');
-    await table.hover('table.layers tr[data-layer="conv_2"]');
-    await table.locator('#layer-details', { hasText: 'conv_2' }).waitFor({ timeout: 10_000 });
-    await page.waitForTimeout(500);
-    await page.screenshot({ path: path.join(shots, RESTRICTED ? 'restricted-layer-view.png' : 'layer-view.png') });
-    console.log('uiPackaged: layer view shows the analysed layers');
+    // model.json's conv_2 name, where its findings are underlined (Ctrl+G takes line:column, 1-based).
+    const modelJson = fs.readFileSync(path.join(folder, 'tfjs', 'model.json'), 'utf8');
+    const nameAt = modelJson.indexOf('"name": "conv_2"') + '"name": "'.length;
+    const before = modelJson.slice(0, nameAt).split('\n');
+    const conv2 = `${before.length}:${before[before.length - 1].length + 2}`;
 
     if (RESTRICTED) {
-      // Restricted Mode: static analysis above worked; the attack must be offered nowhere.
+      // Restricted Mode: the Layer View opens by default and works, says why there is no attack, links to trust.
+      await openQuickly(page, 'model.onnx');
+      const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tr.high');
       if (await table.$('#run-attack')) throw new Error('the layer view offers "Run attack" in Restricted Mode');
+      const reason = await table.textContent('.message.restricted');
+      if (!/Restricted Mode/.test(reason || '') || !(await table.$('#manage-trust'))) throw new Error(`no reason or trust link: ${reason}`);
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: path.join(shots, 'restricted-layer-view.png') });
+      // The hover on a model.json layer: no "Show reconstruction", but why.
+      await openQuickly(page, 'tfjs/model.json');
+      await goTo(page, conv2);
+      const hover = await showHover(page);
+      if (/Show reconstruction/.test(hover) || !/Restricted Mode/.test(hover)) throw new Error(`the hover in Restricted Mode says: ${hover}`);
       if (problems.length) throw new Error(`webview console errors or CSP violations:\n  ${problems.join('\n  ')}`);
-      console.log('uiPackaged: Restricted Mode: analysis shown, no attack offered');
+      console.log('uiPackaged: Restricted Mode: analysis shown, no attack offered, the reason and a trust link instead');
       return 0;
     }
 
-    // Show Reconstructions on the active model (cnn6.onnx, fully recoverable, in its layer view) from the palette.
-    await page.keyboard.press('Control+P');
-    await pick(page, 'cnn6.onnx');
-    await runCommand(page, 'View: Reopen Editor With...');
-    await pick(page, 'LeakLint Layer View');
+    // The LeakLint view fills in by itself (no command run): models with their verdicts; expand the leakiest.
+    await runCommand(page, 'View: Show LeakLint');
+    const tree = page.locator('.pane-body .monaco-list[aria-label*="Models"], .pane-body .monaco-tl-tree').first();
+    const cnn6 = page.locator('.monaco-list-row', { hasText: 'cnn6.onnx' }).first();
+    await cnn6.waitFor({ timeout: STEP_MS * 2 });
+    await page
+      .locator('.monaco-list-row', { hasText: 'model.json' })
+      .first()
+      .waitFor({ timeout: STEP_MS * 2 });
+    await waitUntil(page, async () => (await page.locator('.monaco-list-row', { hasText: 'risk' }).count()) >= 4, 'verdicts in the LeakLint view');
+    if (!/HIGH risk/.test(await cnn6.textContent())) throw new Error(`cnn6.onnx in the LeakLint view: ${await cnn6.textContent()}`);
+    await cnn6.click();
+    await page.locator('.monaco-list-row', { hasText: 'LL010' }).first().waitFor({ timeout: 10_000 });
+    await page.locator('.monaco-list-row', { hasText: 'conv_1' }).first().click();
+    await page.locator('.monaco-list-row', { hasText: 'Proposed:' }).first().waitFor({ timeout: 10_000 });
+    await page.mouse.move(5, 400);
+    await page.waitForTimeout(500);
+    await tree.waitFor({ timeout: 1000 }).catch(() => undefined);
+    await page.screenshot({ path: path.join(shots, 'leaklint-view.png') });
+    console.log('uiPackaged: the LeakLint view lists the models with their verdicts');
+
+    // Problems: a click on model.onnx's conv_2 finding opens its layer document with the layer's name selected.
+    await runCommand(page, 'View: Focus Problems (Errors, Warnings, Infos)');
+    const marker = page.locator('.markers-panel .monaco-list-row', { hasText: 'conv_2: ' }).filter({ hasText: 'LL002' });
+    await page.locator('.markers-panel .monaco-list-row', { hasText: 'model.onnx.layers' }).first().waitFor({ timeout: STEP_MS });
+    // Two LL002 rows (model.onnx.layers and the two model.json files): the one under the layer document.
+    const rows = await page.locator('.markers-panel .monaco-list-row').allTextContents();
+    const layerDocRow = rows.findIndex((t) => t.includes('model.onnx.layers'));
+    const target = rows.findIndex((t, i) => i > layerDocRow && /conv_2: /.test(t) && /LL002/.test(t));
+    if (layerDocRow < 0 || target < 0) throw new Error(`no conv_2 finding under model.onnx.layers in Problems:\n${rows.join('\n')}`);
+    await page.locator('.markers-panel .monaco-list-row').nth(target).click();
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab.active', { hasText: 'model.onnx.layers' }).waitFor({ timeout: 20_000 });
+    await page.locator('.statusbar', { hasText: /Ln 6, Col 4/ }).waitFor({ timeout: 10_000 });
+    await marker
+      .first()
+      .waitFor({ timeout: 1000 })
+      .catch(() => undefined);
+    console.log("uiPackaged: a Problems click on an ONNX finding lands on the layer's line in the layer document");
+    await runCommand(page, 'View: Close All Editors');
+
+    // Ctrl+. on model.json's conv_2: the code actions.
+    await openQuickly(page, 'tfjs/model.json');
+    await goTo(page, conv2);
+    await page.waitForTimeout(1500); // the diagnostics and code action providers answer
+    await page.keyboard.press('Control+Period');
+    const menu = page.locator('.action-widget', { hasText: 'turn LL002 off' });
+    await menu.waitFor({ timeout: 20_000 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'code-actions.png') });
+    await page.keyboard.press('Escape');
+    console.log('uiPackaged: Ctrl+. on a finding shows the LeakLint code actions');
+    await runCommand(page, 'View: Close All Editors');
+
+    // model.onnx opens in the Layer View (the default editor); a layer is selected with the keyboard alone.
+    await openQuickly(page, 'model.onnx');
+    const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tr.high');
+    await table.focus('#open-layer-document');
+    await page.keyboard.press('Tab'); // into the table: its first row
+    const focused = () => table.evaluate(() => globalThis.document.activeElement && globalThis.document.activeElement.dataset.layer);
+    if ((await focused()) !== 'conv_1') throw new Error(`Tab should reach the first layer row, focus is on ${await focused()}`);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await table.locator('tr.selected[data-layer="conv_2"][aria-selected="true"]').waitFor({ timeout: 10_000 });
+    await table.locator('#layer-details', { hasText: 'conv_2' }).waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'layer-view.png') });
+    console.log('uiPackaged: the Layer View opens by default; a layer is selected by keyboard');
+
+    // The walkthrough.
+    await runCommand(page, 'Welcome: Open Walkthrough...');
+    await pick(page, 'Get started with LeakLint');
+    await page.locator('.gettingStartedContainer', { hasText: 'Run the attack' }).waitFor({ timeout: STEP_MS });
+    await page.waitForTimeout(1500);
+    await page.screenshot({ path: path.join(shots, 'walkthrough.png') });
+    console.log('uiPackaged: the walkthrough opens');
+    await runCommand(page, 'View: Close All Editors');
+
+    // Show Reconstructions on the active model (cnn6.onnx, fully recoverable, in its Layer View) from the palette.
+    await openQuickly(page, 'cnn6.onnx');
     await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] #run-attack');
     await runCommand(page, 'LeakLint: Show Reconstructions');
     const view = await webviewFrame(page, '#root[data-view="reconstructions"][data-phase="done"]', 240_000);
@@ -147,6 +271,10 @@ async function main() {
     console.log(`uiPackaged: ${images.length} images shown; verdict: ${verdict}`);
     await page.waitForTimeout(500);
     await page.screenshot({ path: path.join(shots, 'reconstructions.png') });
+    await view
+      .locator('svg.chart')
+      .first()
+      .screenshot({ path: path.join(shots, 'reconstruction-chart.png') });
     if (problems.length) throw new Error(`webview console errors or CSP violations:\n  ${problems.join('\n  ')}`);
     return 0;
   } catch (e) {

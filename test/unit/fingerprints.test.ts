@@ -51,7 +51,7 @@ describe('fingerprinted audit (the extension cache key)', () => {
       assert.ok(!('missing' in input));
       const stat = fs.statSync(input.file);
       assert.equal(input.size, stat.size);
-      assert.equal(input.mtime, Math.floor(stat.mtimeMs));
+      assert.equal(input.mtime, stat.mtime.getTime());
       assert.equal(input.sha256, sha256(input.file));
     }
   });
@@ -66,6 +66,21 @@ describe('fingerprinted audit (the extension cache key)', () => {
         inputs.find((i) => i.file.endsWith('group1-shard1of1.bin')),
         { file: path.join(copy, 'group1-shard1of1.bin'), missing: true },
       );
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
+  it('a shard that is looked at but not read (too short: "truncated") is an input', async () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-fingerprints-short-'));
+    try {
+      fs.cpSync(TFJS, copy, { recursive: true });
+      const shard = path.join(copy, 'group1-shard1of1.bin');
+      fs.writeFileSync(shard, fs.readFileSync(shard).subarray(0, 100));
+      const { outcome, inputs } = await client.fingerprintedAudit({ file: path.join(copy, 'model.json'), config: defaultConfig(copy), trusted: true });
+      assert.equal(outcome.kind === 'failure' && outcome.failure.code, 'truncated');
+      const input = inputs.find((i) => i.file === shard);
+      assert.ok(input && !('missing' in input) && input.size === 100, JSON.stringify(inputs));
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }
@@ -90,7 +105,8 @@ describe('fingerprinted audit (the extension cache key)', () => {
 
   it('fingerprintFiles sorts, dedupes and marks missing files', async () => {
     const model = path.join(folder, 'model.json');
-    const result = await fingerprintFiles([model, path.join(folder, 'nope.bin'), model]);
+    // A folder (the engine stats some) is not an input.
+    const result = await fingerprintFiles([model, path.join(folder, 'nope.bin'), model, folder]);
     assert.deepEqual(
       result.map((r) => [path.basename(r.file), 'missing' in r]),
       [
