@@ -155,6 +155,11 @@ export class ModelAnalyses implements vscode.Disposable {
       this.progressed.fire({ uri, done, total, label });
       options.onProgress?.(done, total, label);
     };
+    // Not busy any more when the outcome is shown (views read isAnalysing while they render it).
+    const settle = (outcome: AuditOutcome, provenance: Provenance) => {
+      this.busy.delete(uri.toString());
+      return this.adopt(uri, outcome, provenance, config);
+    };
     try {
       const { outcome, inputs } = await this.runtime.fingerprintedAudit({ file: uri.fsPath, config, trusted }, { onProgress, cancellation: token });
       if (outcome.kind === 'report') {
@@ -169,7 +174,7 @@ export class ModelAnalyses implements vscode.Disposable {
         this.log.warn(`${uri.fsPath} could not be read (${outcome.failure.code}): ${failureMessage(outcome.failure)}`);
       }
       if (inputs.length) await this.cache.save(uri, { key, inputs, outcome });
-      return this.adopt(uri, outcome, { key, inputs, fromCache: false }, config);
+      return settle(outcome, { key, inputs, fromCache: false });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (token?.isCancellationRequested || (e instanceof RuntimeError && e.code === 'cancelled')) return undefined;
@@ -182,9 +187,10 @@ export class ModelAnalyses implements vscode.Disposable {
       // cached: the next try may succeed).
       this.log.error(`${uri.fsPath}: the analysis did not finish: ${message}`);
       const failure: ModelFailure = { file: uri.fsPath, code: 'invalid-model', where: '', reason: `the analysis did not finish: ${message}` };
-      return this.adopt(uri, { kind: 'failure', failure }, { inputs: [], fromCache: false }, config);
+      return settle({ kind: 'failure', failure }, { inputs: [], fromCache: false });
     } finally {
-      this.busy.delete(uri.toString());
+      // Cancelled, or the file went away: views that showed the progress render again.
+      if (this.busy.delete(uri.toString())) this.progressed.fire({ uri, done: 1, total: 1, label: 'stopped' });
     }
   }
 

@@ -109,15 +109,15 @@ export class ModelsView implements vscode.TreeDataProvider<ModelTreeNode>, vscod
     if (!analysis) return new vscode.TreeItem(name);
     const id = `${node.type}:${node.model.toString()}:${'nodeId' in node ? (node.nodeId ?? '') : ''}:${'fix' in node ? node.fix : ''}`;
     if (node.type === 'model') {
-      const item = new vscode.TreeItem(name, vscode.TreeItemCollapsibleState.Collapsed);
-      const folder = path.dirname(vscode.workspace.asRelativePath(node.model));
+      // The path in the workspace: several models are often all called model.json.
+      const item = new vscode.TreeItem(vscode.workspace.asRelativePath(node.model), vscode.TreeItemCollapsibleState.Collapsed);
       if (analysis.kind === 'failed') {
-        item.description = `unreadable${folder !== '.' ? ` · ${folder}` : ''}`;
+        item.description = 'unreadable';
         item.tooltip = `${node.model.fsPath}\n${failureMessage(analysis.failure)}`;
         item.iconPath = icon('failed');
       } else {
         const verdict = analysis.report.model.verdict;
-        item.description = `${formatVerdict(analysis.report.model)}${folder !== '.' ? ` · ${folder}` : ''}`;
+        item.description = formatVerdict(analysis.report.model);
         item.tooltip = new vscode.MarkdownString(`**${name}: ${formatVerdict(analysis.report.model)}**\n\n${verdict.headline}\n\n${node.model.fsPath}`);
         item.iconPath = icon(verdict.severity);
       }

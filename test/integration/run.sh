@@ -193,7 +193,7 @@ if [ $rc = 0 ] && [ "${LEAKLINT_E2E_PACKAGED:-1}" = 1 ]; then
   fi
   echo "run.sh: packaged extension UI tests (trusted, Restricted Mode): exit code $rc after $(( $(date +%s) - PHASE2 )) s" >&2
   if [ $rc = 0 ] && [ "${LEAKLINT_E2E_DOCS_IMAGES:-}" = 1 ]; then
-    mkdir -p "$ROOT/docs/images" && (cd "$ROOT/test-output" && cp leaklint-view.png code-actions.png layer-view.png walkthrough.png reconstructions.png reconstruction-chart.png restricted-layer-view.png "$ROOT/docs/images/")
+    mkdir -p "$ROOT/docs/images" && (cd "$ROOT/test-output" && cp leaklint-view.png problems-navigation.png code-actions.png layer-view.png walkthrough.png reconstructions.png reconstruction-chart.png restricted-layer-view.png "$ROOT/docs/images/")
   fi
 fi
 echo "run.sh: finished in $(( $(date +%s) - START )) s, exit code $rc" >&2

@@ -53,7 +53,16 @@ async function runCommand(page, title) {
 /** Quick Open (Ctrl+P) a file by its path relative to the folder, opening it in its default editor. */
 async function openQuickly(page, relative) {
   await page.keyboard.press('Control+P');
-  await pick(page, relative);
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(relative);
+  // Rows show the name and the folder apart ("model.json  tfjs"); the best match is first.
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: path.basename(relative) })
+    .first()
+    .waitFor({ timeout: 10_000 });
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
 }
 
 /** Ctrl+G to `line:column` (1-based) in the active text editor. */
@@ -65,21 +74,41 @@ async function goTo(page, position) {
   await page.keyboard.press('Enter');
 }
 
-/** Shows the hover at the cursor (Ctrl+K Ctrl+I) and returns its text. */
-async function showHover(page) {
-  const hover = page.locator('.monaco-hover:not(.hidden)', { hasText: 'Risk' }).first();
+/** Hovers the mouse over `token` in the active editor and returns the text of the LeakLint hover that shows. */
+async function showHover(page, token) {
+  const target = page.locator('.editor-instance .monaco-editor .view-line span span', { hasText: token }).first();
+  const hover = page.locator('.monaco-hover', { hasText: 'Risk' }).first();
+  const shown = () =>
+    hover.waitFor({ timeout: 4000 }).then(
+      () => true,
+      () => false,
+    );
   for (let attempt = 0; attempt < 10; attempt++) {
-    await page.keyboard.press('Control+K');
-    await page.keyboard.press('Control+I');
-    if (
-      await hover.waitFor({ timeout: 3000 }).then(
-        () => true,
-        () => false,
-      )
-    )
-      return hover.textContent();
+    await target.hover();
+    if (await shown()) return hover.textContent();
+    await page.mouse.move(5, 5); // away, then over it again
   }
-  throw new Error('no LeakLint hover at the cursor');
+  throw new Error(`no LeakLint hover over ${token}`);
+}
+
+/** Drags the side bar's edge so that it is `width` px wide (long tree rows then show their descriptions). */
+async function widenSideBar(page, width) {
+  const box = await page.locator('.part.sidebar').boundingBox();
+  if (!box) return;
+  const edge = box.x + box.width;
+  // The sash between the side bar and the editor: the vertical one nearest to the side bar's right edge.
+  const sashes = await page.locator('.monaco-sash.vertical').evaluateAll((nodes) =>
+    nodes.map((n) => {
+      const r = n.getBoundingClientRect();
+      return { x: r.x + r.width / 2, y: r.y + r.height / 2, height: r.height };
+    }),
+  );
+  const sash = sashes.filter((s) => s.height > 100).sort((a, b) => Math.abs(a.x - edge) - Math.abs(b.x - edge))[0];
+  if (!sash || Math.abs(sash.x - edge) > 10) return;
+  await page.mouse.move(sash.x, sash.y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + width, sash.y, { steps: 10 });
+  await page.mouse.up();
 }
 
 /** Polls `check` until it is true. */
@@ -166,7 +195,7 @@ async function main() {
     if (RESTRICTED) {
       // Restricted Mode: the Layer View opens by default and works, says why there is no attack, links to trust.
       await openQuickly(page, 'model.onnx');
-      const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tr.high');
+      const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tbody tr');
       if (await table.$('#run-attack')) throw new Error('the layer view offers "Run attack" in Restricted Mode');
       const reason = await table.textContent('.message.restricted');
       if (!/Restricted Mode/.test(reason || '') || !(await table.$('#manage-trust'))) throw new Error(`no reason or trust link: ${reason}`);
@@ -175,7 +204,7 @@ async function main() {
       // The hover on a model.json layer: no "Show reconstruction", but why.
       await openQuickly(page, 'tfjs/model.json');
       await goTo(page, conv2);
-      const hover = await showHover(page);
+      const hover = await showHover(page, '"conv_2"');
       if (/Show reconstruction/.test(hover) || !/Restricted Mode/.test(hover)) throw new Error(`the hover in Restricted Mode says: ${hover}`);
       if (problems.length) throw new Error(`webview console errors or CSP violations:\n  ${problems.join('\n  ')}`);
       console.log('uiPackaged: Restricted Mode: analysis shown, no attack offered, the reason and a trust link instead');
@@ -184,6 +213,7 @@ async function main() {
 
     // The LeakLint view fills in by itself (no command run): models with their verdicts; expand the leakiest.
     await runCommand(page, 'View: Show LeakLint');
+    await widenSideBar(page, 560);
     const tree = page.locator('.pane-body .monaco-list[aria-label*="Models"], .pane-body .monaco-tl-tree').first();
     const cnn6 = page.locator('.monaco-list-row', { hasText: 'cnn6.onnx' }).first();
     await cnn6.waitFor({ timeout: STEP_MS * 2 });
@@ -193,10 +223,15 @@ async function main() {
       .waitFor({ timeout: STEP_MS * 2 });
     await waitUntil(page, async () => (await page.locator('.monaco-list-row', { hasText: 'risk' }).count()) >= 4, 'verdicts in the LeakLint view');
     if (!/HIGH risk/.test(await cnn6.textContent())) throw new Error(`cnn6.onnx in the LeakLint view: ${await cnn6.textContent()}`);
-    await cnn6.click();
+    // A click on a row opens the model (its command); the twistie expands it.
+    await cnn6.locator('.monaco-tl-twistie').click();
     await page.locator('.monaco-list-row', { hasText: 'LL010' }).first().waitFor({ timeout: 10_000 });
-    await page.locator('.monaco-list-row', { hasText: 'conv_1' }).first().click();
+    await page.locator('.monaco-list-row', { hasText: 'conv_1' }).first().locator('.monaco-tl-twistie').click();
     await page.locator('.monaco-list-row', { hasText: 'Proposed:' }).first().waitFor({ timeout: 10_000 });
+    // A click on a layer row opens the model's Layer View with that layer selected.
+    await page.locator('.monaco-list-row', { hasText: 'conv_2' }).first().locator('.label-name').click();
+    const fromTree = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] tr.selected[data-layer="conv_2"]');
+    if (!fromTree) throw new Error('the Layer View did not select conv_2');
     await page.mouse.move(5, 400);
     await page.waitForTimeout(500);
     await tree.waitFor({ timeout: 1000 }).catch(() => undefined);
@@ -205,9 +240,9 @@ async function main() {
 
     // Problems: a click on model.onnx's conv_2 finding opens its layer document with the layer's name selected.
     await runCommand(page, 'View: Focus Problems (Errors, Warnings, Infos)');
-    const marker = page.locator('.markers-panel .monaco-list-row', { hasText: 'conv_2: ' }).filter({ hasText: 'LL002' });
+    const filter = page.getByPlaceholder(/^Filter \(e\.g\./);
+    await filter.fill('conv_2: 20 filters'); // cnn6d's conv_2: model.onnx and the two model.json files
     await page.locator('.markers-panel .monaco-list-row', { hasText: 'model.onnx.layers' }).first().waitFor({ timeout: STEP_MS });
-    // Two LL002 rows (model.onnx.layers and the two model.json files): the one under the layer document.
     const rows = await page.locator('.markers-panel .monaco-list-row').allTextContents();
     const layerDocRow = rows.findIndex((t) => t.includes('model.onnx.layers'));
     const target = rows.findIndex((t, i) => i > layerDocRow && /conv_2: /.test(t) && /LL002/.test(t));
@@ -215,11 +250,12 @@ async function main() {
     await page.locator('.markers-panel .monaco-list-row').nth(target).click();
     await page.keyboard.press('Enter');
     await page.locator('.tabs-container .tab.active', { hasText: 'model.onnx.layers' }).waitFor({ timeout: 20_000 });
-    await page.locator('.statusbar', { hasText: /Ln 6, Col 4/ }).waitFor({ timeout: 10_000 });
-    await marker
-      .first()
-      .waitFor({ timeout: 1000 })
-      .catch(() => undefined);
+    // conv_2 is layer 1: line 7 of the layer document (5 header lines), its name selected.
+    await page.locator('.statusbar', { hasText: /Ln 7, Col \d+ \(6 selected\)/ }).waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'problems-navigation.png') });
+    await filter.fill('');
+    await page.keyboard.press('Control+J'); // hide the panel again
     console.log("uiPackaged: a Problems click on an ONNX finding lands on the layer's line in the layer document");
     await runCommand(page, 'View: Close All Editors');
 
@@ -236,9 +272,10 @@ async function main() {
     console.log('uiPackaged: Ctrl+. on a finding shows the LeakLint code actions');
     await runCommand(page, 'View: Close All Editors');
 
+    await page.keyboard.press('Control+B'); // hide the side bar: the editors get the room
     // model.onnx opens in the Layer View (the default editor); a layer is selected with the keyboard alone.
     await openQuickly(page, 'model.onnx');
-    const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tr.high');
+    const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tbody tr');
     await table.focus('#open-layer-document');
     await page.keyboard.press('Tab'); // into the table: its first row
     const focused = () => table.evaluate(() => globalThis.document.activeElement && globalThis.document.activeElement.dataset.layer);
@@ -271,8 +308,9 @@ async function main() {
     console.log(`uiPackaged: ${images.length} images shown; verdict: ${verdict}`);
     await page.waitForTimeout(500);
     await page.screenshot({ path: path.join(shots, 'reconstructions.png') });
+    // One sample: the image beside its reconstruction, the per-layer chart and the metrics.
     await view
-      .locator('svg.chart')
+      .locator('section.sample')
       .first()
       .screenshot({ path: path.join(shots, 'reconstruction-chart.png') });
     if (problems.length) throw new Error(`webview console errors or CSP violations:\n  ${problems.join('\n  ')}`);

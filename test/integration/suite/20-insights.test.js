@@ -21,7 +21,7 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     assert.match(text, /Risk \*\*0\.92\*\* \(medium\)/);
     assert.match(text, /\| 3468 \| 2160 \+ \d+ \|/, 'unknowns, gradient and forward equations');
     assert.match(text, /\| 280 \|/, 'deficiency');
-    assert.match(text, /leaving 280 input dimensions/);
+    assert.match(text, /leaving 280 dimensions of its input feature map/);
     assert.match(text, /command:leaklint\.showReconstructions/);
     assert.match(text, /command:leaklint\.explainLayer/);
   });
