@@ -22,6 +22,9 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     assert.match(text, /\| 3468 \| 2160 \+ \d+ \|/, 'unknowns, gradient and forward equations');
     assert.match(text, /\| 280 \|/, 'deficiency');
     assert.match(text, /leaving 280 dimensions of its input feature map/);
+    // The hover states the model's verdict as the JSON report does.
+    const { verdict } = api.analyses.get(uri).report.model;
+    assert.ok(text.includes(`**${verdict.severity.toUpperCase()} risk (${verdict.risk.toFixed(2)})**`), text);
     assert.match(text, /command:leaklint\.showReconstructions/);
     assert.match(text, /command:leaklint\.explainLayer/);
   });
