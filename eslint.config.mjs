@@ -119,5 +119,5 @@ export default tseslint.config(
   },
   // Tests read raw model JSON of any shape.
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
-  { files: ['test/integration/suite/*.test.js'], languageOptions: { globals: { ...globals.mocha } } },
+  { files: ['test/integration/suite/*.test.js', 'test/integration/suite-reload/*.test.js'], languageOptions: { globals: { ...globals.mocha } } },
 );

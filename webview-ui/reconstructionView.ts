@@ -17,37 +17,63 @@ function formatPsnr(psnr: number | null | undefined): string {
   return psnr === null ? '∞ (exact)' : `${psnr.toFixed(1)} dB`;
 }
 
-/** Per-layer bars on a log scale: relative residual of the solve, and the error against the true input when known. */
+/** The chart's log scale: from FLOOR (float64 round-off, an exact solve) to 1 (nothing recovered). */
+const FLOOR_EXPONENT = -16;
+const TICKS = [-16, -12, -8, -4, 0];
+/** Minimum bar width in px, so that a value at the floor is still a visible bar, not a hairline. */
+const MIN_BAR = 3;
+
+function formatValue(v: number): string {
+  if (v < 10 ** FLOOR_EXPONENT) return `<1e${FLOOR_EXPONENT}`;
+  return v.toExponential(1);
+}
+
+/**
+ * Per-layer bars on a log scale (1e-16 … 1, ticks every 4 decades): the relative residual of the solve, and the
+ * error against the true layer input when known. Labels sit in their own column left of the bars (sized to the
+ * longest name), values right of them.
+ */
 function layerChart(image: ViewImage): SVGSVGElement {
-  const rowHeight = 18;
-  const labelWidth = 80;
-  const barWidth = 180;
-  const height = rowHeight * image.layers.length + 24;
+  const rowHeight = 20;
+  const charWidth = 6.6; // 11 px UI font
+  const longest = Math.max(4, ...image.layers.map((l) => l.name.length));
+  const labelWidth = Math.min(200, Math.ceil(longest * charWidth) + 8);
+  const barWidth = 200;
+  const valueWidth = 64;
+  const top = 4;
+  const axisHeight = 16;
+  const legendHeight = 18;
+  const height = top + rowHeight * image.layers.length + axisHeight + legendHeight;
+  const width = labelWidth + barWidth + valueWidth;
   // Scales down with the panel (viewBox) instead of being cut off.
-  const width = labelWidth + barWidth + 60;
   const chart = svg('svg', {
     class: 'chart',
     viewBox: `0 0 ${width} ${height}`,
     width,
     role: 'img',
-    'aria-label': `per-layer residual and error for ${image.name}`,
+    'aria-label': `Per-layer relative residual and error for ${image.name}, log scale from 1e${FLOOR_EXPONENT} to 1`,
   });
-  // 1e-12 … 1 mapped to 0 … barWidth.
-  const scale = (v: number) => Math.max(1, Math.min(barWidth, ((Math.log10(Math.max(v, 1e-12)) + 12) / 12) * barWidth));
+  const x = (exponent: number) => labelWidth + ((exponent - FLOOR_EXPONENT) / -FLOOR_EXPONENT) * barWidth;
+  const barLength = (v: number) => Math.max(MIN_BAR, x(Math.min(0, Math.max(FLOOR_EXPONENT, Math.log10(Math.max(v, 1e-300))))) - labelWidth);
+  const axisY = top + rowHeight * image.layers.length;
+  for (const tick of TICKS) {
+    chart.append(svg('line', { x1: x(tick), x2: x(tick), y1: top, y2: axisY + 3, class: 'chart-grid' }));
+    chart.append(svg('text', { x: x(tick), y: axisY + 13, class: 'chart-tick', 'text-anchor': 'middle' }, tick === 0 ? '1' : `1e${tick}`));
+  }
   image.layers.forEach((layer, i) => {
-    const y = 4 + i * rowHeight;
-    chart.append(svg('text', { x: 0, y: y + 11, class: 'chart-label' }, layer.name));
-    chart.append(svg('rect', { x: labelWidth, y, width: scale(layer.relativeResidual), height: 6, class: 'bar-residual' }));
+    const y = top + i * rowHeight;
+    chart.append(svg('text', { x: labelWidth - 6, y: y + 13, class: 'chart-label', 'text-anchor': 'end' }, layer.name));
+    chart.append(svg('rect', { x: labelWidth, y: y + 3, width: barLength(layer.relativeResidual), height: 6, class: 'bar-residual' }));
     if (layer.relativeError !== undefined)
-      chart.append(svg('rect', { x: labelWidth, y: y + 7, width: scale(layer.relativeError), height: 6, class: 'bar-error' }));
+      chart.append(svg('rect', { x: labelWidth, y: y + 10, width: barLength(layer.relativeError), height: 6, class: 'bar-error' }));
     const value = layer.relativeError !== undefined ? layer.relativeError : layer.relativeResidual;
-    chart.append(svg('text', { x: labelWidth + barWidth + 4, y: y + 11, class: 'chart-label' }, value.toExponential(1)));
+    chart.append(svg('text', { x: labelWidth + barWidth + 6, y: y + 13, class: 'chart-label' }, formatValue(value)));
   });
-  const legendY = height - 6;
+  const legendY = height - 4;
   chart.append(svg('rect', { x: labelWidth, y: legendY - 8, width: 10, height: 8, class: 'bar-residual' }));
-  chart.append(svg('text', { x: labelWidth + 14, y: legendY, class: 'chart-label' }, 'residual'));
-  chart.append(svg('rect', { x: labelWidth + 80, y: legendY - 8, width: 10, height: 8, class: 'bar-error' }));
-  chart.append(svg('text', { x: labelWidth + 94, y: legendY, class: 'chart-label' }, 'error (log)'));
+  chart.append(svg('text', { x: labelWidth + 14, y: legendY, class: 'chart-label' }, 'solve residual'));
+  chart.append(svg('rect', { x: labelWidth + 100, y: legendY - 8, width: 10, height: 8, class: 'bar-error' }));
+  chart.append(svg('text', { x: labelWidth + 114, y: legendY, class: 'chart-label' }, 'error vs. true input'));
   return chart;
 }
 
@@ -83,7 +109,8 @@ function render(root: HTMLElement, api: VsCodeApi, state: ViewState) {
   const header = element('header', {}, element('h2', { text: `Reconstructions: ${state.modelName}` }));
   const controls = element('div', { className: 'controls' });
   if (state.phase === 'running') controls.append(button(api, 'Cancel', { type: 'cancel' }, 'cancel'));
-  else if (state.phase !== 'restricted') controls.append(button(api, state.phase === 'idle' ? 'Run attack' : 'Run again', { type: 'run' }, 'run'));
+  else if (state.phase === 'restricted') controls.append(button(api, 'Manage Workspace Trust', { type: 'manageTrust' }, 'manage-trust'));
+  else controls.append(button(api, state.phase === 'idle' ? 'Run attack' : 'Run again', { type: 'run' }, 'run'));
   header.append(controls);
   const body: Node[] = [header];
   if (state.phase === 'running' && state.progress) {

@@ -1,24 +1,18 @@
-// The "LeakLint" commands. Each resolves its model from its argument (Explorer context menu, command links) or the
-// active editor, and goes through the shared analyses so that every view updates together.
+// The "LeakLint" commands. Each resolves its model from its argument (Explorer context menu, the LeakLint view, code
+// actions, command links) or the active editor, and goes through the shared analyses so that every view updates
+// together.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import {
-  ConfigError,
-  formatOptionsOf,
-  formatReport,
-  REPORT_EXTENSIONS,
-  reportInputOf,
-  writeLayersTable,
-  type AuditOutcome,
-  type ReportFormat,
-} from '../engine';
-import { Commands } from '../shared/commands';
+import { ConfigError, formatOptionsOf, formatReport, REPORT_EXTENSIONS, reportInputOf, type AuditOutcome, type ReportFormat } from '../engine';
+import { Commands, type CommandId } from '../shared/commands';
 import { activeModelUri } from './activeModel';
+import { disableRule, ignoreModel } from './configEdits';
 import { layerDocumentUri } from './layerDocument';
-import { layerMarkdown } from './layerInsights';
-import { failureMessage, type Analysis, type ModelAnalyses } from './modelAnalyses';
+import type { LayerViews } from './layerViews';
+import type { Analysis, ModelAnalyses } from './modelAnalyses';
+import { showReadOnlyDocument } from './readOnlyDocuments';
 import type { RuntimeClient } from './runtime';
-import { configFor } from './settings';
+import { workspaceModels } from './workspaceScan';
 
 export interface AuditSummary {
   analysed: number;
@@ -30,43 +24,71 @@ export interface AuditSummary {
 export interface CommandContext {
   analyses: ModelAnalyses;
   runtime: RuntimeClient;
-  output: vscode.OutputChannel;
+  layerViews: LayerViews;
+  log: vscode.LogOutputChannel;
   showReconstructions(model: vscode.Uri): unknown;
 }
 
-/** Model URIs arrive as Uri objects (menus) or strings (command links in hovers). */
+/** Model URIs arrive as Uri objects (menus, code actions), strings (command links in hovers) or revived JSON. */
 function toUri(value: unknown): vscode.Uri | undefined {
   if (value instanceof vscode.Uri) return value;
   if (typeof value === 'string' && value) return vscode.Uri.parse(value);
+  if (value && typeof value === 'object' && 'scheme' in value && 'path' in value) return vscode.Uri.from(value as vscode.Uri);
   return undefined;
+}
+
+/** What a command is about: positional arguments, or a LeakLint view row (its first argument). */
+interface Target {
+  model?: vscode.Uri;
+  nodeId?: string;
+  ruleId?: string;
+  fix?: number;
+}
+
+function fromTreeNode(arg: unknown): Target | undefined {
+  if (!arg || typeof arg !== 'object' || !('type' in arg) || !('model' in arg)) return undefined;
+  const node = arg as { model: unknown; nodeId?: string; ruleId?: string; fix?: number };
+  return { model: toUri(node.model), nodeId: node.nodeId, ruleId: node.ruleId, fix: node.fix };
 }
 
 function errorText(e: unknown): string {
   return e instanceof ConfigError ? `LeakLint settings: ${e.message}` : `LeakLint: ${e instanceof Error ? e.message : String(e)}`;
 }
 
-// eslint-disable-next-line max-lines-per-function -- one registration per command; the command table of issue 9 replaces this list
-export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
-  const { analyses } = ctx;
+/** The command handlers; registerCommands binds one to each id of the command table. */
+class LeakLintCommands {
+  constructor(private readonly ctx: CommandContext) {}
+
+  private fail(e: unknown): undefined {
+    this.ctx.log.error(errorText(e));
+    void vscode.window.showErrorMessage(errorText(e));
+    return undefined;
+  }
+
   /** The argument, else the active model, else one the user picks among the workspace's models. */
-  const modelFrom = async (arg: unknown): Promise<vscode.Uri | undefined> => {
-    const model = toUri(arg) ?? activeModelUri(analyses);
-    if (model) return model;
-    const models = await workspaceModels(ctx.runtime);
+  async modelFrom(arg: unknown): Promise<vscode.Uri | undefined> {
+    const model = fromTreeNode(arg)?.model ?? toUri(arg) ?? activeModelUri(this.ctx.analyses, this.ctx.layerViews);
+    return model ?? this.pickModel();
+  }
+
+  async pickModel(): Promise<vscode.Uri | undefined> {
+    const models = await workspaceModels(this.ctx.runtime);
     if (!models.length) {
       void vscode.window.showInformationMessage('LeakLint: no model (.onnx or TF.js model.json) in this workspace.');
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(
-      models.map((uri) => ({ label: vscode.workspace.asRelativePath(uri), uri })),
+      models.map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(path.dirname(uri.fsPath)), uri })),
       { title: 'LeakLint: which model?' },
     );
     return picked?.uri;
-  };
+  }
 
-  const auditWorkspace = async (): Promise<AuditSummary> => {
+  /** Every model of the workspace, up to date: unchanged models come from the cache, the others from the worker. */
+  async auditWorkspace(): Promise<AuditSummary> {
     const summary: AuditSummary = { analysed: 0, failed: 0, ignored: 0, cancelled: false };
-    const candidates = await workspaceModels(ctx.runtime);
+    const candidates = await workspaceModels(this.ctx.runtime);
+    this.ctx.log.info(`Audit Workspace: ${candidates.length} model(s)`);
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'LeakLint audit', cancellable: true },
       async (progress, token) => {
@@ -74,45 +96,49 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
           if (token.isCancellationRequested) break;
           progress.report({ message: `${path.basename(file.fsPath)} (${i + 1}/${candidates.length})`, increment: 100 / candidates.length });
           try {
-            const analysis = await analyses.analyse(file, token);
+            const analysis = await this.ctx.analyses.analyse(file, { token });
             if (!analysis) summary.ignored++;
             else if (analysis.kind === 'failed') summary.failed++;
             else summary.analysed++;
           } catch (e) {
-            void vscode.window.showErrorMessage(errorText(e));
-            return;
+            return void this.fail(e);
           }
         }
         summary.cancelled = token.isCancellationRequested;
       },
     );
     return summary;
-  };
+  }
 
-  const auditCurrentModel = async (arg?: unknown): Promise<Analysis | undefined> => {
-    const model = await modelFrom(arg);
+  /** Analyses the model again now, even when the cache has it. */
+  async auditCurrentModel(arg?: unknown): Promise<Analysis | undefined> {
+    const model = await this.modelFrom(arg);
     if (!model) return undefined;
     try {
       return await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `LeakLint: ${path.basename(model.fsPath)}`, cancellable: true },
-        (progress, token) => analyses.analyse(model, token, (done, total, label) => progress.report({ message: `${label} (${done}/${total})` })),
+        (progress, token) =>
+          this.ctx.analyses.analyse(model, {
+            token,
+            force: true,
+            onProgress: (done, total, label) => progress.report({ message: `${label} (${done}/${total})` }),
+          }),
       );
     } catch (e) {
-      void vscode.window.showErrorMessage(errorText(e));
-      return undefined;
+      return this.fail(e);
     }
-  };
+  }
 
-  const openLayerDocument = async (arg?: unknown) => {
-    const model = await modelFrom(arg);
+  async openLayerDocument(arg?: unknown) {
+    const model = await this.modelFrom(arg);
     if (!model) return undefined;
     const document = await vscode.workspace.openTextDocument(layerDocumentUri(model));
     return vscode.window.showTextDocument(document, { preview: true, viewColumn: vscode.ViewColumn.Active });
-  };
+  }
 
   /** Writes the report of every analysed model; `target` (for tests and scripts) skips the save dialog. */
-  const exportReport = async (formatArg?: unknown, targetArg?: unknown): Promise<vscode.Uri | undefined> => {
-    const all = analyses.all();
+  async exportReport(formatArg?: unknown, targetArg?: unknown): Promise<vscode.Uri | undefined> {
+    const all = this.ctx.analyses.all();
     if (!all.length) {
       void vscode.window.showInformationMessage('LeakLint: nothing analysed yet; run "LeakLint: Audit Workspace" first.');
       return undefined;
@@ -136,72 +162,102 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     const config = all.find((a) => a.config)?.config ?? { rules: {} };
     const text = formatReport(format, reportInputOf(outcomes, config, folder?.fsPath ?? process.cwd()), formatOptionsOf(process.env, new Date()));
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
+    this.ctx.log.info(`exported a ${format} report of ${all.length} model(s) to ${target.fsPath}`);
     if (!toUri(targetArg)) void vscode.window.showInformationMessage(`LeakLint: report written to ${target.fsPath}`);
     return target;
-  };
+  }
 
-  const explainLayer = async (modelArg?: unknown, nodeId?: unknown) => {
-    const model = toUri(modelArg);
-    const analysis = model && analyses.get(model);
-    const finding = analysis?.kind === 'report' ? analysis.report.layers.find((f) => f.nodeId === nodeId) : undefined;
-    if (!model || analysis?.kind !== 'report' || !finding) return undefined;
-    const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: layerMarkdown(model, analysis.report, finding, false) });
-    await vscode.commands.executeCommand('markdown.showPreview', document.uri).then(undefined, () => vscode.window.showTextDocument(document));
-    return document;
-  };
+  /** A layer finding (or, without a layer, the model-level finding) explained in a read-only Markdown document. */
+  async explainLayer(modelArg?: unknown, nodeArg?: unknown) {
+    const target = fromTreeNode(modelArg) ?? { model: toUri(modelArg), nodeId: typeof nodeArg === 'string' ? nodeArg : undefined };
+    const model = target.model ?? activeModelUri(this.ctx.analyses, this.ctx.layerViews);
+    if (!model) return undefined;
+    return showReadOnlyDocument({ kind: 'explain', model: model.toString(), node: target.nodeId });
+  }
 
-  /** The reader's view of the model, before any analysis (the same text as `leaklint layers`). */
-  const showLayers = async (arg?: unknown) => {
-    const model = await modelFrom(arg);
+  async showProposedChange(modelArg?: unknown, nodeArg?: unknown, fixArg?: unknown) {
+    const target = fromTreeNode(modelArg) ?? { model: toUri(modelArg), nodeId: typeof nodeArg === 'string' ? nodeArg : undefined, fix: Number(fixArg ?? 0) };
+    if (!target.model || target.nodeId === undefined) return undefined;
+    return showReadOnlyDocument({ kind: 'fix', model: target.model.toString(), node: target.nodeId, fix: target.fix ?? 0 });
+  }
+
+  /** The reader's view of the model, before any analysis (the same text as `leaklint layers`), read-only. */
+  async showLayers(arg?: unknown) {
+    const model = await this.modelFrom(arg);
+    return model && showReadOnlyDocument({ kind: 'layers', model: model.toString() });
+  }
+
+  async openInLayerView(modelArg?: unknown, nodeArg?: unknown) {
+    const target = fromTreeNode(modelArg) ?? { model: toUri(modelArg), nodeId: typeof nodeArg === 'string' ? nodeArg : undefined };
+    const model = target.model ?? (await this.modelFrom(undefined));
+    if (!model) return undefined;
+    await this.ctx.layerViews.open(model, target.nodeId);
+    return model;
+  }
+
+  async ignore(arg?: unknown) {
+    const model = fromTreeNode(arg)?.model ?? toUri(arg);
     if (!model) return undefined;
     try {
-      const config = await configFor(model);
-      const outcome = await ctx.runtime.layers({ file: model.fsPath, config, trusted: vscode.workspace.isTrusted });
-      const text =
-        outcome.kind === 'layers'
-          ? writeLayersTable(outcome.listing, config.baseDir)
-          : `LeakLint could not read ${model.fsPath} (${outcome.failure.code}): ${failureMessage(outcome.failure)}\n`;
-      const document = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
-      return vscode.window.showTextDocument(document, { preview: true });
+      const edit = await ignoreModel(model);
+      this.ctx.log.info(`ignore ${model.fsPath}: ${edit.description}`);
+      return edit;
     } catch (e) {
-      void vscode.window.showErrorMessage(errorText(e));
-      return undefined;
+      return this.fail(e);
     }
-  };
+  }
 
-  const restartRuntime = async () => {
-    ctx.runtime.restart(); // the running job fails; the next one starts a fresh process
-    ctx.output.appendLine('background runtime restarted');
+  async ruleOff(ruleArg?: unknown, modelArg?: unknown) {
+    const node = fromTreeNode(ruleArg);
+    const ruleId = node?.ruleId ?? (typeof ruleArg === 'string' ? ruleArg : undefined);
+    const model = node?.model ?? toUri(modelArg) ?? activeModelUri(this.ctx.analyses, this.ctx.layerViews) ?? vscode.workspace.workspaceFolders?.[0]?.uri;
+    if (!ruleId || !model) return undefined;
+    try {
+      const edit = await disableRule(ruleId, model);
+      this.ctx.log.info(`rule ${ruleId} off: ${edit.description}`);
+      return edit;
+    } catch (e) {
+      return this.fail(e);
+    }
+  }
+
+  async restartRuntime() {
+    this.ctx.runtime.restart(); // the running job fails; the next one starts a fresh process
     void vscode.window.showInformationMessage('LeakLint: background runtime restarted.');
     return true;
-  };
+  }
 
-  return [
-    vscode.commands.registerCommand(Commands.auditWorkspace, auditWorkspace),
-    vscode.commands.registerCommand(Commands.auditCurrentModel, auditCurrentModel),
-    vscode.commands.registerCommand(Commands.openLayerDocument, openLayerDocument),
-    vscode.commands.registerCommand(Commands.exportReport, exportReport),
-    vscode.commands.registerCommand(Commands.explainLayer, explainLayer),
-    vscode.commands.registerCommand(Commands.restartRuntime, restartRuntime),
-    vscode.commands.registerCommand(Commands.showReconstructions, async (arg?: unknown) => {
-      const model = await modelFrom(arg);
-      return model && ctx.showReconstructions(model);
-    }),
-    vscode.commands.registerCommand(Commands.showLayers, showLayers),
-  ];
+  async showReconstructions(arg?: unknown) {
+    const model = await this.modelFrom(arg);
+    return model && this.ctx.showReconstructions(model);
+  }
+
+  async openModel() {
+    const model = await this.pickModel();
+    if (model) await vscode.commands.executeCommand('vscode.open', model);
+    return model;
+  }
 }
 
-/**
- * Model files of the workspace, found by the engine's discovery in the background worker (the CLI's own rules: .onnx,
- * .json files whose content is a TF.js model, no node_modules or dot folders, each folder's leaklint.ignore).
- */
-async function workspaceModels(runtime: RuntimeClient): Promise<vscode.Uri[]> {
-  const found: vscode.Uri[] = [];
-  for (const folder of vscode.workspace.workspaceFolders ?? []) {
-    if (folder.uri.scheme !== 'file') continue;
-    const config = await configFor(folder.uri);
-    const discovery = await runtime.discover({ roots: [folder.uri.fsPath], ignore: config.ignore, baseDir: config.baseDir });
-    found.push(...discovery.files.map((file) => vscode.Uri.file(file)));
-  }
-  return found;
+type Handler = (...args: unknown[]) => unknown;
+
+export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+  const c = new LeakLintCommands(ctx);
+  // Every id of the command table has its handler (the type says so).
+  const handlers: Record<CommandId, Handler> = {
+    [Commands.auditWorkspace]: () => c.auditWorkspace(),
+    [Commands.auditCurrentModel]: (arg) => c.auditCurrentModel(arg),
+    [Commands.openLayerDocument]: (arg) => c.openLayerDocument(arg),
+    [Commands.exportReport]: (format, target) => c.exportReport(format, target),
+    [Commands.explainLayer]: (model, node) => c.explainLayer(model, node),
+    [Commands.restartRuntime]: () => c.restartRuntime(),
+    [Commands.showReconstructions]: (arg) => c.showReconstructions(arg),
+    [Commands.showLayers]: (arg) => c.showLayers(arg),
+    [Commands.openInLayerView]: (model, node) => c.openInLayerView(model, node),
+    [Commands.ignoreModel]: (arg) => c.ignore(arg),
+    [Commands.disableRule]: (rule, model) => c.ruleOff(rule, model),
+    [Commands.showProposedChange]: (model, node, fix) => c.showProposedChange(model, node, fix),
+    [Commands.openModel]: () => c.openModel(),
+  };
+  return Object.entries(handlers).map(([id, handler]) => vscode.commands.registerCommand(id, handler));
 }

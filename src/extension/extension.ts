@@ -1,22 +1,29 @@
 // The VS Code adapter, thin over the engine: the background runtime (a child process) reads, analyses and attacks
-// models; the host maps its reports to diagnostics, hovers, CodeLens, a layer document, a status bar item and
-// webviews. Static analysis runs in untrusted workspaces too; the attack (native onnxruntime-node, sample images)
-// needs a trusted one.
+// models; the host maps its reports to diagnostics, code actions, hovers, CodeLens, a layer document, the LeakLint
+// view, a status bar item and webviews. Every model of the workspace is analysed in the background on start-up, and
+// outcomes are cached in the extension's storage. Static analysis runs in untrusted workspaces too; the attack
+// (native onnxruntime-node, sample images) needs a trusted one.
 import * as vscode from 'vscode';
 import { looksLikeTfjsModel } from '../engine';
-import { Views } from '../shared/commands';
+import { EXTENSION_SETTING_KEYS, SETTING_KEYS } from '../shared/commands';
+import { AnalysisCache } from './analysisCache';
+import { CODE_ACTION_SELECTOR, LeakLintCodeActionProvider } from './codeActions';
 import { registerCommands } from './commands';
-import { toDiagnostics } from './diagnostics';
+import { diagnosticUris, toDiagnostics } from './diagnostics';
+import { ModelDecorations } from './fileDecorations';
 import { LAYER_DOCUMENT_SCHEME, LayerDocumentProvider } from './layerDocument';
 import { LAYER_SELECTOR, LayerCodeLensProvider, LayerHoverProvider } from './layerInsights';
-import { LayerTableEditorProvider } from './layerTableEditor';
+import { LayerViews } from './layerViews';
 import { ModelAnalyses } from './modelAnalyses';
+import { ModelsView } from './modelsView';
 import { ModelWatcher } from './modelWatcher';
+import { READ_ONLY_SCHEME, ReadOnlyDocumentProvider } from './readOnlyDocuments';
 import { ReconstructionPanels } from './reconstructionPanel';
-import { createRuntimeClient, type RuntimeClient } from './runtime';
-import { SecurityScoreItem } from './statusBar';
+import { createRuntimeClient, type ObservedRuntime } from './runtime';
+import { VerdictStatusItem } from './statusBar';
+import { WorkspaceScan, type ScanSummary } from './workspaceScan';
 
-let runtime: RuntimeClient | undefined;
+let runtime: ObservedRuntime | undefined;
 
 /** What tests (and other extensions) can inspect; returned by activate(). */
 export interface LeakLintApi {
@@ -24,71 +31,121 @@ export interface LeakLintApi {
   statusBarText(): string | undefined;
   /** Process id of the background runtime's current child, if one runs (tests kill it to check recovery). */
   runtimePid(): number | undefined;
+  /** Jobs asked of the worker since activation, by job name. */
+  workerJobs(): Record<string, number>;
+  /** Resolves when the cached outcomes are shown (before any worker job), with the models restored and the job counts then. */
+  restored: Promise<{ models: vscode.Uri[]; workerJobs: Record<string, number> }>;
+  /** The background scan running now, or the last one. */
+  scanFinished(): Promise<ScanSummary | undefined>;
+  /** The layer a model's Layer View shows selected (as the webview reports it). */
+  selectedLayer(model: vscode.Uri): string | undefined;
+  /** The LeakLint view's tree. */
+  modelsView: ModelsView;
 }
 
 export function activate(context: vscode.ExtensionContext): LeakLintApi {
-  const output = vscode.window.createOutputChannel('LeakLint');
+  const log = vscode.window.createOutputChannel('LeakLint', { log: true });
   const diagnostics = vscode.languages.createDiagnosticCollection('leaklint');
-  runtime = createRuntimeClient(context);
-  const analyses = new ModelAnalyses(runtime, output);
-  const statusBar = new SecurityScoreItem(analyses);
-  const panels = new ReconstructionPanels(context, runtime, analyses, output);
+  runtime = createRuntimeClient(context, log);
+  const cache = new AnalysisCache(context.storageUri ?? context.globalStorageUri, log);
+  const analyses = new ModelAnalyses(runtime, cache, log);
+  const layerViews = new LayerViews(context, analyses, log);
+  const statusBar = new VerdictStatusItem(analyses, layerViews);
+  const panels = new ReconstructionPanels(context, runtime, analyses, log);
   const layerDocuments = new LayerDocumentProvider(analyses);
+  const readOnlyDocuments = new ReadOnlyDocumentProvider(analyses, runtime);
   const codeLenses = new LayerCodeLensProvider(analyses);
-  const reportError = (e: unknown) => output.appendLine(`error: ${e instanceof Error ? e.message : String(e)}`);
+  const modelsView = new ModelsView(analyses);
+  const scan = new WorkspaceScan(analyses, runtime, log);
+  const decorations = new ModelDecorations(analyses);
+  const reportError = (e: unknown) => log.error(e instanceof Error ? e.message : String(e));
+  /** Every analysed model again: cheap for those whose settings and files are unchanged (the cache answers). */
+  const recheckAll = () => {
+    for (const { uri } of analyses.all()) analyses.analyse(uri).catch(reportError);
+  };
 
   context.subscriptions.push(
-    output,
+    log,
     diagnostics,
     analyses,
+    layerViews,
     statusBar,
     panels,
     layerDocuments,
+    readOnlyDocuments,
     codeLenses,
+    modelsView,
+    scan,
+    decorations,
     { dispose: () => runtime?.dispose() },
-    analyses.onDidChange((uri) => {
-      const analysis = analyses.get(uri);
-      diagnostics.set(uri, analysis ? toDiagnostics(analysis) : []);
+    analyses.onDidChange((model) => {
+      const analysis = analyses.get(model);
+      if (!analysis) for (const uri of diagnosticUris(model)) diagnostics.delete(uri);
+      else for (const { uri, diagnostics: list } of toDiagnostics(analysis).values()) diagnostics.set(uri, list);
     }),
+    vscode.window.registerFileDecorationProvider(decorations),
     vscode.workspace.registerTextDocumentContentProvider(LAYER_DOCUMENT_SCHEME, layerDocuments),
+    vscode.workspace.registerTextDocumentContentProvider(READ_ONLY_SCHEME, readOnlyDocuments),
     vscode.languages.registerHoverProvider(LAYER_SELECTOR, new LayerHoverProvider(analyses)),
     vscode.languages.registerCodeLensProvider(LAYER_SELECTOR, codeLenses),
-    new ModelWatcher(analyses, reportError),
-    vscode.window.registerCustomEditorProvider(Views.layerView, new LayerTableEditorProvider(context, analyses, output), {
-      webviewOptions: { enableFindWidget: true },
-    }),
-    ...registerCommands({ analyses, runtime, output, showReconstructions: (model) => panels.show(model) }),
+    vscode.languages.registerCodeActionsProvider(CODE_ACTION_SELECTOR, new LeakLintCodeActionProvider(analyses), LeakLintCodeActionProvider.metadata),
+    new ModelWatcher(
+      analyses,
+      reportError,
+      () => {
+        recheckAll();
+        void scan.scan();
+      },
+      log,
+    ),
+    ...registerCommands({ analyses, runtime, layerViews, log, showReconstructions: (model) => panels.show(model) }),
     // Granting trust lets the worker open ONNX external data: analyses made without it are redone.
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
-      for (const { uri } of analyses.all()) analyses.analyse(uri).catch(reportError);
+      log.info('workspace trusted: analysing again with external data');
+      recheckAll();
+      void scan.scan();
     }),
-    // A model.json opened in an editor is analysed at once; others wait for an audit or a change on disk.
+    // A model opened in an editor is analysed at once (if the scan has not done it already).
     vscode.workspace.onDidOpenTextDocument((document) => analyseIfModel(document)),
     vscode.workspace.onDidChangeConfiguration((event) => {
-      for (const { uri } of analyses.all()) {
-        // Thresholds, input shape and ignore change the analysis; failOn and rules only how its findings are shown.
-        const reanalyse = ['thresholds', 'inputShape', 'ignore'].some((key) => event.affectsConfiguration(`leaklint.${key}`, uri));
-        const reshow = ['failOn', 'rules'].some((key) => event.affectsConfiguration(`leaklint.${key}`, uri));
-        try {
-          if (reanalyse) analyses.analyse(uri).catch(reportError);
-          else if (reshow) analyses.refreshSettings(uri).catch(reportError);
-        } catch (e) {
-          reportError(e); // invalid settings: shown when the user runs a command
-        }
-      }
+      if (!event.affectsConfiguration('leaklint')) return;
+      // Settings that change an analysis are part of the cache key; failOn and rules only change how it is shown.
+      recheckAll();
+      if (['ignore', ...EXTENSION_SETTING_KEYS].some((key) => event.affectsConfiguration(`leaklint.${key}`))) void scan.scan();
     }),
   );
   for (const document of vscode.workspace.textDocuments) analyseIfModel(document);
 
-  /** A model.json opened in an editor: recognised from the text already in memory (the sniff the CLI makes). */
+  /** A model opened as text: .onnx by name, model.json recognised from the text already in memory (the CLI's sniff). */
   function analyseIfModel(document: vscode.TextDocument) {
     const { uri } = document;
-    if (uri.scheme !== 'file' || analyses.get(uri) || !uri.path.toLowerCase().endsWith('.json')) return;
-    if (!looksLikeTfjsModel(document.getText(new vscode.Range(document.positionAt(0), document.positionAt(8192))).replace(/^\uFEFF/, ''))) return;
+    if (uri.scheme !== 'file' || analyses.get(uri)) return;
+    const lower = uri.path.toLowerCase();
+    if (lower.endsWith('.json')) {
+      const head = document.getText(new vscode.Range(document.positionAt(0), document.positionAt(8192))).replace(/^\uFEFF/, '');
+      if (!looksLikeTfjsModel(head)) return;
+    } else if (!lower.endsWith('.onnx')) return;
     analyses.analyse(uri).catch(reportError);
   }
 
-  return { analyses, statusBarText: () => statusBar.text, runtimePid: () => runtime?.pid };
+  // Cached outcomes first (no worker job), then the background scan.
+  const restored = scan.restore().then((models) => ({ models, workerJobs: runtime?.jobCounts() ?? {} }));
+  void restored.then(() => scan.scan());
+  log.info(`LeakLint ${context.extension.packageJSON.version} active; settings: ${[...SETTING_KEYS, ...EXTENSION_SETTING_KEYS].join(', ')}`);
+  return {
+    analyses,
+    statusBarText: () => statusBar.text,
+    runtimePid: () => runtime?.pid,
+    workerJobs: () => runtime?.jobCounts() ?? {},
+    restored,
+    scanFinished: () => scan.finished(),
+    selectedLayer: (model) => {
+      const view = layerViews.viewsOf(model).find((v) => v.shownSelection !== undefined);
+      const analysis = analyses.get(model);
+      return view && analysis?.kind === 'report' ? analysis.report.layers.find((f) => f.index === view.shownSelection)?.nodeId : undefined;
+    },
+    modelsView,
+  };
 }
 
 export function deactivate() {

@@ -1,14 +1,16 @@
 // The read-only layer document of a model (scheme `leaklint-layers:`): one line per analysed layer with its op,
-// shapes, risk and status. Binary .onnx files have no text to point into, so their findings link here, and the
-// layer document's hovers and CodeLens give the same details as model.json's.
+// shapes, risk and status. Binary .onnx files have no text to point into, so their layer findings are diagnostics of
+// this document, on the layer's name (a Problems click opens it at the layer), and the layer document's hovers,
+// CodeLens and code actions give the same details as model.json's.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { formatIndices, formatRisk, formatShape, formatVerdict, layerLabel, type LayerFinding, type ModelReport } from '../engine';
+import { formatIndices, formatRisk, formatShape, formatVerdict, layerLabel, type LayerFinding, type ModelFailure, type ModelReport } from '../engine';
 import { failureMessage, type ModelAnalyses } from './modelAnalyses';
 
 export const LAYER_DOCUMENT_SCHEME = 'leaklint-layers';
 /** Lines before the first layer: title, verdict, indices, blank line, column header. */
 const HEADER_LINES = 5;
+const VERDICT_LINE = 1;
 
 /** The layer document of a model: the model's path with ".layers" appended, the model's URI in the query. */
 export function layerDocumentUri(model: vscode.Uri): vscode.Uri {
@@ -28,9 +30,32 @@ export function layerAtLine(report: ModelReport, line: number): LayerFinding | u
   return report.layers.find((f) => layerLine(f) === line);
 }
 
-export function layerLocation(model: vscode.Uri, finding: LayerFinding): vscode.Location {
+/** The first line of a model that cannot be read: where its read error is shown. */
+export function failureLine(model: vscode.Uri, failure: ModelFailure): string {
+  return `LeakLint could not read ${model.fsPath} (${failure.code}): ${failureMessage(failure)}`;
+}
+
+/** Where the model-level finding sits: the verdict word at the start of the summary line. */
+export function verdictRange(report: ModelReport): vscode.Range {
+  return new vscode.Range(VERDICT_LINE, 0, VERDICT_LINE, formatVerdict(report.model).length);
+}
+
+/** The layer's name on its line (the columns are padded to the widest index: see renderLayerDocument). */
+export function layerNameRange(report: ModelReport, finding: LayerFinding): vscode.Range {
   const line = layerLine(finding);
-  return new vscode.Location(layerDocumentUri(model), new vscode.Range(line, 0, line, Number.MAX_SAFE_INTEGER));
+  const start = indexWidth(report) + COLUMN_GAP.length;
+  return new vscode.Range(line, start, line, start + layerLabel(finding).length);
+}
+
+export function layerLocation(model: vscode.Uri, report: ModelReport, finding: LayerFinding): vscode.Location {
+  return new vscode.Location(layerDocumentUri(model), layerNameRange(report, finding));
+}
+
+const COLUMN_GAP = '  ';
+const INDEX_HEADER = '#';
+
+function indexWidth(report: ModelReport): number {
+  return Math.max(INDEX_HEADER.length, ...report.layers.map((f) => String(f.index).length));
 }
 
 export function renderLayerDocument(report: ModelReport): string {
@@ -46,12 +71,13 @@ export function renderLayerDocument(report: ModelReport): string {
       f.status,
       f.ruleId,
     ]);
-  const header = ['#', 'layer', 'op', 'input -> output', 'risk', 'status', 'rule'];
+  const header = [INDEX_HEADER, 'layer', 'op', 'input -> output', 'risk', 'status', 'rule'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  widths[0] = indexWidth(report);
   const line = (cells: string[]) =>
     cells
       .map((cell, c) => cell.padEnd(widths[c]))
-      .join('  ')
+      .join(COLUMN_GAP)
       .trimEnd();
   const lines = [
     `LeakLint layers of ${path.basename(report.file)} (${report.format}, ${report.weights} weights, input ${formatShape(report.inputShape)})`,
@@ -87,7 +113,7 @@ export class LayerDocumentProvider implements vscode.TextDocumentContentProvider
       }
     }
     if (!analysis) return `${model.fsPath} is ignored by the leaklint.ignore setting.\n`;
-    if (analysis.kind === 'failed') return `LeakLint could not read ${model.fsPath} (${analysis.failure.code}): ${failureMessage(analysis.failure)}\n`;
+    if (analysis.kind === 'failed') return `${failureLine(model, analysis.failure)}\n`;
     return renderLayerDocument(analysis.report);
   }
 

@@ -1,9 +1,10 @@
 // Re-analysis when a model or one of its weight files changes on disk (saves from the editor included): model files
 // (*.onnx, TF.js model.json), TF.js shards (*.bin) and ONNX external data (any file next to an analysed model).
-// Debounced: converters write a model and its shards one after another.
+// Debounced: converters write a model and its shards one after another. A changed leaklint.config.json re-checks the
+// workspace (its ignore globs and settings apply to every model of its folder).
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { isModelFile } from '../engine';
+import { CONFIG_FILE_NAME, isModelFile } from '../engine';
 import { workspaceFileAccess } from './workspaceFileAccess';
 import type { ModelAnalyses } from './modelAnalyses';
 
@@ -18,6 +19,8 @@ export class ModelWatcher implements vscode.Disposable {
   constructor(
     private readonly analyses: ModelAnalyses,
     private readonly onError: (error: unknown) => void,
+    private readonly onConfigFileChange: () => void,
+    private readonly log: vscode.LogOutputChannel,
   ) {
     this.subscriptions = [
       this.watcher.onDidChange((uri) => void this.changed(uri)),
@@ -31,6 +34,7 @@ export class ModelWatcher implements vscode.Disposable {
   }
 
   private deleted(uri: vscode.Uri) {
+    if (path.basename(uri.fsPath) === CONFIG_FILE_NAME) return this.onConfigFileChange();
     if (!this.isAnalysed(uri) && !this.pending.has(uri.toString())) return void this.changed(uri); // a shard: re-analyse its models
     this.pending.delete(uri.toString());
     this.analyses.forget(uri);
@@ -38,6 +42,7 @@ export class ModelWatcher implements vscode.Disposable {
 
   private async changed(uri: vscode.Uri) {
     if (uri.scheme !== 'file' || uri.fsPath.split(path.sep).includes('node_modules')) return;
+    if (path.basename(uri.fsPath) === CONFIG_FILE_NAME) return this.onConfigFileChange();
     const folder = path.dirname(uri.fsPath);
     // The changed file itself, if it is a model; otherwise the analysed models it may belong to (same folder).
     const models =
@@ -49,6 +54,7 @@ export class ModelWatcher implements vscode.Disposable {
             .filter((m) => path.dirname(m.fsPath) === folder);
     for (const model of models) this.pending.set(model.toString(), model);
     if (!models.length) return;
+    this.log.info(`${uri.fsPath} changed on disk: checking ${models.map((m) => path.basename(m.fsPath)).join(', ')} again`);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.flush(), REANALYSIS_DEBOUNCE_MS);
   }

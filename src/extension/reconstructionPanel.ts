@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { ATTACK_DEFAULTS, attackOptionsOf, type AttackReport } from '../engine';
 import { Views } from '../shared/commands';
 import type { HostToView, ViewImage, ViewState, ViewToHost } from '../shared/webviewProtocol';
+import { MANAGE_TRUST_COMMAND, RESTRICTED_ATTACK_REASON } from './layerInsights';
 import type { ModelAnalyses } from './modelAnalyses';
 import { bundledSamplesFolder, type RuntimeClient } from './runtime';
 import { configFor } from './settings';
@@ -48,7 +49,8 @@ class ReconstructionPanel implements ReconstructionView {
     if (message.type === 'ready') this.post();
     else if (message.type === 'run') this.run();
     else if (message.type === 'cancel') this.cancel();
-    else if (message.type === 'error') this.owner.output.appendLine(`reconstruction webview: ${message.message}`);
+    else if (message.type === 'manageTrust') void vscode.commands.executeCommand(MANAGE_TRUST_COMMAND);
+    else if (message.type === 'error') this.owner.log.error(`reconstruction webview: ${message.message}`);
   }
 
   private update(state: Partial<ViewState>) {
@@ -73,11 +75,8 @@ class ReconstructionPanel implements ReconstructionView {
 
   private async attack(): Promise<ViewState> {
     if (!vscode.workspace.isTrusted) {
-      this.update({
-        phase: 'restricted',
-        message:
-          'Restricted Mode: the reconstruction attack runs native code and reads sample images; trust this workspace to run it. Static analysis still works.',
-      });
+      this.update({ phase: 'restricted', message: `${RESTRICTED_ATTACK_REASON} Static analysis still works.` });
+      this.owner.log.info(`attack on ${this.model.fsPath} not run: Restricted Mode`);
       return this.state;
     }
     const cancellation = (this.cancellation = new vscode.CancellationTokenSource());
@@ -89,6 +88,8 @@ class ReconstructionPanel implements ReconstructionView {
       verdict: undefined,
       images: undefined,
     });
+    const started = Date.now();
+    this.owner.log.info(`attack on ${this.model.fsPath}: started`);
     try {
       const config = await configFor(this.model);
       const options = attackOptionsOf(config, bundledSamplesFolder(this.owner.context));
@@ -108,8 +109,11 @@ class ReconstructionPanel implements ReconstructionView {
       await vscode.workspace.fs.createDirectory(outDir);
       for (const file of outcome.files) await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(outDir, ...file.path.split('/')), file.bytes);
       this.update({ phase: 'done', progress: undefined, ...this.viewOf(outcome.report, outDir) });
+      this.owner.log.info(`attack on ${this.model.fsPath}: done in ${((Date.now() - started) / 1000).toFixed(1)} s; ${outcome.report.verdict}`);
     } catch (e) {
       const cancelled = cancellation.token.isCancellationRequested;
+      if (cancelled) this.owner.log.info(`attack on ${this.model.fsPath}: cancelled`);
+      else this.owner.log.error(`attack on ${this.model.fsPath} failed: ${e instanceof Error ? e.message : String(e)}`);
       this.update({
         phase: cancelled ? 'cancelled' : 'failed',
         progress: undefined,
@@ -159,7 +163,7 @@ export class ReconstructionPanels implements vscode.Disposable {
     readonly context: vscode.ExtensionContext,
     readonly runtime: RuntimeClient,
     readonly analyses: ModelAnalyses,
-    readonly output: vscode.OutputChannel,
+    readonly log: vscode.LogOutputChannel,
   ) {
     this.storageRoot = vscode.Uri.joinPath(context.storageUri ?? context.globalStorageUri, 'reconstructions');
     this.registration = vscode.window.registerWebviewPanelSerializer(Views.reconstructions, {

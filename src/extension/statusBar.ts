@@ -1,21 +1,26 @@
-// Status bar: the active model's security score (100 × (1 − model risk)); a click opens its layer document.
+// Status bar: the active model's verdict ("LeakLint: high risk"), coloured by severity; a click opens its Layer View.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { formatVerdict } from '../engine';
 import { Commands } from '../shared/commands';
-import { activeModelUri } from './activeModel';
+import { activeModelUri, type ActiveLayerView } from './activeModel';
 import { failureMessage, type ModelAnalyses } from './modelAnalyses';
+import { formatVerdict } from '../engine';
 
-export class SecurityScoreItem implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem('leaklint.securityScore', vscode.StatusBarAlignment.Right, 100);
+export class VerdictStatusItem implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('leaklint.verdict', vscode.StatusBarAlignment.Right, 100);
   private readonly subscriptions: vscode.Disposable[];
+  private visible = false;
 
-  constructor(private readonly analyses: ModelAnalyses) {
-    this.item.name = 'LeakLint security score';
+  constructor(
+    private readonly analyses: ModelAnalyses,
+    private readonly layerViews: ActiveLayerView,
+  ) {
+    this.item.name = 'LeakLint verdict';
     this.subscriptions = [
       analyses.onDidChange(() => this.update()),
       vscode.window.onDidChangeActiveTextEditor(() => this.update()),
       vscode.window.tabGroups.onDidChangeTabs(() => this.update()),
+      vscode.window.tabGroups.onDidChangeTabGroups(() => this.update()),
     ];
     this.update();
   }
@@ -25,32 +30,33 @@ export class SecurityScoreItem implements vscode.Disposable {
     return this.visible ? this.item.text : undefined;
   }
 
-  private visible = false;
-
   update() {
-    const model = activeModelUri(this.analyses);
+    const model = activeModelUri(this.analyses, this.layerViews);
     const analysis = model && this.analyses.get(model);
     if (!model || !analysis) {
       this.item.hide();
       this.visible = false;
       return;
     }
+    const name = path.basename(model.fsPath);
     if (analysis.kind === 'failed') {
       this.item.text = '$(error) LeakLint: unreadable';
-      this.item.tooltip = `${path.basename(model.fsPath)}: ${failureMessage(analysis.failure)}`;
+      this.item.tooltip = `${name}: ${failureMessage(analysis.failure)}`;
       this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
     } else {
-      const { report } = analysis;
-      this.item.text = `$(shield) LeakLint: ${report.model.severity} risk`;
-      this.item.tooltip = `${path.basename(model.fsPath)}: ${formatVerdict(report.model)}. ${report.model.verdict.headline} Click for the layer list.`;
+      const { model: m } = analysis.report;
+      const verdict = m.verdict;
+      this.item.text = `$(shield) LeakLint: ${verdict.severity} risk`;
+      this.item.tooltip = `${name}: ${formatVerdict(m)}. ${verdict.headline} Click for the Layer View.`;
       this.item.backgroundColor =
-        report.model.severity === 'high'
+        verdict.severity === 'high'
           ? new vscode.ThemeColor('statusBarItem.errorBackground')
-          : report.model.severity === 'medium'
+          : verdict.severity === 'medium'
             ? new vscode.ThemeColor('statusBarItem.warningBackground')
             : undefined;
     }
-    this.item.command = { title: 'Open Layer Document', command: Commands.openLayerDocument, arguments: [model] };
+    this.item.accessibilityInformation = { label: `LeakLint: ${this.item.tooltip}` };
+    this.item.command = { title: 'Open in Layer View', command: Commands.openInLayerView, arguments: [model] };
     this.item.show();
     this.visible = true;
   }

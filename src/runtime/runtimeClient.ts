@@ -8,6 +8,8 @@ import {
   attackJob,
   auditJob,
   discoverJob,
+  fingerprintedAuditJob,
+  fingerprintJob,
   forwardJob,
   layersJob,
   type JobErrorCode,
@@ -115,6 +117,16 @@ export class RuntimeClient {
   /** Reads and analyses one model (pure JavaScript): its report, or a typed failure. */
   audit(params: JobParams<typeof auditJob>, options?: JobOptions): Promise<JobResult<typeof auditJob>> {
     return this.run(auditJob, params, options);
+  }
+
+  /** The audit plus fingerprints of the files it read (the extension's cache key). */
+  fingerprintedAudit(params: JobParams<typeof fingerprintedAuditJob>, options?: JobOptions): Promise<JobResult<typeof fingerprintedAuditJob>> {
+    return this.run(fingerprintedAuditJob, params, options);
+  }
+
+  /** Size, modification time and SHA-256 of files. */
+  fingerprint(params: JobParams<typeof fingerprintJob>, options?: JobOptions): Promise<JobResult<typeof fingerprintJob>> {
+    return this.run(fingerprintJob, params, options);
   }
 
   /** The layer listing of one model. */

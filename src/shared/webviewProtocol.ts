@@ -64,10 +64,12 @@ export interface TableState {
   modelName: string;
   phase: 'analysing' | 'done' | 'failed';
   message?: string;
+  /** The analysis the worker is running on this model (also while an older result is shown). */
+  progress?: { done: number; total: number; label: string };
   summary?: {
-    risk: string;
-    severity: string;
-    /** The verdict's one sentence, as every surface shows it. */
+    /** The verdict as every surface writes it ("HIGH risk (0.92)"), and its one-sentence headline. */
+    verdict: string;
+    severity: 'high' | 'medium' | 'low';
     headline: string;
     /** "n/a" where the closed-form chain does not reach the image. */
     copa: string;
@@ -79,8 +81,12 @@ export interface TableState {
     warnings: string[];
   };
   rows?: TableRow[];
-  /** Restricted Mode hides "Run attack". */
+  /** Index of the row to select; `reveal` changes each time the host asks to scroll it into view and focus it. */
+  selected?: number;
+  reveal?: number;
+  /** Restricted Mode: no "Run attack", but why, and a link to manage trust. */
   trusted: boolean;
+  restrictedReason?: string;
 }
 
 /** Which view a webview shows: the HTML shell names it in data-view, and the one bundle renders it. */
@@ -88,4 +94,12 @@ export type ViewKind = 'reconstructions' | 'layers';
 
 export type HostToView = { type: 'state'; state: ViewState } | { type: 'table'; state: TableState };
 export type ViewToHost =
-  { type: 'ready' } | { type: 'run' } | { type: 'cancel' } | { type: 'runAttack' } | { type: 'openLayerDocument' } | { type: 'error'; message: string };
+  | { type: 'ready' }
+  | { type: 'run' }
+  | { type: 'cancel' }
+  | { type: 'runAttack' }
+  | { type: 'openLayerDocument' }
+  | { type: 'manageTrust' }
+  /** The layer table selected (and revealed) this row, by the user or at the host's request. */
+  | { type: 'selected'; index: number }
+  | { type: 'error'; message: string };

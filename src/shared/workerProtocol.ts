@@ -30,6 +30,21 @@ interface FileJob {
 /** Reads and analyses one model (engine auditFile). */
 export const auditJob = jobType<FileJob & { config: LeakLintConfig }, AuditOutcome>('audit');
 
+/**
+ * A file a job read, as it was when read: size, modification time (whole milliseconds, as VS Code's FileStat gives
+ * it: Date#getTime of Node's stat) and the SHA-256 of its bytes; or missing (a shard the model names that is not there).
+ */
+export type FileFingerprint = { file: string; size: number; mtime: number; sha256: string } | { file: string; missing: true };
+
+/**
+ * The audit, plus a fingerprint of every file it read (the model, its TF.js shards, its ONNX external data): the
+ * extension caches the outcome under these. `inputs` is empty when a file changed while it was read (not cacheable).
+ */
+export const fingerprintedAuditJob = jobType<FileJob & { config: LeakLintConfig }, { outcome: AuditOutcome; inputs: FileFingerprint[] }>('fingerprinted-audit');
+
+/** Fingerprints of files (the cached inputs of an audit whose modification times changed: same bytes or not?). */
+export const fingerprintJob = jobType<{ files: string[] }, FileFingerprint[]>('fingerprint');
+
 /** The layer listing of one model (engine layersOfFile). */
 export const layersJob = jobType<FileJob & { config: Pick<LeakLintConfig, 'inputShape'> }, LayersOutcome>('layers');
 

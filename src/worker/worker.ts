@@ -14,11 +14,14 @@ import {
   type ForwardCheck,
   type JobContext,
 } from '../engine';
+import { fingerprintFiles, recordingFileAccess } from '../node/fileFingerprints';
 import { nodeFileAccess } from '../node/nodeFileAccess';
 import {
   attackJob,
   auditJob,
   discoverJob,
+  fingerprintedAuditJob,
+  fingerprintJob,
   forwardJob,
   layersJob,
   type JobErrorCode,
@@ -39,6 +42,17 @@ function handle<P, R>(job: JobType<P, R>, handler: (params: P, context: JobConte
 }
 
 handle(auditJob, ({ file, config, trusted }, context) => auditFile(file, config, { ...context, trusted }));
+
+// The extension's audit: the same use case, and what it read, fingerprinted here so that the extension can cache the
+// outcome and tell later, from file sizes and times alone, whether it still holds.
+handle(fingerprintedAuditJob, async ({ file, config, trusted }, context) => {
+  const recording = recordingFileAccess(context.files);
+  const outcome = await auditFile(file, config, { ...context, files: recording.files, trusted });
+  recording.read.add(file); // a model that could not even be opened is still an input (it may appear later)
+  return { outcome, inputs: await fingerprintFiles(recording.read) };
+});
+
+handle(fingerprintJob, ({ files }) => fingerprintFiles(files));
 
 handle(layersJob, ({ file, config, trusted }, context) => layersOfFile(file, config, { ...context, trusted }));
 

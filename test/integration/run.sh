@@ -3,10 +3,12 @@
 # opened in headless Chromium by playwright-core. The workbench loads this repository as the extension under
 # development and test/integration/suite/index.js as the tests (the ?payload= URL parameter, honoured only with
 # --vscode-option enable-smoke-test-driver), and reports mocha's result through window.codeAutomationExit.
-# Then it packages the extension (.vsix), installs it into a fresh code-server and drives the UI (uiPackaged.js).
+# Then it opens the same workspace and storage again (a reload: suite-reload/), packages the extension (.vsix),
+# installs it into a fresh code-server and drives the UI (uiPackaged.js).
 # Usage: npm run test:integration   (LEAKLINT_E2E_SKIP_BUILD=1 to reuse dist/, LEAKLINT_E2E_TIMEOUT=seconds,
 #        CS_PORT=port, CS_HOME=cache folder, LEAKLINT_E2E_KEEP=1 keeps the temporary folder for inspection,
-#        LEAKLINT_E2E_PACKAGED=0 skips the packaged-extension UI test, LEAKLINT_E2E_DOCS_IMAGES=1 refreshes docs/images)
+#        LEAKLINT_E2E_PACKAGED=0 skips the packaged-extension UI test, LEAKLINT_E2E_DOCS_IMAGES=1 refreshes docs/images,
+#        LEAKLINT_E2E_GREP=pattern runs only the matching API tests)
 # Part of `npm test` (after the unit tests). Needs apt, ~620 MB of code-server and Chromium, installed and cached
 # under $CS_HOME by setup-code-server.sh (~3 min the first time).
 # Exit code: 0 all tests passed, 1 a test failed, 2 setup or start-up error, 3 no result before the time-out,
@@ -127,6 +129,22 @@ for attempt in 1 2; do
   fi
 done
 
+# Phase 1b, a reload: the same storage, extensions and workspace in a new code-server and window, running
+# suite-reload/ (findings restored from the cache without any worker job, only changed models analysed).
+if [ $rc = 0 ]; then
+  stop_code_server
+  if start_code_server "$RUN/data" "$RUN/ext"; then
+    echo "run.sh: reload: code-server up again on 127.0.0.1:$PORT" >&2
+    CS_HOST="127.0.0.1:$PORT" XDG_CONFIG_HOME="$RUN/xdg" LEAKLINT_E2E_TIMEOUT="$TIMEOUT" LEAKLINT_E2E_ARTIFACTS="$RUN" \
+      node "$HERE/runInCodeServer.js" "$ROOT" "$HERE/suite-reload/index.js" "$RUN/workspace" &
+    RUNNER_PID=$!
+    wait "$RUNNER_PID" || rc=$?
+    RUNNER_PID=""
+  else
+    rc=2
+  fi
+fi
+
 # Phase 2, the packaged extension: `npm run package`'s .vsix installed into a fresh code-server, driven through the
 # UI (uiPackaged.js). Screenshots go to test-output/; LEAKLINT_E2E_DOCS_IMAGES=1 also copies them to docs/images/.
 if [ $rc = 0 ] && [ "${LEAKLINT_E2E_PACKAGED:-1}" = 1 ]; then
@@ -175,7 +193,7 @@ if [ $rc = 0 ] && [ "${LEAKLINT_E2E_PACKAGED:-1}" = 1 ]; then
   fi
   echo "run.sh: packaged extension UI tests (trusted, Restricted Mode): exit code $rc after $(( $(date +%s) - PHASE2 )) s" >&2
   if [ $rc = 0 ] && [ "${LEAKLINT_E2E_DOCS_IMAGES:-}" = 1 ]; then
-    mkdir -p "$ROOT/docs/images" && cp "$ROOT/test-output/layer-view.png" "$ROOT/test-output/reconstructions.png" "$ROOT/docs/images/"
+    mkdir -p "$ROOT/docs/images" && (cd "$ROOT/test-output" && cp leaklint-view.png problems-navigation.png code-actions.png layer-view.png walkthrough.png reconstructions.png reconstruction-chart.png restricted-layer-view.png "$ROOT/docs/images/")
   fi
 fi
 echo "run.sh: finished in $(( $(date +%s) - START )) s, exit code $rc" >&2

@@ -21,20 +21,24 @@ async function main() {
   const run = fs.mkdtempSync(path.join(os.tmpdir(), 'leaklint-electron-'));
   const workspace = makeWorkspace(path.join(run, 'workspace'));
   try {
-    await runTests({
-      version: process.env.VSCODE_VERSION || 'stable',
-      extensionDevelopmentPath: ROOT,
-      extensionTestsPath: path.join(__dirname, 'suite', 'index.js'),
-      launchArgs: [
-        workspace,
-        '--disable-extensions', // other installed extensions stay out; the one under development still loads
-        '--disable-workspace-trust',
-        '--skip-welcome',
-        '--skip-release-notes',
-        `--user-data-dir=${path.join(run, 'user-data')}`,
-        `--extensions-dir=${path.join(run, 'extensions')}`,
-      ],
-    });
+    const launch = (extensionTestsPath) =>
+      runTests({
+        version: process.env.VSCODE_VERSION || 'stable',
+        extensionDevelopmentPath: ROOT,
+        extensionTestsPath,
+        launchArgs: [
+          workspace,
+          '--disable-extensions', // other installed extensions stay out; the one under development still loads
+          '--disable-workspace-trust',
+          '--skip-welcome',
+          '--skip-release-notes',
+          `--user-data-dir=${path.join(run, 'user-data')}`,
+          `--extensions-dir=${path.join(run, 'extensions')}`,
+        ],
+      });
+    await launch(path.join(__dirname, 'suite', 'index.js'));
+    // A reload: the same storage and workspace in a new window.
+    await launch(path.join(__dirname, 'suite-reload', 'index.js'));
   } finally {
     fs.rmSync(run, { recursive: true, force: true });
   }

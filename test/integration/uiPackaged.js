@@ -1,8 +1,11 @@
 // UI test of the packaged extension: code-server runs with the .vsix installed (not the source folder), and
-// headless Chromium drives the workbench like a user: open model.onnx in the LeakLint Layer View, run
-// "LeakLint: Show Reconstructions", wait for the images. Screenshots go to test-output/ (gitignored); any console
-// error from a webview or any Content-Security-Policy violation fails the test.
-// With --restricted the window declines workspace trust: the layer view must work and offer no attack.
+// headless Chromium drives the workbench like a user, with no LeakLint command run first: the LeakLint view fills
+// in by itself; a Problems click on an ONNX finding lands on its layer; Ctrl+. on a model.json finding shows the code
+// actions; model.onnx opens in the Layer View and a layer is selected by keyboard; the walkthrough opens; "LeakLint:
+// Show Reconstructions" shows its images and chart. Screenshots go to test-output/ (gitignored); any console error
+// from a webview or any Content-Security-Policy violation fails the test.
+// With --restricted the window declines workspace trust: the Layer View must work, offer no attack but say why with a
+// link to manage trust, and the hover must not offer "Show reconstruction".
 // Usage (from run.sh): CS_HOST=127.0.0.1:PORT node uiPackaged.js <workspace folder> <screenshot folder> [--restricted]
 // Exit code: 0 passed, 1 failed (the reason on stderr and a failure screenshot).
 'use strict';
@@ -44,6 +47,76 @@ async function runCommand(page, title) {
       await page.keyboard.press('Escape');
       await page.waitForTimeout(1000);
     }
+  }
+}
+
+/** Quick Open (Ctrl+P) a file by its path relative to the folder, opening it in its default editor. */
+async function openQuickly(page, relative) {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(relative);
+  // Rows show the name and the folder apart ("model.json  tfjs"); the best match is first.
+  await page
+    .locator('.quick-input-list .monaco-list-row', { hasText: path.basename(relative) })
+    .first()
+    .waitFor({ timeout: 10_000 });
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
+}
+
+/** Ctrl+G to `line:column` (1-based) in the active text editor. */
+async function goTo(page, position) {
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`:${position}`);
+  await page.keyboard.press('Enter');
+}
+
+/** Hovers the mouse over `token` in the active editor and returns the text of the LeakLint hover that shows. */
+async function showHover(page, token) {
+  const target = page.locator('.editor-instance .monaco-editor .view-line span span', { hasText: token }).first();
+  const hover = page.locator('.monaco-hover', { hasText: 'Risk' }).first();
+  const shown = () =>
+    hover.waitFor({ timeout: 4000 }).then(
+      () => true,
+      () => false,
+    );
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await target.hover();
+    if (await shown()) return hover.textContent();
+    await page.mouse.move(5, 5); // away, then over it again
+  }
+  throw new Error(`no LeakLint hover over ${token}`);
+}
+
+/** Drags the side bar's edge so that it is `width` px wide (long tree rows then show their descriptions). */
+async function widenSideBar(page, width) {
+  const box = await page.locator('.part.sidebar').boundingBox();
+  if (!box) return;
+  const edge = box.x + box.width;
+  // The sash between the side bar and the editor: the vertical one nearest to the side bar's right edge.
+  const sashes = await page.locator('.monaco-sash.vertical').evaluateAll((nodes) =>
+    nodes.map((n) => {
+      const r = n.getBoundingClientRect();
+      return { x: r.x + r.width / 2, y: r.y + r.height / 2, height: r.height };
+    }),
+  );
+  const sash = sashes.filter((s) => s.height > 100).sort((a, b) => Math.abs(a.x - edge) - Math.abs(b.x - edge))[0];
+  if (!sash || Math.abs(sash.x - edge) > 10) return;
+  await page.mouse.move(sash.x, sash.y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + width, sash.y, { steps: 10 });
+  await page.mouse.up();
+}
+
+/** Polls `check` until it is true. */
+async function waitUntil(page, check, what, ms = STEP_MS) {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(500);
   }
 }
 
@@ -113,31 +186,119 @@ async function main() {
       await restricted.waitFor({ timeout: 10_000 });
     }
 
-    // The layer view: Quick Open the model, then "Reopen Editor With…" → LeakLint Layer View.
-    await page.keyboard.press('Control+P');
-    await pick(page, 'model.onnx');
-    await runCommand(page, 'View: Reopen Editor With...');
-    await pick(page, 'LeakLint Layer View');
-    const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tr.medium');
-    await table.hover('table.layers tr[data-layer="conv_2"]');
-    await table.locator('#layer-details', { hasText: 'conv_2' }).waitFor({ timeout: 10_000 });
-    await page.waitForTimeout(500);
-    await page.screenshot({ path: path.join(shots, RESTRICTED ? 'restricted-layer-view.png' : 'layer-view.png') });
-    console.log('uiPackaged: layer view shows the analysed layers');
+    // model.json's conv_2 name, where its findings are underlined (Ctrl+G takes line:column, 1-based).
+    const modelJson = fs.readFileSync(path.join(folder, 'tfjs', 'model.json'), 'utf8');
+    const nameAt = modelJson.indexOf('"name": "conv_2"') + '"name": "'.length;
+    const before = modelJson.slice(0, nameAt).split('\n');
+    const conv2 = `${before.length}:${before[before.length - 1].length + 2}`;
 
     if (RESTRICTED) {
-      // Restricted Mode: static analysis above worked; the attack must be offered nowhere.
+      // Restricted Mode: the Layer View opens by default and works, says why there is no attack, links to trust.
+      await openQuickly(page, 'model.onnx');
+      const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tbody tr');
       if (await table.$('#run-attack')) throw new Error('the layer view offers "Run attack" in Restricted Mode');
+      const reason = await table.textContent('.message.restricted');
+      if (!/Restricted Mode/.test(reason || '') || !(await table.$('#manage-trust'))) throw new Error(`no reason or trust link: ${reason}`);
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: path.join(shots, 'restricted-layer-view.png') });
+      // The hover on a model.json layer: no "Show reconstruction", but why.
+      await openQuickly(page, 'tfjs/model.json');
+      await goTo(page, conv2);
+      const hover = await showHover(page, '"conv_2"');
+      if (/Show reconstruction/.test(hover) || !/Restricted Mode/.test(hover)) throw new Error(`the hover in Restricted Mode says: ${hover}`);
       if (problems.length) throw new Error(`webview console errors or CSP violations:\n  ${problems.join('\n  ')}`);
-      console.log('uiPackaged: Restricted Mode: analysis shown, no attack offered');
+      console.log('uiPackaged: Restricted Mode: analysis shown, no attack offered, the reason and a trust link instead');
       return 0;
     }
 
-    // Show Reconstructions on the active model (cnn6.onnx, fully recoverable, in its layer view) from the palette.
-    await page.keyboard.press('Control+P');
-    await pick(page, 'cnn6.onnx');
-    await runCommand(page, 'View: Reopen Editor With...');
-    await pick(page, 'LeakLint Layer View');
+    // The LeakLint view fills in by itself (no command run): models with their verdicts; expand the leakiest.
+    await runCommand(page, 'View: Show LeakLint');
+    await widenSideBar(page, 560);
+    const tree = page.locator('.pane-body .monaco-list[aria-label*="Models"], .pane-body .monaco-tl-tree').first();
+    const cnn6 = page.locator('.monaco-list-row', { hasText: 'cnn6.onnx' }).first();
+    await cnn6.waitFor({ timeout: STEP_MS * 2 });
+    await page
+      .locator('.monaco-list-row', { hasText: 'model.json' })
+      .first()
+      .waitFor({ timeout: STEP_MS * 2 });
+    await waitUntil(page, async () => (await page.locator('.monaco-list-row', { hasText: 'risk' }).count()) >= 4, 'verdicts in the LeakLint view');
+    if (!/HIGH risk/.test(await cnn6.textContent())) throw new Error(`cnn6.onnx in the LeakLint view: ${await cnn6.textContent()}`);
+    // A click on a row opens the model (its command); the twistie expands it.
+    await cnn6.locator('.monaco-tl-twistie').click();
+    await page.locator('.monaco-list-row', { hasText: 'LL010' }).first().waitFor({ timeout: 10_000 });
+    await page.locator('.monaco-list-row', { hasText: 'conv_1' }).first().locator('.monaco-tl-twistie').click();
+    await page.locator('.monaco-list-row', { hasText: 'Proposed:' }).first().waitFor({ timeout: 10_000 });
+    // A click on a layer row opens the model's Layer View with that layer selected.
+    await page.locator('.monaco-list-row', { hasText: 'conv_2' }).first().locator('.label-name').click();
+    const fromTree = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] tr.selected[data-layer="conv_2"]');
+    if (!fromTree) throw new Error('the Layer View did not select conv_2');
+    await page.mouse.move(5, 400);
+    await page.waitForTimeout(500);
+    await tree.waitFor({ timeout: 1000 }).catch(() => undefined);
+    await page.screenshot({ path: path.join(shots, 'leaklint-view.png') });
+    console.log('uiPackaged: the LeakLint view lists the models with their verdicts');
+
+    // Problems: a click on model.onnx's conv_2 finding opens its layer document with the layer's name selected.
+    await runCommand(page, 'View: Focus Problems (Errors, Warnings, Infos)');
+    const filter = page.getByPlaceholder(/^Filter \(e\.g\./);
+    await filter.fill('conv_2: 20 filters'); // cnn6d's conv_2: model.onnx and the two model.json files
+    await page.locator('.markers-panel .monaco-list-row', { hasText: 'model.onnx.layers' }).first().waitFor({ timeout: STEP_MS });
+    const rows = await page.locator('.markers-panel .monaco-list-row').allTextContents();
+    const layerDocRow = rows.findIndex((t) => t.includes('model.onnx.layers'));
+    const target = rows.findIndex((t, i) => i > layerDocRow && /conv_2: /.test(t) && /LL002/.test(t));
+    if (layerDocRow < 0 || target < 0) throw new Error(`no conv_2 finding under model.onnx.layers in Problems:\n${rows.join('\n')}`);
+    await page.locator('.markers-panel .monaco-list-row').nth(target).click();
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab.active', { hasText: 'model.onnx.layers' }).waitFor({ timeout: 20_000 });
+    // conv_2 is layer 1: line 7 of the layer document (5 header lines), its name selected.
+    await page.locator('.statusbar', { hasText: /Ln 7, Col \d+ \(6 selected\)/ }).waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'problems-navigation.png') });
+    await filter.fill('');
+    await page.keyboard.press('Control+J'); // hide the panel again
+    console.log("uiPackaged: a Problems click on an ONNX finding lands on the layer's line in the layer document");
+    await runCommand(page, 'View: Close All Editors');
+
+    // Ctrl+. on model.json's conv_2: the code actions.
+    await openQuickly(page, 'tfjs/model.json');
+    await goTo(page, conv2);
+    await page.waitForTimeout(1500); // the diagnostics and code action providers answer
+    await page.keyboard.press('Control+Period');
+    const menu = page.locator('.action-widget', { hasText: 'turn LL002 off' });
+    await menu.waitFor({ timeout: 20_000 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'code-actions.png') });
+    await page.keyboard.press('Escape');
+    console.log('uiPackaged: Ctrl+. on a finding shows the LeakLint code actions');
+    await runCommand(page, 'View: Close All Editors');
+
+    await page.keyboard.press('Control+B'); // hide the side bar: the editors get the room
+    // model.onnx opens in the Layer View (the default editor); a layer is selected with the keyboard alone.
+    await openQuickly(page, 'model.onnx');
+    const table = await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] table.layers tbody tr');
+    await table.focus('#open-layer-document');
+    await page.keyboard.press('Tab'); // into the table: its first row
+    const focused = () => table.evaluate(() => globalThis.document.activeElement && globalThis.document.activeElement.dataset.layer);
+    if ((await focused()) !== 'conv_1') throw new Error(`Tab should reach the first layer row, focus is on ${await focused()}`);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await table.locator('tr.selected[data-layer="conv_2"][aria-selected="true"]').waitFor({ timeout: 10_000 });
+    await table.locator('#layer-details', { hasText: 'conv_2' }).waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(shots, 'layer-view.png') });
+    console.log('uiPackaged: the Layer View opens by default; a layer is selected by keyboard');
+
+    // The walkthrough.
+    await runCommand(page, 'Welcome: Open Walkthrough...');
+    await pick(page, 'Get started with LeakLint');
+    await page.locator('.gettingStartedContainer', { hasText: 'Run the attack' }).waitFor({ timeout: STEP_MS });
+    await page.waitForTimeout(1500);
+    await page.screenshot({ path: path.join(shots, 'walkthrough.png') });
+    console.log('uiPackaged: the walkthrough opens');
+    await runCommand(page, 'View: Close All Editors');
+
+    // Show Reconstructions on the active model (cnn6.onnx, fully recoverable, in its Layer View) from the palette.
+    await openQuickly(page, 'cnn6.onnx');
     await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] #run-attack');
     await runCommand(page, 'LeakLint: Show Reconstructions');
     const view = await webviewFrame(page, '#root[data-view="reconstructions"][data-phase="done"]', 240_000);
@@ -147,6 +308,11 @@ async function main() {
     console.log(`uiPackaged: ${images.length} images shown; verdict: ${verdict}`);
     await page.waitForTimeout(500);
     await page.screenshot({ path: path.join(shots, 'reconstructions.png') });
+    // One sample: the image beside its reconstruction, the per-layer chart and the metrics.
+    await view
+      .locator('section.sample')
+      .first()
+      .screenshot({ path: path.join(shots, 'reconstruction-chart.png') });
     if (problems.length) throw new Error(`webview console errors or CSP violations:\n  ${problems.join('\n  ')}`);
     return 0;
   } catch (e) {

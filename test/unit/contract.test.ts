@@ -5,7 +5,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Commands, SETTING_KEYS, Views } from '../../src/shared/commands';
+import { Commands, EXTENSION_SETTING_KEYS, SETTING_KEYS, Views, WALKTHROUGH_ID } from '../../src/shared/commands';
 import { ATTACK_DEFAULTS, defaultConfig, formatOptionsOf, formatReport, parseConfig, reportInputOf, TOOL } from '../../src/engine';
 import { RuntimeClient } from '../../src/runtime/runtimeClient';
 import { runCli } from '../../src/cli/main';
@@ -22,13 +22,44 @@ describe('extension contributions', () => {
       (pkg.contributes.customEditors as { viewType: string }[]).map((e) => e.viewType),
       [Views.layerView],
     );
+    // The Layer View is the default editor of .onnx files.
+    assert.equal(pkg.contributes.customEditors[0].priority, 'default');
+    assert.deepEqual(
+      (pkg.contributes.viewsContainers.activitybar as { id: string }[]).map((c) => c.id),
+      [Views.container],
+    );
+    assert.deepEqual(
+      (pkg.contributes.views[Views.container] as { id: string }[]).map((v) => v.id),
+      [Views.models],
+    );
+    assert.deepEqual(
+      (pkg.contributes.walkthroughs as { id: string }[]).map((w) => w.id),
+      [WALKTHROUGH_ID],
+    );
+    // Webview panels the extension restores after a reload activate it.
+    for (const panel of [Views.reconstructions, Views.layerPanel]) assert.ok(pkg.activationEvents.includes(`onWebviewPanel:${panel}`), panel);
+  });
+
+  it('names only its own commands in menus, and only files that exist', () => {
+    const ours = new Set<string>(Object.values(Commands));
+    for (const [menu, entries] of Object.entries(pkg.contributes.menus as Record<string, { command: string }[]>)) {
+      for (const entry of entries) assert.ok(ours.has(entry.command), `${menu}: ${entry.command}`);
+    }
+    const files = [
+      pkg.icon,
+      ...pkg.contributes.viewsContainers.activitybar.map((c: { icon: string }) => c.icon),
+      ...pkg.contributes.walkthroughs.flatMap((w: { steps: { media: { markdown?: string } }[] }) => w.steps.map((s) => s.media.markdown)),
+    ];
+    for (const file of files) assert.ok(fs.existsSync(path.join(ROOT, file)), file);
   });
 
   it('offers every configuration key as a leaklint.* setting and in the config schema, and nothing else', () => {
     const settings = Object.keys(pkg.contributes.configuration.properties).map((k) => k.replace(/^leaklint\./, ''));
     const attackKeys = Object.keys(schema.properties.attack.properties);
-    const expected = [...SETTING_KEYS.filter((k) => k !== 'attack'), ...attackKeys.map((k) => `attack.${k}`)].sort();
+    // The extension's own settings (EXTENSION_SETTING_KEYS) are not leaklint.config.json keys: not in the schema.
+    const expected = [...SETTING_KEYS.filter((k) => k !== 'attack'), ...attackKeys.map((k) => `attack.${k}`), ...EXTENSION_SETTING_KEYS].sort();
     assert.deepEqual(settings.sort(), expected);
+    for (const key of EXTENSION_SETTING_KEYS) assert.ok(!(key in schema.properties), `${key} is an extension setting, not a config key`);
     assert.deepEqual(
       Object.keys(schema.properties)
         .filter((k) => k !== '$schema')

@@ -3,7 +3,7 @@
 const assert = require('assert');
 const fs = require('fs');
 const vscode = require('vscode');
-const { workspaceFile, leaklint, waitFor, hoverText } = require('./helpers');
+const { workspaceFile, leaklint, waitFor, hoverText, verdictOf, closeAllEditors } = require('./helpers');
 
 suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
   let api;
@@ -18,7 +18,6 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     const at = document.positionAt(fs.readFileSync(uri.fsPath, 'utf8').indexOf('"name": "conv_2"'));
     const text = hoverText(await vscode.commands.executeCommand('vscode.executeHoverProvider', uri, at));
     assert.match(text, /\*\*conv\\_2\*\*/); // Markdown-escaped name
-    // conv_2's own risk is 0.92, shown no higher than its model's verdict (CNN6-d: medium, not proven safe).
     assert.match(text, /Risk \*\*0\.92\*\* \(medium\)/);
     assert.match(text, /\| 3468 \| 2160 \+ \d+ \|/, 'unknowns, gradient and forward equations');
     assert.match(text, /\| 280 \|/, 'deficiency');
@@ -37,7 +36,7 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     assert.ok(line !== undefined, `no conv_3 line in:\n${document.getText()}`);
     const text = hoverText(await vscode.commands.executeCommand('vscode.executeHoverProvider', document.uri, new vscode.Position(line, 3)));
     assert.match(text, /\*\*conv\\_3\*\*/);
-    assert.match(text, /Risk \*\*1\.00\*\* \(medium\)/, 'a feature map fully recoverable, shown no higher than the medium verdict');
+    assert.match(text, /Risk \*\*1\.00\*\* \(medium\)/);
   });
 
   test('CodeLens above every analysed layer, in model.json and in the layer document', async () => {
@@ -58,37 +57,75 @@ suite('LeakLint hovers, CodeLens, layer document, status bar', () => {
     assert.strictEqual(layerLenses.length, api.analyses.get(workspaceFile('model.onnx')).report.layers.length);
   });
 
-  test("status bar: the active model's verdict, the word the reports use", async () => {
-    await vscode.window.showTextDocument(workspaceFile('tfjs', 'model.json'));
-    const expected = `$(shield) LeakLint: ${api.analyses.get(workspaceFile('tfjs', 'model.json')).report.model.verdict.severity} risk`;
+  test('no CodeLens in a one-line model.json (they would pile up on line 1): the hover carries the summary', async () => {
+    const uri = workspaceFile('tfjs-min', 'model.json');
+    assert.strictEqual(api.analyses.get(uri).kind, 'report');
+    const document = await vscode.workspace.openTextDocument(uri);
+    const lenses = await vscode.commands.executeCommand('vscode.executeCodeLensProvider', uri);
+    assert.deepStrictEqual(lenses, []);
+    const at = document.positionAt(document.getText().indexOf('"name":"conv_2"'));
+    const text = hoverText(await vscode.commands.executeCommand('vscode.executeHoverProvider', uri, at));
+    assert.match(text, /Risk \*\*0\.92\*\* \(medium\)/);
+    assert.match(text, /Model: \*\*(HIGH|MEDIUM|LOW) risk \(\d\.\d\d\)\*\*\. /);
+  });
+
+  test("status bar: the active model's verdict (the word, as in the JSON report), not a score", async () => {
+    const uri = workspaceFile('tfjs', 'model.json');
+    await vscode.window.showTextDocument(uri);
+    const expected = `$(shield) LeakLint: ${verdictOf(api.analyses.get(uri).report).severity} risk`;
     await waitFor(
       () => api.statusBarText() === expected,
       () => `status bar "${expected}", got ${api.statusBarText()}`,
     );
-    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await closeAllEditors();
   });
 
-  test('ONNX layer view (custom editor, Open With) and the status bar follow the model', async () => {
-    const model = workspaceFile('model.onnx');
-    await vscode.commands.executeCommand('vscode.openWith', model, 'leaklint.layerView');
+  test('ONNX layer view (the default editor) and the status bar follow the model', async () => {
+    const model = workspaceFile('cnn6.onnx');
+    await vscode.commands.executeCommand('vscode.open', model);
     const tab = await waitFor(() => {
       const active = vscode.window.tabGroups.activeTabGroup.activeTab;
       return active && active.input instanceof vscode.TabInputCustom && active.input.viewType === 'leaklint.layerView' && active;
     }, 'the layer view tab');
     assert.strictEqual(tab.input.uri.toString(), model.toString());
-    const expected = `$(shield) LeakLint: ${api.analyses.get(model).report.model.verdict.severity} risk`;
+    const expected = `$(shield) LeakLint: ${verdictOf(api.analyses.get(model).report).severity} risk`;
     await waitFor(
       () => api.statusBarText() === expected,
-      () => `status bar for model.onnx, got ${api.statusBarText()}`,
+      () => `status bar ${expected} for cnn6.onnx, got ${api.statusBarText()}`,
     );
-    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    assert.doesNotMatch(api.statusBarText(), /\/100/);
   });
 
-  test("Explain opens the layer's full explanation", async () => {
+  test('Show Model Layers works from the Layer View and from the layer document', async () => {
+    // The Layer View of cnn6.onnx is the active tab (previous test).
+    const fromView = await vscode.commands.executeCommand('leaklint.showLayers');
+    assert.ok(fromView, 'no document from the Layer View');
+    assert.strictEqual(fromView.uri.scheme, 'leaklint-doc');
+    assert.match(fromView.getText(), /cnn6\.onnx/);
+    assert.match(fromView.getText(), /Conv/);
+    await closeAllEditors();
+    await vscode.commands.executeCommand('leaklint.openLayerDocument', workspaceFile('tfjs', 'model.json'));
+    const fromLayerDocument = await vscode.commands.executeCommand('leaklint.showLayers');
+    assert.ok(fromLayerDocument, 'no document from the layer document');
+    assert.match(fromLayerDocument.getText(), /tfjs\/model\.json/);
+    assert.doesNotMatch(fromLayerDocument.getText(), /could not/);
+    assert.ok(vscode.workspace.textDocuments.every((d) => !d.isDirty && d.uri.scheme !== 'untitled'));
+    await closeAllEditors();
+  });
+
+  test("Explain opens the layer's full explanation, read-only: no dirty or Untitled document", async () => {
     const document = await vscode.commands.executeCommand('leaklint.explainLayer', workspaceFile('model.onnx').toString(), 'conv_2');
     assert.ok(document, 'no document');
+    assert.strictEqual(document.uri.scheme, 'leaklint-doc');
     assert.match(document.getText(), /LL002 layer-input-partly-recoverable/);
     assert.match(document.getText(), /What to do/);
-    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    // Without a layer: the model-level finding.
+    const model = await vscode.commands.executeCommand('leaklint.explainLayer', workspaceFile('cnn6.onnx').toString());
+    assert.match(model.getText(), /LL010/);
+    for (const d of vscode.workspace.textDocuments) {
+      assert.ok(!d.isDirty, `${d.uri} is dirty`);
+      assert.notStrictEqual(d.uri.scheme, 'untitled', 'an Untitled buffer was left');
+    }
+    await closeAllEditors();
   });
 });

@@ -38,4 +38,54 @@ const codeOf = (d) => (d.code && typeof d.code === 'object' ? d.code.value : d.c
 /** Markdown text of hover contents, whatever their form. */
 const hoverText = (hovers) => hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
 
-module.exports = { EXTENSION_ID, workspaceFile, leaklint, waitFor, show, codeOf, hoverText };
+/** Every model of the test workspace (makeWorkspace.js), as paths relative to the folder. */
+const WORKSPACE_MODELS = [['bad.onnx'], ['cnn6.onnx'], ['model.onnx'], ['tfjs', 'model.json'], ['tfjs-min', 'model.json']];
+
+/** The read-only layer document of a model: where its ONNX layer findings are. */
+function layerDocumentUri(model) {
+  return vscode.Uri.from({ scheme: 'leaklint-layers', path: `${model.path}.layers`, query: model.toString() });
+}
+
+/** Every diagnostic of a model: on the file, and for ONNX on its layer document. */
+function diagnosticsOf(model) {
+  const own = vscode.languages.getDiagnostics(model);
+  return model.path.endsWith('.onnx') ? [...own, ...vscode.languages.getDiagnostics(layerDocumentUri(model))] : own;
+}
+
+/** The model's verdict as the extension shows it: the engine's verdict object once it has one, else severity/risk. */
+function verdictOf(report) {
+  return report.model.verdict || { severity: report.model.severity, risk: report.model.risk };
+}
+
+/** Closes every editor and waits until no tab is left (webviews close asynchronously). */
+async function closeAllEditors() {
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  await waitFor(() => vscode.window.tabGroups.all.every((g) => g.tabs.length === 0), 'every tab to close', 10_000);
+}
+
+/** Diagnostics of every model, as comparable data. */
+function diagnosticsSnapshot() {
+  const out = {};
+  for (const parts of WORKSPACE_MODELS) {
+    out[parts.join('/')] = diagnosticsOf(workspaceFile(...parts))
+      .map((d) => `${typeof d.code === 'object' ? d.code.value : d.code} ${d.range.start.line}:${d.range.start.character} ${d.severity} ${d.message}`)
+      .sort();
+  }
+  return out;
+}
+
+module.exports = {
+  diagnosticsSnapshot,
+  EXTENSION_ID,
+  WORKSPACE_MODELS,
+  workspaceFile,
+  leaklint,
+  waitFor,
+  show,
+  codeOf,
+  hoverText,
+  layerDocumentUri,
+  diagnosticsOf,
+  verdictOf,
+  closeAllEditors,
+};
