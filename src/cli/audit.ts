@@ -18,6 +18,7 @@ import {
   REPORT_EXTENSIONS,
   reportInputOf,
   type AttackReport,
+  type AttackSettings,
   type AuditOutcome,
   type FailOn,
   type LeakLintConfig,
@@ -30,7 +31,7 @@ import { nodeFileAccess } from '../node/nodeFileAccess';
 import { writeOutputFiles } from '../node/outputs';
 import { CliError, ExitCode, formatFailure, type CliContext } from './context';
 import { Progress } from './progress';
-import { createCliRuntime } from './runtime';
+import { createCliRuntime, jobBudgetMs } from './runtime';
 
 export interface AuditOptions {
   /** One report per format; several need `out` to name a folder. */
@@ -48,7 +49,7 @@ export interface AuditOptions {
   quick?: boolean;
   progress: boolean;
   /** Also run the reconstruction attack on each analysed model (images go next to the reports). */
-  attack?: { maxImages?: number; refine?: boolean };
+  attack?: Pick<AttackSettings, 'maxImages' | 'refine' | 'method' | 'iterations' | 'restarts' | 'tvWeight' | 'timeBudgetSeconds'>;
 }
 
 export async function runAudit(paths: readonly string[], options: AuditOptions, context: CliContext): Promise<ExitCode> {
@@ -105,7 +106,7 @@ export async function runAudit(paths: readonly string[], options: AuditOptions, 
 
 /** The command line's choices on top of the config file's. */
 function withOverrides(config: LeakLintConfig, options: AuditOptions): LeakLintConfig {
-  const attack = options.attack ? { ...config.attack, ...defined({ maxImages: options.attack.maxImages, refine: options.attack.refine }) } : config.attack;
+  const attack = options.attack ? { ...config.attack, ...defined(options.attack) } : config.attack;
   return {
     ...config,
     ...defined({
@@ -152,6 +153,7 @@ async function attackModels(
           inputShape: report.inputShape,
           normalization: { mean: [], std: [] },
           gradientsFrom: 'simulated',
+          method: options.method ?? 'auto',
           refine: options.refine ?? false,
           images: [],
           verdict: `The attack did not run: ${reason}. This does not prove the model safe.`,
@@ -161,7 +163,7 @@ async function attackModels(
       try {
         const outcome = await runtime.attack(
           { file: report.file, config, options, trusted: true },
-          { onProgress: (done, total, label) => progress.steps(done, total, label) },
+          { onProgress: (done, total, label) => progress.steps(done, total, label), timeBudgetMs: jobBudgetMs(options) },
         );
         if (outcome.kind === 'failure') notAttacked(outcome.failure.reason);
         else if (outcome.kind === 'not-run') notAttacked(outcome.reason);

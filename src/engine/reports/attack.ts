@@ -1,17 +1,23 @@
 // The reconstruction attack in reports: per model, the verdict, one row per image and the image pairs.
 import type { AttackReport } from '../attack/types';
+import { attackEvidence } from '../verdict/decide';
 import { displayPath, formatShape, markdownCode, renderMarkdownTable, renderTextTable, type Alignment } from './format';
 
-/** PSNR from which a reconstruction counts as a proven leak (recognisable image), e.g. for `attack --fail-on-leak`. */
-export const LEAK_PSNR_DB = 30;
-
+/**
+ * The attack proved the leak (`attack --fail-on-leak`): it rebuilt a recognisable image, as the verdict counts it
+ * (PSNR ≥ 18 dB or SSIM ≥ 0.5, `RECOGNISABLE`).
+ */
 export function leaks(report: AttackReport): boolean {
-  return report.images.some((image) => (image.quality?.clipped.psnr ?? 0) >= LEAK_PSNR_DB);
+  return attackEvidence(report).outcome === 'rebuilt';
 }
 
-/** An attack report (or several) as JSON; JSON has no Infinity, so an exact reconstruction's PSNR is "Infinity". */
+/**
+ * An attack report (or several) as JSON. JSON has no Infinity or NaN: a number that is not finite is written as null
+ * (an exact reconstruction's PSNR; the training loss of gradients a client shared, which nobody computed here), the
+ * same as JSON.stringify does in the audit's report; PNG bytes never appear (reports name the files).
+ */
 export function attackJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2) + '\n';
+  return JSON.stringify(value, null, 2) + '\n';
 }
 
 /** The terminal summary of one attack: a row per image, where the chain stopped, and the verdict. */
