@@ -255,7 +255,8 @@ function matchingProgress(
       loss: step.loss,
       ...(options.previews ? { preview: previewOf(step.x, shape, normalization) } : {}),
     };
-    listener(step.iteration, iterations, `gradient matching on ${image}: run ${step.run + 1}/${step.runs}, step ${step.iteration}/${iterations}`, detail);
+    const label = `gradient matching on ${image}: run ${step.run + 1}/${step.runs}, step ${step.iteration}/${iterations}, loss ${step.loss.toExponential(2)}`;
+    listener(step.iteration, iterations, label, detail);
   };
 }
 
