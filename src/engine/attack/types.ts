@@ -152,7 +152,8 @@ export interface AttackImageResult {
   quality?: ImageQuality;
   /** ‖x̂ − x‖/‖x‖ in the model's input space. */
   relativeError?: number;
-  seconds: { forward: number; gradients: number; labels: number; solve: number; refine: number; matching: number; total: number };
+  /** `matching`: gradient matching (absent in reports written before it existed). */
+  seconds: { forward: number; gradients: number; labels: number; solve: number; refine: number; matching?: number; total: number };
   /** PNG files written for this image, relative to the report folder. */
   files?: { original: string; reconstructed: string; sideBySide: string };
 }
@@ -163,8 +164,8 @@ export interface AttackReport {
   inputShape: Shape;
   normalization: InputNormalization;
   gradientsFrom: 'simulated' | 'safetensors';
-  /** The method asked for. */
-  method: AttackMethod;
+  /** The method asked for (absent in reports written before there was a choice: the closed form). */
+  method?: AttackMethod;
   refine: boolean;
   /**
    * The gradient-matching settings, when the method uses it; `unavailable` says why it could not run (no native

@@ -101,7 +101,7 @@ export function attackMarkdown(attacks: AttackReport[], baseDir: string): string
         '',
         ...(report.images.length
           ? [
-              `- Input ${formatShape(report.inputShape, '×')}, normalisation mean ${report.normalization.mean.join(', ')} / std ${report.normalization.std.join(', ')}; gradients ${report.gradientsFrom}; method ${report.method}${matchingSettings(report)}; correction step ${report.refine ? 'on' : 'off'}`,
+              `- Input ${formatShape(report.inputShape, '×')}, normalisation mean ${report.normalization.mean.join(', ')} / std ${report.normalization.std.join(', ')}; gradients ${report.gradientsFrom}; method ${report.method ?? 'closed-form'}${matchingSettings(report)}; correction step ${report.refine ? 'on' : 'off'}`,
             ]
           : []),
         ...(report.runtimeCheck
