@@ -140,7 +140,7 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions): P
     const truth = await capturedTruth(options, named, shape, normalization);
     const name = truth?.name ?? 'shared-gradients';
     options.onProgress?.(0, 1, `attacking ${name}`);
-    const one = await attackOne(net, shared, parameterGradients(named), name, undefined, truth?.input, methodOptions(name, 1, undefined), undefined);
+    const one = await attackOne(net, shared, parameterGradients(named), name, truth?.input, methodOptions(name, 1, undefined), undefined, warnings);
     one.result.loss = NaN;
     if (truth && one.reconstructed) one.result.quality = imageQuality(truth.image, modelInputToImage(one.reconstructed, shape, normalization));
     report.images.push(one.result);
@@ -169,10 +169,10 @@ export async function runAttack(graph: LayerGraph, options: AttackRunOptions): P
         step.gradients,
         named,
         sample.name,
-        trace,
         sample.input,
         methodOptions(sample.name, samples.length - index, trace),
         label,
+        warnings,
       );
       one.result.loss = step.loss;
       one.result.seconds.forward = (t1 - t0) / 1000;
@@ -272,13 +272,14 @@ async function attackOne(
   shared: SharedGradients,
   named: Map<string, NamedTensor>,
   name: string,
-  truth: ForwardTrace | undefined,
   truthInput: Float64Array | undefined,
   options: MethodOptions,
   label: number | undefined,
+  warnings: string[],
 ): Promise<{ result: AttackImageResult; reconstructed?: Float64Array }> {
   const t0 = performance.now();
   const rec = await reconstructImage(net, shared, named, options);
+  if (rec.matchingNotRun && !warnings.includes(rec.matchingNotRun)) warnings.push(rec.matchingNotRun);
   const total = (performance.now() - t0) / 1000;
   const result: AttackImageResult = {
     image: name,

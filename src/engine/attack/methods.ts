@@ -42,6 +42,8 @@ export interface ImageReconstruction {
   input?: Float64Array;
   method?: ReconstructionMethod;
   matching?: GradientMatchingRun;
+  /** Why gradient matching did not run where the method wanted it (the network has a layer its graph cannot write). */
+  matchingNotRun?: string;
   seconds: { labels: number; solve: number; refine: number; matching: number };
 }
 
@@ -77,10 +79,17 @@ export async function reconstructImage(
   const starts: Start[] = [];
   if (closedForm.input) starts.push({ kind: 'given', x: closedForm.input });
   const noise = method === 'auto' || !closedForm.input;
-  const matched = await matchGradients(net, named, closedForm.label, starts, {
-    ...options,
-    settings: { ...options.settings, restarts: noise ? options.settings.restarts : 0 },
-  });
+  let matched: Awaited<ReturnType<typeof matchGradients>>;
+  try {
+    matched = await matchGradients(net, named, closedForm.label, starts, {
+      ...options,
+      settings: { ...options.settings, restarts: noise ? options.settings.restarts : 0 },
+    });
+  } catch (e) {
+    // A network the gradient graph cannot be written for keeps the closed form's result, and the report says why.
+    if (!(e instanceof AttackSetupError) || e instanceof GradientMatchingUnavailableError) throw e;
+    return { ...result, matchingNotRun: `gradient matching did not run: ${e.message}` };
+  }
   return { ...result, ...matched, seconds: { ...result.seconds, matching: matched.matching.seconds } };
 }
 
