@@ -41,6 +41,11 @@ async function attack(graph: LayerGraph | Promise<LayerGraph>, options: Partial<
   return (await runAttack(await graph, { files, imageFolder: bundledSamplesFolder(), maxImages: 1, normalization: CENTRED, ...options })).report;
 }
 
+/** The budget the verdict names for an attack that did not rebuild the images (the same attack, unmeasured). */
+function budgetOf(report: AttackReport): string | undefined {
+  return attackEvidence({ ...report, images: report.images.map((i) => ({ ...i, quality: undefined })) }).budget;
+}
+
 describe('the attack methods', () => {
   test('auto keeps the closed form where it determines the image: no gradient matching on CNN6', async () => {
     const report = await attack(model('cnn6'), { gradientRuntime: nativeRuntime, ...QUICK });
@@ -94,6 +99,7 @@ describe('the attack methods', () => {
     assert.ok(run.closedFormLoss !== undefined && run.loss <= run.closedFormLoss);
     assert.ok(image.method === 'hybrid' || image.method === 'closed-form', image.method);
     assert.ok(image.layers.length > 0, 'the closed form layers are reported');
+    assert.equal(budgetOf(report), "60 iterations from the closed form's image");
   });
 
   test('auto where the closed form falls short scores the hybrid run and the runs from noise by the objective', async () => {
@@ -101,6 +107,7 @@ describe('the attack methods', () => {
     const run = report.images[0].gradientMatching!;
     assert.equal(run.runs, 3, "the closed form's image and two noise starts");
     assert.ok(run.closedFormLoss !== undefined);
+    assert.equal(budgetOf(report), "60 iterations × 2 restarts and a run from the closed form's image");
     assert.equal(report.images[0].method, run.start === 'noise' ? 'gradient-matching' : run.loss < run.closedFormLoss! ? 'hybrid' : 'closed-form');
   });
 

@@ -101,8 +101,15 @@ function budgetOf(method: 'closed-form' | 'gradient-matching', report: AttackRep
   if (method === 'closed-form') return report.refine ? 'its correction time budget' : 'one step, no iterations';
   const settings = report.gradientMatching;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  const nominal = settings ? `${plural(settings.iterations, 'iteration')} × ${plural(settings.restarts, 'restart')}` : 'its budget';
-  const cut = report.images.some((i) => i.gradientMatching?.stoppedBy === 'time');
+  const runs = report.images.flatMap((i) => (i.gradientMatching ? [i.gradientMatching] : []));
+  const fromClosedForm = runs.some((r) => r.closedFormLoss !== undefined);
+  const fromNoise = runs.some((r) => r.runs > (r.closedFormLoss !== undefined ? 1 : 0));
+  const starts = [
+    ...(fromNoise && settings ? [plural(settings.restarts, 'restart')] : []),
+    ...(fromClosedForm ? [fromNoise ? "a run from the closed form's image" : "the closed form's image"] : []),
+  ];
+  const nominal = settings ? `${plural(settings.iterations, 'iteration')}${fromNoise ? ' × ' : ' from '}${starts.join(' and ')}` : 'its budget';
+  const cut = runs.some((r) => r.stoppedBy === 'time');
   return cut ? `${nominal}, cut short by the time budget` : nominal;
 }
 
