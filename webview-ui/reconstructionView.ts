@@ -1,7 +1,8 @@
-// The reconstruction view: renders the state the extension host posts (progress, each sample image beside its
-// reconstruction with PSNR/SSIM and the recovered label, a per-layer residual/error chart, the verdict) and sends
-// back "run" and "cancel". Images are webview resource URIs; it never touches files.
-import type { HostToView, ViewImage, ViewState } from '../src/shared/webviewProtocol';
+// The reconstruction view: renders the state the extension host posts (progress; while gradient matching runs, its
+// loss curve and the current image; each sample image beside its reconstruction with the method that made it,
+// PSNR/SSIM and the recovered label, a per-layer residual/error chart, the verdict) and sends back "run" and
+// "cancel". Images are webview resource URIs or small data: PNGs; it never touches files.
+import type { HostToView, ViewImage, ViewLive, ViewMethod, ViewState } from '../src/shared/webviewProtocol';
 import { button, element, initialState, type VsCodeApi } from './dom';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -77,6 +78,44 @@ function layerChart(image: ViewImage): SVGSVGElement {
   return chart;
 }
 
+const METHOD_NAMES: Record<ViewMethod, string> = {
+  'closed-form': 'closed form',
+  'gradient-matching': 'gradient matching (Inverting Gradients)',
+  hybrid: 'hybrid (closed form, then gradient matching)',
+};
+
+/** A loss curve: log10 of the objective against the step, scaled to its own range. */
+function lossCurve(points: [number, number][], iterations: number, label: string): SVGSVGElement {
+  const width = 240;
+  const height = 90;
+  const pad = 4;
+  const chart = svg('svg', { class: 'chart loss-curve', viewBox: `0 0 ${width} ${height}`, width, role: 'img', 'aria-label': label });
+  const finite = points.filter(([, loss]) => loss > 0 && Number.isFinite(loss));
+  if (finite.length === 0) return chart;
+  const logs = finite.map(([, loss]) => Math.log10(loss));
+  const low = Math.min(...logs);
+  const high = Math.max(...logs);
+  const span = high - low || 1;
+  const x = (step: number) => pad + (step / Math.max(1, iterations)) * (width - 2 * pad);
+  const y = (log: number) => pad + ((high - log) / span) * (height - 2 * pad - 12);
+  const path = finite.map(([step], i) => `${x(step).toFixed(1)},${y(logs[i]).toFixed(1)}`).join(' ');
+  chart.append(svg('polyline', { points: path, class: 'loss-line', fill: 'none' }));
+  chart.append(svg('text', { x: pad, y: height - 2, class: 'chart-label' }, `loss ${finite[finite.length - 1][1].toExponential(2)} (log scale)`));
+  return chart;
+}
+
+function liveSection(live: ViewLive) {
+  const from = live.start === 'closed-form' ? "from the closed form's image" : 'from noise';
+  const text = `Gradient matching on ${live.image}: run ${live.run + 1}/${live.runs} ${from}, step ${live.iteration}/${live.iterations}, loss ${live.loss.toExponential(2)}`;
+  const current = live.previewSrc ? figure('current image', live.previewSrc, `${live.image} current reconstruction`) : figure('current image', undefined, '');
+  return element(
+    'section',
+    { className: 'live' },
+    element('p', { className: 'live-status', text }),
+    element('div', { className: 'row' }, current, lossCurve(live.points, live.iterations, `loss curve of run ${live.run + 1}`)),
+  );
+}
+
 function figure(caption: string, src: string | undefined, alt: string) {
   if (!src) return element('figure', {}, element('div', { className: 'missing', text: 'not reached' }), element('figcaption', { text: caption }));
   const img = element('img');
@@ -90,6 +129,27 @@ function imageRow(image: ViewImage) {
   const metrics = image.reachedInput
     ? `PSNR ${formatPsnr(image.psnr)} · SSIM ${image.ssim !== undefined ? image.ssim.toFixed(3) : '-'} · ${label}`
     : `chain broken: ${image.stoppedReason ?? 'input not reached'} · ${label}`;
+  const matching = image.matching;
+  const how = [
+    image.method ? `method: ${METHOD_NAMES[image.method]}` : 'no method reached the image',
+    ...(matching
+      ? [
+          `gradient matching ${matching.iterations} steps in ${matching.runs} run${matching.runs === 1 ? '' : 's'}${matching.cutShort ? ' (cut short by the time budget)' : ''}, ${matching.seconds.toFixed(1)} s`,
+        ]
+      : []),
+    ...(image.stoppedReason && image.reachedInput ? [`closed form stopped: ${image.stoppedReason}`] : []),
+    `${image.seconds.toFixed(1)} s in all`,
+  ].join(' · ');
+  const charts: Node[] = [];
+  if (image.layers.length) charts.push(layerChart(image));
+  if (matching)
+    charts.push(
+      lossCurve(
+        matching.curve.map((loss, i): [number, number] => [i * matching.curveStride, loss]),
+        Math.max(1, (matching.curve.length - 1) * matching.curveStride),
+        `gradient-matching loss curve for ${image.name}`,
+      ),
+    );
   return element(
     'section',
     { className: 'sample' },
@@ -99,9 +159,10 @@ function imageRow(image: ViewImage) {
       { className: 'row' },
       figure('original', image.originalSrc, `${image.name} original`),
       figure('reconstructed', image.reconstructedSrc, `${image.name} reconstructed`),
-      layerChart(image),
+      ...charts,
     ),
     element('p', { className: 'metrics', text: metrics }),
+    element('p', { className: 'metrics method', text: how }),
   );
 }
 
@@ -121,6 +182,8 @@ function render(root: HTMLElement, api: VsCodeApi, state: ViewState) {
       element('div', { className: 'progress' }, bar, element('span', { text: ` ${state.progress.label} (${state.progress.done}/${state.progress.total})` })),
     );
   }
+  if (state.phase === 'running' && state.live) body.push(liveSection(state.live));
+  if (state.method) body.push(element('p', { className: 'metrics', text: `Attack method: ${state.method}` }));
   if (state.message) body.push(element('p', { className: `message ${state.phase}`, text: state.message }));
   if (state.verdict) body.push(element('p', { className: 'verdict', text: state.verdict }));
   for (const image of state.images ?? []) body.push(imageRow(image));

@@ -12,6 +12,7 @@ import {
   TOOL,
   writeAttackSummary,
   type AttackJobOptions,
+  type AttackMethod,
   type AttackReport,
   type OutputFile,
   type InputShapeOption,
@@ -22,13 +23,18 @@ import { writeOutputFiles } from '../node/outputs';
 import { loadConfig } from './audit';
 import { CliError, describeFailure, describeModelError, ExitCode, printLine, type CliContext } from './context';
 import { Progress } from './progress';
-import { createCliRuntime } from './runtime';
+import { createCliRuntime, jobBudgetMs } from './runtime';
 
 export interface AttackCommandOptions {
   image?: string;
   maxImages?: number;
   label?: number;
   out: string;
+  method?: AttackMethod;
+  iterations?: number;
+  restarts?: number;
+  tvWeight?: number;
+  timeBudgetSeconds?: number;
   refine?: boolean;
   refineBudgetSeconds?: number;
   gradients?: string;
@@ -56,24 +62,28 @@ export async function runAttackCommand(model: string, options: AttackCommandOpti
     ...imageOption(options.image, context.cwd),
     ...(options.maxImages !== undefined ? { maxImages: options.maxImages } : {}),
     ...(options.label !== undefined ? { label: options.label } : {}),
+    ...matchingOverrides(options),
     ...(options.refine !== undefined ? { refine: options.refine } : {}),
     ...(options.refineBudgetSeconds !== undefined ? { refineBudgetMs: options.refineBudgetSeconds * 1000 } : {}),
     ...(options.gradients ? { gradientsFile: path.resolve(context.cwd, options.gradients) } : {}),
     ...(options.mean || options.std ? { normalization: { mean: options.mean ?? [0], std: options.std ?? [1] } } : {}),
   };
+  if (options.gradients && overrides.imageFolder)
+    throw new CliError('--gradients is one training step: --image takes the one image it came from, not a folder');
   const progress = new Progress(context, { quiet: options.quiet });
   progress.model(0, 1, file);
   const runtime = createCliRuntime();
+  const attackOptions = attackOptionsOf(config, bundledSamplesFolder(), overrides);
   let outcome;
   try {
     outcome = await runtime.attack(
       {
         file,
         config: { inputShape: options.inputShape ?? config.inputShape },
-        options: attackOptionsOf(config, bundledSamplesFolder(), overrides),
+        options: attackOptions,
         trusted: true,
       },
-      { onProgress: (done, total, label) => progress.steps(done, total, label) },
+      { onProgress: (done, total, label) => progress.steps(done, total, label), timeBudgetMs: jobBudgetMs(attackOptions) },
     );
   } catch (e) {
     progress.clear();
@@ -94,6 +104,19 @@ export async function runAttackCommand(model: string, options: AttackCommandOpti
   await writeAttackOutputs(outcome.report, outcome.files, out, options, context);
   context.stdout(writeAttackSummary(outcome.report, context.cwd));
   return options.failOnLeak && leaks(outcome.report) ? ExitCode.findings : ExitCode.clean;
+}
+
+/** The gradient-matching choices of a command line (attack, audit --attack) as attack options. */
+function matchingOverrides(
+  options: Pick<AttackCommandOptions, 'method' | 'iterations' | 'restarts' | 'tvWeight' | 'timeBudgetSeconds'>,
+): Partial<AttackJobOptions> {
+  return {
+    ...(options.method !== undefined ? { method: options.method } : {}),
+    ...(options.iterations !== undefined ? { iterations: options.iterations } : {}),
+    ...(options.restarts !== undefined ? { restarts: options.restarts } : {}),
+    ...(options.tvWeight !== undefined ? { tvWeight: options.tvWeight } : {}),
+    ...(options.timeBudgetSeconds !== undefined ? { timeBudgetMs: options.timeBudgetSeconds * 1000 } : {}),
+  };
 }
 
 /** The images and their JSON, attack.json and any requested reports, into `out`. */

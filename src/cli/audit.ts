@@ -20,6 +20,7 @@ import {
   REPORT_EXTENSIONS,
   reportInputOf,
   type AttackReport,
+  type AttackSettings,
   type AuditOutcome,
   type Baseline,
   type FailOn,
@@ -34,7 +35,7 @@ import { nodeFileAccess } from '../node/nodeFileAccess';
 import { writeOutputFiles } from '../node/outputs';
 import { CliError, describeFailure, ExitCode, printLine, reasonAbout, type CliContext } from './context';
 import { Progress } from './progress';
-import { createCliRuntime } from './runtime';
+import { createCliRuntime, jobBudgetMs } from './runtime';
 
 export interface AuditOptions {
   /** One report per format; several need `out` to name a folder. */
@@ -53,7 +54,7 @@ export interface AuditOptions {
   /** No progress lines and no "report written" lines; warnings and errors are still printed. */
   quiet: boolean;
   /** Also run the reconstruction attack on each analysed model (images go next to the reports). */
-  attack?: { maxImages?: number; refine?: boolean };
+  attack?: Pick<AttackSettings, 'maxImages' | 'refine' | 'method' | 'iterations' | 'restarts' | 'tvWeight' | 'timeBudgetSeconds'>;
   /** A previous JSON report: report and fail only on findings that are new or got worse since. */
   baseline?: string;
   /** SARIF: the folder URIs are relative to (default: the repository root above the working folder, else it). */
@@ -157,7 +158,7 @@ export function repositoryRoot(cwd: string): string {
 
 /** The command line's choices on top of the config file's. */
 function withOverrides(config: LeakLintConfig, options: AuditOptions): LeakLintConfig {
-  const attack = options.attack ? { ...config.attack, ...defined({ maxImages: options.attack.maxImages, refine: options.attack.refine }) } : config.attack;
+  const attack = options.attack ? { ...config.attack, ...defined(options.attack) } : config.attack;
   return {
     ...config,
     ...defined({
@@ -204,6 +205,7 @@ async function attackModels(
           inputShape: report.inputShape,
           normalization: { mean: [], std: [] },
           gradientsFrom: 'simulated',
+          method: options.method ?? 'auto',
           refine: options.refine ?? false,
           images: [],
           verdict: `The attack did not run: ${reason}. This does not prove the model safe.`,
@@ -213,7 +215,7 @@ async function attackModels(
       try {
         const outcome = await runtime.attack(
           { file: report.file, config, options, trusted: true },
-          { onProgress: (done, total, label) => progress.steps(done, total, label) },
+          { onProgress: (done, total, label) => progress.steps(done, total, label), timeBudgetMs: jobBudgetMs(options) },
         );
         if (outcome.kind === 'failure') notAttacked(outcome.failure.reason);
         else if (outcome.kind === 'not-run') notAttacked(outcome.reason);

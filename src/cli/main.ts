@@ -1,12 +1,14 @@
 // The leaklint command line: argument parsing and exit codes; the work is in layers.ts and audit.ts.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
+  ATTACK_METHODS,
   ConfigError,
   FAIL_ON_VALUES,
   REPORT_FORMATS,
   SARIF_DEFAULT_MIN_LEVEL,
   SEVERITIES,
   TOOL,
+  type AttackMethod,
   type FailOn,
   type InputShapeOption,
   type ReportFormat,
@@ -34,6 +36,11 @@ interface AuditCliOptions {
   quiet?: boolean;
   attack?: boolean;
   attackImages?: number;
+  attackMethod?: AttackMethod;
+  attackIterations?: number;
+  attackRestarts?: number;
+  attackTvWeight?: number;
+  attackTimeBudget?: number;
   refine?: boolean;
   baseline?: string;
   sarifRoot?: string;
@@ -46,6 +53,11 @@ interface AttackCliOptions {
   maxImages?: number;
   label?: number;
   out: string;
+  method?: AttackMethod;
+  iterations?: number;
+  restarts?: number;
+  tvWeight?: number;
+  timeBudget?: number;
   refine?: boolean;
   refineBudget?: number;
   gradients?: string;
@@ -127,6 +139,11 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     .addOption(sarifMinLevelOption())
     .option('--attack', 'also run the reconstruction attack on sample images (needs --out <folder>/; adds the image pairs to the reports)')
     .addOption(new Option('--attack-images <n>', 'sample images per model for --attack').argParser(positiveInteger).default(3))
+    .addOption(methodOption('--attack-method <method>', 'with --attack: '))
+    .addOption(new Option('--attack-iterations <n>', 'with --attack: gradient-matching Adam steps per run (default 2000)').argParser(positiveInteger))
+    .addOption(new Option('--attack-restarts <n>', 'with --attack: gradient-matching runs from noise (default 2)').argParser(positiveInteger))
+    .addOption(new Option('--attack-tv-weight <w>', 'with --attack: total-variation weight of gradient matching (default 0.001)').argParser(nonNegativeNumber))
+    .addOption(new Option('--attack-time-budget <seconds>', 'with --attack: time budget of the attack on one model (default 300)').argParser(positiveInteger))
     .option('--refine', 'with --attack: run the gradient-matching correction after each conv layer')
     .action(async (paths: string[], options: AuditCliOptions) => {
       setExitCode(
@@ -143,7 +160,17 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
             fixes: options.fixes === false ? false : undefined,
             quick: options.quick,
             quiet: options.quiet === true,
-            attack: options.attack ? { maxImages: options.attackImages ?? 3, refine: options.refine } : undefined,
+            attack: options.attack
+              ? {
+                  maxImages: options.attackImages ?? 3,
+                  refine: options.refine,
+                  method: options.attackMethod,
+                  iterations: options.attackIterations,
+                  restarts: options.attackRestarts,
+                  tvWeight: options.attackTvWeight,
+                  timeBudgetSeconds: options.attackTimeBudget,
+                }
+              : undefined,
             baseline: options.baseline,
             sarifRoot: options.sarifRoot,
             sarifMinLevel: options.sarifMinLevel,
@@ -153,16 +180,33 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
       );
     });
 
+  addAttackCommand(program, context, setExitCode);
+  return program;
+}
+
+function addAttackCommand(program: Command, context: CliContext, setExitCode: (code: ExitCode) => void): void {
   program
     .command('attack')
     .description(
       'Run the reconstruction attack: one simulated training step per image, then rebuild each image from its gradients. Writes PNGs and JSON. Exit 0: done (1 with --fail-on-leak when an image comes back), 2: error.',
     )
     .argument('<model>', 'an .onnx file or a TF.js model.json')
-    .option('--image <file|folder>', 'an image, or a folder of .png/.jpg images (default: the bundled CC0 samples)')
+    .option(
+      '--image <file|folder>',
+      'an image, or a folder of .png/.jpg images (default: the bundled CC0 samples); with --gradients, the true image to measure against',
+    )
     .addOption(new Option('--max-images <n>', 'attack at most this many images of the folder').argParser(positiveInteger))
     .addOption(new Option('--label <n>', 'class of the simulated training step (default: image index modulo the classes)').argParser(nonNegativeInteger))
     .option('--out <folder>', 'where images and attack.json are written', 'leaklint-attack')
+    .addOption(methodOption('--method <method>', ''))
+    .addOption(new Option('--iterations <n>', 'gradient matching: Adam steps per run (default 2000)').argParser(positiveInteger))
+    .addOption(new Option('--restarts <n>', 'gradient matching: runs from noise, the best kept (default 2)').argParser(positiveInteger))
+    .addOption(new Option('--tv-weight <w>', 'gradient matching: total-variation weight (default 0.001)').argParser(nonNegativeNumber))
+    .addOption(
+      new Option('--time-budget <seconds>', 'time budget of the attack; gradient matching stops in time with its best image (default 300)').argParser(
+        positiveInteger,
+      ),
+    )
     .option('--refine', 'run the gradient-matching correction after each conv layer (slower, better on deficient layers)')
     .addOption(new Option('--refine-budget <seconds>', 'time budget of the correction step').argParser(positiveNumber))
     .option('--gradients <file.safetensors>', 'gradients a real client shared (one tensor per parameter) instead of simulating a step')
@@ -171,7 +215,7 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
     .addOption(inputShapeOption())
     .option('--config <file>', 'configuration file (default: ./leaklint.config.json if present)')
     .addOption(new Option('--format <formats>', 'reports to write besides attack.json (markdown, html)').argParser(parseFormats).default([], 'none'))
-    .option('--fail-on-leak', `exit 1 when an image is rebuilt with PSNR ≥ 30 dB`)
+    .option('--fail-on-leak', 'exit 1 when an image is rebuilt recognisably (PSNR ≥ 18 dB or SSIM ≥ 0.5, as the verdict counts it)')
     .addOption(quietOption())
     .addOption(progressOption())
     .action(async (model: string, options: AttackCliOptions) => {
@@ -183,6 +227,11 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
             maxImages: options.maxImages,
             label: options.label,
             out: options.out,
+            method: options.method,
+            iterations: options.iterations,
+            restarts: options.restarts,
+            tvWeight: options.tvWeight,
+            timeBudgetSeconds: options.timeBudget,
             refine: options.refine,
             refineBudgetSeconds: options.refineBudget,
             config: options.config,
@@ -198,8 +247,13 @@ function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void
         ),
       );
     });
+}
 
-  return program;
+function methodOption(flags: string, prefix: string): Option {
+  return new Option(
+    flags,
+    `${prefix}how to rebuild the images: closed-form (R-GAP recursion), gradient-matching (Inverting Gradients from noise), hybrid (closed form, then gradient matching from its image), auto (closed form where it determines the image, else the best of hybrid and gradient matching; default)`,
+  ).choices([...ATTACK_METHODS]);
 }
 
 function sarifRootOption(): Option {
@@ -247,6 +301,12 @@ function positiveInteger(value: string): number {
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number of at least 0');
   return n;
 }
 

@@ -6,6 +6,8 @@ import { isRuleId, RULES, SEVERITIES, type RuleId } from './analysis/rules';
 import { decodeUtf8, type FileAccess } from './files/fileAccess';
 import type { Severity } from './analysis/types';
 import type { InputShapeOption } from './options';
+import { ATTACK_METHODS, type AttackMethod } from './attack/types';
+import { INVERTING_GRADIENTS_DEFAULTS } from './attack/invertingGradients';
 
 export const CONFIG_FILE_NAME = 'leaklint.config.json';
 /** A configuration file is a few hundred bytes; anything past this is not one. */
@@ -57,21 +59,55 @@ export interface AttackSettings {
   inputStd?: number[];
   /** Label of the simulated training step (default: the image's index modulo the number of classes). */
   label?: number;
+  /** How the images are rebuilt (default auto: the closed form where it determines the image, else gradient matching). */
+  method?: AttackMethod;
+  /** Gradient matching: Adam steps per run (default 2000). */
+  iterations?: number;
+  /** Gradient matching: runs from noise, the best kept (default 2). */
+  restarts?: number;
+  /** Gradient matching: weight of the total-variation prior (default 0.001). */
+  tvWeight?: number;
   /** Gradient-matching correction after each conv layer (default false). */
   refine?: boolean;
   /** Time budget of the correction per image, in seconds (default 30). */
   refineBudgetSeconds?: number;
-  /** Time budget of one attack job, in seconds (default 300). */
+  /** Time budget of one attack job, in seconds (default 300); gradient matching stops in time with its best image. */
   timeBudgetSeconds?: number;
 }
 
-/** Defaults of the attack settings (the README and package.json say the same). */
-export const ATTACK_DEFAULTS = { maxImages: 4, inputMean: [0], inputStd: [1], refine: false, refineBudgetSeconds: 30, timeBudgetSeconds: 300 } as const;
+/** Defaults of the attack settings (the README, the schema and package.json say the same). */
+export const ATTACK_DEFAULTS = {
+  maxImages: 4,
+  inputMean: [0],
+  inputStd: [1],
+  method: 'auto',
+  iterations: INVERTING_GRADIENTS_DEFAULTS.iterations,
+  restarts: INVERTING_GRADIENTS_DEFAULTS.restarts,
+  tvWeight: INVERTING_GRADIENTS_DEFAULTS.tvWeight,
+  refine: false,
+  refineBudgetSeconds: 30,
+  timeBudgetSeconds: 300,
+} as const;
+
+/** The keys of the "attack" object (also the leaklint.attack.* settings). */
+export const ATTACK_KEYS = [
+  'sampleImages',
+  'maxImages',
+  'inputMean',
+  'inputStd',
+  'label',
+  'method',
+  'iterations',
+  'restarts',
+  'tvWeight',
+  'refine',
+  'refineBudgetSeconds',
+  'timeBudgetSeconds',
+] as const;
 
 export const FAIL_ON_VALUES: readonly FailOn[] = [...SEVERITIES, 'none'];
 const RULE_SETTING_VALUES: readonly RuleSetting[] = ['off', ...SEVERITIES];
 const KNOWN_KEYS = ['$schema', 'failOn', 'thresholds', 'ignore', 'rules', 'inputShape', 'surrogateWeights', 'fixes', 'quick', 'attack'];
-const ATTACK_KEYS = ['sampleImages', 'maxImages', 'inputMean', 'inputStd', 'label', 'refine', 'refineBudgetSeconds', 'timeBudgetSeconds'];
 
 export function defaultConfig(baseDir: string): LeakLintConfig {
   return { failOn: 'high', ignore: [], rules: {}, baseDir };
@@ -160,10 +196,10 @@ export function parseConfig(value: unknown, source: string, baseDir: string): Le
 function parseAttackSettings(value: unknown, fail: (reason: string) => never): AttackSettings {
   if (!isPlainObject(value)) return fail('"attack" must be an object such as {"maxImages": 4}');
   for (const key of Object.keys(value)) {
-    if (!ATTACK_KEYS.includes(key)) fail(`unknown key "attack.${key}" (known keys: ${ATTACK_KEYS.join(', ')})`);
+    if (!(ATTACK_KEYS as readonly string[]).includes(key)) fail(`unknown key "attack.${key}" (known keys: ${ATTACK_KEYS.join(', ')})`);
   }
   const settings: AttackSettings = {};
-  const integer = (key: 'maxImages' | 'label' | 'timeBudgetSeconds', min: number) => {
+  const integer = (key: 'maxImages' | 'label' | 'timeBudgetSeconds' | 'iterations' | 'restarts', min: number) => {
     const v = value[key];
     if (v === undefined) return;
     if (!Number.isInteger(v) || (v as number) < min) fail(`"attack.${key}" must be an integer of at least ${min}`);
@@ -172,6 +208,17 @@ function parseAttackSettings(value: unknown, fail: (reason: string) => never): A
   integer('maxImages', 1);
   integer('label', 0);
   integer('timeBudgetSeconds', 1);
+  integer('iterations', 1);
+  integer('restarts', 1);
+  if (value.method !== undefined) {
+    if (!ATTACK_METHODS.includes(value.method as AttackMethod)) fail(`"attack.method" must be one of ${ATTACK_METHODS.join(', ')}`);
+    settings.method = value.method as AttackMethod;
+  }
+  if (value.tvWeight !== undefined) {
+    const v = value.tvWeight;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail('"attack.tvWeight" must be a number of at least 0');
+    settings.tvWeight = v as number;
+  }
   if (value.sampleImages !== undefined) {
     if (typeof value.sampleImages !== 'string' || value.sampleImages === '') fail('"attack.sampleImages" must be a folder path');
     settings.sampleImages = value.sampleImages as string;

@@ -7,7 +7,7 @@ export { auditFile, readOptionsOf, type AuditOutcome, type Trust } from './jobs/
 export { layersOfFile, type LayersOutcome } from './jobs/layers';
 export { attackFile, attackOptionsOf, type AttackContext, type AttackOutcome } from './jobs/attack';
 export { discoverModelFiles, type Discovery } from './jobs/discover';
-export { failureError, toModelFailure, type JobContext, type ModelFailure, type ProgressListener } from './jobs/types';
+export { failureError, toModelFailure, type JobContext, type ModelFailure, type ProgressDetail, type ProgressListener } from './jobs/types';
 export { isModelFile, looksLikeTfjsModel } from './readers';
 
 // File access
@@ -17,6 +17,7 @@ export type { DirectoryEntry, FileAccess, FileAccessErrorCode, FileKind, FileSta
 // Configuration
 export {
   ATTACK_DEFAULTS,
+  ATTACK_KEYS,
   CONFIG_FILE_NAME,
   ConfigError,
   createIgnoreMatcher,
@@ -36,8 +37,20 @@ export { TOOL } from './tool';
 // What the analysis and the attack report
 export type { Fix, LayerFinding, LayerMetrics, LayerStatus, ModelMetrics, ModelReport, RankMethod, Severity } from './analysis/types';
 export { getRule, isAtLeast, RULES, ruleHelpUri, SEVERITIES, type Rule, type RuleId } from './analysis/rules';
-export type { AttackImageResult, AttackLayerResult, AttackReport, ImageQuality, InputNormalization } from './attack/types';
+export type {
+  AttackImageResult,
+  AttackLayerResult,
+  AttackMethod,
+  AttackReport,
+  GradientMatchingRun,
+  ImageQuality,
+  InputNormalization,
+  MatchingProgress,
+  ReconstructionMethod,
+} from './attack/types';
+export { ATTACK_METHODS } from './attack/types';
 export type { AttackJobOptions, ForwardCheck, OutputFile } from './attack/attack';
+export type { GradientEvaluation, GradientEvaluator, GradientRuntime } from './attack/invertingGradients';
 export type { ModelFormat, Shape, SourceLocation, TextPosition, TextRange } from './ir';
 
 // Report writers (strings; writing files is the adapters' job)
@@ -57,7 +70,7 @@ export { BaselineError, parseBaseline, type Baseline } from './reports/baseline'
 export { reportInputOf } from './reports/input';
 export { collectIssues, failsOn, type Issue } from './reports/issues';
 export { buildLayerListing, writeLayersJson, writeLayersTable, type LayerListing } from './reports/layers';
-export { attackJson, writeAttackSummary, LEAK_PSNR_DB, leaks } from './reports/attack';
+export { attackJson, writeAttackSummary, leaks } from './reports/attack';
 export {
   describeFixEffect,
   displayPath,

@@ -1,13 +1,15 @@
 // "Show Reconstructions": a webview per model that runs the reconstruction attack in the background runtime, with
-// live progress and a cancel button, and shows each sample image beside its reconstruction. Images are PNGs the
-// runtime writes under the extension's storage folder, loaded through asWebviewUri; the model never reaches the
-// webview. The panel keeps its state in the webview (getState/setState) and is restored by a serializer.
+// live progress and a cancel button (while gradient matching runs: its loss curve and the current image), and shows
+// each sample image beside its reconstruction and the method that made it. Images are PNGs the runtime writes under
+// the extension's storage folder, loaded through asWebviewUri; the live image is a small PNG in a data: URI. The model
+// never reaches the webview. The panel keeps its state in the webview (getState/setState) and is restored by a
+// serializer.
 import { createHash } from 'crypto';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { ATTACK_DEFAULTS, attackOptionsOf, type AttackReport } from '../engine';
+import { ATTACK_DEFAULTS, attackOptionsOf, type AttackReport, type MatchingProgress } from '../engine';
 import { Views } from '../shared/commands';
-import type { HostToView, ViewImage, ViewState, ViewToHost } from '../shared/webviewProtocol';
+import type { HostToView, ViewImage, ViewLive, ViewState, ViewToHost } from '../shared/webviewProtocol';
 import { MANAGE_TRUST_COMMAND, RESTRICTED_ATTACK_REASON } from './layerInsights';
 import type { ModelAnalyses } from './modelAnalyses';
 import { bundledSamplesFolder, type RuntimeClient } from './runtime';
@@ -84,6 +86,7 @@ class ReconstructionPanel implements ReconstructionView {
     this.update({
       phase: 'running',
       progress: { done: 0, total: 1, label: 'starting' },
+      live: undefined,
       message: undefined,
       verdict: undefined,
       images: undefined,
@@ -92,12 +95,14 @@ class ReconstructionPanel implements ReconstructionView {
     this.owner.log.info(`attack on ${this.model.fsPath}: started`);
     try {
       const config = await configFor(this.model);
-      const options = attackOptionsOf(config, bundledSamplesFolder(this.owner.context));
+      const options = attackOptionsOf(config, bundledSamplesFolder(this.owner.context), { previews: true });
+      this.update({ method: options.method });
       const timeBudgetMs = (config.attack?.timeBudgetSeconds ?? ATTACK_DEFAULTS.timeBudgetSeconds) * 1000;
       const outcome = await this.owner.runtime.attack(
         { file: this.model.fsPath, config, options, trusted: vscode.workspace.isTrusted },
         {
-          onProgress: (done, total, label) => this.update({ progress: { done, total, label } }),
+          onProgress: (done, total, label, detail) =>
+            detail ? this.update({ live: nextLive(this.state.live, detail) }) : this.update({ progress: { done, total, label }, live: undefined }),
           cancellation: cancellation.token,
           timeBudgetMs,
         },
@@ -108,7 +113,7 @@ class ReconstructionPanel implements ReconstructionView {
       await vscode.workspace.fs.delete(outDir, { recursive: true, useTrash: false }).then(undefined, () => undefined);
       await vscode.workspace.fs.createDirectory(outDir);
       for (const file of outcome.files) await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(outDir, ...file.path.split('/')), file.bytes);
-      this.update({ phase: 'done', progress: undefined, ...this.viewOf(outcome.report, outDir) });
+      this.update({ phase: 'done', progress: undefined, live: undefined, ...this.viewOf(outcome.report, outDir) });
       this.owner.log.info(`attack on ${this.model.fsPath}: done in ${((Date.now() - started) / 1000).toFixed(1)} s; ${outcome.report.verdict}`);
     } catch (e) {
       const cancelled = cancellation.token.isCancellationRequested;
@@ -117,6 +122,7 @@ class ReconstructionPanel implements ReconstructionView {
       this.update({
         phase: cancelled ? 'cancelled' : 'failed',
         progress: undefined,
+        live: undefined,
         message: cancelled ? 'Cancelled.' : e instanceof Error ? e.message : String(e),
       });
     } finally {
@@ -135,7 +141,22 @@ class ReconstructionPanel implements ReconstructionView {
       recoveredLabel: image.recoveredLabel,
       labelRecovered: image.labelRecovered,
       reachedInput: image.reachedInput,
+      method: image.method,
       stoppedReason: image.stoppedAt?.reason,
+      seconds: image.seconds.total,
+      ...(image.gradientMatching
+        ? {
+            matching: {
+              iterations: image.gradientMatching.iterations,
+              runs: image.gradientMatching.runs,
+              loss: image.gradientMatching.loss,
+              curve: image.gradientMatching.curve,
+              curveStride: image.gradientMatching.curveStride,
+              seconds: image.gradientMatching.seconds,
+              cutShort: image.gradientMatching.stoppedBy === 'time',
+            },
+          }
+        : {}),
       // JSON has no Infinity: an exact reconstruction has PSNR null.
       psnr: image.quality ? (Number.isFinite(image.quality.clipped.psnr) ? image.quality.clipped.psnr : null) : undefined,
       ssim: image.quality?.clipped.ssim,
@@ -152,6 +173,26 @@ class ReconstructionPanel implements ReconstructionView {
     this.disposables.forEach((d) => d.dispose());
   }
 }
+
+/** The live view of gradient matching after one more progress message: the curve restarts with each run or image. */
+function nextLive(previous: ViewLive | undefined, detail: MatchingProgress): ViewLive {
+  const sameRun = previous && previous.image === detail.image && previous.run === detail.run;
+  const points: [number, number][] = [...(sameRun ? previous.points : []), [detail.iteration, detail.loss]];
+  return {
+    image: detail.image,
+    run: detail.run,
+    runs: detail.runs,
+    start: detail.start,
+    iteration: detail.iteration,
+    iterations: detail.iterations,
+    loss: detail.loss,
+    // A few hundred points at most: the curve is redrawn on every message.
+    points: points.length > MAX_LIVE_POINTS ? points.filter((_, i) => i % 2 === 0 || i === points.length - 1) : points,
+    previewSrc: detail.preview ? `data:image/png;base64,${Buffer.from(detail.preview.png).toString('base64')}` : previous?.previewSrc,
+  };
+}
+
+const MAX_LIVE_POINTS = 400;
 
 export class ReconstructionPanels implements vscode.Disposable {
   private readonly panels = new Map<string, ReconstructionPanel>();
@@ -171,7 +212,7 @@ export class ReconstructionPanels implements vscode.Disposable {
         if (!state?.model) return panel.dispose();
         // A run that was going on when the window closed did not finish: show it as stopped.
         const restored: ViewState =
-          state.phase === 'running' ? { ...state, phase: 'cancelled', progress: undefined, message: 'Interrupted by a reload.' } : state;
+          state.phase === 'running' ? { ...state, phase: 'cancelled', progress: undefined, live: undefined, message: 'Interrupted by a reload.' } : state;
         this.adopt(new ReconstructionPanel(panel, vscode.Uri.parse(state.model), this, restored));
       },
     });

@@ -3,11 +3,9 @@
 // that folder and the extension give the same findings.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { CONFIG_FILE_NAME, isAtLeast, parseConfig, readConfigValue, type LeakLintConfig, type Severity } from '../engine';
+import { ATTACK_KEYS, CONFIG_FILE_NAME, isAtLeast, parseConfig, readConfigValue, type LeakLintConfig, type Severity } from '../engine';
 import { SETTING_KEYS } from '../shared/commands';
 import { workspaceFileAccess } from './workspaceFileAccess';
-
-const ATTACK_KEYS = ['sampleImages', 'maxImages', 'inputMean', 'inputStd', 'label', 'refine', 'refineBudgetSeconds', 'timeBudgetSeconds'] as const;
 
 /** The folder a model's settings and relative paths belong to. */
 export function baseFolderOf(file: vscode.Uri): string {

@@ -19,6 +19,7 @@ import {
   type WorkerMessage,
   type WorkerRequest,
 } from '../shared/workerProtocol';
+import type { ProgressDetail } from '../engine';
 
 /** Why the runtime stopped a job itself (the worker did not answer with an error). */
 export type StopReason = 'cancelled' | 'time-budget' | 'worker-exit' | 'disposed';
@@ -46,7 +47,7 @@ export interface CancellationTokenLike {
   onCancellationRequested(listener: () => unknown): { dispose(): unknown };
 }
 
-export type ProgressListener = (done: number, total: number, label: string) => void;
+export type ProgressListener = (done: number, total: number, label: string, detail?: ProgressDetail) => void;
 
 export interface JobOptions {
   onProgress?: ProgressListener;
@@ -257,7 +258,7 @@ export class RuntimeClient {
   private onMessage(worker: WorkerProcess, message: WorkerMessage) {
     const job = worker.job;
     if (job && message.id === job.id) {
-      if (message.type === 'progress') return job.options.onProgress?.(message.done, message.total, message.label);
+      if (message.type === 'progress') return job.options.onProgress?.(message.done, message.total, message.label, message.detail);
       worker.job = undefined;
       if (message.type === 'error') job.fail(new RuntimeError(message.code, message.message, job.id));
       else job.resolve(message.result);

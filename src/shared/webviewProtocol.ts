@@ -11,13 +11,52 @@ export interface ViewLayer {
   relativeError?: number;
 }
 
+/** How an image's reconstruction was made (the attack's methods, docs/gradient-graph.md). */
+export type ViewMethod = 'closed-form' | 'gradient-matching' | 'hybrid';
+
+/** Gradient matching on one image, as the view shows it. */
+export interface ViewMatching {
+  /** Adam steps over all runs, and how many runs. */
+  iterations: number;
+  runs: number;
+  /** The objective of the reconstruction, and of the winning run every `curveStride` steps. */
+  loss: number;
+  curve: number[];
+  curveStride: number;
+  seconds: number;
+  /** The time budget ended it early. */
+  cutShort: boolean;
+}
+
+/** Gradient matching while it runs: where it is, its loss so far, and the current image. */
+export interface ViewLive {
+  image: string;
+  /** 0-based run of `runs`; a run from the closed form's image is the hybrid's. */
+  run: number;
+  runs: number;
+  start: 'noise' | 'closed-form';
+  iteration: number;
+  iterations: number;
+  loss: number;
+  /** [step, loss] of this run so far (one point per progress message). */
+  points: [number, number][];
+  /** The current iterate as a data: URI (a small PNG). */
+  previewSrc?: string;
+}
+
 export interface ViewImage {
   name: string;
   label: number;
   recoveredLabel: number;
   labelRecovered: boolean;
   reachedInput: boolean;
+  /** The method whose reconstruction is shown. */
+  method?: ViewMethod;
+  /** Where the closed form stopped (gradient matching may still have rebuilt the image). */
   stoppedReason?: string;
+  matching?: ViewMatching;
+  /** Wall-clock seconds of the whole attack on this image. */
+  seconds: number;
   /** Of the clipped reconstruction (what is displayed); PSNR in dB, null for identical images. */
   psnr?: number | null;
   ssim?: number;
@@ -33,7 +72,11 @@ export interface ViewState {
   model: string;
   modelName: string;
   phase: ViewPhase;
+  /** The method asked for (the setting leaklint.attack.method). */
+  method?: string;
   progress?: { done: number; total: number; label: string };
+  /** Gradient matching in progress (phase running). */
+  live?: ViewLive;
   verdict?: string;
   images?: ViewImage[];
   warnings?: string[];

@@ -3,7 +3,7 @@
 // result. Messages cross by structured clone, so Float32Array, Map and Infinity arrive unchanged. A model that cannot
 // be read is part of a job's result (a typed ModelFailure); 'error' messages are for cancelled jobs, onnxruntime
 // failures and bugs.
-import type { AttackJobOptions, AttackOutcome, AuditOutcome, Discovery, LayersOutcome, LeakLintConfig } from '../engine';
+import type { AttackJobOptions, AttackOutcome, AuditOutcome, Discovery, LayersOutcome, LeakLintConfig, ProgressDetail } from '../engine';
 
 /** A job the worker runs. `P` and `R` only type the calls; `cooperative` jobs see a 'cancel' message while they run. */
 export interface JobType<P, R> {
@@ -77,6 +77,7 @@ export type JobErrorCode = 'cancelled' | 'runtime' | 'unreadable' | 'internal';
 export type WorkerRequest = { id: number; type: 'job'; job: string; params: unknown } | { id: number; type: 'cancel' };
 
 export type WorkerMessage =
-  | { id: number; type: 'progress'; done: number; total: number; label: string }
+  /** `detail`: what a step carries besides its count (the attack's gradient matching: loss, a small PNG of the image). */
+  | { id: number; type: 'progress'; done: number; total: number; label: string; detail?: ProgressDetail }
   | { id: number; type: 'result'; result: unknown }
   | { id: number; type: 'error'; code: JobErrorCode; message: string };

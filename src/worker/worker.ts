@@ -12,6 +12,7 @@ import {
   layersOfFile,
   ModelReadError,
   type ForwardCheck,
+  type GradientRuntime,
   type JobContext,
 } from '../engine';
 import { fingerprintFiles, recordingFileAccess } from '../node/fileFingerprints';
@@ -30,6 +31,7 @@ import {
   type WorkerRequest,
 } from '../shared/workerProtocol';
 import { createForwardSession, RuntimeForwardError, type ForwardSession } from './ortForward';
+import { createGradientSession, GradientSessionError } from './gradientSession';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 
@@ -74,8 +76,11 @@ handle(attackJob, async ({ file, config, options, trusted }, context) => {
     trusted && !file.toLowerCase().endsWith('.json')
       ? async (input, shape) => (await (session ??= buildForwardProbe(context.files, file).then(createForwardSession))).run(input, shape)
       : undefined;
+  // Gradient matching runs its graphs on onnxruntime-node, one intra-op thread (the fastest on two cores); none when
+  // untrusted, and the report says so.
+  const gradientRuntime: GradientRuntime | undefined = trusted ? (graph) => createGradientSession(graph, { threads: 1 }) : undefined;
   try {
-    return await attackFile(file, config, options, { ...context, trusted, forwardCheck });
+    return await attackFile(file, config, options, { ...context, trusted, forwardCheck, gradientRuntime });
   } finally {
     await session?.then((s) => s.release()).catch(() => undefined);
   }
@@ -105,13 +110,13 @@ async function runJob(request: Extract<WorkerRequest, { type: 'job' }>) {
     const context: JobContext = {
       files: nodeFileAccess,
       signal: controller.signal,
-      onProgress: (done, total, label) => send({ id, type: 'progress', done, total, label }),
+      onProgress: (done, total, label, detail) => send({ id, type: 'progress', done, total, label, ...(detail ? { detail } : {}) }),
     };
     send({ id, type: 'result', result: await handler(request.params as never, context) });
   } catch (e) {
     const code: JobErrorCode = controller.signal.aborted
       ? 'cancelled'
-      : e instanceof RuntimeForwardError
+      : e instanceof RuntimeForwardError || e instanceof GradientSessionError
         ? 'runtime'
         : e instanceof ModelReadError
           ? 'unreadable'

@@ -80,14 +80,9 @@ export function reconstruct(net: AttackNetwork, shared: SharedGradients, options
 
   // 1. Label and δz of the logits (§5.2, §3.1).
   const t0 = performance.now();
-  const lastGrad = shared.get(logits.id);
-  if (logits.kind !== 'dense' || !lastGrad) {
-    throw new ChainStopError(logits.id, `the last layer (${logits.name}) is not fully connected: the closed form starts from a dense classifier`);
-  }
-  const lastInputs = logits.inputs.length === 1 ? units.get(logits.inputs[0]) : undefined;
-  const nonNegative = lastInputs?.activation ? NON_NEGATIVE_ACTIVATIONS.has(lastInputs.activation.attrs.activation) : false;
-  const recovered = recoverLabel(lastGrad.kernel, net.classes, lastGrad.bias, nonNegative);
+  const recovered = recoverTrainingLabel(net, shared);
   const label = options.label ?? recovered.label;
+  const lastGrad = shared.get(logits.id)!;
   const logitsDelta = lastGrad.bias ?? logitsDeltaWithoutBias(lastGrad.kernel, net.kernel(logits.id), net.classes, label);
   seconds.labels = (performance.now() - t0) / 1000;
 
@@ -212,6 +207,18 @@ export function reconstruct(net: AttackNetwork, shared: SharedGradients, options
     stoppedAt = { unitId: e.unitId, reason: e.message };
   }
   return { recovered, label, layers, input, stoppedAt, seconds };
+}
+
+/** The label of the training step from the last layer's shared gradients (§5.2); it must be a dense classifier. */
+export function recoverTrainingLabel(net: AttackNetwork, shared: SharedGradients): RecoveredLabel {
+  const logits = net.logitsUnit;
+  const lastGrad = shared.get(logits.id);
+  if (logits.kind !== 'dense' || !lastGrad) {
+    throw new ChainStopError(logits.id, `the last layer (${logits.name}) is not fully connected: label recovery starts from a dense classifier`);
+  }
+  const lastInput = logits.inputs.length === 1 ? net.order.find((u) => u.id === logits.inputs[0]) : undefined;
+  const nonNegative = lastInput?.activation ? NON_NEGATIVE_ACTIVATIONS.has(lastInput.activation.attrs.activation) : false;
+  return recoverLabel(lastGrad.kernel, net.classes, lastGrad.bias, nonNegative);
 }
 
 /** Thrown when the attack cannot even start (no dense classifier at the end). */

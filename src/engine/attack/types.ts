@@ -87,6 +87,52 @@ export interface ImageQuality {
   clipped: { mse: number; psnr: number; ssim: number };
 }
 
+/**
+ * How the attack rebuilds an image (docs/gradient-graph.md): the closed-form recursion (R-GAP/COPA), gradient matching
+ * (Inverting Gradients) from noise, or the hybrid (the closed form down to where it stops or falls short, then
+ * gradient matching from its image). `auto`: the closed form where it determines the image, else the hybrid and
+ * gradient matching from noise, the lower gradient-matching objective winning.
+ */
+export type AttackMethod = 'auto' | 'closed-form' | 'gradient-matching' | 'hybrid';
+export const ATTACK_METHODS: readonly AttackMethod[] = ['auto', 'closed-form', 'gradient-matching', 'hybrid'];
+
+/** The method that produced an image's reconstruction. */
+export type ReconstructionMethod = Exclude<AttackMethod, 'auto'>;
+
+/** Gradient matching on one image (Inverting Gradients on the native runtime). */
+export interface GradientMatchingRun {
+  /** Adam steps, over all runs. */
+  iterations: number;
+  /** Runs begun: restarts from noise, plus the run from the closed form's image (hybrid). */
+  runs: number;
+  /** 'time': the attack's time budget ended it before the iterations (the best iterate is kept). */
+  stoppedBy: 'iterations' | 'time';
+  /** The objective 1 − cos(∇θℓ(x), G) + w_tv·TV(x) of the reconstruction reported (the score of `auto`). */
+  loss: number;
+  /** The objective of the closed form's image, when it was one of the starts. */
+  closedFormLoss?: number;
+  /** Where the winning run started. */
+  start: 'noise' | 'closed-form';
+  seconds: number;
+  /** The objective of the winning run, every `curveStride` steps (the loss curve). */
+  curve: number[];
+  curveStride: number;
+}
+
+/** What the optimiser reports while it runs (progress messages carry it to the webview and the CLI). */
+export interface MatchingProgress {
+  image: string;
+  /** The run (0-based) and how many there are; the run that starts from the closed form's image is `hybrid`. */
+  run: number;
+  runs: number;
+  start: 'noise' | 'closed-form';
+  iteration: number;
+  iterations: number;
+  loss: number;
+  /** The current iterate as a small PNG (at most 64×64), when the caller asked for previews. */
+  preview?: { width: number; height: number; png: Uint8Array };
+}
+
 export interface AttackImageResult {
   image: string;
   /** Label used for the simulated training step (given or chosen). */
@@ -97,15 +143,20 @@ export interface AttackImageResult {
   loss: number;
   /** Units solved, from the output back to the input. */
   layers: AttackLayerResult[];
-  /** Whether the recursion reached the image (false when a unit breaks the closed-form chain). */
+  /** Whether a reconstruction of the image exists: the closed form reached it, or gradient matching rebuilt it. */
   reachedInput: boolean;
-  /** When `reachedInput` is false: the unit where the chain broke, and why. */
+  /** The method whose reconstruction is reported (absent when none reached the image). */
+  method?: ReconstructionMethod;
+  /** Where the closed-form recursion stopped, and why (also when gradient matching then rebuilt the image). */
   stoppedAt?: { unitId: string; reason: string };
+  /** Gradient matching on this image, when it ran. */
+  gradientMatching?: GradientMatchingRun;
   /** Image quality on [0,1] after undoing the input normalisation (absent when the input was not reached). */
   quality?: ImageQuality;
   /** ‖x̂ − x‖/‖x‖ in the model's input space. */
   relativeError?: number;
-  seconds: { forward: number; gradients: number; labels: number; solve: number; refine: number; total: number };
+  /** `matching`: gradient matching (absent in reports written before it existed). */
+  seconds: { forward: number; gradients: number; labels: number; solve: number; refine: number; matching?: number; total: number };
   /** PNG files written for this image, relative to the report folder. */
   files?: { original: string; reconstructed: string; sideBySide: string };
 }
@@ -116,7 +167,14 @@ export interface AttackReport {
   inputShape: Shape;
   normalization: InputNormalization;
   gradientsFrom: 'simulated' | 'safetensors';
+  /** The method asked for (absent in reports written before there was a choice: the closed form). */
+  method?: AttackMethod;
   refine: boolean;
+  /**
+   * The gradient-matching settings, when the method uses it; `unavailable` says why it could not run (no native
+   * runtime, e.g. in an untrusted workspace), and then no image was rebuilt by it.
+   */
+  gradientMatching?: { iterations: number; restarts: number; tvWeight: number; learningRate: number; unavailable?: string };
   images: AttackImageResult[];
   /** One sentence: did the attack give the images back? */
   verdict: string;

@@ -2,6 +2,7 @@
 // rebuild the images, and give back the report and the files it produced (PNGs, JSON) for the caller to write.
 import * as path from 'path';
 import { runAttack, type AttackJobOptions, type ForwardCheck, type OutputFile } from '../attack/attack';
+import type { GradientRuntime } from '../attack/invertingGradients';
 import type { AttackReport } from '../attack/types';
 import { ATTACK_DEFAULTS, type AttackSettings, type LeakLintConfig } from '../config';
 import type { LayerGraph } from '../ir';
@@ -19,6 +20,15 @@ export type AttackOutcome =
 export interface AttackContext extends JobContext, Trust {
   /** onnxruntime-node's forward pass of the same model (trusted runs in the worker), to cross-check the engine's. */
   forwardCheck?: ForwardCheck;
+  /** Runs gradient graphs on onnxruntime-node (trusted runs in the worker): gradient matching needs it. */
+  gradientRuntime?: GradientRuntime;
+}
+
+/** Why gradient matching cannot run without the native runtime, in the report's words. */
+function unavailableReason(trusted: boolean | undefined): string {
+  return trusted === false
+    ? 'gradient matching did not run: it needs the native runtime (onnxruntime-node), which LeakLint does not load in an untrusted workspace'
+    : 'gradient matching did not run: it needs the native runtime (onnxruntime-node), which this process does not provide';
 }
 
 /**
@@ -36,6 +46,11 @@ export function attackOptionsOf(
     imageFolder: settings.sampleImages ? path.resolve(config.baseDir, settings.sampleImages) : bundledSamples,
     maxImages: settings.maxImages ?? ATTACK_DEFAULTS.maxImages,
     normalization: { mean: settings.inputMean ?? [...ATTACK_DEFAULTS.inputMean], std: settings.inputStd ?? [...ATTACK_DEFAULTS.inputStd] },
+    method: settings.method ?? ATTACK_DEFAULTS.method,
+    iterations: settings.iterations ?? ATTACK_DEFAULTS.iterations,
+    restarts: settings.restarts ?? ATTACK_DEFAULTS.restarts,
+    tvWeight: settings.tvWeight ?? ATTACK_DEFAULTS.tvWeight,
+    timeBudgetMs: (settings.timeBudgetSeconds ?? ATTACK_DEFAULTS.timeBudgetSeconds) * 1000,
     ...(settings.label !== undefined ? { label: settings.label } : {}),
     ...(refine ? { refineBudgetMs: (settings.refineBudgetSeconds ?? ATTACK_DEFAULTS.refineBudgetSeconds) * 1000 } : {}),
     ...overrides,
@@ -62,6 +77,8 @@ export async function attackFile(
       signal: context.signal,
       onProgress: context.onProgress,
       forwardCheck: context.forwardCheck,
+      gradientRuntime: context.gradientRuntime,
+      gradientRuntimeUnavailable: unavailableReason(context.trusted),
     });
     return { kind: 'attack', report, files };
   } catch (e) {

@@ -3,8 +3,12 @@
 import * as path from 'path';
 import { isModelReadError, ModelReadError, type ReadErrorCode } from '../errors';
 import type { FileAccess } from '../files/fileAccess';
+import type { MatchingProgress } from '../attack/types';
 
-export type ProgressListener = (done: number, total: number, label: string) => void;
+/** What a step of progress may carry besides its count: where gradient matching is (loss, current image). */
+export type ProgressDetail = MatchingProgress;
+
+export type ProgressListener = (done: number, total: number, label: string, detail?: ProgressDetail) => void;
 
 export interface JobContext {
   /** How the engine reads files (Node's fs in the CLI and the worker). */

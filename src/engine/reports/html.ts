@@ -3,7 +3,7 @@
 import { ruleHelpUri } from '../analysis/rules';
 import type { AttackReport } from '../attack/types';
 import { effectiveSeverity } from '../config';
-import { formatDecibels, formatSsim } from './attack';
+import { describeImageMethod, formatDecibels, formatSsim } from './attack';
 import { displayPath, escapeHtml, formatIndices, formatRanks, formatRisk, formatShape, layerLabel } from './format';
 import type { ReportInput } from './input';
 import { collectIssues, countBySeverity, formatSeverityCounts, modelVerdict } from './issues';
@@ -49,7 +49,7 @@ export function writeHtml(input: ReportInput): string {
   }
   if (input.attacks?.length) {
     body.push(
-      '<h2>Reconstruction attack</h2><p>Each image went through one simulated training step; LeakLint rebuilt it from the gradients alone, layer by layer from the output (R-GAP/COPA closed form). Left: the training image; right: what the gradients gave back.</p>',
+      '<h2>Reconstruction attack</h2><p>Each image went through one simulated training step; LeakLint rebuilt it from the gradients alone: in closed form (R-GAP/COPA, layer by layer from the output) where the layer systems determine it, else by gradient matching (Inverting Gradients). Left: the training image; right: what the gradients gave back, and the method that did it.</p>',
     );
     for (const attack of input.attacks) body.push(attackHtml(attack, input.attackFiles, baseDir));
   }
@@ -81,9 +81,9 @@ function attackHtml(attack: AttackReport, files: ReadonlyMap<string, Uint8Array>
         ? inlinePng(files, image.files.reconstructed)
         : undefined;
     const label = `${image.recoveredLabel}${image.labelRecovered ? ' ✓' : ` ✗ (was ${image.label})`}`;
-    const stop = image.reachedInput ? '' : `<br>stopped: ${escapeHtml(image.stoppedAt?.reason ?? '')}`;
+    const stop = image.reachedInput && image.stoppedAt ? `<br>closed form stopped: ${escapeHtml(image.stoppedAt.reason)}` : '';
     parts.push(
-      `<div class="pair">${src ? `<img alt="${escapeHtml(image.image)}: original and reconstruction" src="${src}" width="280">` : ''}<b>${escapeHtml(image.image)}</b><br>PSNR ${formatDecibels(image.quality?.clipped.psnr)} · SSIM ${formatSsim(image.quality?.clipped.ssim)}<br>label ${escapeHtml(label)} · ${image.seconds.total.toFixed(2)} s${stop}</div>`,
+      `<div class="pair">${src ? `<img alt="${escapeHtml(image.image)}: original and reconstruction" src="${src}" width="280">` : ''}<b>${escapeHtml(image.image)}</b><br>PSNR ${formatDecibels(image.quality?.clipped.psnr)} · SSIM ${formatSsim(image.quality?.clipped.ssim)}<br>method: ${escapeHtml(describeImageMethod(image))}<br>label ${escapeHtml(label)} · ${image.seconds.total.toFixed(2)} s${stop}</div>`,
     );
   }
   parts.push('</div>');

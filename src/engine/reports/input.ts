@@ -7,6 +7,7 @@ import type { LeakLintConfig } from '../config';
 import type { AuditOutcome } from '../jobs/audit';
 import { TOOL, type ToolInfo } from '../tool';
 import type { Baseline } from './baseline';
+import { withAttackReports } from '../verdict/decide';
 
 export type { ToolInfo } from '../tool';
 
@@ -27,7 +28,10 @@ export interface ReportInput {
   baseline?: Baseline;
 }
 
-/** The report of a run: its audits in order (reports and failures), under the config's rule settings. */
+/**
+ * The report of a run: its audits in order (reports and failures), under the config's rule settings. Attacks run
+ * with the audit are evidence for their model's verdict (a rebuilt image makes it high and proven in every format).
+ */
 export function reportInputOf(
   outcomes: readonly AuditOutcome[],
   config: Pick<LeakLintConfig, 'rules'>,
@@ -36,7 +40,7 @@ export function reportInputOf(
 ): ReportInput {
   return {
     tool: TOOL,
-    reports: outcomes.flatMap((o) => (o.kind === 'report' ? [o.report] : [])),
+    reports: outcomes.flatMap((o) => (o.kind === 'report' ? [withAttackReports(o.report, attacks?.attacks ?? [])] : [])),
     failures: outcomes.flatMap((o) => (o.kind === 'failure' ? [o.failure] : [])),
     rules: config.rules,
     baseDir,

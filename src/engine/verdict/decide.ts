@@ -3,7 +3,7 @@
 // resisted attack never lowers anything (docs/verdict.md).
 import type { Severity } from './types';
 import type { ModelReport } from '../analysis/types';
-import type { AttackReport } from '../attack/types';
+import type { AttackReport, ReconstructionMethod } from '../attack/types';
 import { SEVERITIES, isAtLeast } from '../analysis/rules';
 import { evidenceSentence, headlineOf } from './phrases';
 import { RECOGNISABLE, type ClosedFormStop, type Evidence, type ModelVerdict } from './types';
@@ -44,29 +44,73 @@ export function staticEvidence(facts: ClosedFormFacts, thresholds: Thresholds): 
   return [closedForm, gradientMatching];
 }
 
-/** What an attack LeakLint ran says: rebuilt (recognisable: docs/verdict.md), resisted, stopped or not run. */
-export function attackEvidence(report: AttackReport): Evidence {
-  const method = report.refine ? 'closed-form attack with gradient-matching correction' : 'closed-form attack';
-  const budget = report.refine ? 'its correction time budget' : 'one step, no iterations';
+/**
+ * What an attack LeakLint ran says: rebuilt (recognisable: docs/verdict.md), resisted, stopped or not run; named by
+ * the method that rebuilt the best image (or the methods tried), with the budget gradient matching had.
+ */
+export function attackEvidence(report: AttackReport): Extract<Evidence, { kind: 'attack' }> {
+  const { method, budget } = attackMethodAndBudget(report);
   if (report.images.length === 0) return { kind: 'attack', method, outcome: 'not-run', images: 0, rebuilt: 0, reason: report.verdict };
   const measured = report.images.filter((i) => i.quality);
-  const recognisable = measured.filter((i) => i.quality!.clipped.psnr >= RECOGNISABLE.psnrDb || i.quality!.clipped.ssim >= RECOGNISABLE.ssim);
+  const isRecognisable = (i: AttackReport['images'][number]) => i.quality!.clipped.psnr >= RECOGNISABLE.psnrDb || i.quality!.clipped.ssim >= RECOGNISABLE.ssim;
+  const recognisable = measured.filter(isRecognisable);
   const psnrs = measured.map((i) => i.quality!.clipped.psnr);
   const best = psnrs.length ? Math.max(...psnrs) : undefined;
   const common = {
     kind: 'attack' as const,
-    method,
     images: report.images.length,
     rebuilt: recognisable.length,
     ...(best !== undefined ? { bestPsnr: Number.isFinite(best) ? round1(best) : null } : {}),
     ...(measured.length ? { bestSsim: round3(Math.max(...measured.map((i) => i.quality!.clipped.ssim))) } : {}),
-    budget,
   };
-  if (recognisable.length > 0) return { ...common, outcome: 'rebuilt', severity: 'high' };
-  if (report.images.every((i) => !i.reachedInput)) {
-    return { ...common, outcome: 'stopped', reason: report.images[0].stoppedAt?.reason };
+  if (recognisable.length > 0) {
+    // Named by the method that rebuilt the best of the recognisable images.
+    const winner = recognisable.reduce((a, b) => (b.quality!.clipped.psnr > a.quality!.clipped.psnr ? b : a));
+    const rebuiltBy = winner.method ?? 'closed-form';
+    // The closed form has no budget worth naming when it rebuilds the image; gradient matching names its iterations.
+    return { ...common, method: methodName(rebuiltBy, report), ...(rebuiltBy === 'closed-form' ? {} : { budget }), outcome: 'rebuilt', severity: 'high' };
   }
-  return { ...common, outcome: 'resisted' };
+  const unavailable = report.gradientMatching?.unavailable;
+  if (report.images.every((i) => !i.reachedInput)) {
+    const stop = report.images[0].stoppedAt?.reason;
+    return { ...common, method, budget, outcome: 'stopped', reason: [stop, unavailable].filter(Boolean).join('; ') || undefined };
+  }
+  return { ...common, method, budget, outcome: 'resisted', ...(unavailable ? { reason: unavailable } : {}) };
+}
+
+/** The attack as run: its method's name and the budget it had ("2000 iterations × 2 restarts"). */
+function attackMethodAndBudget(report: AttackReport): { method: string; budget: string } {
+  const ranMatching = report.images.some((i) => i.gradientMatching);
+  if (!ranMatching) return { method: methodName('closed-form', report), budget: budgetOf('closed-form', report) };
+  const hybrid = report.images.some((i) => i.gradientMatching?.closedFormLoss !== undefined);
+  return { method: methodName(hybrid ? 'hybrid' : 'gradient-matching', report), budget: budgetOf('gradient-matching', report) };
+}
+
+function methodName(method: ReconstructionMethod, report: AttackReport): string {
+  switch (method) {
+    case 'closed-form':
+      return report.refine ? 'closed-form attack with gradient-matching correction' : 'closed-form attack';
+    case 'gradient-matching':
+      return 'gradient-matching attack (Inverting Gradients)';
+    case 'hybrid':
+      return 'hybrid attack (closed form, then gradient matching)';
+  }
+}
+
+function budgetOf(method: 'closed-form' | 'gradient-matching', report: AttackReport): string {
+  if (method === 'closed-form') return report.refine ? 'its correction time budget' : 'one step, no iterations';
+  const settings = report.gradientMatching;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const runs = report.images.flatMap((i) => (i.gradientMatching ? [i.gradientMatching] : []));
+  const fromClosedForm = runs.some((r) => r.closedFormLoss !== undefined);
+  const fromNoise = runs.some((r) => r.runs > (r.closedFormLoss !== undefined ? 1 : 0));
+  const starts = [
+    ...(fromNoise && settings ? [plural(settings.restarts, 'restart')] : []),
+    ...(fromClosedForm ? [fromNoise ? "a run from the closed form's image" : "the closed form's image"] : []),
+  ];
+  const nominal = settings ? `${plural(settings.iterations, 'iteration')}${fromNoise ? ' × ' : ' from '}${starts.join(' and ')}` : 'its budget';
+  const cut = runs.some((r) => r.stoppedBy === 'time');
+  return cut ? `${nominal}, cut short by the time budget` : nominal;
 }
 
 /** The verdict from all the evidence there is. */
@@ -86,6 +130,15 @@ export function decideVerdict(evidence: Evidence[], thresholds: Thresholds): Mod
   const verdict: ModelVerdict = { severity, risk: round3(risk), headline: '', proven, evidence };
   verdict.headline = headlineOf(verdict);
   return verdict;
+}
+
+/**
+ * A model's report with the attacks run on its file as evidence (`audit --attack`): its verdict, risk and severity
+ * decided again, so that every report format shows the same verdict. Attacks on other files are ignored.
+ */
+export function withAttackReports(report: ModelReport, attacks: readonly AttackReport[]): ModelReport {
+  const own = attacks.filter((a) => a.file === report.file);
+  return own.length === 0 ? report : withEvidence(report, own.map(attackEvidence));
 }
 
 /** The verdict again with the attacks' evidence in place of any earlier attack evidence. */

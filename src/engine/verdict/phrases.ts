@@ -45,9 +45,9 @@ function attackSentence(e: Extract<Evidence, { kind: 'attack' }>): string {
       : ` (best PSNR ${e.bestPsnr === null ? '∞' : `${e.bestPsnr.toFixed(1)} dB`}${e.bestSsim !== undefined ? `, SSIM ${e.bestSsim.toFixed(2)}` : ''})`;
   switch (e.outcome) {
     case 'rebuilt':
-      return `Attack: the ${e.method} rebuilt ${e.rebuilt} of ${e.images} sample image${e.images === 1 ? '' : 's'} from their gradients${quality}.`;
+      return `Attack: the ${e.method} rebuilt ${e.rebuilt} of ${e.images} sample image${e.images === 1 ? '' : 's'} from their gradients${e.budget ? ` at ${e.budget}` : ''}${quality}.`;
     case 'resisted':
-      return `Attack: the ${e.method} did not rebuild the samples at ${e.budget ?? 'its budget'}${quality}; that does not make the model safe.`;
+      return `Attack: the ${e.method} did not rebuild the samples at ${e.budget ?? 'its budget'}${quality}${e.reason ? ` (${e.reason})` : ''}; that does not make the model safe.`;
     case 'stopped':
       return `Attack: the ${e.method} stopped before the image${e.reason ? ` (${e.reason})` : ''}; that does not make the model safe.`;
     case 'not-run':
