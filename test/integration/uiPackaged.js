@@ -11,6 +11,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const { execFileSync } = require('child_process');
 const { chromium } = require('playwright-core');
 
 const HOST = process.env.CS_HOST || '127.0.0.1:8080';
@@ -20,6 +21,8 @@ const [folder, shots] = process.argv
   .filter((a) => !a.startsWith('--'))
   .map((p) => p && path.resolve(p));
 const STEP_MS = 90_000;
+/** The repository's command line, built with the extension: the reference the UI's verdicts are checked against. */
+const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 /** --restricted: the window declines workspace trust; checks what Restricted Mode still offers. */
 const RESTRICTED = process.argv.includes('--restricted');
 
@@ -287,6 +290,24 @@ async function main() {
     await page.waitForTimeout(500);
     await page.screenshot({ path: path.join(shots, 'layer-view.png') });
     console.log('uiPackaged: the Layer View opens by default; a layer is selected by keyboard');
+
+    // One verdict on every surface: the Layer View's header and the status bar say what the CLI's JSON report says.
+    const cliReport = JSON.parse(
+      execFileSync(process.execPath, [CLI, 'audit', 'model.onnx', '--format', 'json', '--quiet', '--fail-on', 'none'], {
+        cwd: folder,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    const { verdict: cliVerdict } = cliReport.reports[0].model;
+    const header = (await table.textContent('.verdict')) || '';
+    if (!header.startsWith(`${cliVerdict.severity.toUpperCase()} risk (${cliVerdict.risk.toFixed(2)}): `) || !header.includes(cliVerdict.headline))
+      throw new Error(`the Layer View's header "${header}" differs from the CLI's verdict ${JSON.stringify(cliVerdict)}`);
+    const statusItem = page.locator('.statusbar-item', { hasText: 'LeakLint:' }).first();
+    await statusItem.waitFor({ timeout: 10_000 });
+    const status = (await statusItem.textContent()) || '';
+    if (!status.includes(`LeakLint: ${cliVerdict.severity} risk`)) throw new Error(`the status bar says "${status}", the CLI ${cliVerdict.severity}`);
+    console.log(`uiPackaged: the Layer View header and the status bar agree with the CLI's JSON (${cliVerdict.severity})`);
 
     // The walkthrough.
     await runCommand(page, 'Welcome: Open Walkthrough...');

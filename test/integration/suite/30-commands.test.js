@@ -44,7 +44,7 @@ suite('LeakLint commands', () => {
     await vscode.commands.executeCommand('leaklint.exportReport', 'sarif', sarifUri);
     const sarif = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(sarifUri)));
     assert.strictEqual(sarif.version, '2.1.0');
-    assert.ok(sarif.runs[0].results.some((r) => r.ruleId === 'LL002'));
+    assert.ok(sarif.runs[0].results.some((r) => r.ruleId.split('/')[0] === 'LL002' && r.properties.rule === 'LL002'));
     const mdUri = workspaceFile('export.md');
     await vscode.commands.executeCommand('leaklint.exportReport', 'markdown', mdUri);
     assert.match(new TextDecoder().decode(await vscode.workspace.fs.readFile(mdUri)), /conv_2/);
