@@ -183,6 +183,10 @@ function render(root: HTMLElement, api: VsCodeApi, state: ViewState) {
     );
   }
   if (state.phase === 'running' && state.live) body.push(liveSection(state.live));
+  if (state.shared) {
+    const against = state.shared.imageName ? `, measured against ${state.shared.imageName}` : ', no original image to measure against';
+    body.push(element('p', { className: 'metrics', text: `Gradients a client shared: ${state.shared.gradientsName}${against}` }));
+  }
   if (state.method) body.push(element('p', { className: 'metrics', text: `Attack method: ${state.method}` }));
   if (state.message) body.push(element('p', { className: `message ${state.phase}`, text: state.message }));
   if (state.verdict) body.push(element('p', { className: 'verdict', text: state.verdict }));

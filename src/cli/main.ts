@@ -90,7 +90,8 @@ export async function runCli(argv: readonly string[], context: CliContext): Prom
   return exitCode;
 }
 
-function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void): Command {
+/** The command line's commands and options (the contract test reads their definitions). */
+export function buildProgram(context: CliContext, setExitCode: (code: ExitCode) => void): Command {
   const program = new Command()
     .name('leaklint')
     .description('Lint image-classifier models (ONNX, TensorFlow.js) for training-data leakage through gradients.')

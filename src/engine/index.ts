@@ -13,6 +13,7 @@ export { isModelFile, looksLikeTfjsModel } from './readers';
 // File access
 export { decodeUtf8, FileAccessError, isFileAccessError } from './files/fileAccess';
 export type { DirectoryEntry, FileAccess, FileAccessErrorCode, FileKind, FileStat } from './files/fileAccess';
+export { containedPath, type Containment } from './files/containment';
 
 // Configuration
 export {

@@ -2,8 +2,8 @@
 // a reload shows the findings at once and only models that changed are analysed again.
 // An entry holds the outcome and the fingerprints of the files the worker read for it (the model, its shards, its
 // external data: size, modification time, SHA-256), under a key made of the settings that change an analysis, the
-// trust level and the engine's version. It is valid when the key matches and every input has the same size and
-// modification time (a stat each, through workspace.fs: the host reads no model). When only the times differ
+// configuration file they came from, the trust level and the engine's version. It is valid when the key matches and
+// every input has the same size and modification time (a stat each, through workspace.fs: the host reads no model). When only the times differ
 // (a checkout, a copy), the worker hashes the files again and the entry holds if the bytes are the same.
 // Entries are serialized with v8 (structured clone, like the worker's messages): reports keep Infinity and NaN.
 import { createHash } from 'crypto';
@@ -24,12 +24,16 @@ export interface CachedAnalysis {
   outcome: AuditOutcome;
 }
 
-/** What an analysis depends on besides the files: the settings the engine reads, the trust level, the engine. */
-export function analysisKey(config: LeakLintConfig, trusted: boolean): string {
+/**
+ * What an analysis depends on besides the files: the settings the engine reads, the configuration file they came
+ * from (leaklint.configFile as set, else null: the folder's leaklint.config.json), the trust level, the engine.
+ */
+export function analysisKey(config: LeakLintConfig, trusted: boolean, configFile: string | undefined): string {
   const relevant = {
     tool: TOOL.version,
     schema: CACHE_SCHEMA,
     trusted,
+    configFile: configFile ?? null,
     thresholds: config.thresholds ?? null,
     inputShape: config.inputShape ?? null,
     surrogateWeights: config.surrogateWeights ?? false,

@@ -11,6 +11,8 @@ import { layerDocumentUri } from './layerDocument';
 import type { LayerViews } from './layerViews';
 import type { Analysis, ModelAnalyses } from './modelAnalyses';
 import { showReadOnlyDocument } from './readOnlyDocuments';
+import { exportSettingsFor, type ExportSettings } from './settings';
+import type { SharedGradients } from './reconstructionPanel';
 import type { RuntimeClient } from './runtime';
 import { workspaceModels } from './workspaceScan';
 
@@ -26,7 +28,8 @@ export interface CommandContext {
   runtime: RuntimeClient;
   layerViews: LayerViews;
   log: vscode.LogOutputChannel;
-  showReconstructions(model: vscode.Uri): unknown;
+  /** The reconstruction view of a model; with `shared`, of the attack on gradients a client shared. */
+  showReconstructions(model: vscode.Uri, shared?: SharedGradients): unknown;
 }
 
 /** Model URIs arrive as Uri objects (menus, code actions), strings (command links in hovers) or revived JSON. */
@@ -143,13 +146,20 @@ class LeakLintCommands {
       void vscode.window.showInformationMessage('LeakLint: nothing analysed yet; run "LeakLint: Audit Workspace" first.');
       return undefined;
     }
-    const formats: ReportFormat[] = ['json', 'sarif', 'markdown'];
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    let exportSettings: ExportSettings = { sarif: {} };
+    try {
+      if (folder) exportSettings = await exportSettingsFor(folder);
+    } catch (e) {
+      return this.fail(e);
+    }
+    // Every format of `leaklint audit --format`, the usual ones first.
+    const formats: ReportFormat[] = ['json', 'sarif', 'markdown', 'html', 'table'];
     const format =
       typeof formatArg === 'string' && formats.includes(formatArg as ReportFormat)
         ? (formatArg as ReportFormat)
         : ((await vscode.window.showQuickPick(formats, { title: 'LeakLint: report format' })) as ReportFormat | undefined);
     if (!format) return undefined;
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
     const target =
       toUri(targetArg) ??
       (await vscode.window.showSaveDialog({
@@ -160,7 +170,12 @@ class LeakLintCommands {
     // The same writer as `leaklint audit --format`, over the findings and read failures shown in the Problems panel.
     const outcomes = all.map((a): AuditOutcome => (a.kind === 'report' ? { kind: 'report', report: a.report } : { kind: 'failure', failure: a.failure }));
     const config = all.find((a) => a.config)?.config ?? { rules: {} };
-    const text = formatReport(format, reportInputOf(outcomes, config, folder?.fsPath ?? process.cwd()), formatOptionsOf(process.env, new Date()));
+    // leaklint.export.*: `audit --sarif-root <folder> --sarif-min-level <level> --baseline <report.json>`.
+    const input = {
+      ...reportInputOf(outcomes, config, folder?.fsPath ?? process.cwd()),
+      ...(exportSettings.baseline ? { baseline: exportSettings.baseline } : {}),
+    };
+    const text = formatReport(format, input, { ...formatOptionsOf(process.env, new Date()), sarif: exportSettings.sarif });
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
     this.ctx.log.info(`exported a ${format} report of ${all.length} model(s) to ${target.fsPath}`);
     if (!toUri(targetArg)) void vscode.window.showInformationMessage(`LeakLint: report written to ${target.fsPath}`);
@@ -232,11 +247,59 @@ class LeakLintCommands {
     return model && this.ctx.showReconstructions(model);
   }
 
+  /**
+   * The attack on gradients a client shared (`leaklint attack <model> --gradients <file> [--image <file>]`): the model
+   * (argument, active model or a pick), the .safetensors file and optionally the original image to measure against,
+   * each from a file picker. With the gradients as an argument (tests, scripts) no picker opens: the image is the third
+   * argument, or none.
+   */
+  async reconstructFromGradients(modelArg?: unknown, gradientsArg?: unknown, imageArg?: unknown) {
+    const model = await this.modelFrom(modelArg);
+    if (!model) return undefined;
+    const given = toUri(gradientsArg);
+    const gradients =
+      given ??
+      (await pickFile(`LeakLint: gradients shared for ${path.basename(model.fsPath)} (.safetensors, one tensor per parameter)`, 'Reconstruct', {
+        Safetensors: ['safetensors'],
+      }));
+    if (!gradients) return undefined;
+    let image = given ? toUri(imageArg) : undefined;
+    if (!given) {
+      const choice = await vscode.window.showQuickPick(
+        [
+          { label: 'Choose the original image…', description: 'measure the reconstruction against it (PSNR, SSIM)', choose: true },
+          { label: 'No original image', description: 'show the reconstruction only', choose: false },
+        ],
+        { title: 'LeakLint: the image these gradients came from' },
+      );
+      if (!choice) return undefined;
+      if (choice.choose) {
+        image = await pickFile('LeakLint: the original image', 'Measure Against', { Images: ['png', 'jpg', 'jpeg'] });
+        if (!image) return undefined;
+      }
+    }
+    return this.ctx.showReconstructions(model, { gradients, ...(image ? { image } : {}) });
+  }
+
   async openModel() {
     const model = await this.pickModel();
     if (model) await vscode.commands.executeCommand('vscode.open', model);
     return model;
   }
+}
+
+/** One file from an open dialog, starting in the first workspace folder. */
+async function pickFile(title: string, openLabel: string, filters: Record<string, string[]>): Promise<vscode.Uri | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    openLabel,
+    filters,
+    canSelectMany: false,
+    canSelectFiles: true,
+    canSelectFolders: false,
+    defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+  });
+  return picked?.[0];
 }
 
 type Handler = (...args: unknown[]) => unknown;
@@ -252,6 +315,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
     [Commands.explainLayer]: (model, node) => c.explainLayer(model, node),
     [Commands.restartRuntime]: () => c.restartRuntime(),
     [Commands.showReconstructions]: (arg) => c.showReconstructions(arg),
+    [Commands.reconstructFromGradients]: (model, gradients, image) => c.reconstructFromGradients(model, gradients, image),
     [Commands.showLayers]: (arg) => c.showLayers(arg),
     [Commands.openInLayerView]: (model, node) => c.openInLayerView(model, node),
     [Commands.ignoreModel]: (arg) => c.ignore(arg),

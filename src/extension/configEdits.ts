@@ -1,11 +1,11 @@
 // The two settings code actions and the LeakLint view write: "ignore this model" and "turn this rule off". They go
 // where the value comes from, so that the change takes effect: the leaklint.* setting when the user has set it (it
-// overrides the file), else the workspace folder's leaklint.config.json when there is one (the CLI then agrees), else
-// the workspace folder's setting. The config file is edited in place (jsonc-parser), keeping its formatting.
+// overrides the file), else the folder's configuration file when there is one (leaklint.config.json, or the file
+// leaklint.configFile names; the CLI then agrees), else the workspace folder's setting. The config file is edited in place (jsonc-parser), keeping its formatting.
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { applyEdits, modify, parse, type JSONPath } from 'jsonc-parser';
-import { CONFIG_FILE_NAME } from '../engine';
+import { configFileOf } from './settings';
 
 export interface ConfigEdit {
   /** Where the change was written: a settings scope, or the config file. */
@@ -24,12 +24,10 @@ function isSet(inspected: { workspaceFolderValue?: unknown; workspaceValue?: unk
   return value !== undefined && value !== null;
 }
 
-async function configFileOf(folder: vscode.WorkspaceFolder): Promise<vscode.Uri | undefined> {
-  const file = vscode.Uri.joinPath(folder.uri, CONFIG_FILE_NAME);
-  return vscode.workspace.fs.stat(file).then(
-    () => file,
-    () => undefined,
-  );
+/** The configuration file of the model's folder, if there is one (an invalid leaklint.configFile throws ConfigError). */
+async function configFileUri(model: vscode.Uri): Promise<vscode.Uri | undefined> {
+  const file = await configFileOf(model);
+  return file !== undefined ? vscode.Uri.file(file) : undefined;
 }
 
 async function editConfigFile(file: vscode.Uri, edit: (text: string) => string): Promise<void> {
@@ -47,14 +45,16 @@ export async function ignoreModel(model: vscode.Uri): Promise<ConfigEdit> {
   const folder = folderOf(model);
   const entry = path.relative(folder.uri.fsPath, model.fsPath).split(path.sep).join('/');
   const settings = vscode.workspace.getConfiguration('leaklint', model);
-  const file = await configFileOf(folder);
+  const file = await configFileUri(model);
   if (file && !isSet(settings.inspect('ignore'))) {
+    // The file's globs are relative to its own folder.
+    const fileEntry = path.relative(path.dirname(file.fsPath), model.fsPath).split(path.sep).join('/');
     await editConfigFile(file, (text) => {
       const current = (parse(text) as { ignore?: unknown } | undefined)?.ignore;
       const list = Array.isArray(current) ? current : [];
-      return list.includes(entry) ? text : setJson(text, ['ignore', list.length], entry);
+      return list.includes(fileEntry) ? text : setJson(text, ['ignore', list.length], fileEntry);
     });
-    return { target: file, description: `added "${entry}" to ignore in ${CONFIG_FILE_NAME}` };
+    return { target: file, description: `added "${fileEntry}" to ignore in ${path.basename(file.fsPath)}` };
   }
   const current = settings.get<string[]>('ignore') ?? [];
   if (!current.includes(entry)) await settings.update('ignore', [...current, entry], vscode.ConfigurationTarget.WorkspaceFolder);
@@ -65,10 +65,10 @@ export async function ignoreModel(model: vscode.Uri): Promise<ConfigEdit> {
 export async function disableRule(ruleId: string, model: vscode.Uri): Promise<ConfigEdit> {
   const folder = folderOf(model);
   const settings = vscode.workspace.getConfiguration('leaklint', model);
-  const file = await configFileOf(folder);
+  const file = await configFileUri(model);
   if (file && !isSet(settings.inspect('rules'))) {
     await editConfigFile(file, (text) => setJson(text, ['rules', ruleId], 'off'));
-    return { target: file, description: `set ${ruleId} to "off" in ${CONFIG_FILE_NAME}` };
+    return { target: file, description: `set ${ruleId} to "off" in ${path.basename(file.fsPath)}` };
   }
   const current = settings.get<Record<string, string>>('rules') ?? {};
   await settings.update('rules', { ...current, [ruleId]: 'off' }, vscode.ConfigurationTarget.WorkspaceFolder);

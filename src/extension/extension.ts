@@ -98,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
       },
       log,
     ),
-    ...registerCommands({ analyses, runtime, layerViews, log, showReconstructions: (model) => panels.show(model) }),
+    ...registerCommands({ analyses, runtime, layerViews, log, showReconstructions: (model, shared) => panels.show(model, shared) }),
     // Granting trust lets the worker open ONNX external data: analyses made without it are redone.
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
       log.info('workspace trusted: analysing again with external data');
@@ -111,7 +111,7 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
       if (!event.affectsConfiguration('leaklint')) return;
       // Settings that change an analysis are part of the cache key; failOn and rules only change how it is shown.
       recheckAll();
-      if (['ignore', ...EXTENSION_SETTING_KEYS].some((key) => event.affectsConfiguration(`leaklint.${key}`))) void scan.scan();
+      if (['ignore', 'scanWorkspace', 'configFile'].some((key) => event.affectsConfiguration(`leaklint.${key}`))) void scan.scan();
     }),
   );
   for (const document of vscode.workspace.textDocuments) analyseIfModel(document);

@@ -7,7 +7,7 @@ import { createIgnoreMatcher, formatVerdict, type AuditOutcome, type LeakLintCon
 import type { FileFingerprint } from '../shared/workerProtocol';
 import { analysisKey, inputsUnchanged, sameContent, type AnalysisCache, type CachedAnalysis } from './analysisCache';
 import { RuntimeError, type RuntimeClient } from './runtime';
-import { configFor } from './settings';
+import { configFileSetting, configFor } from './settings';
 
 interface Provenance {
   /** analysisKey() of the settings it was made with; undefined when it must not be reused (the worker crashed). */
@@ -103,7 +103,7 @@ export class ModelAnalyses implements vscode.Disposable {
       try {
         const config = await configFor(uri);
         if (createIgnoreMatcher(config.ignore, config.baseDir)(uri.fsPath)) continue;
-        if (entry.key !== analysisKey(config, vscode.workspace.isTrusted) || !(await inputsUnchanged(entry.inputs))) continue;
+        if (entry.key !== analysisKey(config, vscode.workspace.isTrusted, configFileSetting(uri)) || !(await inputsUnchanged(entry.inputs))) continue;
         if (this.results.has(entry.model)) continue; // analysed meanwhile
         this.adopt(uri, entry.outcome, { key: entry.key, inputs: entry.inputs, fromCache: true }, config);
         restored.push(uri);
@@ -142,7 +142,7 @@ export class ModelAnalyses implements vscode.Disposable {
     const { token } = options;
     if (token?.isCancellationRequested) return undefined;
     const trusted = vscode.workspace.isTrusted;
-    const key = analysisKey(config, trusted);
+    const key = analysisKey(config, trusted, configFileSetting(uri));
     if (!options.force) {
       const known = await this.reusable(uri, key, token);
       if (known) this.log.debug(`${uri.fsPath}: unchanged, the cached analysis holds`);

@@ -1,12 +1,14 @@
 // Re-analysis when a model or one of its weight files changes on disk (saves from the editor included): model files
 // (*.onnx, TF.js model.json), TF.js shards (*.bin) and ONNX external data (any file next to an analysed model).
-// Debounced: converters write a model and its shards one after another. A changed leaklint.config.json re-checks the
-// workspace (its ignore globs and settings apply to every model of its folder).
+// Debounced: converters write a model and its shards one after another. A changed configuration file (a folder's
+// leaklint.config.json, or the file leaklint.configFile names) re-checks the workspace (its ignore globs and settings
+// apply to every model of its folder).
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { CONFIG_FILE_NAME, isModelFile } from '../engine';
+import { isModelFile } from '../engine';
 import { workspaceFileAccess } from './workspaceFileAccess';
 import type { ModelAnalyses } from './modelAnalyses';
+import { isConfigFile } from './settings';
 
 export const REANALYSIS_DEBOUNCE_MS = 500;
 
@@ -34,7 +36,7 @@ export class ModelWatcher implements vscode.Disposable {
   }
 
   private deleted(uri: vscode.Uri) {
-    if (path.basename(uri.fsPath) === CONFIG_FILE_NAME) return this.onConfigFileChange();
+    if (isConfigFile(uri)) return this.onConfigFileChange();
     if (!this.isAnalysed(uri) && !this.pending.has(uri.toString())) return void this.changed(uri); // a shard: re-analyse its models
     this.pending.delete(uri.toString());
     this.analyses.forget(uri);
@@ -42,7 +44,7 @@ export class ModelWatcher implements vscode.Disposable {
 
   private async changed(uri: vscode.Uri) {
     if (uri.scheme !== 'file' || uri.fsPath.split(path.sep).includes('node_modules')) return;
-    if (path.basename(uri.fsPath) === CONFIG_FILE_NAME) return this.onConfigFileChange();
+    if (isConfigFile(uri)) return this.onConfigFileChange();
     const folder = path.dirname(uri.fsPath);
     // The changed file itself, if it is a model; otherwise the analysed models it may belong to (same folder).
     const models =

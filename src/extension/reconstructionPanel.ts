@@ -1,4 +1,6 @@
-// "Show Reconstructions": a webview per model that runs the reconstruction attack in the background runtime, with
+// "Show Reconstructions" (and "Reconstruct from Shared Gradients", the attack on a .safetensors file a client shared,
+// like `leaklint attack --gradients`): a webview per model (and shared-gradients file) that runs the reconstruction
+// attack in the background runtime, with
 // live progress and a cancel button (while gradient matching runs: its loss curve and the current image), and shows
 // each sample image beside its reconstruction and the method that made it. Images are PNGs the runtime writes under
 // the extension's storage folder, loaded through asWebviewUri; the live image is a small PNG in a data: URI. The model
@@ -7,7 +9,7 @@
 import { createHash } from 'crypto';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { ATTACK_DEFAULTS, attackOptionsOf, type AttackReport, type MatchingProgress } from '../engine';
+import { ATTACK_DEFAULTS, attackOptionsOf, type AttackJobOptions, type AttackReport, type MatchingProgress } from '../engine';
 import { Views } from '../shared/commands';
 import type { HostToView, ViewImage, ViewLive, ViewState, ViewToHost } from '../shared/webviewProtocol';
 import { MANAGE_TRUST_COMMAND, RESTRICTED_ATTACK_REASON } from './layerInsights';
@@ -15,6 +17,37 @@ import type { ModelAnalyses } from './modelAnalyses';
 import { bundledSamplesFolder, type RuntimeClient } from './runtime';
 import { configFor } from './settings';
 import { webviewHtml, webviewOptions } from './webviewHtml';
+
+/** Gradients a client shared, and optionally the image they came from (to measure the reconstruction against). */
+export interface SharedGradients {
+  gradients: vscode.Uri;
+  image?: vscode.Uri;
+}
+
+/** One panel per model, and per shared-gradients file. */
+function panelKey(model: vscode.Uri, shared: SharedGradients | undefined): string {
+  return shared ? `${model.toString()}\n${shared.gradients.toString()}` : model.toString();
+}
+
+function panelTitle(model: vscode.Uri, shared: SharedGradients | undefined): string {
+  return `Reconstructions: ${path.basename(model.fsPath)}${shared ? ` ← ${path.basename(shared.gradients.fsPath)}` : ''}`;
+}
+
+function sharedState(shared: SharedGradients | undefined): Pick<ViewState, 'shared'> {
+  if (!shared) return {};
+  return {
+    shared: {
+      gradients: shared.gradients.toString(),
+      gradientsName: path.basename(shared.gradients.fsPath),
+      ...(shared.image ? { image: shared.image.toString(), imageName: path.basename(shared.image.fsPath) } : {}),
+    },
+  };
+}
+
+function sharedOf(state: ViewState): SharedGradients | undefined {
+  if (!state.shared) return undefined;
+  return { gradients: vscode.Uri.parse(state.shared.gradients), ...(state.shared.image ? { image: vscode.Uri.parse(state.shared.image) } : {}) };
+}
 
 /** What the command returns (tests wait on `finished`). */
 export interface ReconstructionView {
@@ -34,13 +67,14 @@ class ReconstructionPanel implements ReconstructionView {
   constructor(
     readonly panel: vscode.WebviewPanel,
     readonly model: vscode.Uri,
+    readonly shared: SharedGradients | undefined,
     private readonly owner: ReconstructionPanels,
     restored?: ViewState,
   ) {
-    this.state = restored ?? { model: model.toString(), modelName: path.basename(model.fsPath), phase: 'idle' };
+    this.state = restored ?? { model: model.toString(), modelName: path.basename(model.fsPath), ...sharedState(shared), phase: 'idle' };
     this.finished = Promise.resolve(this.state);
     panel.webview.options = webviewOptions(owner.context.extensionUri, [owner.storageRoot]);
-    panel.webview.html = webviewHtml(panel.webview, owner.context.extensionUri, 'reconstructions', `Reconstructions: ${this.state.modelName}`, this.state);
+    panel.webview.html = webviewHtml(panel.webview, owner.context.extensionUri, 'reconstructions', panelTitle(model, shared), this.state);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((message: ViewToHost) => this.onMessage(message)),
       panel.onDidDispose(() => this.dispose()),
@@ -82,7 +116,9 @@ class ReconstructionPanel implements ReconstructionView {
       return this.state;
     }
     const cancellation = (this.cancellation = new vscode.CancellationTokenSource());
-    const outDir = vscode.Uri.joinPath(this.owner.storageRoot, createHash('sha1').update(this.model.toString()).digest('hex').slice(0, 12));
+    const key = panelKey(this.model, this.shared);
+    const outDir = vscode.Uri.joinPath(this.owner.storageRoot, createHash('sha1').update(key).digest('hex').slice(0, 12));
+    const what = this.shared ? `${this.model.fsPath} from ${this.shared.gradients.fsPath}` : this.model.fsPath;
     this.update({
       phase: 'running',
       progress: { done: 0, total: 1, label: 'starting' },
@@ -92,10 +128,14 @@ class ReconstructionPanel implements ReconstructionView {
       images: undefined,
     });
     const started = Date.now();
-    this.owner.log.info(`attack on ${this.model.fsPath}: started`);
+    this.owner.log.info(`attack on ${what}: started`);
     try {
       const config = await configFor(this.model);
-      const options = attackOptionsOf(config, bundledSamplesFolder(this.owner.context), { previews: true });
+      // Shared gradients are one training step: the image, if any, is the one it came from (`attack --gradients --image`).
+      const shared: Partial<AttackJobOptions> = this.shared
+        ? { gradientsFile: this.shared.gradients.fsPath, ...(this.shared.image ? { imageFiles: [this.shared.image.fsPath] } : {}) }
+        : {};
+      const options = attackOptionsOf(config, bundledSamplesFolder(this.owner.context), { previews: true, ...shared });
       this.update({ method: options.method });
       const timeBudgetMs = (config.attack?.timeBudgetSeconds ?? ATTACK_DEFAULTS.timeBudgetSeconds) * 1000;
       const outcome = await this.owner.runtime.attack(
@@ -114,11 +154,11 @@ class ReconstructionPanel implements ReconstructionView {
       await vscode.workspace.fs.createDirectory(outDir);
       for (const file of outcome.files) await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(outDir, ...file.path.split('/')), file.bytes);
       this.update({ phase: 'done', progress: undefined, live: undefined, ...this.viewOf(outcome.report, outDir) });
-      this.owner.log.info(`attack on ${this.model.fsPath}: done in ${((Date.now() - started) / 1000).toFixed(1)} s; ${outcome.report.verdict}`);
+      this.owner.log.info(`attack on ${what}: done in ${((Date.now() - started) / 1000).toFixed(1)} s; ${outcome.report.verdict}`);
     } catch (e) {
       const cancelled = cancellation.token.isCancellationRequested;
-      if (cancelled) this.owner.log.info(`attack on ${this.model.fsPath}: cancelled`);
-      else this.owner.log.error(`attack on ${this.model.fsPath} failed: ${e instanceof Error ? e.message : String(e)}`);
+      if (cancelled) this.owner.log.info(`attack on ${what}: cancelled`);
+      else this.owner.log.error(`attack on ${what} failed: ${e instanceof Error ? e.message : String(e)}`);
       this.update({
         phase: cancelled ? 'cancelled' : 'failed',
         progress: undefined,
@@ -213,32 +253,41 @@ export class ReconstructionPanels implements vscode.Disposable {
         // A run that was going on when the window closed did not finish: show it as stopped.
         const restored: ViewState =
           state.phase === 'running' ? { ...state, phase: 'cancelled', progress: undefined, live: undefined, message: 'Interrupted by a reload.' } : state;
-        this.adopt(new ReconstructionPanel(panel, vscode.Uri.parse(state.model), this, restored));
+        this.adopt(new ReconstructionPanel(panel, vscode.Uri.parse(state.model), sharedOf(state), this, restored));
       },
     });
   }
 
-  /** Opens (or reveals) the model's panel and starts an attack unless it already shows one. */
-  show(model: vscode.Uri): ReconstructionView {
-    let view = this.panels.get(model.toString());
+  /**
+   * Opens (or reveals) the model's panel and starts an attack unless it already shows one; with `shared`, the panel of
+   * the attack on those shared gradients.
+   */
+  show(model: vscode.Uri, shared?: SharedGradients): ReconstructionView {
+    let view = this.panels.get(panelKey(model, shared));
+    // The same gradients measured against another image (or none) is another run.
+    if (view && shared && view.shared?.image?.toString() !== shared.image?.toString()) {
+      view.panel.dispose();
+      view = undefined;
+    }
     if (view) view.panel.reveal();
     else {
-      const panel = vscode.window.createWebviewPanel(Views.reconstructions, `Reconstructions: ${path.basename(model.fsPath)}`, vscode.ViewColumn.Beside, {
+      const panel = vscode.window.createWebviewPanel(Views.reconstructions, panelTitle(model, shared), vscode.ViewColumn.Beside, {
         ...webviewOptions(this.context.extensionUri, [this.storageRoot]),
       });
-      view = this.adopt(new ReconstructionPanel(panel, model, this));
+      view = this.adopt(new ReconstructionPanel(panel, model, shared, this));
     }
     if (view.state.phase !== 'done' && view.state.phase !== 'running') view.run();
     return view;
   }
 
   private adopt(view: ReconstructionPanel): ReconstructionPanel {
-    this.panels.set(view.model.toString(), view);
+    this.panels.set(panelKey(view.model, view.shared), view);
     return view;
   }
 
   forget(view: ReconstructionPanel) {
-    if (this.panels.get(view.model.toString()) === view) this.panels.delete(view.model.toString());
+    const key = panelKey(view.model, view.shared);
+    if (this.panels.get(key) === view) this.panels.delete(key);
   }
 
   dispose() {

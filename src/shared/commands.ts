@@ -5,6 +5,8 @@ export const Commands = {
   auditWorkspace: 'leaklint.auditWorkspace',
   auditCurrentModel: 'leaklint.auditCurrentModel',
   showReconstructions: 'leaklint.showReconstructions',
+  /** The attack on gradients a client shared (a .safetensors file), like `leaklint attack --gradients`. */
+  reconstructFromGradients: 'leaklint.reconstructFromGradients',
   openLayerDocument: 'leaklint.openLayerDocument',
   exportReport: 'leaklint.exportReport',
   restartRuntime: 'leaklint.restartRuntime',
@@ -43,7 +45,9 @@ export const WALKTHROUGH_ID = 'leaklint.start';
 export const SETTING_KEYS = ['failOn', 'thresholds', 'ignore', 'rules', 'inputShape', 'surrogateWeights', 'fixes', 'quick', 'attack'] as const;
 
 /**
- * Settings of the extension alone, not keys of leaklint.config.json (the CLI has no use for them):
- * `scanWorkspace` turns the background analysis of every model of the workspace on start-up on or off.
+ * Settings of the extension alone, not keys of leaklint.config.json (the CLI has flags for some of them):
+ * `scanWorkspace` turns the background analysis of every model of the workspace on start-up on or off;
+ * `configFile` names the configuration file (`--config`); `export.*` are Export Report's SARIF level and baseline
+ * (`--sarif-min-level`, `--baseline`).
  */
-export const EXTENSION_SETTING_KEYS = ['scanWorkspace'] as const;
+export const EXTENSION_SETTING_KEYS = ['scanWorkspace', 'configFile', 'export.sarifMinLevel', 'export.baseline'] as const;

@@ -71,6 +71,11 @@ export interface ViewState {
   /** The model's URI (string) — also what the serializer needs to restore the panel. */
   model: string;
   modelName: string;
+  /**
+   * Set when the attack takes gradients a client shared (Reconstruct from Shared Gradients) instead of simulating a
+   * step: the .safetensors file and the image to measure against, as URIs (what the serializer needs), and their names.
+   */
+  shared?: { gradients: string; gradientsName: string; image?: string; imageName?: string };
   phase: ViewPhase;
   /** The method asked for (the setting leaklint.attack.method). */
   method?: string;

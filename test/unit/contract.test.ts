@@ -1,14 +1,17 @@
 // The contracts between the parts: package.json declares exactly the commands and views the extension registers
-// (src/shared/commands.ts), every configuration key is a VS Code setting and a schema property, and the CLI and the
-// extension's path through the background worker give byte-identical JSON reports for the same file and settings.
+// (src/shared/commands.ts), every configuration key is a VS Code setting and a schema property, every option of
+// `leaklint audit` and `leaklint attack` has its place in the extension (src/shared/cliOptions.ts, shown in
+// docs/extension.md), and the CLI and the extension's path through the background worker give byte-identical JSON
+// reports for the same file and settings.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Commands, EXTENSION_SETTING_KEYS, SETTING_KEYS, Views, WALKTHROUGH_ID } from '../../src/shared/commands';
+import { CLI_OPTION_REACH, cliOptionReachTable, MAPPED_CLI_COMMANDS } from '../../src/shared/cliOptions';
 import { ATTACK_DEFAULTS, defaultConfig, formatOptionsOf, formatReport, parseConfig, reportInputOf, TOOL } from '../../src/engine';
 import { RuntimeClient } from '../../src/runtime/runtimeClient';
-import { runCli } from '../../src/cli/main';
+import { buildProgram, runCli } from '../../src/cli/main';
 
 const ROOT = path.resolve(__dirname, '../..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
@@ -112,3 +115,53 @@ describe('one path from a model file to its report', () => {
     assert.deepEqual(parseConfig({}, 'settings', ROOT), defaultConfig(ROOT));
   });
 });
+
+describe('every command-line option is reachable from the extension', () => {
+  const program = buildProgram({ cwd: ROOT, stdout: () => undefined, stderr: () => undefined, stderrIsTTY: false }, () => undefined);
+  /** The long flags of a command as commander defines them (hidden ones too: they are accepted). */
+  const optionsOf = (name: string) => {
+    const command = program.commands.find((c) => c.name() === name);
+    assert.ok(command, `no command ${name}`);
+    return command.options.map((o) => o.long ?? o.flags);
+  };
+
+  for (const command of MAPPED_CLI_COMMANDS) {
+    it(`maps every option of leaklint ${command} to a setting, a command or what the editor does instead, and nothing else`, () => {
+      const defined = optionsOf(command);
+      assert.ok(defined.length > 10, `${command}: ${defined.join(' ')}`);
+      const mapped = CLI_OPTION_REACH.filter((r) => r.command === command).map((r) => r.option);
+      assert.deepEqual(
+        defined.filter((o) => !mapped.includes(o)),
+        [],
+        `options of leaklint ${command} without an entry in CLI_OPTION_REACH (src/shared/cliOptions.ts)`,
+      );
+      assert.deepEqual(
+        mapped.filter((o) => !defined.includes(o)),
+        [],
+        `entries of CLI_OPTION_REACH that leaklint ${command} does not have`,
+      );
+      assert.equal(new Set(mapped).size, mapped.length, 'one entry per option');
+      for (const entry of CLI_OPTION_REACH.filter((r) => r.command === command)) assert.ok(entry.extension.trim(), `${command} ${entry.option}`);
+    });
+  }
+
+  it('names only settings and commands the extension contributes', () => {
+    const settings = new Set(Object.keys(pkg.contributes.configuration.properties));
+    const titles = new Set((pkg.contributes.commands as { title: string }[]).map((c) => c.title));
+    for (const { command, option, extension } of CLI_OPTION_REACH) {
+      for (const [, setting] of extension.matchAll(/`(leaklint\.[A-Za-z.]+)`/g)) assert.ok(settings.has(setting), `${command} ${option}: ${setting}`);
+      for (const [, title] of extension.matchAll(/\*([A-Z][^*]+)\*/g)) {
+        const known = titles.has(title) || [...titles].some((t) => t.startsWith(`${title} (`)) || OTHER_UI_NAMES.includes(title);
+        assert.ok(known, `${command} ${option}: "${title}" is not a LeakLint command title`);
+      }
+    }
+  });
+
+  it('docs/extension.md shows the table as it is', () => {
+    const docs = fs.readFileSync(path.join(ROOT, 'docs/extension.md'), 'utf8');
+    assert.ok(docs.includes(`${cliOptionReachTable()}\n`), `docs/extension.md must hold this table:\n${cliOptionReachTable()}`);
+  });
+});
+
+/** Names in the table that are VS Code's or a view's, not LeakLint commands. */
+const OTHER_UI_NAMES = ['LeakLint', 'Developer: Set Log Level'];
