@@ -1,5 +1,6 @@
 // FileAccess over VS Code's workspace.fs, for what the extension host reads itself: the workspace's
-// leaklint.config.json. Models (and the discovery that sniffs .json files) are read by the background worker.
+// configuration file and the baseline report Export Report reads. Models (and the discovery that sniffs .json files)
+// are read by the background worker.
 import * as vscode from 'vscode';
 import { FileAccessError, type FileAccess, type FileKind } from '../engine';
 
@@ -27,7 +28,9 @@ export const workspaceFileAccess: FileAccess = {
     const entries = await vscode.workspace.fs.readDirectory(vscode.Uri.file(folder)).then(undefined, (e: unknown) => Promise.reject(accessError(folder, e)));
     return entries.map(([name, type]) => ({ name, kind: kindOf(type), isLink: (type & vscode.FileType.SymbolicLink) !== 0 }));
   },
+  // workspace.fs does not resolve links: the path as it is, once it is known to exist (as Node's realpath would check).
   async realPath(file) {
+    await stat(vscode.Uri.file(file), file);
     return file;
   },
 };
