@@ -118,24 +118,29 @@ export class ModelAnalyses implements vscode.Disposable {
   /**
    * Analyses one model with the configuration of its workspace folder, unless an outcome made with the same settings
    * from the same files is known. Returns undefined when the file is ignored or the run was cancelled; throws
-   * ConfigError on an invalid configuration.
+   * ConfigError on an invalid configuration. The configuration is read when the model's turn comes: requests made
+   * one after the other (settings changed twice) are applied in that order, whatever the file reads take.
    */
   async analyse(uri: vscode.Uri, options: AnalyseOptions = {}): Promise<Analysis | undefined> {
-    const config = await configFor(uri);
-    if (createIgnoreMatcher(config.ignore, config.baseDir)(uri.fsPath)) {
-      if (this.results.has(uri.toString())) this.log.info(`${uri.fsPath} is ignored now`);
-      this.forget(uri);
-      return undefined;
-    }
     const key = uri.toString();
     const previous = this.running.get(key) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.run(uri, config, options));
+    const run = previous.catch(() => undefined).then(() => this.configuredRun(uri, options));
     this.running.set(key, run);
     try {
       return await run;
     } finally {
       if (this.running.get(key) === run) this.running.delete(key);
     }
+  }
+
+  private async configuredRun(uri: vscode.Uri, options: AnalyseOptions): Promise<Analysis | undefined> {
+    const config = await configFor(uri);
+    if (createIgnoreMatcher(config.ignore, config.baseDir)(uri.fsPath)) {
+      if (this.results.has(uri.toString())) this.log.info(`${uri.fsPath} is ignored now`);
+      this.forget(uri);
+      return undefined;
+    }
+    return this.run(uri, config, options);
   }
 
   private async run(uri: vscode.Uri, config: LeakLintConfig, options: AnalyseOptions): Promise<Analysis | undefined> {
