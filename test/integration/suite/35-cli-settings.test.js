@@ -93,6 +93,8 @@ suite('LeakLint settings for command-line options', () => {
   });
 
   suite('Export Report', () => {
+    // Every model brought up to date with the settings as they are now (the suite before changed them).
+    suiteSetup(() => vscode.commands.executeCommand('leaklint.auditWorkspace'));
     teardown(async () => {
       await settings().update('export.sarifMinLevel', undefined, vscode.ConfigurationTarget.Workspace);
       await settings().update('export.baseline', undefined, vscode.ConfigurationTarget.Workspace);
