@@ -1,10 +1,10 @@
-// Where each option of `leaklint audit` and `leaklint attack` is in the extension: a setting, a command, or what the
+// Where each option of `leaklint layers`, `audit` and `attack` is in the extension: a setting, a command, or what the
 // editor does instead (output-only options). One table: docs/extension.md's "CLI option → extension" shows it as it
 // is, and a unit test (test/unit/contract.test.ts) fails when a command-line option has no entry, when an entry names
 // an option the CLI does not have, or when the documentation differs.
 
 /** The commands whose options the extension covers. */
-export const MAPPED_CLI_COMMANDS = ['audit', 'attack'] as const;
+export const MAPPED_CLI_COMMANDS = ['layers', 'audit', 'attack'] as const;
 export type MappedCliCommand = (typeof MAPPED_CLI_COMMANDS)[number];
 
 export interface CliOptionReach {
@@ -18,6 +18,12 @@ export interface CliOptionReach {
 const PROGRESS = 'Progress is always shown (status bar, notifications, the views); the *LeakLint* output channel logs each step';
 
 export const CLI_OPTION_REACH: readonly CliOptionReach[] = [
+  {
+    command: 'layers',
+    option: '--format',
+    extension: '*Show Model Layers (reader view)* shows the table as text; the Layer View shows it as a table with the analysis',
+  },
+  { command: 'layers', option: '--input-shape', extension: '`leaklint.inputShape`' },
   {
     command: 'audit',
     option: '--format',

@@ -128,7 +128,7 @@ describe('every command-line option is reachable from the extension', () => {
   for (const command of MAPPED_CLI_COMMANDS) {
     it(`maps every option of leaklint ${command} to a setting, a command or what the editor does instead, and nothing else`, () => {
       const defined = optionsOf(command);
-      assert.ok(defined.length > 10, `${command}: ${defined.join(' ')}`);
+      assert.ok(defined.includes('--input-shape'), `${command}: ${defined.join(' ')}`); // commander's definitions were read
       const mapped = CLI_OPTION_REACH.filter((r) => r.command === command).map((r) => r.option);
       assert.deepEqual(
         defined.filter((o) => !mapped.includes(o)),
