@@ -43,6 +43,11 @@ export interface LeakLintConfig {
   fixes?: boolean;
   /** Counts and structural bounds only, no numerical ranks (default false). */
   quick?: boolean;
+  /**
+   * Gradient-matching identifiability: the rank of the gradient map's Jacobian at a sample image, on the background
+   * runtime (default true; never in an untrusted workspace).
+   */
+  identifiability?: boolean;
   /** The reconstruction attack (`audit --attack`, `attack`, the extension's Show Reconstructions). */
   attack?: AttackSettings;
   /** Folder that relative `ignore` entries (and attack.sampleImages) are resolved against (the config file's folder). */
@@ -107,7 +112,7 @@ export const ATTACK_KEYS = [
 
 export const FAIL_ON_VALUES: readonly FailOn[] = [...SEVERITIES, 'none'];
 const RULE_SETTING_VALUES: readonly RuleSetting[] = ['off', ...SEVERITIES];
-const KNOWN_KEYS = ['$schema', 'failOn', 'thresholds', 'ignore', 'rules', 'inputShape', 'surrogateWeights', 'fixes', 'quick', 'attack'];
+const KNOWN_KEYS = ['$schema', 'failOn', 'thresholds', 'ignore', 'rules', 'inputShape', 'surrogateWeights', 'fixes', 'quick', 'identifiability', 'attack'];
 
 export function defaultConfig(baseDir: string): LeakLintConfig {
   return { failOn: 'high', ignore: [], rules: {}, baseDir };
@@ -183,7 +188,7 @@ export function parseConfig(value: unknown, source: string, baseDir: string): Le
     }
   }
 
-  for (const key of ['surrogateWeights', 'fixes', 'quick'] as const) {
+  for (const key of ['surrogateWeights', 'fixes', 'quick', 'identifiability'] as const) {
     if (value[key] === undefined) continue;
     if (typeof value[key] !== 'boolean') fail(`"${key}" must be true or false`);
     config[key] = value[key] as boolean;

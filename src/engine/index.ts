@@ -7,6 +7,14 @@ export { auditFile, readOptionsOf, type AuditOutcome, type Trust } from './jobs/
 export { layersOfFile, type LayersOutcome } from './jobs/layers';
 export { attackFile, attackOptionsOf, type AttackContext, type AttackOutcome } from './jobs/attack';
 export { discoverModelFiles, type Discovery } from './jobs/discover';
+export {
+  identifiabilityOfFile,
+  identifiabilityOptionsOf,
+  type IdentifiabilityContext,
+  type IdentifiabilityJobOptions,
+  type IdentifiabilityOutcome,
+  type IdentifiabilityReport,
+} from './jobs/identifiability';
 export { failureError, toModelFailure, type JobContext, type ModelFailure, type ProgressDetail, type ProgressListener } from './jobs/types';
 export { isModelFile, looksLikeTfjsModel } from './readers';
 
@@ -90,7 +98,7 @@ export {
   plainText,
 } from './reports/format';
 export { evidenceSentence } from './verdict/phrases';
-export { attackEvidence, withAttacks, withEvidence } from './verdict/decide';
+export { attackEvidence, identifiabilityEvidence, withAttacks, withEvidence } from './verdict/decide';
 export { RECOGNISABLE, type ClosedFormStop, type Evidence, type ModelVerdict } from './verdict/types';
 
 // Graphs the background runtime runs
@@ -103,3 +111,15 @@ export {
   type JacobianTransposeGraph,
   type JacobianTransposeOptions,
 } from './gradientGraph';
+
+// Gradient-matching identifiability (the rank of the gradient map's Jacobian; the runtime runs its Jᵀu graphs)
+export {
+  analyseIdentifiability,
+  IDENTIFIABILITY_DEFAULTS,
+  type IdentifiabilityAnalysis,
+  type JacobianRankMethod,
+  type JacobianProductRunner,
+  type JacobianProductSession,
+  type LayerRankOfJ,
+  type RankOfJ,
+} from './identifiability/jacobianRank';

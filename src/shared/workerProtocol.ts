@@ -3,7 +3,17 @@
 // result. Messages cross by structured clone, so Float32Array, Map and Infinity arrive unchanged. A model that cannot
 // be read is part of a job's result (a typed ModelFailure); 'error' messages are for cancelled jobs, onnxruntime
 // failures and bugs.
-import type { AttackJobOptions, AttackOutcome, AuditOutcome, Discovery, LayersOutcome, LeakLintConfig, ProgressDetail } from '../engine';
+import type {
+  AttackJobOptions,
+  AttackOutcome,
+  AuditOutcome,
+  Discovery,
+  IdentifiabilityJobOptions,
+  IdentifiabilityOutcome,
+  LayersOutcome,
+  LeakLintConfig,
+  ProgressDetail,
+} from '../engine';
 
 /** A job the worker runs. `P` and `R` only type the calls; `cooperative` jobs see a 'cancel' message while they run. */
 export interface JobType<P, R> {
@@ -50,6 +60,15 @@ export const layersJob = jobType<FileJob & { config: Pick<LeakLintConfig, 'input
 
 /** The reconstruction attack (engine attackFile); its PNG and JSON files come back in the result. */
 export const attackJob = jobType<FileJob & { config: Pick<LeakLintConfig, 'inputShape'>; options: AttackJobOptions }, AttackOutcome>('attack', true);
+
+/**
+ * Gradient-matching identifiability (engine identifiabilityOfFile): the rank of the gradient map's Jacobian, its Jᵀu
+ * graphs run on onnxruntime-node. Trusted workspaces only (callers do not send it otherwise).
+ */
+export const identifiabilityJob = jobType<FileJob & { config: Pick<LeakLintConfig, 'inputShape'>; options: IdentifiabilityJobOptions }, IdentifiabilityOutcome>(
+  'identifiability',
+  true,
+);
 
 export interface Tensor {
   dims: number[];

@@ -9,6 +9,7 @@ import {
   buildForwardProbe,
   createIgnoreMatcher,
   discoverModelFiles,
+  identifiabilityOfFile,
   layersOfFile,
   ModelReadError,
   type ForwardCheck,
@@ -24,12 +25,14 @@ import {
   fingerprintedAuditJob,
   fingerprintJob,
   forwardJob,
+  identifiabilityJob,
   layersJob,
   type JobErrorCode,
   type JobType,
   type WorkerMessage,
   type WorkerRequest,
 } from '../shared/workerProtocol';
+import { createJacobianProductSession } from './jacobianSession';
 import { createForwardSession, RuntimeForwardError, type ForwardSession } from './ortForward';
 import { createGradientSession, GradientSessionError } from './gradientSession';
 
@@ -84,6 +87,12 @@ handle(attackJob, async ({ file, config, options, trusted }, context) => {
   } finally {
     await session?.then((s) => s.release()).catch(() => undefined);
   }
+});
+
+handle(identifiabilityJob, async ({ file, config, options, trusted }, context) => {
+  // Native code only where the workspace is trusted: otherwise there is no evidence (not "safe").
+  if (!trusted) return { kind: 'not-run', file, reason: 'the workspace is not trusted, so the native runtime does not run' };
+  return identifiabilityOfFile(file, config, options, { ...context, trusted, products: createJacobianProductSession });
 });
 
 /** Jobs in progress, by id: a 'cancel' request aborts the job's signal. */

@@ -4,6 +4,7 @@
 import type { Severity } from './types';
 import type { ModelReport } from '../analysis/types';
 import type { AttackReport, ReconstructionMethod } from '../attack/types';
+import type { IdentifiabilityReport } from '../jobs/identifiability';
 import { SEVERITIES, isAtLeast } from '../analysis/rules';
 import { evidenceSentence, headlineOf } from './phrases';
 import { RECOGNISABLE, type ClosedFormStop, type Evidence, type ModelVerdict } from './types';
@@ -113,15 +114,51 @@ function budgetOf(method: 'closed-form' | 'gradient-matching', report: AttackRep
   return cut ? `${nominal}, cut short by the time budget` : nominal;
 }
 
+/**
+ * What the rank of J says: full rank is "identifiable" (high), a deficient rank or a lower bound "partly identifiable"
+ * (medium). Never evidence of safety: a rank never lowers the verdict (decideVerdict takes the highest).
+ */
+export function identifiabilityEvidence(report: IdentifiabilityReport, thresholds: Thresholds): Evidence {
+  const full = report.method !== 'lower-bound' && report.rank === report.unknowns;
+  return {
+    kind: 'gradient-matching',
+    basis: 'jacobian-rank',
+    severity: full ? 'high' : 'medium',
+    risk: full ? thresholds.high : thresholds.medium,
+    identifiable: full ? 'full' : 'partial',
+    rank: {
+      rank: report.rank,
+      unknowns: report.unknowns,
+      method: report.method,
+      columns: report.columns,
+      image: report.image,
+      label: report.label,
+      layers: report.layers.map((l) => ({ nodeId: l.nodeId, name: l.name, parameters: l.parameters, rank: l.rank, unknowns: l.unknowns, method: l.method })),
+    },
+  };
+}
+
+/**
+ * A full-rank Jacobian says the image is identifiable, not that an attack finds it: when an attack LeakLint ran at
+ * its documented budget did not rebuild the samples, that evidence gives medium, not high.
+ */
+function effectiveSeverity(e: Evidence, evidence: readonly Evidence[]): Severity | undefined {
+  if (e.kind !== 'gradient-matching' || e.basis !== 'jacobian-rank' || e.severity !== 'high') return e.severity;
+  const attacks = evidence.filter((a) => a.kind === 'attack');
+  const resisted = attacks.some((a) => a.outcome === 'resisted') && !attacks.some((a) => a.outcome === 'rebuilt');
+  return resisted ? 'medium' : 'high';
+}
+
 /** The verdict from all the evidence there is. */
 export function decideVerdict(evidence: Evidence[], thresholds: Thresholds): ModelVerdict {
   let severity: Severity = 'low';
   let risk = 0;
   for (const e of evidence) {
+    const own = effectiveSeverity(e, evidence);
     if (e.kind === 'attack') {
       if (e.outcome === 'rebuilt') risk = 1;
-    } else risk = Math.max(risk, e.risk);
-    if (e.severity && isAtLeast(e.severity, severity)) severity = e.severity;
+    } else risk = Math.max(risk, own === e.severity ? e.risk : severityRisk(own, thresholds));
+    if (own && isAtLeast(own, severity)) severity = own;
   }
   // The risk agrees with the severity: a severity an evidence floor sets is not shown with a risk below its threshold.
   if (severity === 'high') risk = Math.max(risk, thresholds.high);
@@ -145,6 +182,10 @@ export function withAttackReports(report: ModelReport, attacks: readonly AttackR
 export function withAttacks(verdict: ModelVerdict, attacks: readonly AttackReport[], thresholds: Thresholds): ModelVerdict {
   const kept = verdict.evidence.filter((e) => e.kind !== 'attack');
   return decideVerdict([...kept, ...attacks.map(attackEvidence)], thresholds);
+}
+
+function severityRisk(severity: Severity | undefined, thresholds: Thresholds): number {
+  return severity === 'high' ? thresholds.high : severity === 'medium' ? thresholds.medium : 0;
 }
 
 export function severityOf(risk: number, thresholds: Thresholds): Severity {

@@ -1,6 +1,6 @@
 // Every sentence the verdict says, written once: the headline every surface shows (CLI, reports, SARIF, the editor)
 // and one sentence per piece of evidence.
-import type { ClosedFormStop, Evidence, ModelVerdict } from './types';
+import type { ClosedFormStop, Evidence, JacobianRankEvidence, ModelVerdict } from './types';
 
 /** "max pooling", "the residual addition"...: why the closed form stops at a layer, in a few words. */
 export function describeStop(stop: ClosedFormStop): string {
@@ -32,10 +32,30 @@ export function evidenceSentence(e: Evidence): string {
       if (e.basis === 'static') {
         return `Gradient matching: not blocked by ${e.layer?.name ?? 'the layers that stop the closed form'}; optimisation attacks (Inverting Gradients, DLG) go through max pooling, residual blocks and under-determined layers.`;
       }
-      return `Gradient matching: the Jacobian of the shared gradients with respect to the image has rank ${e.rank?.rank} of ${e.rank?.unknowns} (${e.rank?.method}): the image is ${e.identifiable === 'full' ? 'locally identifiable' : 'partly identifiable'} from the gradients.`;
+      return jacobianSentence(e);
     case 'attack':
       return attackSentence(e);
   }
+}
+
+/** "rank 3072 of 3072", "rank at least 512 of 3072", "rank 180 of 192 in a centre patch". */
+export function describeJacobianRank(rank: JacobianRankEvidence): string {
+  const of = `${rank.method === 'lower-bound' ? 'at least ' : ''}${rank.rank} of ${rank.unknowns}`;
+  return rank.method === 'patch' ? `${of} (a centre patch of the image)` : of;
+}
+
+function jacobianSentence(e: Extract<Evidence, { kind: 'gradient-matching' }>): string {
+  const rank = e.rank;
+  if (!rank) return 'Gradient matching: the rank of the Jacobian was not measured.';
+  const how =
+    e.identifiable === 'full'
+      ? 'the image is locally identifiable from the shared gradients, whatever the layers'
+      : rank.method === 'lower-bound'
+        ? `at least ${rank.rank} directions of the image are identifiable from the shared gradients (the rank was capped at ${rank.columns} products)`
+        : `${rank.unknowns - rank.rank} directions of the image are invisible to the gradients, the rest identifiable`;
+  const carriers = rank.layers.filter((l) => l.rank > 0).map((l) => l.name);
+  const layers = rank.layers.length ? ` Layers whose gradients carry the image: ${carriers.length ? carriers.join(', ') : 'none'}.` : '';
+  return `Gradient matching: the Jacobian of the shared gradients with respect to the image has rank ${describeJacobianRank(rank)} (${rank.method}, ${rank.columns} products, at ${rank.image}): ${how}.${layers} A full or partial rank is never evidence of safety.`;
 }
 
 function attackSentence(e: Extract<Evidence, { kind: 'attack' }>): string {
@@ -58,7 +78,9 @@ function attackSentence(e: Extract<Evidence, { kind: 'attack' }>): string {
 /** The one sentence every surface shows for the model. */
 export function headlineOf(verdict: ModelVerdict): string {
   const closedForm = verdict.evidence.find((e) => e.kind === 'closed-form');
-  const matching = verdict.evidence.find((e) => e.kind === 'gradient-matching');
+  // The measured rank, where there is one, says more than the architecture rule.
+  const matching =
+    verdict.evidence.find((e) => e.kind === 'gradient-matching' && e.basis === 'jacobian-rank') ?? verdict.evidence.find((e) => e.kind === 'gradient-matching');
   const attacks = verdict.evidence.filter((e): e is Extract<Evidence, { kind: 'attack' }> => e.kind === 'attack');
   const rebuilt = attacks.find((a) => a.outcome === 'rebuilt');
   const resisted = attacks.find((a) => a.outcome === 'resisted');
@@ -75,7 +97,8 @@ export function headlineOf(verdict: ModelVerdict): string {
     const stop = closedForm?.kind === 'closed-form' ? closedForm.stops[0] : undefined;
     if (matching.basis === 'jacobian-rank') {
       const how = matching.identifiable === 'full' ? 'locally identifiable' : 'partly identifiable';
-      return `Training image ${how} from the gradients: the Jacobian of the shared gradients has rank ${matching.rank?.rank} of ${matching.rank?.unknowns}${stop ? `, through ${describeStop(stop)} where the closed form stops` : ''}.${tail}`;
+      const rank = matching.rank ? ` has rank ${describeJacobianRank(matching.rank)}` : '';
+      return `Training image ${how} from the gradients: the Jacobian of the shared gradients${rank}${stop ? `, through ${describeStop(stop)} where the closed form stops` : ''}.${tail}`;
     }
     const why = stop?.kind === 'under-determined' ? `falls short at ${describeStop(stop)}` : `stops at ${stop ? describeStop(stop) : 'a layer'}`;
     return `Not proven safe: the closed-form attack ${why}, but gradient matching is not blocked there; treat the training image as exposed.${tail}`;

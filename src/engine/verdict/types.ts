@@ -38,7 +38,7 @@ export type Evidence =
       identifiable: 'not-blocked' | 'full' | 'partial';
       /** The layer the closed form stops at, that gradient matching goes through. */
       layer?: { nodeId: string; name: string };
-      rank?: { rank: number; unknowns: number; method: string };
+      rank?: JacobianRankEvidence;
     }
   /** A reconstruction attack LeakLint ran on this model (audit --attack, Show Reconstructions, attack). */
   | {
@@ -56,6 +56,21 @@ export type Evidence =
       budget?: string;
       reason?: string;
     };
+
+/** The rank of J = ∂(∇θ loss)/∂image at a sample image (src/engine/identifiability), as the reports show it. */
+export interface JacobianRankEvidence {
+  rank: number;
+  unknowns: number;
+  /** exact; lower-bound (the column cap came first: rank is at least this); patch (a centre patch of a large image). */
+  method: 'exact' | 'lower-bound' | 'patch';
+  /** Jᵀu products used. */
+  columns: number;
+  /** The sample image and the simulated step's label it was taken at. */
+  image: string;
+  label: number;
+  /** Which layers' gradients carry the image: the rank of J restricted to each layer's parameter block. */
+  layers: { nodeId: string; name: string; parameters: number; rank: number; unknowns: number; method: 'exact' | 'lower-bound' | 'patch' }[];
+}
 
 export interface ModelVerdict {
   severity: Severity;

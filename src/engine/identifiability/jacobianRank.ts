@@ -1,0 +1,200 @@
+// Gradient-matching identifiability: the numerical rank of J = ∂(∇θ loss)/∂x at a sample image, from Jᵀu products
+// that the background runtime computes with the Jᵀu graph (src/engine/gradientGraph/jacobianTranspose). Full rank: the
+// image is locally identifiable from the shared gradients, whatever the layers; a deficient J leaves directions of the
+// image the gradients do not see. Also the rank of J restricted to each layer's parameter block: which layers'
+// gradients carry the image. The columns are streamed into a QR with a stopping rule and a cap (docs/verdict.md).
+import type { AttackNetwork } from '../attack/network/attackNetwork';
+import { buildJacobianTransposeGraph, type JacobianTransposeGraph } from '../gradientGraph';
+import { lowerNetwork } from '../gradientGraph/lowering';
+import { createRng } from '../numerics/random';
+import { StreamedColumnRank } from './columnRank';
+
+/** One onnxruntime session of a Jᵀu graph: fed x and u, returns Jᵀu (x's size). */
+export interface JacobianProductSession {
+  run(x: Float32Array, u: Float32Array): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/** Opens a session for a Jᵀu graph (the worker's onnxruntime-node; tests may pass the same). */
+export type JacobianProductRunner = (graph: JacobianTransposeGraph) => Promise<JacobianProductSession>;
+
+/**
+ * How the rank was found. exact: the columns settled it (every direction, or a run of columns with nothing new);
+ * lower-bound: the column cap came first, so J has at least that rank; patch: the image has more unknowns than the
+ * exact route takes, so the rank is J's restricted to a centre patch (the other pixels held known).
+ */
+export type JacobianRankMethod = 'exact' | 'lower-bound' | 'patch';
+
+export interface RankOfJ {
+  rank: number;
+  /** The unknowns the rank is of (the image's, or the patch's). */
+  unknowns: number;
+  method: JacobianRankMethod;
+  /** Jᵀu products used. */
+  columns: number;
+}
+
+export interface LayerRankOfJ extends RankOfJ {
+  nodeId: string;
+  name: string;
+  /** Entries of the layer's parameter gradients (the rows of its block of J). */
+  parameters: number;
+}
+
+export interface IdentifiabilityAnalysis extends RankOfJ {
+  /** The patch's place when method is 'patch': channels × rows × columns from (top, left). */
+  patch?: { top: number; left: number; height: number; width: number };
+  relativeTolerance: number;
+  layers: LayerRankOfJ[];
+}
+
+/**
+ * The audit's defaults (docs/verdict.md has the measurements behind them): a full-rank 3×32×32 image needs 3072 + 16
+ * products and a 3072-column QR (15-45 s per model on a 2-core machine), so the audit caps the columns: a rank below
+ * the cap is exact, one that reaches it is a lower bound. Pass Infinity for the exact rank.
+ */
+export const IDENTIFIABILITY_DEFAULTS = {
+  /** At most this many Jᵀu products for the whole model's rank. */
+  maxColumns: 512,
+  /** At most this many for each layer's rank. */
+  layerColumns: 128,
+  /** Beyond this many unknowns the rank is a centre patch's of at most this size. */
+  exactUnknowns: 3 * 32 * 32,
+  /** Singular values below this fraction of σ_max do not count (float32 products carry ≈ 3e-7 relative noise). */
+  relativeTolerance: 1e-6,
+} as const;
+
+/** Columns beyond the unknowns that certify full rank. */
+const OVERSAMPLING = 16;
+/** The stopping rule's run of columns with nothing new. */
+const QUIET_COLUMNS = 32;
+/** Columns factored at a time (and between stopping-rule checks). */
+const PANEL = 32;
+
+export interface IdentifiabilityOptions {
+  label: number;
+  maxColumns?: number;
+  layerColumns?: number;
+  exactUnknowns?: number;
+  relativeTolerance?: number;
+  /** Ranks of each layer's block too (default true). */
+  perLayer?: boolean;
+  seed?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+/** J's rank at `x` (the model input, flat CHW), and its per-layer ranks. */
+export async function analyseIdentifiability(
+  net: AttackNetwork,
+  x: ArrayLike<number>,
+  runner: JacobianProductRunner,
+  options: IdentifiabilityOptions,
+): Promise<IdentifiabilityAnalysis> {
+  const maxColumns = options.maxColumns ?? IDENTIFIABILITY_DEFAULTS.maxColumns;
+  const layerColumns = Math.min(maxColumns, options.layerColumns ?? IDENTIFIABILITY_DEFAULTS.layerColumns);
+  const relativeTolerance = options.relativeTolerance ?? IDENTIFIABILITY_DEFAULTS.relativeTolerance;
+  const [C, H, W] = net.inputShape;
+  const patch = patchOf([C, H, W], options.exactUnknowns ?? IDENTIFIABILITY_DEFAULTS.exactUnknowns);
+  const indices = patch ? patchIndices([C, H, W], patch) : undefined;
+  const x32 = Float32Array.from(x);
+  const blocks = layerBlocks(net);
+  const jobs: { nodeId?: string; parameters?: string[] }[] = [{}];
+  if (options.perLayer ?? true) for (const b of blocks) jobs.push({ nodeId: b.nodeId, parameters: b.parameters });
+  const results: RankOfJ[] = [];
+  for (const [index, job] of jobs.entries()) {
+    options.signal?.throwIfAborted();
+    const what = job.nodeId ? `rank of J for ${nameOf(net, job.nodeId)}` : 'rank of J';
+    options.onProgress?.(index, jobs.length, what);
+    const graph = buildJacobianTransposeGraph(net, { label: options.label, ...(job.parameters ? { parameters: job.parameters } : {}) });
+    const session = await runner(graph);
+    try {
+      const cap = job.nodeId ? layerColumns : maxColumns;
+      results.push(
+        await rankFromProducts(session, graph, x32, indices, { maxColumns: cap, relativeTolerance, seed: (options.seed ?? 1) + index, signal: options.signal }),
+      );
+    } finally {
+      await session.release();
+    }
+  }
+  options.onProgress?.(jobs.length, jobs.length, 'rank of J');
+  const [whole, ...perLayer] = results;
+  return {
+    ...whole,
+    method: patch ? 'patch' : whole.method,
+    ...(patch ? { patch: { top: patch.top, left: patch.left, height: patch.height, width: patch.width } } : {}),
+    relativeTolerance,
+    layers: perLayer.map((r, i) => ({
+      ...r,
+      method: patch ? 'patch' : r.method,
+      nodeId: jobs[i + 1].nodeId!,
+      name: nameOf(net, jobs[i + 1].nodeId!),
+      parameters: blocks[i].size,
+    })),
+  };
+}
+
+/** Streams Jᵀu for Gaussian u (restricted to `indices` when given) into the column rank until it settles or the cap. */
+async function rankFromProducts(
+  session: JacobianProductSession,
+  graph: JacobianTransposeGraph,
+  x: Float32Array,
+  indices: Int32Array | undefined,
+  options: { maxColumns: number; relativeTolerance: number; seed: number; signal?: AbortSignal },
+): Promise<RankOfJ> {
+  const unknowns = indices ? indices.length : x.length;
+  const parameters = graph.inputs.u.shape[0];
+  // J has at most min(P, unknowns) independent columns: more products than that add nothing.
+  const needed = Math.min(unknowns, parameters) + OVERSAMPLING;
+  const limit = Math.min(options.maxColumns, needed);
+  const stream = new StreamedColumnRank(unknowns, options.relativeTolerance, QUIET_COLUMNS);
+  const rng = createRng(options.seed);
+  const u = new Float32Array(parameters);
+  const column = new Float64Array(unknowns);
+  let settled = false;
+  while (stream.columns < limit && !settled) {
+    options.signal?.throwIfAborted();
+    for (let i = 0; i < parameters; i++) u[i] = rng.normal();
+    const product = await session.run(x, u);
+    if (indices) for (let i = 0; i < unknowns; i++) column[i] = product[indices[i]];
+    else column.set(product);
+    stream.add(column);
+    if (stream.columns % PANEL === 0) settled = stream.columns >= needed || stream.settled(OVERSAMPLING);
+  }
+  const decided = stream.decide();
+  const exact = settled || stream.columns >= needed;
+  return { rank: decided.rank, unknowns, method: exact ? 'exact' : 'lower-bound', columns: stream.columns };
+}
+
+/** The layers with trainable parameters, in forward order, with their tensors (one tensor counted once). */
+export function layerBlocks(net: AttackNetwork): { nodeId: string; parameters: string[]; size: number }[] {
+  const seen = new Set<string>();
+  const layers: { nodeId: string; parameters: string[]; size: number }[] = [];
+  for (const op of lowerNetwork(net).ops) {
+    const fresh = op.parameters.filter((b) => !seen.has(b.name));
+    for (const b of fresh) seen.add(b.name);
+    if (fresh.length === 0) continue;
+    layers.push({ nodeId: op.nodeId, parameters: fresh.map((b) => b.name), size: fresh.reduce((s, b) => s + b.shape.reduce((a, d) => a * d, 1), 0) });
+  }
+  return layers;
+}
+
+function nameOf(net: AttackNetwork, nodeId: string): string {
+  return net.graph.nodes.find((n) => n.id === nodeId)?.name ?? nodeId;
+}
+
+/** The centre patch (all channels, as square as fits) when the image has more than `limit` unknowns. */
+export function patchOf([C, H, W]: [number, number, number], limit: number): { top: number; left: number; height: number; width: number } | undefined {
+  if (C * H * W <= limit) return undefined;
+  const side = Math.max(1, Math.floor(Math.sqrt(limit / C)));
+  const height = Math.min(H, side);
+  const width = Math.min(W, Math.max(1, Math.floor(limit / (C * height))));
+  return { top: Math.floor((H - height) / 2), left: Math.floor((W - width) / 2), height, width };
+}
+
+function patchIndices([C, H, W]: [number, number, number], p: { top: number; left: number; height: number; width: number }): Int32Array {
+  const out = new Int32Array(C * p.height * p.width);
+  let k = 0;
+  for (let c = 0; c < C; c++) for (let y = p.top; y < p.top + p.height; y++) for (let x = p.left; x < p.left + p.width; x++) out[k++] = c * H * W + y * W + x;
+  return out;
+}

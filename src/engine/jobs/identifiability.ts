@@ -1,0 +1,85 @@
+// Gradient-matching identifiability of one model file: read it, fit the first sample image to its input, and find the
+// rank of J = ∂(∇θ loss)/∂image (whole model and per layer) from Jᵀu products the caller's runtime computes. The
+// worker calls this with onnxruntime-node; the engine only builds the graphs.
+import { attackOptionsOf } from './attack';
+import { readOptionsOf, type Trust } from './audit';
+import { toModelFailure, type Failed, type JobContext } from './types';
+import { AttackNetwork } from '../attack/network/attackNetwork';
+import type { InputNormalization } from '../attack/types';
+import type { LeakLintConfig } from '../config';
+import { analyseIdentifiability, type IdentifiabilityAnalysis, type JacobianProductRunner } from '../identifiability/jacobianRank';
+import { loadSampleImages } from '../images/modelInput';
+import type { LayerGraph } from '../ir';
+import { readModel } from '../readers';
+
+/** What the rank was taken at, and what it is: the evidence the verdict and every report show. */
+export interface IdentifiabilityReport extends IdentifiabilityAnalysis {
+  file: string;
+  /** The sample image (file name) and the label of the simulated step. */
+  image: string;
+  label: number;
+}
+
+export type IdentifiabilityOutcome =
+  | { kind: 'identifiability'; report: IdentifiabilityReport }
+  /** The model was read, but the rank cannot be taken (no classifier the gradient graph supports, no image...). */
+  | { kind: 'not-run'; file: string; reason: string }
+  | Failed;
+
+export interface IdentifiabilityJobOptions {
+  /** The folder of sample images; the first (by name) is used. */
+  imageFolder: string;
+  normalization: InputNormalization;
+  /** Label of the simulated step (default 0: the attack's label for its first image). */
+  label?: number;
+  /** Cap on Jᵀu products per rank (IDENTIFIABILITY_DEFAULTS has the audit's). */
+  maxColumns?: number;
+  layerColumns?: number;
+  perLayer?: boolean;
+}
+
+export interface IdentifiabilityContext extends JobContext, Trust {
+  /** Runs the Jᵀu graphs (the worker's onnxruntime-node). */
+  products: JacobianProductRunner;
+}
+
+/** The image, normalisation and label the attack would use for its first image. */
+export function identifiabilityOptionsOf(config: Pick<LeakLintConfig, 'attack' | 'baseDir'>, bundledSamples: string): IdentifiabilityJobOptions {
+  const attack = attackOptionsOf(config, bundledSamples);
+  return {
+    imageFolder: attack.imageFolder ?? bundledSamples,
+    normalization: attack.normalization ?? { mean: [0], std: [1] },
+    ...(attack.label !== undefined ? { label: attack.label } : {}),
+  };
+}
+
+export async function identifiabilityOfFile(
+  file: string,
+  config: Pick<LeakLintConfig, 'inputShape'>,
+  options: IdentifiabilityJobOptions,
+  context: IdentifiabilityContext,
+): Promise<IdentifiabilityOutcome> {
+  let graph: LayerGraph;
+  try {
+    graph = await readModel(context.files, file, readOptionsOf(config, context));
+  } catch (e) {
+    return { kind: 'failure', failure: toModelFailure(file, e, 'reading') };
+  }
+  try {
+    const net = AttackNetwork.fromGraph(graph);
+    const [sample] = await loadSampleImages(context.files, options.imageFolder, net.inputShape, options.normalization, { limit: 1 });
+    const label = options.label ?? 0;
+    const analysis = await analyseIdentifiability(net, sample.input, context.products, {
+      label,
+      ...(options.maxColumns !== undefined ? { maxColumns: options.maxColumns } : {}),
+      ...(options.layerColumns !== undefined ? { layerColumns: options.layerColumns } : {}),
+      ...(options.perLayer !== undefined ? { perLayer: options.perLayer } : {}),
+      signal: context.signal,
+      onProgress: context.onProgress,
+    });
+    return { kind: 'identifiability', report: { file: graph.file, image: sample.name, label, ...analysis } };
+  } catch (e) {
+    if (context.signal?.aborted) throw e;
+    return { kind: 'not-run', file: graph.file, reason: e instanceof Error ? e.message : String(e) };
+  }
+}
