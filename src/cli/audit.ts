@@ -36,6 +36,7 @@ import { writeOutputFiles } from '../node/outputs';
 import { CliError, describeFailure, ExitCode, printLine, reasonAbout, type CliContext } from './context';
 import { Progress } from './progress';
 import { createCliRuntime, jobBudgetMs } from './runtime';
+import { withIdentifiability } from '../runtime/identifiability';
 
 export interface AuditOptions {
   /** One report per format; several need `out` to name a folder. */
@@ -53,6 +54,8 @@ export interface AuditOptions {
   quick?: boolean;
   /** No progress lines and no "report written" lines; warnings and errors are still printed. */
   quiet: boolean;
+  /** False: no Jacobian-rank evidence (--no-identifiability); overrides the config's key. */
+  identifiability?: boolean;
   /** Also run the reconstruction attack on each analysed model (images go next to the reports). */
   attack?: Pick<AttackSettings, 'maxImages' | 'refine' | 'method' | 'iterations' | 'restarts' | 'tvWeight' | 'timeBudgetSeconds'>;
   /** A previous JSON report: report and fail only on findings that are new or got worse since. */
@@ -88,7 +91,7 @@ export async function runAudit(paths: readonly string[], options: AuditOptions, 
   }
 
   const progress = new Progress(context, { quiet: options.quiet });
-  const outcomes: AuditOutcome[] = [];
+  let outcomes: AuditOutcome[] = [];
   for (const [index, file] of discovery.files.entries()) {
     progress.model(index, discovery.files.length, file);
     const outcome = await auditFile(file, config, {
@@ -103,6 +106,7 @@ export async function runAudit(paths: readonly string[], options: AuditOptions, 
     else for (const warning of outcome.report.warnings) printLine(context, `${displayPath(file, context.cwd)}: warning: ${warning}`);
     outcomes.push(outcome);
   }
+  if (config.identifiability !== false) outcomes = await identifiabilityOf(outcomes, config, progress, context);
 
   const reportDir = options.out ? path.resolve(context.cwd, options.out) : undefined;
   const reports = outcomes.flatMap((o) => (o.kind === 'report' ? [o.report] : []));
@@ -156,6 +160,43 @@ export function repositoryRoot(cwd: string): string {
   }
 }
 
+/**
+ * The Jacobian-rank evidence for every analysed model, one at a time in the background runtime (the CLI is a trusted
+ * context). A model it cannot be measured on keeps its verdict, with a note on stderr.
+ */
+async function identifiabilityOf(outcomes: AuditOutcome[], config: LeakLintConfig, progress: Progress, context: CliContext): Promise<AuditOutcome[]> {
+  if (!outcomes.some((o) => o.kind === 'report')) return outcomes;
+  let runtime;
+  try {
+    runtime = createCliRuntime();
+  } catch (e) {
+    printLine(context, `identifiability not measured: ${(e as Error).message}`);
+    return outcomes;
+  }
+  const result: AuditOutcome[] = [];
+  try {
+    for (const [index, outcome] of outcomes.entries()) {
+      if (outcome.kind === 'report') progress.model(index, outcomes.length, outcome.report.file);
+      const run = await withIdentifiability(
+        runtime,
+        outcome,
+        config,
+        { bundledSamples: bundledSamplesFolder(), trusted: true },
+        { onProgress: (done, total, label) => progress.steps(done, total, label) },
+      );
+      if (run.note && outcome.kind === 'report') {
+        progress.clear();
+        printLine(context, `${displayPath(outcome.report.file, context.cwd)}: ${run.note}`);
+      }
+      result.push(run.outcome);
+    }
+  } finally {
+    runtime.dispose();
+    progress.clear();
+  }
+  return result;
+}
+
 /** The command line's choices on top of the config file's. */
 function withOverrides(config: LeakLintConfig, options: AuditOptions): LeakLintConfig {
   const attack = options.attack ? { ...config.attack, ...defined(options.attack) } : config.attack;
@@ -167,6 +208,7 @@ function withOverrides(config: LeakLintConfig, options: AuditOptions): LeakLintC
       surrogateWeights: options.surrogateWeights,
       fixes: options.fixes,
       quick: options.quick,
+      identifiability: options.identifiability,
     }),
     ...(attack ? { attack } : {}),
   };

@@ -27,6 +27,7 @@ interface LayersCliOptions {
 interface AuditCliOptions {
   format: ReportFormat[];
   quick?: boolean;
+  identifiability?: boolean;
   out?: string;
   failOn?: FailOn;
   inputShape?: InputShapeOption;
@@ -133,6 +134,7 @@ export function buildProgram(context: CliContext, setExitCode: (code: ExitCode) 
     .option('--surrogate-weights', "analyse the architecture with Gaussian weights instead of the file's weights")
     .option('--no-fixes', 'do not compute suggested fixes (faster)')
     .option('--quick', 'counts and structural bounds only, no numerical ranks (fastest)')
+    .option('--no-identifiability', "do not measure the rank of the gradients' Jacobian with respect to the image (the gradient-matching evidence)")
     .addOption(quietOption())
     .addOption(progressOption())
     .addOption(new Option('--baseline <report.json>', 'a previous JSON report: report and fail only on findings that are new or got worse since'))
@@ -160,6 +162,8 @@ export function buildProgram(context: CliContext, setExitCode: (code: ExitCode) 
             // commander sets `fixes` to true unless --no-fixes: only the flag overrides the config.
             fixes: options.fixes === false ? false : undefined,
             quick: options.quick,
+            // commander sets `identifiability` to true unless --no-identifiability: only the flag overrides the config.
+            identifiability: options.identifiability === false ? false : undefined,
             quiet: options.quiet === true,
             attack: options.attack
               ? {

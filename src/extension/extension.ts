@@ -19,7 +19,7 @@ import { ModelsView } from './modelsView';
 import { ModelWatcher } from './modelWatcher';
 import { READ_ONLY_SCHEME, ReadOnlyDocumentProvider } from './readOnlyDocuments';
 import { ReconstructionPanels } from './reconstructionPanel';
-import { createRuntimeClient, type ObservedRuntime } from './runtime';
+import { bundledSamplesFolder, createRuntimeClient, type ObservedRuntime } from './runtime';
 import { VerdictStatusItem } from './statusBar';
 import { WorkspaceScan, type ScanSummary } from './workspaceScan';
 
@@ -48,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): LeakLintApi {
   const diagnostics = vscode.languages.createDiagnosticCollection('leaklint');
   runtime = createRuntimeClient(context, log);
   const cache = new AnalysisCache(context.storageUri ?? context.globalStorageUri, log);
-  const analyses = new ModelAnalyses(runtime, cache, log);
+  const analyses = new ModelAnalyses(runtime, cache, log, bundledSamplesFolder(context));
   const layerViews = new LayerViews(context, analyses, log);
   const statusBar = new VerdictStatusItem(analyses, layerViews);
   const panels = new ReconstructionPanels(context, runtime, analyses, log);

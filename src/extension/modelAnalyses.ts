@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { createIgnoreMatcher, formatVerdict, type AuditOutcome, type LeakLintConfig, type ModelFailure, type ModelReport } from '../engine';
 import type { FileFingerprint } from '../shared/workerProtocol';
 import { analysisKey, inputsUnchanged, sameContent, type AnalysisCache, type CachedAnalysis } from './analysisCache';
+import { withIdentifiability } from '../runtime/identifiability';
 import { RuntimeError, type RuntimeClient } from './runtime';
 import { configFileSetting, configFor } from './settings';
 
@@ -59,6 +60,8 @@ export class ModelAnalyses implements vscode.Disposable {
     private readonly runtime: RuntimeClient,
     private readonly cache: AnalysisCache,
     private readonly log: vscode.LogOutputChannel,
+    /** The bundled sample photos (the identifiability rank is taken at the first). */
+    private readonly bundledSamples: string,
   ) {}
 
   get(uri: vscode.Uri): Analysis | undefined {
@@ -166,7 +169,16 @@ export class ModelAnalyses implements vscode.Disposable {
       return this.adopt(uri, outcome, provenance, config);
     };
     try {
-      const { outcome, inputs } = await this.runtime.fingerprintedAudit({ file: uri.fsPath, config, trusted }, { onProgress, cancellation: token });
+      const { outcome: audited, inputs } = await this.runtime.fingerprintedAudit({ file: uri.fsPath, config, trusted }, { onProgress, cancellation: token });
+      // The Jacobian-rank evidence, as the CLI adds it (trusted workspaces only: it runs native code).
+      const { outcome, note } = await withIdentifiability(
+        this.runtime,
+        audited,
+        config,
+        { bundledSamples: this.bundledSamples, trusted },
+        { onProgress, cancellation: token },
+      );
+      if (note) this.log.info(`${uri.fsPath}: ${note}`);
       if (outcome.kind === 'report') {
         const m = outcome.report.model;
         this.log.info(`${uri.fsPath}: ${formatVerdict(m)}: ${m.verdict.headline} (${outcome.report.seconds.toFixed(1)} s)`);

@@ -42,7 +42,18 @@ export const Views = {
 export const WALKTHROUGH_ID = 'leaklint.start';
 
 /** The `leaklint.*` settings, by their key in leaklint.config.json (the extension reads `leaklint.<key>`). */
-export const SETTING_KEYS = ['failOn', 'thresholds', 'ignore', 'rules', 'inputShape', 'surrogateWeights', 'fixes', 'quick', 'identifiability', 'attack'] as const;
+export const SETTING_KEYS = [
+  'failOn',
+  'thresholds',
+  'ignore',
+  'rules',
+  'inputShape',
+  'surrogateWeights',
+  'fixes',
+  'quick',
+  'identifiability',
+  'attack',
+] as const;
 
 /**
  * Settings of the extension alone, not keys of leaklint.config.json (the CLI has flags for some of them):
