@@ -3,6 +3,8 @@ import * as path from 'path';
 import type { Fix, LayerFinding, LayerMetrics, ModelMetrics } from '../analysis/types';
 import type { Shape } from '../ir';
 import type { ModelVerdict } from '../verdict/types';
+import { describeJacobianRank } from '../verdict/phrases';
+import type { JacobianRankEvidence } from '../verdict/types';
 
 /** "1x3x32x32"; several shapes joined with " + ". `times` lets Markdown use "×". */
 export function formatShapes(shapes: readonly Shape[], times = 'x'): string {
@@ -173,4 +175,20 @@ export function formatVerdict(model: Pick<ModelMetrics, 'severity' | 'risk'>, mi
  */
 export function nothingToLeak(verdict: ModelVerdict): boolean {
   return !verdict.proven && !verdict.evidence.some((e) => e.kind === 'closed-form');
+}
+
+/** The Jacobian-rank evidence of a model's verdict (the rank of ∂(∇θ loss)/∂image), when it was measured. */
+export function jacobianRankOf(model: Pick<ModelMetrics, 'verdict'>): JacobianRankEvidence | undefined {
+  for (const e of model.verdict.evidence) if (e.kind === 'gradient-matching' && e.basis === 'jacobian-rank' && e.rank) return e.rank;
+  return undefined;
+}
+
+/** "rank 251 of 3072 (exact, 288 Jᵀu products at astronaut.png, label 0)": what every surface prints. */
+export function formatJacobianRank(rank: JacobianRankEvidence): string {
+  return `rank ${describeJacobianRank(rank)} (${rank.method}, ${rank.columns} Jᵀu products at ${rank.image}, label ${rank.label})`;
+}
+
+/** "conv_1 27, dense_1 at least 128": the rank of J restricted to each layer's parameter block. */
+export function formatLayerRanks(rank: JacobianRankEvidence): string {
+  return rank.layers.map((l) => `${l.name} ${l.method === 'lower-bound' ? 'at least ' : ''}${l.rank}`).join(', ') || 'none';
 }

@@ -4,7 +4,7 @@ import { ruleHelpUri } from '../analysis/rules';
 import type { AttackReport } from '../attack/types';
 import { effectiveSeverity } from '../config';
 import { describeImageMethod, formatDecibels, formatSsim } from './attack';
-import { displayPath, escapeHtml, formatIndices, formatRanks, formatRisk, formatShape, layerLabel } from './format';
+import { displayPath, escapeHtml, formatIndices, formatLayerRanks, formatRanks, formatRisk, formatShape, jacobianRankOf, layerLabel } from './format';
 import type { ReportInput } from './input';
 import { collectIssues, countBySeverity, formatSeverityCounts, modelVerdict } from './issues';
 
@@ -43,6 +43,19 @@ export function writeHtml(input: ReportInput): string {
       const fixes = f.fixes.map((fix) => `<br>Fix: ${escapeHtml(fix.title)}`).join('');
       body.push(
         `<tr><td><code>${escapeHtml(layerLabel(f))}</code></td><td>${formatShape(f.inputShape, '×')} → ${formatShape(f.outputShape, '×')}</td><td>${escapeHtml(formatRanks(f.metrics, '—', '≤'))}</td><td>${formatRisk(f.risk, '—')}</td><td><a href="${escapeHtml(ruleHelpUri(f.ruleId))}">${f.ruleId}</a> <span class="${issue.severity}">${effectiveSeverity(f.ruleId, f.severity, input.rules ?? {})}</span></td><td>${escapeHtml(issue.message)}${fixes}</td></tr>`,
+      );
+    }
+    body.push('</table>');
+  }
+  const ranked = input.reports.filter((r) => jacobianRankOf(r.model));
+  if (ranked.length) {
+    body.push(
+      "<h2>Gradient-matching identifiability</h2><p>The rank of the Jacobian of the shared gradients with respect to the image, at a sample image: full rank means the image is locally identifiable from the gradients whatever the layers; per layer, which layers' gradients carry the image. Never evidence of safety.</p><table><tr><th>Model</th><th>Rank</th><th>Unknowns</th><th>Method</th><th>Per layer</th></tr>",
+    );
+    for (const r of ranked) {
+      const rank = jacobianRankOf(r.model)!;
+      body.push(
+        `<tr><td><code>${escapeHtml(displayPath(r.file, baseDir))}</code></td><td>${rank.method === 'lower-bound' ? '≥ ' : ''}${rank.rank}</td><td>${rank.unknowns}</td><td>${escapeHtml(`${rank.method}, ${rank.columns} Jᵀu products at ${rank.image}, label ${rank.label}`)}</td><td>${escapeHtml(formatLayerRanks(rank))}</td></tr>`,
       );
     }
     body.push('</table>');

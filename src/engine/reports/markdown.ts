@@ -18,6 +18,9 @@ import {
   nothingToLeak,
   renderMarkdownTable,
   type Alignment,
+  formatJacobianRank,
+  formatLayerRanks,
+  jacobianRankOf,
 } from './format';
 import type { ReportInput } from './input';
 import { attackMarkdown } from './attack';
@@ -98,6 +101,12 @@ function modelSection(report: ModelReport, issues: Issue[], input: ReportInput, 
     `- **First deficient layer**: ${m.firstDeficientLayer ? markdownCode(m.firstDeficientLayer) : 'none'}`,
     `- **Analysis time**: ${formatNumber(report.seconds, 2, MISSING)} s`,
   ];
+  const rank = jacobianRankOf(m);
+  if (rank) {
+    facts.push(
+      `- **Gradient-matching identifiability**: Jacobian ${escapeMarkdown(formatJacobianRank(rank))}; per layer: ${escapeMarkdown(formatLayerRanks(rank))}`,
+    );
+  }
   const parts = [heading, verdict, evidence, facts.join('\n'), layerTable(report, input)].filter((p) => p.length > 0);
 
   const layerIssues = issues.filter((issue) => issue.finding);

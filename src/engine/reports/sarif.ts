@@ -11,7 +11,7 @@ import type * as Sarif from 'sarif';
 import { isAtLeast, RULES, ruleHelpUri, SEVERITIES, type Rule } from '../analysis/rules';
 import type { ModelReport, Severity } from '../analysis/types';
 import type { SourceLocation } from '../ir';
-import { jsonText, layerLabel, plainText } from './format';
+import { formatJacobianRank, formatLayerRanks, jacobianRankOf, jsonText, layerLabel, plainText } from './format';
 import type { ReportInput } from './input';
 import { collectIssues, MODEL_RULE_ID, type Issue } from './issues';
 
@@ -216,7 +216,7 @@ function toResult(issue: Issue, artifacts: ArtifactLocator): Sarif.Result {
     ...(known ? { ruleIndex: sarifRuleIndex(issue.ruleId, issue.severity) } : {}),
     level: LEVEL_BY_SEVERITY[issue.severity],
     // Plain text: GitHub shows it as the alert's title; a name from the file must not bring control characters.
-    message: { text: plainText(issue.message) },
+    message: { text: plainText(finding ? issue.message : withJacobianRank(issue.message, report)) },
     locations: [{ physicalLocation, logicalLocations: [logicalLocation] }],
     // The rule without its severity: an alert keeps its fingerprint when its severity changes.
     partialFingerprints: { [FINGERPRINT_KEY]: fingerprint(issue.ruleId, displayName, finding?.nodeId ?? '') },
@@ -237,10 +237,17 @@ function toResult(issue: Issue, artifacts: ArtifactLocator): Sarif.Result {
           severity: report.model.severity,
           proven: report.model.verdict.proven,
           evidence: report.model.verdict.evidence.map((e) => e.kind),
+          ...(jacobianRankOf(report.model) ? { jacobianRank: jacobianRankOf(report.model) } : {}),
           copaIndex: report.model.copaIndex,
           raIndexCount: report.model.raIndexCount,
         },
   };
+}
+
+/** The model-level message with the Jacobian rank behind the verdict, when it was measured. */
+function withJacobianRank(message: string, report: Issue['report']): string {
+  const rank = jacobianRankOf(report.model);
+  return rank ? `${message} Gradient matching: Jacobian ${formatJacobianRank(rank)}; per layer: ${formatLayerRanks(rank)}.` : message;
 }
 
 /** "node[12]" for ONNX, the JSON path ("modelTopology.config.layers[3]") for model.json. */

@@ -18,6 +18,9 @@ import {
   plainText,
   renderTextTable,
   type Alignment,
+  formatJacobianRank,
+  formatLayerRanks,
+  jacobianRankOf,
 } from './format';
 import type { ReportInput } from './input';
 import { collectIssues, countBySeverity, describeBaseline, formatSeverityCounts, type Issue } from './issues';
@@ -54,7 +57,10 @@ function modelBlock(report: ModelReport, issues: Issue[], input: ReportInput, ba
     `COPA ${indices.copa}  RA-i ${indices.raCount} (count) ${indices.raNumerical} (numerical)  ` +
       `first deficient layer: ${m.firstDeficientLayer ?? 'none'}${m.notApplicable ? `  (COPA/RA-i ${m.notApplicable})` : ''}`,
     `coverage: ${formatCoverage(m.coverage)}`,
-  ].map(plainText);
+  ];
+  const rank = jacobianRankOf(m);
+  if (rank) header.push(`gradient matching: Jacobian ${formatJacobianRank(rank)}; per layer: ${formatLayerRanks(rank)}`);
+  const headerLines = header.map(plainText);
 
   // The terminal lists what needs attention; low-severity findings stay in the table (and in the other formats).
   const findings = issues
@@ -64,7 +70,7 @@ function modelBlock(report: ModelReport, issues: Issue[], input: ReportInput, ba
       ...(issue.finding?.fixes ?? []).map((fix) => `       fix: ${fix.title}: ${describeFixEffect(fix)}`),
     ])
     .map(plainText);
-  return [header.join('\n'), layerTable(report, input), findings.join('\n')].filter((part) => part.length > 0).join('\n\n');
+  return [headerLines.join('\n'), layerTable(report, input), findings.join('\n')].filter((part) => part.length > 0).join('\n\n');
 }
 
 function layerTable(report: ModelReport, input: ReportInput): string {
