@@ -10,6 +10,7 @@ function details(row: TableRow) {
     `${row.name} — ${row.description}`,
     `risk ${row.risk.toFixed(2)} (${row.severity}) · ${row.status} · ${row.ruleId}`,
     `unknowns ${row.unknowns} · equations ${row.equations} · ranks K/W/U ${row.ranks} · deficiency ${row.deficiency}`,
+    ...(row.jacobianRank !== undefined ? [`gradients carry the image: rank ${row.jacobianRank} of J restricted to this layer's parameters`] : []),
     row.reason,
     ...row.fixes.map((f) => `fix: ${f}`),
   ];
@@ -57,6 +58,7 @@ function render(root: HTMLElement, api: VsCodeApi, state: TableState, previous: 
         className: 'metrics',
         text: `COPA ${s.copa} · RA-i ${s.raIndex} · ${s.format}, ${s.weights} weights, input ${s.inputShape}; ${s.coverage}`,
       }),
+      ...(s.identifiability ? [element('p', { className: 'metrics identifiability', text: `gradient matching: ${s.identifiability}` })] : []),
       ...s.warnings.map((w) => element('p', { className: 'warning', text: `warning: ${w}` })),
     );
   }

@@ -9,10 +9,12 @@ import {
   describeFixEffect,
   formatCoverage,
   formatIndices,
+  formatJacobianRank,
   formatNumber,
   formatRanks,
   formatShape,
   formatVerdict,
+  jacobianRankOf,
   layerLabel,
   type ModelReport,
 } from '../engine';
@@ -38,11 +40,18 @@ function summaryOf(report: ModelReport): TableState['summary'] {
     weights: report.weights,
     inputShape: formatShape(report.inputShape),
     coverage: formatCoverage(m.coverage),
+    ...(jacobianRankOf(m) ? { identifiability: `Jacobian ${formatJacobianRank(jacobianRankOf(m)!)}` } : {}),
     warnings: report.warnings,
   };
 }
 
-function rowOf(f: ModelReport['layers'][number]): TableRow {
+/** Per layer, the rank of the gradients' Jacobian restricted to its parameters ("27", "at least 48"), when measured. */
+function layerRanksOf(report: ModelReport): Map<string, string> {
+  const rank = jacobianRankOf(report.model);
+  return new Map(rank?.layers.map((l) => [l.nodeId, `${l.method === 'lower-bound' ? 'at least ' : ''}${l.rank}`]));
+}
+
+function rowOf(f: ModelReport['layers'][number], jacobianRank: string | undefined): TableRow {
   return {
     index: f.index,
     name: layerLabel(f),
@@ -57,6 +66,7 @@ function rowOf(f: ModelReport['layers'][number]): TableRow {
     equations: `${f.metrics.nW} gradient + ${f.metrics.nZ} forward`,
     ranks: formatRanks(f.metrics),
     deficiency: formatNumber(f.metrics.deficiency),
+    ...(jacobianRank !== undefined ? { jacobianRank } : {}),
     fixes: f.fixes.map((fix) => `${fix.title}: ${describeFixEffect(fix, '→')}`),
   };
 }
@@ -128,7 +138,8 @@ class LayerTable {
     if (!analysis) return { ...base, phase: 'analysing' };
     if (analysis.kind === 'failed')
       return { ...base, phase: 'failed', message: `Cannot read this model (${analysis.failure.code}): ${failureMessage(analysis.failure)}` };
-    return { ...base, phase: 'done', summary: summaryOf(analysis.report), rows: analysis.report.layers.map(rowOf) };
+    const ranks = layerRanksOf(analysis.report);
+    return { ...base, phase: 'done', summary: summaryOf(analysis.report), rows: analysis.report.layers.map((f) => rowOf(f, ranks.get(f.nodeId))) };
   }
 
   post() {

@@ -104,6 +104,8 @@ export interface TableRow {
   equations: string;
   ranks: string;
   deficiency: string;
+  /** Rank of the gradients' Jacobian restricted to this layer's parameters ("27", "at least 128"), when measured. */
+  jacobianRank?: string;
   fixes: string[];
 }
 
@@ -126,6 +128,8 @@ export interface TableState {
     weights: string;
     inputShape: string;
     coverage: string;
+    /** "rank 251 of 3072 (exact, …)": the gradient-matching identifiability, when measured. */
+    identifiability?: string;
     warnings: string[];
   };
   rows?: TableRow[];

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Commands, EXTENSION_SETTING_KEYS, SETTING_KEYS, Views, WALKTHROUGH_ID } from '../../src/shared/commands';
 import { CLI_OPTION_REACH, cliOptionReachTable, MAPPED_CLI_COMMANDS } from '../../src/shared/cliOptions';
 import { ATTACK_DEFAULTS, defaultConfig, formatOptionsOf, formatReport, parseConfig, reportInputOf, TOOL } from '../../src/engine';
+import { withIdentifiability } from '../../src/runtime/identifiability';
 import { RuntimeClient } from '../../src/runtime/runtimeClient';
 import { buildProgram, runCli } from '../../src/cli/main';
 
@@ -103,9 +104,14 @@ describe('one path from a model file to its report', () => {
       }
       // The extension: the same keys as VS Code settings, parsed by the engine, audited in the background worker.
       const config = parseConfig({ failOn: 'none', fixes: false }, 'settings', ROOT);
-      const outcome = await runtime.audit({ file, config, trusted: true });
+      const audited = await runtime.audit({ file, config, trusted: true });
+      // The extension adds the Jacobian-rank evidence through the same worker job as the CLI (ModelAnalyses).
+      const { outcome } = await withIdentifiability(runtime, audited, config, { bundledSamples: path.join(ROOT, 'media/samples'), trusted: true });
       const extensionJson = formatReport('json', reportInputOf([outcome], config, ROOT), formatOptionsOf(env, new Date()));
       assert.equal(extensionJson, cliJson);
+      // Both carry the gradient-matching evidence (the rank of the gradients' Jacobian).
+      const evidence = JSON.parse(cliJson).reports[0].model.verdict.evidence as { kind: string; basis?: string }[];
+      assert.ok(evidence.some((e) => e.kind === 'gradient-matching' && e.basis === 'jacobian-rank'));
       assert.equal(JSON.parse(cliJson).generatedAt, '2026-01-01T00:00:00.000Z');
       assert.equal(TOOL.version, pkg.version);
     });
