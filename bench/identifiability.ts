@@ -1,6 +1,7 @@
 // Prints the seconds the identifiability rank (J = ∂(∇θ loss)/∂image from Jᵀu products on onnxruntime-node) takes per
 // generated fixture, with the rank, the method and the products used, whole-model and per layer.
-// Run: npx tsx bench/identifiability.ts [--columns N] [--no-layers] [fixture...]
+// Run: npx tsx bench/identifiability.ts [--columns N] [--no-layers] [fixture...] (no time budget here; --columns 100000
+// gives the exact rank).
 import * as path from 'path';
 import { analyseIdentifiability, IDENTIFIABILITY_DEFAULTS } from '../src/engine';
 import { AttackNetwork } from '../src/engine/attack/network/attackNetwork';
@@ -26,7 +27,7 @@ async function main() {
     const [sample] = await loadSampleImages(files, path.join(root, 'media', 'samples'), net.inputShape, { mean: [0], std: [1] }, { limit: 1 });
     const cpu = process.cpuUsage();
     const start = performance.now();
-    const r = await analyseIdentifiability(net, sample.input, createJacobianProductSession, { label: 0, maxColumns, perLayer });
+    const r = await analyseIdentifiability(net, sample.input, createJacobianProductSession, { label: 0, maxColumns, perLayer, timeBudgetSeconds: Infinity });
     const seconds = (performance.now() - start) / 1000;
     const used = process.cpuUsage(cpu);
     const layers = r.layers.map((l) => `${l.name} ${l.rank}${l.method === 'lower-bound' ? '+' : ''}`).join(', ');

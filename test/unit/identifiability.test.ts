@@ -140,7 +140,12 @@ describe("J's rank from Jᵀu products against a dense Jacobian", () => {
       const x = Float64Array.from({ length: net.inputShape.reduce((a, b) => a * b, 1) }, () => rng.uniform());
       // Both sides at the same (float32-representable) image.
       const x32 = Float64Array.from(Float32Array.from(x));
-      const result = await analyseIdentifiability(net, x32, createJacobianProductSession, { label: 1, maxColumns: Infinity, layerColumns: Infinity });
+      const result = await analyseIdentifiability(net, x32, createJacobianProductSession, {
+        label: 1,
+        maxColumns: Infinity,
+        layerColumns: Infinity,
+        timeBudgetSeconds: Infinity,
+      });
       const blocks = layerBlocks(net);
       const names = blocks.flatMap((b) => b.parameters);
       const J = denseJacobian(net, x32, 1, names);
@@ -235,7 +240,12 @@ describe('the generated fixtures', () => {
     assert.equal(outcome.kind, 'report');
     const net = AttackNetwork.fromGraph(await readModel(files, file));
     const [sample] = await loadSampleImages(files, SAMPLES, net.inputShape, { mean: [0], std: [1] }, { limit: 1 });
-    const analysis = await analyseIdentifiability(net, sample.input, createJacobianProductSession, { label: 0, maxColumns, perLayer });
+    const analysis = await analyseIdentifiability(net, sample.input, createJacobianProductSession, {
+      label: 0,
+      maxColumns,
+      perLayer,
+      timeBudgetSeconds: Infinity,
+    });
     const rank: IdentifiabilityReport = { file, image: sample.name, label: 0, ...analysis };
     const report = (outcome as { report: ModelReport }).report;
     return { report: withEvidence(report, [identifiabilityEvidence(rank, report.thresholds)]), rank };

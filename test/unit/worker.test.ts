@@ -7,7 +7,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { RuntimeClient } from '../../src/runtime/runtimeClient';
-import { defaultConfig, writeLayersTable, type AuditOutcome, type LeakLintConfig, type ModelReport } from '../../src/engine';
+import { defaultConfig, identifiabilityOptionsOf, writeLayersTable, type AuditOutcome, type LeakLintConfig, type ModelReport } from '../../src/engine';
+import { withIdentifiability } from '../../src/runtime/identifiability';
+import { identifiabilityJob } from '../../src/shared/workerProtocol';
 
 const ROOT = path.resolve(__dirname, '../..');
 const WORKER = path.join(ROOT, 'dist/worker.js');
@@ -50,6 +52,25 @@ describe('background worker', () => {
     );
     assert.equal(report.layers[0].metrics.deficiency, 189);
     assert.ok(progress.includes('conv_1'));
+  });
+
+  it("measures the gradients' Jacobian rank in the child process (trusted only), and the verdict takes it", async () => {
+    const file = path.join(generated, 'cnn2_c0/model.onnx');
+    const config = { ...defaultConfig(ROOT), fixes: false };
+    const audited = await client.audit(audit(file, { fixes: false }));
+    const samples = path.join(ROOT, 'media/samples');
+    const { outcome, note } = await withIdentifiability(client, audited, config, { bundledSamples: samples, trusted: true });
+    assert.equal(note, undefined);
+    const evidence = reportOf(outcome).model.verdict.evidence.find((e) => e.kind === 'gradient-matching' && e.basis === 'jacobian-rank');
+    assert.ok(evidence && evidence.kind === 'gradient-matching' && evidence.rank);
+    assert.equal(evidence.rank.method, 'exact');
+    assert.equal(evidence.rank.unknowns, 3072);
+    assert.ok(evidence.rank.rank < 3072);
+    // Untrusted: nothing native runs, and there is no such evidence (not "safe").
+    const untrusted = await withIdentifiability(client, audited, config, { bundledSamples: samples, trusted: false });
+    assert.equal(untrusted.outcome, audited);
+    const refused = await client.run(identifiabilityJob, { file, config, options: identifiabilityOptionsOf(config, samples), trusted: false });
+    assert.equal(refused.kind, 'not-run');
   });
 
   it('lists layers, and answers read errors with their code', async () => {

@@ -56,14 +56,21 @@ export interface IdentifiabilityAnalysis extends RankOfJ {
 export const IDENTIFIABILITY_DEFAULTS = {
   /** At most this many Jᵀu products for the whole model's rank. */
   maxColumns: 512,
-  /** At most this many for each layer's rank. */
+  /** At most this many for each layer's rank, and at most 1024 over all layers (deep networks get fewer per layer). */
   layerColumns: 128,
+  /**
+   * Seconds for the whole job. Deterministic caps keep the fixtures far inside it; a large network (a ResNet-50 product
+   * takes seconds) stops at it: its rank is then a lower bound, and the layers not reached have no rank.
+   */
+  timeBudgetSeconds: 30,
   /** Beyond this many unknowns the rank is a centre patch's of at most this size. */
   exactUnknowns: 3 * 32 * 32,
   /** Singular values below this fraction of σ_max do not count (float32 products carry ≈ 3e-7 relative noise). */
   relativeTolerance: 1e-6,
 } as const;
 
+/** Products for all the per-layer ranks together (each layer gets at least 16). */
+const LAYER_COLUMNS_TOTAL = 1024;
 /** Columns beyond the unknowns that certify full rank. */
 const OVERSAMPLING = 16;
 /** The stopping rule's run of columns with nothing new. */
@@ -76,6 +83,7 @@ export interface IdentifiabilityOptions {
   maxColumns?: number;
   layerColumns?: number;
   exactUnknowns?: number;
+  timeBudgetSeconds?: number;
   relativeTolerance?: number;
   /** Ranks of each layer's block too (default true). */
   perLayer?: boolean;
@@ -92,7 +100,7 @@ export async function analyseIdentifiability(
   options: IdentifiabilityOptions,
 ): Promise<IdentifiabilityAnalysis> {
   const maxColumns = options.maxColumns ?? IDENTIFIABILITY_DEFAULTS.maxColumns;
-  const layerColumns = Math.min(maxColumns, options.layerColumns ?? IDENTIFIABILITY_DEFAULTS.layerColumns);
+  const deadline = performance.now() + (options.timeBudgetSeconds ?? IDENTIFIABILITY_DEFAULTS.timeBudgetSeconds) * 1000;
   const relativeTolerance = options.relativeTolerance ?? IDENTIFIABILITY_DEFAULTS.relativeTolerance;
   const [C, H, W] = net.inputShape;
   const patch = patchOf([C, H, W], options.exactUnknowns ?? IDENTIFIABILITY_DEFAULTS.exactUnknowns);
@@ -101,9 +109,14 @@ export async function analyseIdentifiability(
   const blocks = layerBlocks(net);
   const jobs: { nodeId?: string; parameters?: string[] }[] = [{}];
   if (options.perLayer ?? true) for (const b of blocks) jobs.push({ nodeId: b.nodeId, parameters: b.parameters });
+  const layerColumns = Math.min(
+    maxColumns,
+    options.layerColumns ?? Math.max(16, Math.min(IDENTIFIABILITY_DEFAULTS.layerColumns, Math.floor(LAYER_COLUMNS_TOTAL / Math.max(1, blocks.length)))),
+  );
   const results: RankOfJ[] = [];
   for (const [index, job] of jobs.entries()) {
     options.signal?.throwIfAborted();
+    if (index > 0 && performance.now() > deadline) break;
     const what = job.nodeId ? `rank of J for ${nameOf(net, job.nodeId)}` : 'rank of J';
     options.onProgress?.(index, jobs.length, what);
     const graph = buildJacobianTransposeGraph(net, { label: options.label, ...(job.parameters ? { parameters: job.parameters } : {}) });
@@ -111,7 +124,13 @@ export async function analyseIdentifiability(
     try {
       const cap = job.nodeId ? layerColumns : maxColumns;
       results.push(
-        await rankFromProducts(session, graph, x32, indices, { maxColumns: cap, relativeTolerance, seed: (options.seed ?? 1) + index, signal: options.signal }),
+        await rankFromProducts(session, graph, x32, indices, {
+          maxColumns: cap,
+          relativeTolerance,
+          seed: (options.seed ?? 1) + index,
+          signal: options.signal,
+          deadline,
+        }),
       );
     } finally {
       await session.release();
@@ -124,6 +143,7 @@ export async function analyseIdentifiability(
     method: patch ? 'patch' : whole.method,
     ...(patch ? { patch: { top: patch.top, left: patch.left, height: patch.height, width: patch.width } } : {}),
     relativeTolerance,
+    // Layers the time budget did not reach are left out (their rank is unknown, not zero).
     layers: perLayer.map((r, i) => ({
       ...r,
       method: patch ? 'patch' : r.method,
@@ -140,7 +160,7 @@ async function rankFromProducts(
   graph: JacobianTransposeGraph,
   x: Float32Array,
   indices: Int32Array | undefined,
-  options: { maxColumns: number; relativeTolerance: number; seed: number; signal?: AbortSignal },
+  options: { maxColumns: number; relativeTolerance: number; seed: number; signal?: AbortSignal; deadline: number },
 ): Promise<RankOfJ> {
   const unknowns = indices ? indices.length : x.length;
   const parameters = graph.inputs.u.shape[0];
@@ -152,7 +172,7 @@ async function rankFromProducts(
   const u = new Float32Array(parameters);
   const column = new Float64Array(unknowns);
   let settled = false;
-  while (stream.columns < limit && !settled) {
+  while (stream.columns < limit && !settled && (stream.columns === 0 || performance.now() < options.deadline)) {
     options.signal?.throwIfAborted();
     for (let i = 0; i < parameters; i++) u[i] = rng.normal();
     const product = await session.run(x, u);
