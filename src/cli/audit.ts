@@ -54,8 +54,8 @@ export interface AuditOptions {
   quick?: boolean;
   /** No progress lines and no "report written" lines; warnings and errors are still printed. */
   quiet: boolean;
-  /** False: no Jacobian-rank evidence (--no-identifiability); overrides the config's key. */
-  identifiability?: boolean;
+  /** False: no Jacobian-rank evidence (--no-identifiability); "exact": no column cap (--exact-identifiability). */
+  identifiability?: boolean | 'exact';
   /** Also run the reconstruction attack on each analysed model (images go next to the reports). */
   attack?: Pick<AttackSettings, 'maxImages' | 'refine' | 'method' | 'iterations' | 'restarts' | 'tvWeight' | 'timeBudgetSeconds'>;
   /** A previous JSON report: report and fail only on findings that are new or got worse since. */

@@ -28,6 +28,7 @@ interface AuditCliOptions {
   format: ReportFormat[];
   quick?: boolean;
   identifiability?: boolean;
+  exactIdentifiability?: boolean;
   out?: string;
   failOn?: FailOn;
   inputShape?: InputShapeOption;
@@ -135,6 +136,7 @@ export function buildProgram(context: CliContext, setExitCode: (code: ExitCode) 
     .option('--no-fixes', 'do not compute suggested fixes (faster)')
     .option('--quick', 'counts and structural bounds only, no numerical ranks (fastest)')
     .option('--no-identifiability', "do not measure the rank of the gradients' Jacobian with respect to the image (the gradient-matching evidence)")
+    .option('--exact-identifiability', "the exact rank of the gradients' Jacobian, without the column cap (seconds to a minute per 3x32x32 model)")
     .addOption(quietOption())
     .addOption(progressOption())
     .addOption(new Option('--baseline <report.json>', 'a previous JSON report: report and fail only on findings that are new or got worse since'))
@@ -163,7 +165,7 @@ export function buildProgram(context: CliContext, setExitCode: (code: ExitCode) 
             fixes: options.fixes === false ? false : undefined,
             quick: options.quick,
             // commander sets `identifiability` to true unless --no-identifiability: only the flag overrides the config.
-            identifiability: options.identifiability === false ? false : undefined,
+            identifiability: options.identifiability === false ? false : options.exactIdentifiability ? 'exact' : undefined,
             quiet: options.quiet === true,
             attack: options.attack
               ? {

@@ -45,9 +45,10 @@ export interface LeakLintConfig {
   quick?: boolean;
   /**
    * Gradient-matching identifiability: the rank of the gradient map's Jacobian at a sample image, on the background
-   * runtime (default true; never in an untrusted workspace).
+   * runtime (default true: capped products; "exact": no cap, seconds to a minute per 3×32×32 model; never in an
+   * untrusted workspace).
    */
-  identifiability?: boolean;
+  identifiability?: boolean | 'exact';
   /** The reconstruction attack (`audit --attack`, `attack`, the extension's Show Reconstructions). */
   attack?: AttackSettings;
   /** Folder that relative `ignore` entries (and attack.sampleImages) are resolved against (the config file's folder). */
@@ -188,7 +189,13 @@ export function parseConfig(value: unknown, source: string, baseDir: string): Le
     }
   }
 
-  for (const key of ['surrogateWeights', 'fixes', 'quick', 'identifiability'] as const) {
+  if (value.identifiability !== undefined) {
+    if (value.identifiability !== true && value.identifiability !== false && value.identifiability !== 'exact')
+      fail('"identifiability" must be true, false or "exact"');
+    config.identifiability = value.identifiability as boolean | 'exact';
+  }
+
+  for (const key of ['surrogateWeights', 'fixes', 'quick'] as const) {
     if (value[key] === undefined) continue;
     if (typeof value[key] !== 'boolean') fail(`"${key}" must be true or false`);
     config[key] = value[key] as boolean;

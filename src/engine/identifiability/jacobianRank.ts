@@ -56,8 +56,11 @@ export interface IdentifiabilityAnalysis extends RankOfJ {
 export const IDENTIFIABILITY_DEFAULTS = {
   /** At most this many Jᵀu products for the whole model's rank. */
   maxColumns: 512,
-  /** At most this many for each layer's rank, and at most 1024 over all layers (deep networks get fewer per layer). */
-  layerColumns: 128,
+  /**
+   * At most this many for each layer's rank (exact up to rank 32: the small blocks, a layer with few weights), and at
+   * most 512 over all layers (deep networks get fewer per layer).
+   */
+  layerColumns: 48,
   /**
    * Seconds for the whole job. Deterministic caps keep the fixtures far inside it; a large network (a ResNet-50 product
    * takes seconds) stops at it: its rank is then a lower bound, and the layers not reached have no rank.
@@ -69,8 +72,8 @@ export const IDENTIFIABILITY_DEFAULTS = {
   relativeTolerance: 1e-6,
 } as const;
 
-/** Products for all the per-layer ranks together (each layer gets at least 16). */
-const LAYER_COLUMNS_TOTAL = 1024;
+/** Products for all the per-layer ranks together, by default (each layer gets at least 16). */
+const LAYER_COLUMNS_TOTAL = 512;
 /** Columns beyond the unknowns that certify full rank. */
 const OVERSAMPLING = 16;
 /** The stopping rule's run of columns with nothing new. */

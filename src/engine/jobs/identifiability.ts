@@ -35,6 +35,7 @@ export interface IdentifiabilityJobOptions {
   /** Cap on Jᵀu products per rank (IDENTIFIABILITY_DEFAULTS has the audit's). */
   maxColumns?: number;
   layerColumns?: number;
+  timeBudgetSeconds?: number;
   perLayer?: boolean;
 }
 
@@ -43,13 +44,23 @@ export interface IdentifiabilityContext extends JobContext, Trust {
   products: JacobianProductRunner;
 }
 
-/** The image, normalisation and label the attack would use for its first image. */
-export function identifiabilityOptionsOf(config: Pick<LeakLintConfig, 'attack' | 'baseDir'>, bundledSamples: string): IdentifiabilityJobOptions {
+/** The time budget of an exact rank: a 3×32×32 model takes 5-45 s on a 2-core machine (docs/verdict.md). */
+const EXACT_TIME_BUDGET_SECONDS = 600;
+
+/**
+ * The image, normalisation and label the attack would use for its first image; `identifiability: "exact"` lifts the
+ * column caps (and gives the job ten minutes).
+ */
+export function identifiabilityOptionsOf(
+  config: Pick<LeakLintConfig, 'attack' | 'baseDir' | 'identifiability'>,
+  bundledSamples: string,
+): IdentifiabilityJobOptions {
   const attack = attackOptionsOf(config, bundledSamples);
   return {
     imageFolder: attack.imageFolder ?? bundledSamples,
     normalization: attack.normalization ?? { mean: [0], std: [1] },
     ...(attack.label !== undefined ? { label: attack.label } : {}),
+    ...(config.identifiability === 'exact' ? { maxColumns: Infinity, layerColumns: Infinity, timeBudgetSeconds: EXACT_TIME_BUDGET_SECONDS } : {}),
   };
 }
 
@@ -73,6 +84,7 @@ export async function identifiabilityOfFile(
       label,
       ...(options.maxColumns !== undefined ? { maxColumns: options.maxColumns } : {}),
       ...(options.layerColumns !== undefined ? { layerColumns: options.layerColumns } : {}),
+      ...(options.timeBudgetSeconds !== undefined ? { timeBudgetSeconds: options.timeBudgetSeconds } : {}),
       ...(options.perLayer !== undefined ? { perLayer: options.perLayer } : {}),
       signal: context.signal,
       onProgress: context.onProgress,
