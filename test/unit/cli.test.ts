@@ -253,6 +253,21 @@ describe('leaklint audit', () => {
     assert.equal(strict.code, 1, strict.stderr);
   });
 
+  it("adds the gradients' Jacobian rank to the verdict, unless --no-identifiability", async () => {
+    const model = path.join(ROOT, 'test/fixtures/generated/cnn2_c0/model.onnx');
+    const rankOf = (stdout: string) =>
+      (
+        JSON.parse(stdout).reports[0].model.verdict.evidence as { kind: string; basis?: string; rank?: { rank: number; unknowns: number; method: string } }[]
+      ).find((e) => e.kind === 'gradient-matching' && e.basis === 'jacobian-rank')?.rank;
+    const measured = await run(['audit', model, '--format', 'json', '--fail-on', 'none', '--no-fixes']);
+    assert.equal(measured.code, 0, measured.stderr);
+    const rank = rankOf(measured.stdout);
+    assert.ok(rank && rank.method === 'exact' && rank.unknowns === 3072 && rank.rank < 3072, JSON.stringify(rank));
+    const off = await run(['audit', model, '--format', 'json', '--fail-on', 'none', '--no-fixes', '--no-identifiability']);
+    assert.equal(off.code, 0, off.stderr);
+    assert.equal(rankOf(off.stdout), undefined);
+  });
+
   it('reads leaklint.config.json from the working directory', async () => {
     const cwd = path.join(tmp, 'configured');
     fs.mkdirSync(cwd, { recursive: true });

@@ -772,6 +772,7 @@ describe('configuration', () => {
       [{ rules: { LL001: 'critical' } }, /"rules.LL001" must be one of/],
       [{ ignore: 'x' }, /"ignore" must be an array/],
       [{ inputShape: [1, -3] }, /positive integers/],
+      [{ identifiability: 'yes' }, /"identifiability" must be true, false or "exact"/],
     ];
     for (const [value, message] of bad) {
       assert.throws(
@@ -820,9 +821,11 @@ describe('configuration', () => {
       ignore: ['a/**'],
       rules: { LL006: 'off', LL010: 'medium' },
       inputShape: [1, 28, 28, 1],
+      identifiability: 'exact',
     };
     assert.ok(validate(good), JSON.stringify(validate.errors));
-    parseConfig(good, 'good', BASE);
+    assert.equal(parseConfig(good, 'good', BASE).identifiability, 'exact');
+    assert.ok(!validate({ identifiability: 'yes' }));
     const named = { inputShape: { x: [1, 3, 48, 192], h: [2, 1, 64] } };
     assert.ok(validate(named), JSON.stringify(validate.errors));
     assert.deepEqual(parseConfig(named, 'named', BASE).inputShape, { named: named.inputShape });
