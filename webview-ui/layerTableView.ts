@@ -41,6 +41,8 @@ const COLUMNS: [string, (row: TableRow) => string, string][] = [
   ['risk', (r) => `${r.risk.toFixed(2)} ${r.severity}`, 'risk'],
   ['status', (r) => r.status, 'col-status'],
   ['rule', (r) => r.ruleId, 'col-rule'],
+  // The rank of the gradients' Jacobian restricted to the layer's parameters: how much of the image its gradients carry.
+  ['J rank', (r) => r.jacobianRank ?? '', 'col-jacobian-rank'],
 ];
 
 function render(root: HTMLElement, api: VsCodeApi, state: TableState, previous: TableState | undefined) {
