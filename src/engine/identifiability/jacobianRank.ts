@@ -48,6 +48,14 @@ export interface IdentifiabilityAnalysis extends RankOfJ {
   layers: LayerRankOfJ[];
 }
 
+/** What the rank was taken at, and what it is: the evidence the verdict and every report show. */
+export interface IdentifiabilityReport extends IdentifiabilityAnalysis {
+  file: string;
+  /** The sample image (file name) and the label of the simulated step. */
+  image: string;
+  label: number;
+}
+
 /**
  * The audit's defaults (docs/verdict.md has the measurements behind them): a full-rank 3×32×32 image needs 3072 + 16
  * products and a 3072-column QR (15-45 s per model on a 2-core machine), so the audit caps the columns: a rank below

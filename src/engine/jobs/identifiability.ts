@@ -7,18 +7,12 @@ import { toModelFailure, type Failed, type JobContext } from './types';
 import { AttackNetwork } from '../attack/network/attackNetwork';
 import type { InputNormalization } from '../attack/types';
 import type { LeakLintConfig } from '../config';
-import { analyseIdentifiability, type IdentifiabilityAnalysis, type JacobianProductRunner } from '../identifiability/jacobianRank';
+import { analyseIdentifiability, type IdentifiabilityReport, type JacobianProductRunner } from '../identifiability/jacobianRank';
+
+export type { IdentifiabilityReport };
 import { loadSampleImages } from '../images/modelInput';
 import type { LayerGraph } from '../ir';
 import { readModel } from '../readers';
-
-/** What the rank was taken at, and what it is: the evidence the verdict and every report show. */
-export interface IdentifiabilityReport extends IdentifiabilityAnalysis {
-  file: string;
-  /** The sample image (file name) and the label of the simulated step. */
-  image: string;
-  label: number;
-}
 
 export type IdentifiabilityOutcome =
   | { kind: 'identifiability'; report: IdentifiabilityReport }

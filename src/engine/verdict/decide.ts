@@ -4,7 +4,7 @@
 import type { Severity } from './types';
 import type { ModelReport } from '../analysis/types';
 import type { AttackReport, ReconstructionMethod } from '../attack/types';
-import type { IdentifiabilityReport } from '../jobs/identifiability';
+import type { IdentifiabilityReport } from '../identifiability/jacobianRank';
 import { SEVERITIES, isAtLeast } from '../analysis/rules';
 import { evidenceSentence, headlineOf } from './phrases';
 import { RECOGNISABLE, type ClosedFormStop, type Evidence, type ModelVerdict } from './types';
