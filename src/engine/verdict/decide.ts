@@ -115,11 +115,12 @@ function budgetOf(method: 'closed-form' | 'gradient-matching', report: AttackRep
 }
 
 /**
- * What the rank of J says: full rank is "identifiable" (high), a deficient rank or a lower bound "partly identifiable"
- * (medium). Never evidence of safety: a rank never lowers the verdict (decideVerdict takes the highest).
+ * What the rank of J says: an exact full rank is "identifiable" (high); a deficient rank, a lower bound or a patch's
+ * rank "partly identifiable" (medium). Never evidence of safety: a rank never lowers the verdict (decideVerdict takes the highest).
  */
 export function identifiabilityEvidence(report: IdentifiabilityReport, thresholds: Thresholds): Evidence {
-  const full = report.method !== 'lower-bound' && report.rank === report.unknowns;
+  // Only an exact rank of the whole image is full identifiability: a full centre patch (the rest held known) is not.
+  const full = report.method === 'exact' && report.rank === report.unknowns;
   return {
     kind: 'gradient-matching',
     basis: 'jacobian-rank',
