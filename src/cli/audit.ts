@@ -106,7 +106,8 @@ export async function runAudit(paths: readonly string[], options: AuditOptions, 
     else for (const warning of outcome.report.warnings) printLine(context, `${displayPath(file, context.cwd)}: warning: ${warning}`);
     outcomes.push(outcome);
   }
-  if (config.identifiability !== false) outcomes = await identifiabilityOf(outcomes, config, progress, context);
+  // --quick computes no numerical ranks, and this is one.
+  if (config.identifiability !== false && !config.quick) outcomes = await identifiabilityOf(outcomes, config, progress, context);
 
   const reportDir = options.out ? path.resolve(context.cwd, options.out) : undefined;
   const reports = outcomes.flatMap((o) => (o.kind === 'report' ? [o.report] : []));
@@ -162,7 +163,7 @@ export function repositoryRoot(cwd: string): string {
 
 /**
  * The Jacobian-rank evidence for every analysed model, one at a time in the background runtime (the CLI is a trusted
- * context). A model it cannot be measured on keeps its verdict, with a note on stderr.
+ * context). A model it cannot be measured on keeps its verdict; a runtime failure gets a line on stderr.
  */
 async function identifiabilityOf(outcomes: AuditOutcome[], config: LeakLintConfig, progress: Progress, context: CliContext): Promise<AuditOutcome[]> {
   if (!outcomes.some((o) => o.kind === 'report')) return outcomes;
@@ -176,15 +177,17 @@ async function identifiabilityOf(outcomes: AuditOutcome[], config: LeakLintConfi
   const result: AuditOutcome[] = [];
   try {
     for (const [index, outcome] of outcomes.entries()) {
-      if (outcome.kind === 'report') progress.model(index, outcomes.length, outcome.report.file);
+      if (outcome.kind === 'report') progress.terminalOnly(index, outcomes.length, outcome.report.file, 'rank of J');
       const run = await withIdentifiability(
         runtime,
         outcome,
         config,
         { bundledSamples: bundledSamplesFolder(), trusted: true },
-        { onProgress: (done, total, label) => progress.steps(done, total, label) },
+        { onProgress: (done, total, label) => progress.layer(done, total, label) },
       );
-      if (run.note && outcome.kind === 'report') {
+      // A model the rank cannot be taken on (unsupported layers, unreadable weights) simply has no such evidence; only
+      // a runtime that failed is worth a line.
+      if (run.note && run.failed && outcome.kind === 'report') {
         progress.clear();
         printLine(context, `${displayPath(outcome.report.file, context.cwd)}: ${run.note}`);
       }

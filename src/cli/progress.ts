@@ -34,6 +34,15 @@ export class Progress {
     else printLine(this.context, this.prefix + this.file);
   }
 
+  /**
+   * A model goes through an extra stage that logs need not list (the identifiability rank): shown on a terminal only,
+   * so that CI logs keep one line per model.
+   */
+  terminalOnly(index: number, total: number, file: string, stage: string): void {
+    if (!this.interactive) return;
+    this.model(index, total, file, stage);
+  }
+
   layer(done: number, total: number, layer: string): void {
     if (!this.interactive) return;
     this.show(`: layer ${done + 1}/${total} ${plainText(layer)}`, false);

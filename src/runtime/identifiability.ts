@@ -14,8 +14,10 @@ import type { JobOptions, RuntimeClient } from './runtimeClient';
 
 export interface IdentifiabilityRun {
   outcome: AuditOutcome;
-  /** Why the evidence is absent, when the job ran and did not give it (for stderr or the output channel). */
+  /** Why the evidence is absent, when the job ran and did not give it (for the output channel). */
   note?: string;
+  /** The runtime failed (a crash, a time-out, onnxruntime), rather than the model being out of the rank's reach. */
+  failed?: boolean;
 }
 
 /** The audit outcome with the Jacobian-rank evidence in its verdict, when it can be had. */
@@ -26,7 +28,8 @@ export async function withIdentifiability(
   context: { bundledSamples: string; trusted: boolean; options?: Partial<IdentifiabilityJobOptions> },
   jobOptions: JobOptions = {},
 ): Promise<IdentifiabilityRun> {
-  if (outcome.kind !== 'report' || config.identifiability === false || !context.trusted) return { outcome };
+  // --quick computes no numerical ranks; untrusted workspaces run no native code.
+  if (outcome.kind !== 'report' || config.identifiability === false || config.quick || !context.trusted) return { outcome };
   const { report } = outcome;
   try {
     const result = await runtime.run(
@@ -44,6 +47,6 @@ export async function withIdentifiability(
     }
     return { outcome, note: `identifiability not measured: ${result.kind === 'failure' ? result.failure.reason : result.reason}` };
   } catch (e) {
-    return { outcome, note: `identifiability not measured: ${e instanceof Error ? e.message : String(e)}` };
+    return { outcome, note: `identifiability not measured: ${e instanceof Error ? e.message : String(e)}`, failed: true };
   }
 }

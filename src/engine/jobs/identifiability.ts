@@ -12,6 +12,7 @@ import { analyseIdentifiability, type IdentifiabilityReport, type JacobianProduc
 export type { IdentifiabilityReport };
 import { loadSampleImages } from '../images/modelInput';
 import type { LayerGraph } from '../ir';
+import { isModelReadError } from '../errors';
 import { readModel } from '../readers';
 
 export type IdentifiabilityOutcome =
@@ -86,6 +87,8 @@ export async function identifiabilityOfFile(
     return { kind: 'identifiability', report: { file: graph.file, image: sample.name, label, ...analysis } };
   } catch (e) {
     if (context.signal?.aborted) throw e;
+    // Weights the analysis tolerates (NaN in a statistic...) can still stop the network the rank is taken on.
+    if (isModelReadError(e)) return { kind: 'failure', failure: toModelFailure(file, e, 'analysing') };
     return { kind: 'not-run', file: graph.file, reason: e instanceof Error ? e.message : String(e) };
   }
 }
