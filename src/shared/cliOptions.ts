@@ -37,6 +37,8 @@ export const CLI_OPTION_REACH: readonly CliOptionReach[] = [
   { command: 'audit', option: '--surrogate-weights', extension: '`leaklint.surrogateWeights`' },
   { command: 'audit', option: '--no-fixes', extension: '`leaklint.fixes`: `false`' },
   { command: 'audit', option: '--quick', extension: '`leaklint.quick`' },
+  { command: 'audit', option: '--no-identifiability', extension: '`leaklint.identifiability`: `false` (untrusted workspaces never run it)' },
+  { command: 'audit', option: '--exact-identifiability', extension: '`leaklint.identifiability`: `"exact"`' },
   { command: 'audit', option: '--quiet', extension: `${PROGRESS}; *Developer: Set Log Level* quietens it` },
   { command: 'audit', option: '--progress', extension: PROGRESS },
   { command: 'audit', option: '--baseline', extension: '`leaklint.export.baseline`, used by *Export Report*' },
