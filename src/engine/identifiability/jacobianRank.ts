@@ -124,28 +124,35 @@ export async function analyseIdentifiability(
     maxColumns,
     options.layerColumns ?? Math.max(16, Math.min(IDENTIFIABILITY_DEFAULTS.layerColumns, Math.floor(LAYER_COLUMNS_TOTAL / Math.max(1, blocks.length)))),
   );
+  // One graph and one session for all the ranks: a layer's block of J is Jᵀu with u zero outside the block's entries
+  // (a session per layer would cost more to create than its products).
+  const graph = buildJacobianTransposeGraph(net, { label: options.label });
+  const offsets = new Map<string, [number, number]>();
+  let offset = 0;
+  for (const p of graph.parameters) {
+    offsets.set(p.name, [offset, p.size]);
+    offset += p.size;
+  }
+  const session = await runner(graph);
   const results: RankOfJ[] = [];
-  for (const [index, job] of jobs.entries()) {
-    options.signal?.throwIfAborted();
-    if (index > 0 && performance.now() > deadline) break;
-    const what = job.nodeId ? `rank of J for ${nameOf(net, job.nodeId)}` : 'rank of J';
-    options.onProgress?.(index, jobs.length, what);
-    const graph = buildJacobianTransposeGraph(net, { label: options.label, ...(job.parameters ? { parameters: job.parameters } : {}) });
-    const session = await runner(graph);
-    try {
-      const cap = job.nodeId ? layerColumns : maxColumns;
+  try {
+    for (const [index, job] of jobs.entries()) {
+      options.signal?.throwIfAborted();
+      if (index > 0 && performance.now() > deadline) break;
+      options.onProgress?.(index, jobs.length, job.nodeId ? `rank of J for ${nameOf(net, job.nodeId)}` : 'rank of J');
       results.push(
         await rankFromProducts(session, graph, x32, indices, {
-          maxColumns: cap,
+          ranges: job.parameters?.map((name) => offsets.get(name)!),
+          maxColumns: job.nodeId ? layerColumns : maxColumns,
           relativeTolerance,
           seed: (options.seed ?? 1) + index,
           signal: options.signal,
           deadline,
         }),
       );
-    } finally {
-      await session.release();
     }
+  } finally {
+    await session.release();
   }
   options.onProgress?.(jobs.length, jobs.length, 'rank of J');
   const [whole, ...perLayer] = results;
@@ -171,21 +178,30 @@ async function rankFromProducts(
   graph: JacobianTransposeGraph,
   x: Float32Array,
   indices: Int32Array | undefined,
-  options: { maxColumns: number; relativeTolerance: number; seed: number; signal?: AbortSignal; deadline: number },
+  options: {
+    /** [offset, size] of the parameter entries u runs over (default: all of them). */
+    ranges?: [number, number][];
+    maxColumns: number;
+    relativeTolerance: number;
+    seed: number;
+    signal?: AbortSignal;
+    deadline: number;
+  },
 ): Promise<RankOfJ> {
   const unknowns = indices ? indices.length : x.length;
-  const parameters = graph.inputs.u.shape[0];
+  const ranges = options.ranges ?? [[0, graph.inputs.u.shape[0]]];
+  const parameters = ranges.reduce((sum, [, size]) => sum + size, 0);
   // J has at most min(P, unknowns) independent columns: more products than that add nothing.
   const needed = Math.min(unknowns, parameters) + OVERSAMPLING;
   const limit = Math.min(options.maxColumns, needed);
   const stream = new StreamedColumnRank(unknowns, options.relativeTolerance, QUIET_COLUMNS);
   const rng = createRng(options.seed);
-  const u = new Float32Array(parameters);
+  const u = new Float32Array(graph.inputs.u.shape[0]);
   const column = new Float64Array(unknowns);
   let settled = false;
   while (stream.columns < limit && !settled && (stream.columns === 0 || performance.now() < options.deadline)) {
     options.signal?.throwIfAborted();
-    for (let i = 0; i < parameters; i++) u[i] = rng.normal();
+    for (const [start, size] of ranges) for (let i = start; i < start + size; i++) u[i] = rng.normal();
     const product = await session.run(x, u);
     if (indices) for (let i = 0; i < unknowns; i++) column[i] = product[indices[i]];
     else column.set(product);
