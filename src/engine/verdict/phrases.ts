@@ -96,7 +96,9 @@ export function headlineOf(verdict: ModelVerdict): string {
   if (matching?.kind === 'gradient-matching') {
     const stop = closedForm?.kind === 'closed-form' ? closedForm.stops[0] : undefined;
     if (matching.basis === 'jacobian-rank') {
-      const how = matching.identifiable === 'full' ? 'locally identifiable' : 'partly identifiable';
+      // A capped rank only bounds what is identifiable from below: the image may well be wholly identifiable.
+      const bounded = matching.rank?.method === 'lower-bound' || matching.rank?.method === 'patch';
+      const how = matching.identifiable === 'full' ? 'locally identifiable' : bounded ? 'at least partly identifiable' : 'partly identifiable';
       const rank = matching.rank ? ` has rank ${describeJacobianRank(matching.rank)}` : '';
       return `Training image ${how} from the gradients: the Jacobian of the shared gradients${rank}${stop ? `, through ${describeStop(stop)} where the closed form stops` : ''}.${tail}`;
     }
