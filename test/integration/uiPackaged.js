@@ -74,7 +74,12 @@ async function goTo(page, position) {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
   await input.fill(`:${position}`);
+  // Enter before the picker has read the line number does nothing, and the picker then swallows the next keys.
+  const [line, column] = String(position).split(':');
+  await page.locator('.quick-input-widget', { hasText: `go to line ${line}` }).waitFor({ timeout: 10_000 });
   await page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden', timeout: 10_000 });
+  await page.locator('.statusbar', { hasText: `Ln ${line}, Col ${column ?? 1}` }).waitFor({ timeout: 10_000 });
 }
 
 /** Hovers the mouse over `token` in the active editor and returns the text of the LeakLint hover that shows. */
