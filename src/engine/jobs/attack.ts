@@ -5,11 +5,9 @@ import { runAttack, type AttackJobOptions, type ForwardCheck, type OutputFile } 
 import type { GradientRuntime } from '../attack/invertingGradients';
 import type { AttackReport } from '../attack/types';
 import { ATTACK_DEFAULTS, type AttackSettings, type LeakLintConfig } from '../config';
-import type { LayerGraph } from '../ir';
 import { isModelReadError } from '../errors';
-import { readModel } from '../readers';
-import { readOptionsOf, type Trust } from './audit';
-import { toModelFailure, type Failed, type JobContext } from './types';
+import { readJobModel, type Trust } from './audit';
+import type { Failed, JobContext } from './types';
 
 export type AttackOutcome =
   | { kind: 'attack'; report: AttackReport; files: OutputFile[] }
@@ -64,12 +62,9 @@ export async function attackFile(
   options: AttackJobOptions,
   context: AttackContext,
 ): Promise<AttackOutcome> {
-  let graph: LayerGraph;
-  try {
-    graph = await readModel(context.files, file, readOptionsOf(config, context));
-  } catch (e) {
-    return { kind: 'failure', failure: toModelFailure(file, e, 'reading') };
-  }
+  const read = await readJobModel(file, config, context);
+  if ('failure' in read) return { kind: 'failure', failure: read.failure };
+  const { graph } = read;
   try {
     const { report, files } = await runAttack(graph, {
       ...options,

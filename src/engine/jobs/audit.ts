@@ -6,7 +6,7 @@ import type { LeakLintConfig } from '../config';
 import type { LayerGraph } from '../ir';
 import type { ReadOptions } from '../options';
 import { readModel } from '../readers';
-import { toModelFailure, type Failed, type JobContext } from './types';
+import { toModelFailure, type Failed, type JobContext, type ModelFailure } from './types';
 
 export type AuditOutcome = { kind: 'report'; report: ModelReport } | Failed;
 
@@ -20,14 +20,24 @@ export function readOptionsOf(config: Pick<LeakLintConfig, 'inputShape'>, trust:
   return { inputShape: config.inputShape, externalData: trust.trusted };
 }
 
+/** Every job starts here: the model's graph, or the typed failure reading it ended in (never a throw for a bad model). */
+export async function readJobModel(
+  file: string,
+  config: Pick<LeakLintConfig, 'inputShape'>,
+  context: JobContext & Trust,
+): Promise<{ graph: LayerGraph } | { failure: ModelFailure }> {
+  try {
+    return { graph: await readModel(context.files, file, readOptionsOf(config, context)) };
+  } catch (e) {
+    return { failure: toModelFailure(file, e, 'reading') };
+  }
+}
+
 /** Reads and analyses `file` with the config's settings; never throws for a bad model. */
 export async function auditFile(file: string, config: LeakLintConfig, context: JobContext & Trust): Promise<AuditOutcome> {
-  let graph: LayerGraph;
-  try {
-    graph = await readModel(context.files, file, readOptionsOf(config, context));
-  } catch (e) {
-    return { kind: 'failure', failure: toModelFailure(file, e, 'reading') };
-  }
+  const read = await readJobModel(file, config, context);
+  if ('failure' in read) return { kind: 'failure', failure: read.failure };
+  const { graph } = read;
   context.signal?.throwIfAborted();
   try {
     const report = analyseModel(graph, {

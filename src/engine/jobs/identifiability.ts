@@ -2,7 +2,7 @@
 // rank of J = ∂(∇θ loss)/∂image (whole model and per layer) from Jᵀu products the caller's runtime computes. The
 // worker calls this with onnxruntime-node; the engine only builds the graphs.
 import { attackOptionsOf } from './attack';
-import { readOptionsOf, type Trust } from './audit';
+import { readJobModel, type Trust } from './audit';
 import { toModelFailure, type Failed, type JobContext } from './types';
 import { AttackNetwork } from '../attack/network/attackNetwork';
 import type { InputNormalization } from '../attack/types';
@@ -11,9 +11,7 @@ import { analyseIdentifiability, type IdentifiabilityReport, type JacobianProduc
 
 export type { IdentifiabilityReport };
 import { loadSampleImages } from '../images/modelInput';
-import type { LayerGraph } from '../ir';
 import { isModelReadError } from '../errors';
-import { readModel } from '../readers';
 
 export type IdentifiabilityOutcome =
   | { kind: 'identifiability'; report: IdentifiabilityReport }
@@ -65,12 +63,9 @@ export async function identifiabilityOfFile(
   options: IdentifiabilityJobOptions,
   context: IdentifiabilityContext,
 ): Promise<IdentifiabilityOutcome> {
-  let graph: LayerGraph;
-  try {
-    graph = await readModel(context.files, file, readOptionsOf(config, context));
-  } catch (e) {
-    return { kind: 'failure', failure: toModelFailure(file, e, 'reading') };
-  }
+  const read = await readJobModel(file, config, context);
+  if ('failure' in read) return { kind: 'failure', failure: read.failure };
+  const { graph } = read;
   try {
     const net = AttackNetwork.fromGraph(graph);
     const [sample] = await loadSampleImages(context.files, options.imageFolder, net.inputShape, options.normalization, { limit: 1 });
