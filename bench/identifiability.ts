@@ -17,17 +17,27 @@ const DEFAULT_FIXTURES = ['cnn2_c0', 'cnn6', 'lenet-sigmoid', 'relu-net', 'bn-ma
 async function main() {
   const args = process.argv.slice(2);
   const columnsAt = args.indexOf('--columns');
-  const maxColumns = columnsAt >= 0 ? Number(args[columnsAt + 1]) : IDENTIFIABILITY_DEFAULTS.maxColumns;
+  // The default caps (IDENTIFIABILITY_DEFAULTS), or a plain column cap (--columns 100000: the exact rank).
+  const maxColumns = columnsAt >= 0 ? Number(args[columnsAt + 1]) : undefined;
   const perLayer = !args.includes('--no-layers');
   const names = args.filter((a, i) => !a.startsWith('--') && i !== columnsAt + 1);
-  console.log(`max columns ${maxColumns}, per layer ${perLayer}`);
+  console.log(
+    maxColumns === undefined
+      ? `default caps: ${IDENTIFIABILITY_DEFAULTS.multiplyAdds.toExponential(1)} multiply-adds, ${IDENTIFIABILITY_DEFAULTS.layerColumns} products per layer; per layer ${perLayer}`
+      : `max columns ${maxColumns}, no multiply-add cap, per layer ${perLayer}`,
+  );
   console.log('fixture               seconds  cpu s   rank / unknowns  method       columns  per layer');
   for (const name of names.length ? names : DEFAULT_FIXTURES) {
     const net = AttackNetwork.fromGraph(await readModel(files, path.join(fixtures, name, 'model.onnx')));
     const [sample] = await loadSampleImages(files, path.join(root, 'media', 'samples'), net.inputShape, { mean: [0], std: [1] }, { limit: 1 });
     const cpu = process.cpuUsage();
     const start = performance.now();
-    const r = await analyseIdentifiability(net, sample.input, createJacobianProductSession, { label: 0, maxColumns, perLayer, timeBudgetSeconds: Infinity });
+    const r = await analyseIdentifiability(net, sample.input, createJacobianProductSession, {
+      label: 0,
+      ...(maxColumns !== undefined ? { maxColumns, multiplyAdds: Infinity } : {}),
+      perLayer,
+      timeBudgetSeconds: Infinity,
+    });
     const seconds = (performance.now() - start) / 1000;
     const used = process.cpuUsage(cpu);
     const layers = r.layers.map((l) => `${l.name} ${l.rank}${l.method === 'lower-bound' ? '+' : ''}`).join(', ');

@@ -45,7 +45,7 @@ export interface LeakLintConfig {
   quick?: boolean;
   /**
    * Gradient-matching identifiability: the rank of the gradient map's Jacobian at a sample image, on the background
-   * runtime (default true: capped products; "exact": no cap, minutes per 3×32×32 model; never in an
+   * runtime (default true: deterministic caps, exact for a 3×32×32 image; "exact": no caps, per layer too; never in an
    * untrusted workspace).
    */
   identifiability?: boolean | 'exact';

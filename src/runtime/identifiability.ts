@@ -2,6 +2,7 @@
 // gradient map's Jacobian runs as a worker job (native code), and its evidence goes into the report's verdict. In an
 // untrusted workspace, or with `identifiability: false`, nothing runs and the evidence is absent (never "safe").
 import {
+  type IdentifiabilityReport,
   identifiabilityEvidence,
   identifiabilityOptionsOf,
   withEvidence,
@@ -20,30 +21,63 @@ export interface IdentifiabilityRun {
   failed?: boolean;
 }
 
+/**
+ * Ranks already taken, by what they depend on: the model's bytes (its content fingerprints), the input shape and the
+ * job's options. The extension keeps one, so that a setting the rank does not depend on (failOn, thresholds, rules)
+ * re-audits a model in a moment instead of retaking a rank that costs up to a minute.
+ */
+export class IdentifiabilityMemo {
+  private readonly ranks = new Map<string, IdentifiabilityReport>();
+
+  constructor(private readonly capacity = 64) {}
+
+  get(key: string): IdentifiabilityReport | undefined {
+    return this.ranks.get(key);
+  }
+
+  set(key: string, report: IdentifiabilityReport): void {
+    this.ranks.delete(key);
+    this.ranks.set(key, report);
+    // Oldest first out (Map keeps insertion order).
+    while (this.ranks.size > this.capacity) this.ranks.delete(this.ranks.keys().next().value as string);
+  }
+}
+
 /** The audit outcome with the Jacobian-rank evidence in its verdict, when it can be had. */
 export async function withIdentifiability(
   runtime: RuntimeClient,
   outcome: AuditOutcome,
   config: LeakLintConfig,
-  context: { bundledSamples: string; trusted: boolean; options?: Partial<IdentifiabilityJobOptions> },
+  context: {
+    bundledSamples: string;
+    trusted: boolean;
+    options?: Partial<IdentifiabilityJobOptions>;
+    /** Reuse ranks taken of the same bytes: the memo, and the model's content fingerprints (empty: do not reuse). */
+    reuse?: { memo: IdentifiabilityMemo; fingerprints: readonly string[] };
+  },
   jobOptions: JobOptions = {},
 ): Promise<IdentifiabilityRun> {
   // --quick computes no numerical ranks; untrusted workspaces run no native code.
   if (outcome.kind !== 'report' || config.identifiability === false || config.quick || !context.trusted) return { outcome };
   const { report } = outcome;
+  const params = {
+    file: report.file,
+    config: { inputShape: config.inputShape },
+    options: { ...identifiabilityOptionsOf(config, context.bundledSamples), ...context.options },
+    trusted: true,
+  };
+  const withRank = (rank: IdentifiabilityReport): AuditOutcome => ({
+    kind: 'report',
+    report: withEvidence(report, [identifiabilityEvidence(rank, report.thresholds)]),
+  });
+  const key = context.reuse?.fingerprints.length ? JSON.stringify([context.reuse.fingerprints, params]) : undefined;
+  const known = key ? context.reuse!.memo.get(key) : undefined;
+  if (known) return { outcome: withRank(known) };
   try {
-    const result = await runtime.run(
-      identifiabilityJob,
-      {
-        file: report.file,
-        config: { inputShape: config.inputShape },
-        options: { ...identifiabilityOptionsOf(config, context.bundledSamples), ...context.options },
-        trusted: true,
-      },
-      jobOptions,
-    );
+    const result = await runtime.run(identifiabilityJob, params, jobOptions);
     if (result.kind === 'identifiability') {
-      return { outcome: { kind: 'report', report: withEvidence(report, [identifiabilityEvidence(result.report, report.thresholds)]) } };
+      if (key) context.reuse!.memo.set(key, result.report);
+      return { outcome: withRank(result.report) };
     }
     return { outcome, note: `identifiability not measured: ${result.kind === 'failure' ? result.failure.reason : result.reason}` };
   } catch (e) {

@@ -20,7 +20,7 @@ const [folder, shots] = process.argv
   .slice(2)
   .filter((a) => !a.startsWith('--'))
   .map((p) => p && path.resolve(p));
-const STEP_MS = 90_000;
+const STEP_MS = 180_000; // the background analyses take the exact Jacobian rank of each 3×32×32 model first (15-25 s each)
 /** The repository's command line, built with the extension: the reference the UI's verdicts are checked against. */
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 /** --restricted: the window declines workspace trust; checks what Restricted Mode still offers. */

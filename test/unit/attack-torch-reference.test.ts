@@ -10,9 +10,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { PNG } from 'pngjs';
 import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
 import { readModelFile } from './files';
+import { torchReferenceInput as preprocess } from './torch-input';
 import { parseSafetensorsWithMetadata, type NamedTensor } from '../../src/engine/readers/safetensors';
 
 // onnxruntime-node writes a telemetry log into $TMPDIR per process unless this is set before the first session.
@@ -36,28 +36,6 @@ function relativeDifference(actual: ArrayLike<number>, expected: ArrayLike<numbe
     scale = Math.max(scale, Math.abs(expected[i]));
   }
   return maxDiff / (scale || 1);
-}
-
-/**
- * The preprocessing documented in scripts/torch/reference_gradients.py, written out independently:
- * 3×32×32 → RGB CHW, v/255 − 0.5; 1×28×28 → centre crop (rows/columns 2..29), (r+g+b)/765 − 0.5.
- */
-function preprocess(pngFile: string, shape: number[]): Float64Array {
-  const png = PNG.sync.read(fs.readFileSync(pngFile));
-  assert.deepEqual([png.width, png.height], [32, 32]);
-  const rgba = (row: number, col: number, channel: number): number => png.data[(row * 32 + col) * 4 + channel];
-  const [, channels, height, width] = shape;
-  const out = new Float64Array(channels * height * width);
-  if (channels === 3 && height === 32 && width === 32) {
-    for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) out[(c * 32 + y) * 32 + x] = rgba(y, x, c) / 255 - 0.5;
-  } else if (channels === 1 && height === 28 && width === 28) {
-    for (let y = 0; y < 28; y++) {
-      for (let x = 0; x < 28; x++) out[y * 28 + x] = (rgba(y + 2, x + 2, 0) + rgba(y + 2, x + 2, 1) + rgba(y + 2, x + 2, 2)) / 765 - 0.5;
-    }
-  } else {
-    assert.fail(`no documented preprocessing for input shape [${shape.join(',')}]`);
-  }
-  return out;
 }
 
 function tensorOf(tensors: Map<string, NamedTensor>, name: string): NamedTensor {

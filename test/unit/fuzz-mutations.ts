@@ -36,6 +36,7 @@ const BASES: { name: string; entry: string }[] = [
   { name: 'tfjs-layers-residual', entry: 'bn-maxpool-residual/tfjs/model.json' },
   { name: 'tfjs-graph', entry: 'lenet-sigmoid/tfjs-graph/model.json' },
   { name: 'tfjs-quantized', entry: 'cnn6/tfjs-quantized/model.json' },
+  { name: 'tfjs-layers-mlp', entry: 'mlp/tfjs/model.json' },
 ];
 
 export function loadBases(generated: string): Base[] {

@@ -106,7 +106,9 @@ function assertInvocation(cases: Case[], entries: string[], { result, probe }: M
 describe('fuzzing the command line with mutated fixtures', () => {
   it(`audits ${CASES} mutations: exit 0/1/2, one clean line per error, no control characters, no writes, no reads elsewhere, bounded time and memory`, async (t: TestContext) => {
     const bases = loadBases(path.join(ROOT, 'test/fixtures/generated'));
-    const cheap = bases.filter((b) => b.name === 'cnn2_c0' || b.name === 'tfjs-layers');
+    // The full audits take the Jacobian rank too: on these bases it costs about a second (cnn2_c0's settles at 288
+    // products, the MLP has 784 unknowns), so the guard still catches a reader or an analysis that runs away.
+    const cheap = bases.filter((b) => b.name === 'cnn2_c0' || b.name === 'tfjs-layers-mlp');
     const cases = [
       ...generateCases(bases, CASES - FULL_CASES),
       ...generateCases(cheap, FULL_CASES, 'leaklint-fuzz-full-1').map((c) => ({ ...c, id: `f${c.id}` })),

@@ -3,11 +3,14 @@
 // verdict rule (full rank → high unless an attack resisted, deficient → medium, never lower), and the fixtures.
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { auditFile, defaultConfig, type ModelReport } from '../../src/engine';
 import { AttackNetwork } from '../../src/engine/attack/network/attackNetwork';
 import { StreamedColumnRank } from '../../src/engine/identifiability/columnRank';
 import { analyseIdentifiability, layerBlocks, patchOf } from '../../src/engine/identifiability/jacobianRank';
+import { lowerNetwork } from '../../src/engine/gradientGraph/lowering';
 import { loadSampleImages } from '../../src/engine/images/modelInput';
 import type { LayerGraph } from '../../src/engine/ir';
 import { qrcp } from '../../src/engine/numerics/qr';
@@ -20,6 +23,7 @@ import type { IdentifiabilityReport } from '../../src/engine/jobs/identifiabilit
 import { nodeFileAccess as files } from '../../src/node/nodeFileAccess';
 import { createJacobianProductSession } from '../../src/worker/jacobianSession';
 import { IrNet } from './gradient-graph-nets';
+import { torchReferenceInput } from './torch-input';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 
@@ -146,7 +150,7 @@ describe("J's rank from Jᵀu products against a dense Jacobian", () => {
         layerColumns: Infinity,
         timeBudgetSeconds: Infinity,
       });
-      const blocks = layerBlocks(net);
+      const blocks = layerBlocks(lowerNetwork(net));
       const names = blocks.flatMap((b) => b.parameters);
       const J = denseJacobian(net, x32, 1, names);
       assert.equal(result.method, 'exact');
@@ -234,32 +238,36 @@ describe('the verdict rule for the Jacobian rank', () => {
 });
 
 describe('the generated fixtures', () => {
-  async function audited(name: string, maxColumns: number, perLayer: boolean): Promise<{ report: ModelReport; rank: IdentifiabilityReport }> {
+  /** The audit's rank (default caps unless given; no time budget, so a loaded machine cannot cut it short). */
+  async function audited(name: string, caps: { maxColumns?: number; perLayer: boolean }): Promise<{ report: ModelReport; rank: IdentifiabilityReport }> {
     const file = path.join(FIXTURES, name, 'model.onnx');
     const outcome = await auditFile(file, { ...defaultConfig(ROOT), fixes: false }, { files, trusted: true });
     assert.equal(outcome.kind, 'report');
     const net = AttackNetwork.fromGraph(await readModel(files, file));
     const [sample] = await loadSampleImages(files, SAMPLES, net.inputShape, { mean: [0], std: [1] }, { limit: 1 });
-    const analysis = await analyseIdentifiability(net, sample.input, createJacobianProductSession, {
-      label: 0,
-      maxColumns,
-      perLayer,
-      timeBudgetSeconds: Infinity,
-    });
+    const analysis = await analyseIdentifiability(net, sample.input, createJacobianProductSession, { label: 0, ...caps, timeBudgetSeconds: Infinity });
     const rank: IdentifiabilityReport = { file, image: sample.name, label: 0, ...analysis };
     const report = (outcome as { report: ModelReport }).report;
     return { report: withEvidence(report, [identifiabilityEvidence(rank, report.thresholds)]), rank };
   }
 
-  test('the VGG-style net has a full-rank J (exact): identifiable, high where the static rule said medium', async () => {
-    const { report, rank } = await audited('vgg-style', Infinity, false);
+  test('the VGG-style net has a full-rank J within the default caps: identifiable, high where the static rule said medium', async () => {
+    const { report, rank } = await audited('vgg-style', { perLayer: false });
     assert.deepEqual([rank.rank, rank.unknowns, rank.method], [3072, 3072, 'exact']);
     assert.equal(report.model.severity, 'high');
     assert.match(report.model.verdict.headline, /locally identifiable/);
   });
 
+  test('the conv/BN/max-pool net is rank-deficient at the first sample (exact within the default caps): partly identifiable, medium', async () => {
+    // A float64 SVD of the same products (numpy) gives 2542 here, with a gap from 5e-4 to 1.5e-8 of σ_max.
+    const { report, rank } = await audited('conv-bn-maxpool', { perLayer: false });
+    assert.deepEqual([rank.rank, rank.unknowns, rank.method], [2542, 3072, 'exact']);
+    assert.equal(report.model.severity, 'medium');
+    assert.match(report.model.verdict.headline, /partly identifiable/);
+  });
+
   test('the hybrid-code cnn2_c0 (one stride-2 filter) has a deficient J: partly identifiable, medium; conv_1 carries at most its 27 weights', async () => {
-    const { report, rank } = await audited('cnn2_c0', 512, true);
+    const { report, rank } = await audited('cnn2_c0', { maxColumns: 512, perLayer: true });
     assert.equal(rank.method, 'exact');
     assert.ok(rank.rank < rank.unknowns / 4, `rank ${rank.rank}`);
     assert.equal(report.model.severity, 'medium');
@@ -267,4 +275,28 @@ describe('the generated fixtures', () => {
     const conv = rank.layers.find((l) => l.name === 'conv_1')!;
     assert.deepEqual([conv.rank, conv.parameters, conv.method], [27, 27, 'exact']);
   });
+});
+
+describe("J's rank against PyTorch (float64 products, SVD: scripts/torch/reference_jacobian_ranks.py)", () => {
+  const reference = JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/torch/jacobian-ranks.json'), 'utf8')) as {
+    tolerance: number;
+    cases: Record<string, { image: string; label: number; unknowns: number; rank: number; smallestKept: number; largestDropped: number; model_sha256: string }>;
+  };
+  for (const [name, expected] of Object.entries(reference.cases)) {
+    test(`${name} at ${expected.image}, label ${expected.label}: rank ${expected.rank} of ${expected.unknowns}`, async () => {
+      const file = path.join(FIXTURES, name, 'model.onnx');
+      assert.equal(createHash('sha256').update(fs.readFileSync(file)).digest('hex'), expected.model_sha256, 'the reference was made from this model file');
+      // A clean gap in torch's spectrum, so the float32 products must find the same rank.
+      assert.ok(expected.smallestKept > 100 * expected.largestDropped);
+      const net = AttackNetwork.fromGraph(await readModel(files, file));
+      const x = torchReferenceInput(path.join(ROOT, 'test/fixtures/sample-images/32x32', `${expected.image}.png`), [1, ...net.inputShape]);
+      const result = await analyseIdentifiability(net, x, createJacobianProductSession, {
+        label: expected.label,
+        perLayer: false,
+        timeBudgetSeconds: Infinity,
+        relativeTolerance: reference.tolerance,
+      });
+      assert.deepEqual([result.rank, result.unknowns, result.method], [expected.rank, expected.unknowns, 'exact']);
+    });
+  }
 });

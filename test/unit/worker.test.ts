@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { RuntimeClient } from '../../src/runtime/runtimeClient';
 import { defaultConfig, identifiabilityOptionsOf, writeLayersTable, type AuditOutcome, type LeakLintConfig, type ModelReport } from '../../src/engine';
-import { withIdentifiability } from '../../src/runtime/identifiability';
+import { IdentifiabilityMemo, withIdentifiability } from '../../src/runtime/identifiability';
 import { identifiabilityJob } from '../../src/shared/workerProtocol';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -71,6 +71,32 @@ describe('background worker', () => {
     assert.equal(untrusted.outcome, audited);
     const refused = await client.run(identifiabilityJob, { file, config, options: identifiabilityOptionsOf(config, samples), trusted: false });
     assert.equal(refused.kind, 'not-run');
+  });
+
+  it('reuses a rank taken of the same bytes with the same options, and takes it again when either differs', async () => {
+    const file = path.join(generated, 'cnn2_c0/model.onnx');
+    const config = { ...defaultConfig(ROOT), fixes: false };
+    const audited = await client.audit(audit(file, { fixes: false }));
+    const samples = path.join(ROOT, 'media/samples');
+    const memo = new IdentifiabilityMemo();
+    const reuse = { memo, fingerprints: [`${file}:one`] };
+    const first = await withIdentifiability(client, audited, config, { bundledSamples: samples, trusted: true, reuse });
+    const rankOf = (outcome: AuditOutcome) =>
+      reportOf(outcome).model.verdict.evidence.find((e) => e.kind === 'gradient-matching' && e.basis === 'jacobian-rank');
+    assert.ok(rankOf(first.outcome));
+    // A runtime that cannot run anything: the same bytes and options need none.
+    const down = { run: () => Promise.reject(new Error('the worker is down')) } as unknown as typeof client;
+    const again = await withIdentifiability(down, audited, { ...config, failOn: 'low' }, { bundledSamples: samples, trusted: true, reuse });
+    assert.deepEqual(rankOf(again.outcome), rankOf(first.outcome));
+    // Other bytes, or another label: the rank is taken again (here: fails, so no evidence and a note).
+    const changed = await withIdentifiability(down, audited, config, {
+      bundledSamples: samples,
+      trusted: true,
+      reuse: { memo, fingerprints: [`${file}:two`] },
+    });
+    assert.ok(changed.failed && rankOf(changed.outcome) === undefined);
+    const relabelled = await withIdentifiability(down, audited, { ...config, attack: { label: 3 } }, { bundledSamples: samples, trusted: true, reuse });
+    assert.ok(relabelled.failed);
   });
 
   it('lists layers, and answers read errors with their code', async () => {

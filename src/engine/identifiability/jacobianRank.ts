@@ -5,7 +5,7 @@
 // gradients carry the image. The columns are streamed into a QR with a stopping rule and a cap (docs/verdict.md).
 import type { AttackNetwork } from '../attack/network/attackNetwork';
 import { buildJacobianTransposeGraph, type JacobianTransposeGraph } from '../gradientGraph';
-import { lowerNetwork } from '../gradientGraph/lowering';
+import { lowerNetwork, type LoweredNetwork } from '../gradientGraph/lowering';
 import { createRng } from '../numerics/random';
 import { StreamedColumnRank } from './columnRank';
 
@@ -20,10 +20,10 @@ export type JacobianProductRunner = (graph: JacobianTransposeGraph) => Promise<J
 
 /**
  * How the rank was found. exact: the columns settled it (every direction, or a run of columns with nothing new);
- * lower-bound: the column cap came first, so J has at least that rank; patch: the image has more unknowns than the
- * exact route takes, so the rank is J's restricted to a centre patch (the other pixels held known).
+ * lower-bound: a cap or the time budget came first, so J has at least that rank. Whether it is the whole image's or
+ * a centre patch's is said apart (IdentifiabilityAnalysis.patch).
  */
-export type JacobianRankMethod = 'exact' | 'lower-bound' | 'patch';
+export type JacobianRankMethod = 'exact' | 'lower-bound';
 
 export interface RankOfJ {
   rank: number;
@@ -42,7 +42,11 @@ export interface LayerRankOfJ extends RankOfJ {
 }
 
 export interface IdentifiabilityAnalysis extends RankOfJ {
-  /** The patch's place when method is 'patch': channels × rows × columns from (top, left). */
+  /**
+   * Set when the image has more unknowns than the rank takes (IDENTIFIABILITY_DEFAULTS.exactUnknowns): the rank is
+   * then J's restricted to this centre patch, all channels × height × width from (top, left), the other pixels held
+   * known. A deficient patch proves J deficient; a full one does not prove J full.
+   */
   patch?: { top: number; left: number; height: number; width: number };
   relativeTolerance: number;
   layers: LayerRankOfJ[];
@@ -57,23 +61,31 @@ export interface IdentifiabilityReport extends IdentifiabilityAnalysis {
 }
 
 /**
- * The audit's defaults (docs/verdict.md has the measurements behind them): a full-rank 3×32×32 image needs 3072 + 16
- * products and a 3072-column QR (15-45 s per model on a 2-core machine), so the audit caps the columns: a rank below
- * the cap is exact, one that reaches it is a lower bound. Pass Infinity for the exact rank.
+ * The audit's defaults (docs/verdict.md has the measurements behind them). The caps are deterministic, so the same
+ * model gets the same rank on every machine; the time budget is only a safety net for networks whose products are
+ * far slower than their size says.
  */
 export const IDENTIFIABILITY_DEFAULTS = {
-  /** At most this many Jᵀu products for the whole model's rank. */
-  maxColumns: 512,
   /**
-   * At most this many for each layer's rank (exact up to rank 32: the small blocks, a layer with few weights), and at
-   * most 512 over all layers (deep networks get fewer per layer).
+   * The whole model's rank stops after this many multiply-adds of products (a product costs about a few forward
+   * passes; counted as the forward pass's multiply-adds). The exact rank of a 3×32×32 image (3088 products) fits for
+   * networks up to 39 M multiply-adds (the VGG-style fixture has 24.5 M: 7.6·10¹⁰); an ImageNet network gets a few
+   * hundred products on its centre patch, a lower bound.
+   */
+  multiplyAdds: 1.2e11,
+  /**
+   * At most this many products for each layer's rank (exact up to rank 32: the small blocks, a layer with few
+   * weights), at most 512 over all layers (deep networks get fewer per layer), and at most a quarter of
+   * `multiplyAdds` together.
    */
   layerColumns: 48,
+  /** Seconds for the whole job; past it the rank is a lower bound and the layers not reached have no rank. */
+  timeBudgetSeconds: 90,
   /**
-   * Seconds for the whole job. Deterministic caps keep the fixtures far inside it; a large network (a ResNet-50 product
-   * takes seconds) stops at it: its rank is then a lower bound, and the layers not reached have no rank.
+   * Seconds when the rank is a centre patch's (a large image): a patch's rank can show a deficiency but never full
+   * identifiability, so it is worth less time (an ImageNet network's product takes a second or more).
    */
-  timeBudgetSeconds: 30,
+  patchTimeBudgetSeconds: 30,
   /** Beyond this many unknowns the rank is a centre patch's of at most this size. */
   exactUnknowns: 3 * 32 * 32,
   /** Singular values below this fraction of σ_max do not count (float32 products carry ≈ 3e-7 relative noise). */
@@ -91,7 +103,10 @@ const PANEL = 32;
 
 export interface IdentifiabilityOptions {
   label: number;
+  /** Cap on the whole model's products (default: what IDENTIFIABILITY_DEFAULTS.multiplyAdds allows). */
   maxColumns?: number;
+  /** The multiply-add cap (Infinity: none). */
+  multiplyAdds?: number;
   layerColumns?: number;
   exactUnknowns?: number;
   timeBudgetSeconds?: number;
@@ -110,19 +125,27 @@ export async function analyseIdentifiability(
   runner: JacobianProductRunner,
   options: IdentifiabilityOptions,
 ): Promise<IdentifiabilityAnalysis> {
-  const maxColumns = options.maxColumns ?? IDENTIFIABILITY_DEFAULTS.maxColumns;
-  const deadline = performance.now() + (options.timeBudgetSeconds ?? IDENTIFIABILITY_DEFAULTS.timeBudgetSeconds) * 1000;
+  const lowered = lowerNetwork(net);
+  const cost = Math.max(1, forwardMultiplyAdds(lowered));
+  const multiplyAdds = options.multiplyAdds ?? IDENTIFIABILITY_DEFAULTS.multiplyAdds;
+  const maxColumns = Math.max(1, Math.min(options.maxColumns ?? Infinity, Math.floor(multiplyAdds / cost)));
   const relativeTolerance = options.relativeTolerance ?? IDENTIFIABILITY_DEFAULTS.relativeTolerance;
   const [C, H, W] = net.inputShape;
   const patch = patchOf([C, H, W], options.exactUnknowns ?? IDENTIFIABILITY_DEFAULTS.exactUnknowns);
+  const seconds = options.timeBudgetSeconds ?? (patch ? IDENTIFIABILITY_DEFAULTS.patchTimeBudgetSeconds : IDENTIFIABILITY_DEFAULTS.timeBudgetSeconds);
+  const deadline = performance.now() + seconds * 1000;
   const indices = patch ? patchIndices([C, H, W], patch) : undefined;
   const x32 = Float32Array.from(x);
-  const blocks = layerBlocks(net);
+  const blocks = layerBlocks(lowered);
   const jobs: { nodeId?: string; parameters?: string[] }[] = [{}];
   if (options.perLayer ?? true) for (const b of blocks) jobs.push({ nodeId: b.nodeId, parameters: b.parameters });
-  const layerColumns = Math.min(
-    maxColumns,
-    options.layerColumns ?? Math.max(16, Math.min(IDENTIFIABILITY_DEFAULTS.layerColumns, Math.floor(LAYER_COLUMNS_TOTAL / Math.max(1, blocks.length)))),
+  const layerTotal = Math.min(LAYER_COLUMNS_TOTAL, Math.floor(multiplyAdds / 4 / cost));
+  const layerColumns = Math.max(
+    1,
+    Math.min(
+      maxColumns,
+      options.layerColumns ?? Math.max(16, Math.min(IDENTIFIABILITY_DEFAULTS.layerColumns, Math.floor(layerTotal / Math.max(1, blocks.length)))),
+    ),
   );
   // One graph and one session for all the ranks: a layer's block of J is Jᵀu with u zero outside the block's entries
   // (a session per layer would cost more to create than its products).
@@ -158,13 +181,11 @@ export async function analyseIdentifiability(
   const [whole, ...perLayer] = results;
   return {
     ...whole,
-    method: patch ? 'patch' : whole.method,
     ...(patch ? { patch: { top: patch.top, left: patch.left, height: patch.height, width: patch.width } } : {}),
     relativeTolerance,
     // Layers the time budget did not reach are left out (their rank is unknown, not zero).
     layers: perLayer.map((r, i) => ({
       ...r,
-      method: patch ? 'patch' : r.method,
       nodeId: jobs[i + 1].nodeId!,
       name: nameOf(net, jobs[i + 1].nodeId!),
       parameters: blocks[i].size,
@@ -172,7 +193,7 @@ export async function analyseIdentifiability(
   };
 }
 
-/** Streams Jᵀu for Gaussian u (restricted to `indices` when given) into the column rank until it settles or the cap. */
+/** Streams Jᵀu for random-sign u (restricted to `indices` when given) into the column rank until it settles or the cap. */
 async function rankFromProducts(
   session: JacobianProductSession,
   graph: JacobianTransposeGraph,
@@ -201,7 +222,9 @@ async function rankFromProducts(
   let settled = false;
   while (stream.columns < limit && !settled && (stream.columns === 0 || performance.now() < options.deadline)) {
     options.signal?.throwIfAborted();
-    for (const [start, size] of ranges) for (let i = start; i < start + size; i++) u[i] = rng.normal();
+    // Random signs rather than Gaussians: as good a sketch of the row space (Rademacher test vectors), and 30x cheaper
+    // to draw for 10⁵-entry vectors.
+    for (const [start, size] of ranges) rng.fillSigns(u, start, start + size);
     const product = await session.run(x, u);
     if (indices) for (let i = 0; i < unknowns; i++) column[i] = product[indices[i]];
     else column.set(product);
@@ -214,16 +237,26 @@ async function rankFromProducts(
 }
 
 /** The layers with trainable parameters, in forward order, with their tensors (one tensor counted once). */
-export function layerBlocks(net: AttackNetwork): { nodeId: string; parameters: string[]; size: number }[] {
+export function layerBlocks(lowered: LoweredNetwork): { nodeId: string; parameters: string[]; size: number }[] {
   const seen = new Set<string>();
   const layers: { nodeId: string; parameters: string[]; size: number }[] = [];
-  for (const op of lowerNetwork(net).ops) {
+  for (const op of lowered.ops) {
     const fresh = op.parameters.filter((b) => !seen.has(b.name));
     for (const b of fresh) seen.add(b.name);
     if (fresh.length === 0) continue;
     layers.push({ nodeId: op.nodeId, parameters: fresh.map((b) => b.name), size: fresh.reduce((s, b) => s + b.shape.reduce((a, d) => a * d, 1), 0) });
   }
   return layers;
+}
+
+/** Multiply-adds of the forward pass: each parameter entry once per output position (the products' cost unit). */
+export function forwardMultiplyAdds(lowered: LoweredNetwork): number {
+  let total = 0;
+  for (const op of lowered.ops) {
+    const positions = lowered.slotShapes[op.output].slice(2).reduce((a, d) => a * d, 1);
+    for (const p of op.parameters) total += p.shape.reduce((a, d) => a * d, 1) * positions;
+  }
+  return total;
 }
 
 function nameOf(net: AttackNetwork, nodeId: string): string {

@@ -25,8 +25,9 @@ export interface IdentifiabilityJobOptions {
   normalization: InputNormalization;
   /** Label of the simulated step (default 0: the attack's label for its first image). */
   label?: number;
-  /** Cap on Jᵀu products per rank (IDENTIFIABILITY_DEFAULTS has the audit's). */
+  /** Caps on Jᵀu products (IDENTIFIABILITY_DEFAULTS has the audit's; Infinity lifts one). */
   maxColumns?: number;
+  multiplyAdds?: number;
   layerColumns?: number;
   timeBudgetSeconds?: number;
   perLayer?: boolean;
@@ -53,7 +54,9 @@ export function identifiabilityOptionsOf(
     imageFolder: attack.imageFolder ?? bundledSamples,
     normalization: attack.normalization ?? { mean: [0], std: [1] },
     ...(attack.label !== undefined ? { label: attack.label } : {}),
-    ...(config.identifiability === 'exact' ? { maxColumns: Infinity, layerColumns: Infinity, timeBudgetSeconds: EXACT_TIME_BUDGET_SECONDS } : {}),
+    ...(config.identifiability === 'exact'
+      ? { maxColumns: Infinity, multiplyAdds: Infinity, layerColumns: Infinity, timeBudgetSeconds: EXACT_TIME_BUDGET_SECONDS }
+      : {}),
   };
 }
 
@@ -73,6 +76,7 @@ export async function identifiabilityOfFile(
     const analysis = await analyseIdentifiability(net, sample.input, context.products, {
       label,
       ...(options.maxColumns !== undefined ? { maxColumns: options.maxColumns } : {}),
+      ...(options.multiplyAdds !== undefined ? { multiplyAdds: options.multiplyAdds } : {}),
       ...(options.layerColumns !== undefined ? { layerColumns: options.layerColumns } : {}),
       ...(options.timeBudgetSeconds !== undefined ? { timeBudgetSeconds: options.timeBudgetSeconds } : {}),
       ...(options.perLayer !== undefined ? { perLayer: options.perLayer } : {}),

@@ -10,6 +10,8 @@ export interface Rng {
   normal(): number;
   /** Fill `out` with N(0, scale²) samples and return it. */
   fillNormal(out: Float64Array, scale?: number): Float64Array;
+  /** Fill out[start…end) with random signs ±1 (Rademacher; 32 per generator step, for long sketch vectors). */
+  fillSigns(out: Float32Array | Float64Array, start?: number, end?: number): void;
 }
 
 /** splitmix32: expands a 32-bit seed into well-mixed state words. */
@@ -74,6 +76,13 @@ export function createRng(seed = 1): Rng {
     fillNormal(out: Float64Array, scale = 1): Float64Array {
       for (let i = 0; i < out.length; i++) out[i] = scale * normal();
       return out;
+    },
+    fillSigns(out: Float32Array | Float64Array, start = 0, end = out.length): void {
+      for (let i = start; i < end;) {
+        let bits = next32();
+        const stop = Math.min(end, i + 32);
+        for (; i < stop; i++, bits >>>= 1) out[i] = bits & 1 ? 1 : -1;
+      }
     },
   };
 }

@@ -55,7 +55,7 @@ export function writeHtml(input: ReportInput): string {
     for (const r of ranked) {
       const rank = jacobianRankOf(r.model)!;
       body.push(
-        `<tr><td><code>${escapeHtml(displayPath(r.file, baseDir))}</code></td><td>${rank.method === 'lower-bound' ? '≥ ' : ''}${rank.rank}</td><td>${rank.unknowns}</td><td>${escapeHtml(`${rank.method}, ${rank.columns} Jᵀu products at ${rank.image}, label ${rank.label}`)}</td><td>${escapeHtml(formatLayerRanks(rank))}</td></tr>`,
+        `<tr><td><code>${escapeHtml(displayPath(r.file, baseDir))}</code></td><td>${rank.method === 'lower-bound' ? '≥ ' : ''}${rank.rank}</td><td>${rank.unknowns}</td><td>${escapeHtml(`${rank.method}${rank.patch ? ` (a ${rank.patch.height}×${rank.patch.width} centre patch)` : ''}, ${rank.columns} Jᵀu products at ${rank.image}, label ${rank.label}`)}</td><td>${escapeHtml(formatLayerRanks(rank))}</td></tr>`,
       );
     }
     body.push('</table>');

@@ -120,7 +120,7 @@ function budgetOf(method: 'closed-form' | 'gradient-matching', report: AttackRep
  */
 export function identifiabilityEvidence(report: IdentifiabilityReport, thresholds: Thresholds): Evidence {
   // Only an exact rank of the whole image is full identifiability: a full centre patch (the rest held known) is not.
-  const full = report.method === 'exact' && report.rank === report.unknowns;
+  const full = report.method === 'exact' && !report.patch && report.rank === report.unknowns;
   return {
     kind: 'gradient-matching',
     basis: 'jacobian-rank',
@@ -131,6 +131,7 @@ export function identifiabilityEvidence(report: IdentifiabilityReport, threshold
       rank: report.rank,
       unknowns: report.unknowns,
       method: report.method,
+      ...(report.patch ? { patch: report.patch } : {}),
       columns: report.columns,
       image: report.image,
       label: report.label,

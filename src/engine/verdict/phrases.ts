@@ -38,10 +38,10 @@ export function evidenceSentence(e: Evidence): string {
   }
 }
 
-/** "rank 3072 of 3072", "rank at least 512 of 3072", "rank 180 of 192 in a centre patch". */
+/** "3072 of 3072", "at least 512 of 3072", "at least 180 of 3072 (a 32×32 centre patch of the image)". */
 export function describeJacobianRank(rank: JacobianRankEvidence): string {
   const of = `${rank.method === 'lower-bound' ? 'at least ' : ''}${rank.rank} of ${rank.unknowns}`;
-  return rank.method === 'patch' ? `${of} (a centre patch of the image)` : of;
+  return rank.patch ? `${of} (a ${rank.patch.height}×${rank.patch.width} centre patch of the image)` : of;
 }
 
 function jacobianSentence(e: Extract<Evidence, { kind: 'gradient-matching' }>): string {
@@ -51,8 +51,10 @@ function jacobianSentence(e: Extract<Evidence, { kind: 'gradient-matching' }>): 
     e.identifiable === 'full'
       ? 'the image is locally identifiable from the shared gradients, whatever the layers'
       : rank.method === 'lower-bound'
-        ? `at least ${rank.rank} directions of the image are identifiable from the shared gradients (the rank was capped at ${rank.columns} products)`
-        : `${rank.unknowns - rank.rank} directions of the image are invisible to the gradients, the rest identifiable`;
+        ? `at least ${rank.rank} directions of the ${rank.patch ? 'patch' : 'image'} are identifiable from the shared gradients (the rank was cut at ${rank.columns} products)`
+        : rank.patch && rank.rank === rank.unknowns
+          ? 'the patch is identifiable when the rest of the image is known, which does not show that the whole image is'
+          : `${rank.unknowns - rank.rank} directions of the ${rank.patch ? 'patch' : 'image'} are invisible to the gradients, the rest identifiable`;
   const carriers = rank.layers.filter((l) => l.rank > 0).map((l) => l.name);
   const layers = rank.layers.length ? ` Layers whose gradients carry the image: ${carriers.length ? carriers.join(', ') : 'none'}.` : '';
   return `Gradient matching: the Jacobian of the shared gradients with respect to the image has rank ${describeJacobianRank(rank)} (${rank.method}, ${rank.columns} products, at ${rank.image}): ${how}.${layers} A full or partial rank is never evidence of safety.`;
@@ -97,7 +99,7 @@ export function headlineOf(verdict: ModelVerdict): string {
     const stop = closedForm?.kind === 'closed-form' ? closedForm.stops[0] : undefined;
     if (matching.basis === 'jacobian-rank') {
       // A capped rank only bounds what is identifiable from below: the image may well be wholly identifiable.
-      const bounded = matching.rank?.method === 'lower-bound' || matching.rank?.method === 'patch';
+      const bounded = matching.rank?.method === 'lower-bound' || matching.rank?.patch !== undefined;
       const how = matching.identifiable === 'full' ? 'locally identifiable' : bounded ? 'at least partly identifiable' : 'partly identifiable';
       const rank = matching.rank ? ` has rank ${describeJacobianRank(matching.rank)}` : '';
       return `Training image ${how} from the gradients: the Jacobian of the shared gradients${rank}${stop ? `, through ${describeStop(stop)} where the closed form stops` : ''}.${tail}`;

@@ -61,15 +61,17 @@ export type Evidence =
 export interface JacobianRankEvidence {
   rank: number;
   unknowns: number;
-  /** exact; lower-bound (the column cap came first: rank is at least this); patch (a centre patch of a large image). */
-  method: 'exact' | 'lower-bound' | 'patch';
+  /** exact; lower-bound (a cap or the time budget came first: the rank is at least this). */
+  method: 'exact' | 'lower-bound';
+  /** Set when the rank is a centre patch's (a large image: the other pixels held known), not the whole image's. */
+  patch?: { top: number; left: number; height: number; width: number };
   /** Jᵀu products used. */
   columns: number;
   /** The sample image and the simulated step's label it was taken at. */
   image: string;
   label: number;
   /** Which layers' gradients carry the image: the rank of J restricted to each layer's parameter block. */
-  layers: { nodeId: string; name: string; parameters: number; rank: number; unknowns: number; method: 'exact' | 'lower-bound' | 'patch' }[];
+  layers: { nodeId: string; name: string; parameters: number; rank: number; unknowns: number; method: 'exact' | 'lower-bound' }[];
 }
 
 export interface ModelVerdict {
