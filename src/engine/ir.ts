@@ -136,6 +136,8 @@ export interface WeightTensor {
   storage: string;
   /** Files other than the model file its bytes come from (TF.js shards, ONNX external data), absolute paths. */
   files?: readonly string[];
+  /** Every entry is one value, filled in rather than stored (ONNX ConstantOfShape): a placeholder, not trained weights. */
+  uniform?: boolean;
   load(): Float64Array;
 }
 

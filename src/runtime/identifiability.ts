@@ -74,7 +74,10 @@ export async function withIdentifiability(
   const known = key ? context.reuse!.memo.get(key) : undefined;
   if (known) return { outcome: withRank(known) };
   try {
-    const result = await runtime.run(identifiabilityJob, params, jobOptions);
+    // The job's own budget ("exact": ten minutes) plus a minute, where that is longer than the runtime's default.
+    const seconds = params.options.timeBudgetSeconds;
+    const budget = seconds !== undefined && Number.isFinite(seconds) ? { timeBudgetMs: Math.max(jobOptions.timeBudgetMs ?? 0, (seconds + 60) * 1000) } : {};
+    const result = await runtime.run(identifiabilityJob, params, { ...jobOptions, ...budget });
     if (result.kind === 'identifiability') {
       if (key) context.reuse!.memo.set(key, result.report);
       return { outcome: withRank(result.report) };

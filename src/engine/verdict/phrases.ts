@@ -38,10 +38,10 @@ export function evidenceSentence(e: Evidence): string {
   }
 }
 
-/** "3072 of 3072", "at least 512 of 3072", "at least 180 of 3072 (a 32×32 centre patch of the image)". */
+/** "3072 of 3072", "at least 512 of 3072", "at least 180 of 3072 in a 32×32 centre patch of the image". */
 export function describeJacobianRank(rank: JacobianRankEvidence): string {
   const of = `${rank.method === 'lower-bound' ? 'at least ' : ''}${rank.rank} of ${rank.unknowns}`;
-  return rank.patch ? `${of} (a ${rank.patch.height}×${rank.patch.width} centre patch of the image)` : of;
+  return rank.patch ? `${of} in a ${rank.patch.height}×${rank.patch.width} centre patch of the image` : of;
 }
 
 function jacobianSentence(e: Extract<Evidence, { kind: 'gradient-matching' }>): string {

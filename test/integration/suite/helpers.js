@@ -1,6 +1,8 @@
 // Shared by the integration test files (they run in one extension host, in file-name order).
 'use strict';
 const assert = require('assert');
+const { execFile } = require('child_process');
+const path = require('path');
 const vscode = require('vscode');
 
 const manifest = require('../../../package.json');
@@ -74,6 +76,22 @@ function diagnosticsSnapshot() {
   return out;
 }
 
+/**
+ * The repository's command line (dist/cli.js) in `cwd`: its stdout, whatever the exit code (1: findings, 2: an
+ * unreadable model). Asynchronous: an audit takes each model's Jacobian rank (15-25 s for a 3×32×32 model), and a
+ * synchronous child would stall the extension host the tests run in.
+ */
+function leaklintCli(args, cwd) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [path.join(__dirname, '..', '..', '..', 'dist', 'cli.js'), ...args],
+      { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+      (error, stdout, stderr) => (error && typeof error.code !== 'number' ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+    );
+  });
+}
+
 module.exports = {
   diagnosticsSnapshot,
   EXTENSION_ID,
@@ -88,4 +106,5 @@ module.exports = {
   diagnosticsOf,
   verdictOf,
   closeAllEditors,
+  leaklintCli,
 };

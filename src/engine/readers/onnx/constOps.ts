@@ -61,7 +61,7 @@ export function reshaped(source: ConstTensor, shape: Shape): ConstTensor {
 
 /** Not kept: filling is cheap, and the tensor may be large with no file bytes behind it. */
 export function filled(name: string, shape: Shape, value: number, dataType: number): ConstTensor {
-  return { name, shape, dataType, values: () => new Float64Array(sizeOf(shape)).fill(value), computed: true };
+  return { name, shape, dataType, values: () => new Float64Array(sizeOf(shape)).fill(value), computed: true, fill: value };
 }
 
 export function scaled(source: ConstTensor, factor: number): ConstTensor {

@@ -243,6 +243,14 @@ export function buildLayerGraph(decoded: DecodedModel, file: string, opts: Resol
   const builder = new GraphBuilder(graph, opset, file, opts, external, imageSizeFromMetadata(metadata));
   if (opset < 6) builder.warnings.push(`ai.onnx opset ${opset} is older than 6; it is read with opset 6 rules`);
   const { inputs, outputs } = builder.build();
+  const kernels = builder.nodes.flatMap((n) => (n.weights?.kernel ? [n.weights.kernel] : []));
+  const uniform = kernels.filter((k) => k.uniform).length;
+  if (uniform > 0) {
+    // ONNX's "light" test models store every weight this way: their findings describe no trained network.
+    builder.warnings.push(
+      `${uniform === kernels.length ? `every conv/dense kernel (${uniform}) is` : `${uniform} of the ${kernels.length} conv/dense kernels ${uniform === 1 ? 'is' : 'are'}`} one repeated value (ConstantOfShape), not trained weights: the findings describe these placeholders`,
+    );
+  }
   const producer = [model.producerName, model.producerVersion].filter(Boolean).join(' ');
   return {
     format: 'onnx',

@@ -28,6 +28,8 @@ export interface ConstTensor {
   readonly shared?: boolean;
   /** The external data file the values come from, if any. */
   readonly files?: readonly string[];
+  /** Every element is this one value (a ConstantOfShape fill, or a view of one). */
+  readonly fill?: number;
 }
 
 /** Labels and limits for reading tensors out of one model file. */
@@ -160,5 +162,12 @@ function byteRange(offset: number, length: number): string {
 /** The engine-facing view of a constant: same lazy values, labelled with its storage type. */
 export function asWeight(tensor: ConstTensor): WeightTensor {
   const load = tensor.shared ? () => tensor.values().slice() : () => tensor.values();
-  return { name: tensor.name, shape: tensor.shape, storage: dataTypeName(tensor.dataType), ...(tensor.files ? { files: tensor.files } : {}), load };
+  return {
+    name: tensor.name,
+    shape: tensor.shape,
+    storage: dataTypeName(tensor.dataType),
+    ...(tensor.files ? { files: tensor.files } : {}),
+    ...(tensor.fill !== undefined ? { uniform: true } : {}),
+    load,
+  };
 }
