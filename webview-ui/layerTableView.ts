@@ -109,7 +109,9 @@ function table(root: HTMLElement, api: VsCodeApi, state: TableState): Node[] {
   grid.setAttribute('aria-readonly', 'true');
   grid.setAttribute('aria-label', `Layers of ${state.modelName}, by risk of their input being recovered`);
   const head = element('tr');
-  for (const [title, , cls] of COLUMNS) head.append(element('th', { text: title, className: cls }));
+  // The J rank column only where the rank was measured (not in Restricted Mode, nor with identifiability off).
+  const columns = rows.some((r) => r.jacobianRank !== undefined) ? COLUMNS : COLUMNS.filter(([, , cls]) => cls !== 'col-jacobian-rank');
+  for (const [title, , cls] of columns) head.append(element('th', { text: title, className: cls }));
   grid.append(element('thead', {}, head));
   const tbody = element('tbody');
   const trs: HTMLTableRowElement[] = [];
@@ -140,7 +142,7 @@ function table(root: HTMLElement, api: VsCodeApi, state: TableState): Node[] {
     tr.setAttribute('aria-selected', String(isSelected));
     tr.setAttribute('aria-label', `${row.name}, ${row.description}, risk ${row.risk.toFixed(2)}, ${row.severity} severity, ${row.status}, rule ${row.ruleId}`);
     if (isSelected) tr.classList.add('selected');
-    for (const [, text, cls] of COLUMNS) tr.append(element('td', { text: text(row), className: cls }));
+    for (const [, text, cls] of columns) tr.append(element('td', { text: text(row), className: cls }));
     tr.addEventListener('mouseenter', () => !root.querySelector('tr.selected') && root.querySelector('#layer-details')?.replaceWith(details(row)));
     tr.addEventListener('click', () => {
       focusRow(i);
