@@ -60,7 +60,7 @@ export function actionsFor(target: FindingTarget, ignoreWhere: string): vscode.C
   for (const [i, fix] of (finding?.fixes ?? []).entries()) {
     actions.push(
       action(
-        `LeakLint: show the proposed change: ${fix.title} (model risk ${formatRisk(fix.before.modelRisk)} → ${formatRisk(fix.after.modelRisk)})`,
+        `LeakLint: show the proposed change: ${fix.title} (closed-form risk ${formatRisk(fix.before.modelRisk)} → ${formatRisk(fix.after.modelRisk)})`,
         Commands.showProposedChange,
         [model, node, i],
       ),

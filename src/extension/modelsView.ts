@@ -164,7 +164,7 @@ export class ModelsView implements vscode.TreeDataProvider<ModelTreeNode>, vscod
     }
     const fix = finding?.fixes[node.fix];
     const item = new vscode.TreeItem(fix ? `Proposed: ${fix.title}` : 'Proposed change');
-    if (fix) item.description = `model risk ${formatRisk(fix.before.modelRisk)} → ${formatRisk(fix.after.modelRisk)}`;
+    if (fix) item.description = `closed-form risk ${formatRisk(fix.before.modelRisk)} → ${formatRisk(fix.after.modelRisk)}`;
     item.iconPath = new vscode.ThemeIcon('lightbulb');
     item.contextValue = 'leaklint.fix';
     item.command = { title: 'Show the proposed change', command: Commands.showProposedChange, arguments: [node.model, node.nodeId, node.fix] };

@@ -146,7 +146,7 @@ function fixDocument(model: vscode.Uri, report: ModelReport, finding: LayerFindi
   const rows: [string, string, string][] = [
     ['layer deficiency', count(fix.before.layerDeficiency), count(fix.after.layerDeficiency)],
     ['layer risk', formatRisk(fix.before.layerRisk), formatRisk(fix.after.layerRisk)],
-    ['model risk', formatRisk(fix.before.modelRisk), formatRisk(fix.after.modelRisk)],
+    ['closed-form risk of the model', formatRisk(fix.before.modelRisk), formatRisk(fix.after.modelRisk)],
     ['COPA index', count(fix.before.copa), count(fix.after.copa)],
   ];
   const change = Object.entries(fix.change)
@@ -165,5 +165,9 @@ function fixDocument(model: vscode.Uri, report: ModelReport, finding: LayerFindi
     '',
     'The changed layer was analysed with Gaussian surrogate weights (the file has none for it): retrain the model after the change. ' +
       'LeakLint does not edit the model.',
+    '',
+    'The prediction is for the closed-form attack (the linear systems from the output back to the image). Gradient matching ' +
+      'is not stopped by pooling or by an under-determined layer: audit the changed model (its Jacobian rank, an attack) ' +
+      'before calling it safe.',
   ].join('\n');
 }

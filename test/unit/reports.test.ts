@@ -713,7 +713,9 @@ describe('Markdown report', () => {
 
   it('gives reasons and fixes with before → after', () => {
     assert.ok(markdown.includes(onnxReport.layers[1].reason));
-    assert.ok(markdown.includes('Fix: Use stride 3 in conv1: layer deficiency 0 → 1338, layer risk 0.95 → 0.12, model risk 0.82 → 0.35, COPA -233 → -1571'));
+    assert.ok(
+      markdown.includes('Fix: Use stride 3 in conv1: layer deficiency 0 → 1338, layer risk 0.95 → 0.12, closed-form risk 0.82 → 0.35, COPA -233 → -1571'),
+    );
     assert.match(markdown, /<details><summary>\d+ low-severity findings<\/summary>/);
   });
 
@@ -734,7 +736,10 @@ describe('terminal table', () => {
     );
     assert.match(table, /^\s*2 {2}conv3 .* 0\.20 +LL001 low$/m);
     assert.match(table, /^MEDIUM LL002 conv2: conv2 leaves 280/m);
-    assert.match(table, /^ +fix: Use stride 3 in conv1: layer deficiency 0 -> 1338, layer risk 0.95 -> 0.12, model risk 0.82 -> 0.35, COPA -233 -> -1571$/m);
+    assert.match(
+      table,
+      /^ +fix: Use stride 3 in conv1: layer deficiency 0 -> 1338, layer risk 0.95 -> 0.12, closed-form risk 0.82 -> 0.35, COPA -233 -> -1571$/m,
+    );
     assert.doesNotMatch(table, /^LOW/m);
     // Read failures and warnings are the CLI's stderr lines (each error once); the table counts the failures.
     assert.doesNotMatch(table, /broken\.onnx|the file ends inside node 3/);

@@ -141,7 +141,10 @@ export function escapeMarkdown(text: string): string {
   return plainText(text).replace(/[\\`*_[\]<>|#&~!]/g, '\\$&');
 }
 
-/** "layer deficiency 0 -> 280, layer risk 0.95 -> 0.2, model risk 0.92 -> 0.35, COPA 0 -> -233". */
+/**
+ * "layer deficiency 0 -> 280, layer risk 0.95 -> 0.2, closed-form risk 0.92 -> 0.35, COPA 0 -> -233". A fix is proven
+ * by re-analysing the closed form: it says nothing about gradient matching, so its model figure is named for what it is.
+ */
 export function describeFixEffect(fix: Fix, arrow = '->', missing = '-'): string {
   const count = (value: number | null): string => formatNumber(value, 0, missing);
   const risk = (value: number | null): string => formatRisk(value, missing);
@@ -149,7 +152,7 @@ export function describeFixEffect(fix: Fix, arrow = '->', missing = '-'): string
   return [
     change('layer deficiency', count(fix.before.layerDeficiency), count(fix.after.layerDeficiency)),
     change('layer risk', risk(fix.before.layerRisk), risk(fix.after.layerRisk)),
-    change('model risk', risk(fix.before.modelRisk), risk(fix.after.modelRisk)),
+    change('closed-form risk', risk(fix.before.modelRisk), risk(fix.after.modelRisk)),
     change('COPA', count(fix.before.copa), count(fix.after.copa)),
   ].join(', ');
 }

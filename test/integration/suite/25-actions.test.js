@@ -119,12 +119,12 @@ suite('LeakLint code actions', () => {
     const actions = await actionsAt(uri, d);
     const proposals = actions.filter((a) => /show the proposed change/.test(a.title));
     assert.strictEqual(proposals.length, fixed.fixes.length, actions.map((a) => a.title).join('\n'));
-    assert.match(proposals[0].title, /\(model risk \d\.\d\d → \d\.\d\d\)$/);
+    assert.match(proposals[0].title, /\(closed-form risk \d\.\d\d → \d\.\d\d\)$/);
     const document = await runAction(proposals[0]);
     assert.strictEqual(document.uri.scheme, 'leaklint-doc');
     const text = document.getText();
     assert.ok(text.includes(fixed.fixes[0].title.replace(/_/g, '\\_')), text);
-    assert.match(text, /\| model risk \| \d\.\d\d \| \d\.\d\d \|/);
+    assert.match(text, /\| closed-form risk of the model \| \d\.\d\d \| \d\.\d\d \|/);
     // No fix, no such action.
     const plain = report.layers.find((f) => !f.fixes.length);
     const other = vscode.languages.getDiagnostics(uri).find((x) => x.message.startsWith(`${plain.name}: `));

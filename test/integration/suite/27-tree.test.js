@@ -48,7 +48,7 @@ suite('LeakLint view', () => {
     assert.match(tree.getTreeItem(below[0]).label, /^LL0\d\d /);
     const fixes = below.filter((n) => n.type === 'fix');
     assert.ok(fixes.length > 0);
-    assert.match(tree.getTreeItem(fixes[0]).description, /^model risk \d\.\d\d → \d\.\d\d$/);
+    assert.match(tree.getTreeItem(fixes[0]).description, /^closed-form risk \d\.\d\d → \d\.\d\d$/);
     assert.strictEqual(tree.getTreeItem(fixes[0]).command.command, 'leaklint.showProposedChange');
   });
 
