@@ -169,9 +169,10 @@ def non_trainable(graph):
     return names
 
 
-def training_step(model_path, image_name, label):
-    model = onnx.load(model_path)
-    graph = model.graph
+def forward(model_path, image_name, image_requires_grad=False):
+    """The ONNX graph run node by node in torch float64 on the documented input: the input, the logits, the trainable
+    parameters by initializer name (requiring gradients) and the preprocessing's name."""
+    graph = onnx.load(model_path).graph
     frozen = non_trainable(graph)
     values = {}
     parameters = {}
@@ -186,15 +187,19 @@ def training_step(model_path, image_name, label):
     (graph_input,) = [i for i in graph.input if i.name not in initializer_names]
     dims = [d.dim_value if d.HasField('dim_value') else 1 for d in graph_input.type.tensor_type.shape.dim]
     x, preprocessing = load_input(image_name, dims)
-    values[graph_input.name] = torch.from_numpy(np.ascontiguousarray(x))
+    values[graph_input.name] = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(image_requires_grad)
     for node in graph.node:
         (output,) = node.output
         values[output] = run_node(node, values)
-    logits = values[graph.output[0].name]
+    return values[graph_input.name], values[graph.output[0].name], parameters, preprocessing
+
+
+def training_step(model_path, image_name, label):
+    x, logits, parameters, preprocessing = forward(model_path, image_name)
     loss = F.cross_entropy(logits, torch.tensor([label]))
     loss.backward()
     gradients = {name: p.grad for name, p in parameters.items()}
-    return values[graph_input.name], logits.detach(), loss.detach().reshape(1), gradients, preprocessing
+    return x, logits.detach(), loss.detach().reshape(1), gradients, preprocessing
 
 
 def encode_safetensors(tensors, metadata, dtypes=None):

@@ -14,10 +14,8 @@ import json
 import os
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
-from onnx import numpy_helper
 
 import reference_gradients as rg
 
@@ -32,28 +30,9 @@ RELATIVE_TOLERANCE = 1e-6
 
 def jacobian_spectrum(name, image, label):
     model_path = os.path.join(rg.MODELS, name, 'model.onnx')
-    graph = onnx.load(model_path).graph
-    frozen = rg.non_trainable(graph)
-    values, parameters = {}, []
-    for init in graph.initializer:
-        array = numpy_helper.to_array(init)
-        if init.name in frozen:
-            values[init.name] = torch.from_numpy(array.astype(np.float64) if array.dtype.kind == 'f' else array.copy())
-        else:
-            tensor = torch.from_numpy(array.astype(np.float64)).requires_grad_(True)
-            values[init.name] = tensor
-            parameters.append(tensor)
-    initializer_names = {init.name for init in graph.initializer}
-    (graph_input,) = [i for i in graph.input if i.name not in initializer_names]
-    dims = [d.dim_value if d.HasField('dim_value') else 1 for d in graph_input.type.tensor_type.shape.dim]
-    x, _ = rg.load_input(image, dims)
-    x = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_(True)
-    values[graph_input.name] = x
-    for node in graph.node:
-        (output,) = node.output
-        values[output] = rg.run_node(node, values)
-    loss = F.cross_entropy(values[graph.output[0].name], torch.tensor([label]))
-    gradient = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, parameters, create_graph=True)])
+    x, logits, parameters, _ = rg.forward(model_path, image, image_requires_grad=True)
+    loss = F.cross_entropy(logits, torch.tensor([label]))
+    gradient = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(parameters.values()), create_graph=True)])
     rng = np.random.default_rng(1)
     columns = []
     for _ in range(x.numel() + OVERSAMPLING):
