@@ -2,7 +2,7 @@
 // subset of the parameter tensors as one vector): fed x and u, one run gives ∂/∂x ⟨g(x), u⟩ = J(x)ᵀ u. The numerical
 // rank of J (is the image locally identifiable from the shared gradients?) comes from such products.
 import type { AttackNetwork } from '../attack/network/attackNetwork';
-import { lowerNetwork } from './lowering';
+import { lowerNetwork, type LoweredNetwork } from './lowering';
 import { GraphWriter, sizeOfShape } from './onnxWriter';
 import { GradientPasses, selectBlocks } from './passes';
 
@@ -12,6 +12,8 @@ export interface JacobianTransposeOptions {
   parameters?: readonly string[];
   /** Start at this unit's input instead of the model input. */
   fromUnit?: string;
+  /** The network as lowerNetwork(net, fromUnit) gives it, when the caller has it already (its ops then belong to this graph). */
+  lowered?: LoweredNetwork;
 }
 
 export interface JacobianTransposeGraph {
@@ -29,7 +31,7 @@ export function buildJacobianTransposeGraph(net: AttackNetwork, options: Jacobia
   if (!Number.isInteger(options.label) || options.label < 0 || options.label >= net.classes) {
     throw new RangeError(`label ${options.label} is not a class index (0…${net.classes - 1})`);
   }
-  const lowered = lowerNetwork(net, options.fromUnit);
+  const lowered = options.lowered ?? lowerNetwork(net, options.fromUnit);
   const blocks = selectBlocks(lowered, options.parameters);
   const sizes = blocks.map((b) => sizeOfShape(b.shape));
   const total = sizes.reduce((a, b) => a + b, 0);

@@ -149,7 +149,7 @@ export async function analyseIdentifiability(
   );
   // One graph and one session for all the ranks: a layer's block of J is Jᵀu with u zero outside the block's entries
   // (a session per layer would cost more to create than its products).
-  const graph = buildJacobianTransposeGraph(net, { label: options.label });
+  const graph = buildJacobianTransposeGraph(net, { label: options.label, lowered });
   const offsets = new Map<string, [number, number]>();
   let offset = 0;
   for (const p of graph.parameters) {
