@@ -328,6 +328,16 @@ async function main() {
     await webviewFrame(page, '#root[data-view="layers"][data-phase="done"] #run-attack');
     await runCommand(page, 'LeakLint: Show Reconstructions');
     const view = await webviewFrame(page, '#root[data-view="reconstructions"][data-phase="done"]', 240_000);
+    // The view is done when it has the results; its images then decode (a loaded machine took seconds for the last).
+    await view
+      .waitForFunction(
+        () => globalThis.document.images.length >= 2 && [...globalThis.document.images].every((img) => img.complete && img.naturalWidth > 0),
+        null,
+        {
+          timeout: 30_000,
+        },
+      )
+      .catch(() => undefined);
     const images = await view.$$eval('img', (imgs) => imgs.map((img) => ({ alt: img.alt, loaded: img.complete && img.naturalWidth > 0 })));
     if (images.length < 2 || images.some((i) => !i.loaded)) throw new Error(`reconstruction images not loaded: ${JSON.stringify(images)}`);
     const verdict = await view.textContent('.verdict');
