@@ -74,6 +74,16 @@ export function sameContent(a: readonly FileFingerprint[], b: readonly FileFinge
   return a.every((f) => byFile.get(f.file) === hashOf(f));
 }
 
+/** The files' content identity ("file:sha256", not the modification time); empty when any of them is missing. */
+export function contentKeysOf(inputs: readonly FileFingerprint[]): string[] {
+  const keys: string[] = [];
+  for (const f of inputs) {
+    if ('missing' in f) return [];
+    keys.push(`${f.file}:${f.sha256}`);
+  }
+  return keys;
+}
+
 export class AnalysisCache {
   private readonly folder: vscode.Uri;
 

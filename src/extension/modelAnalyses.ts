@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { createIgnoreMatcher, formatVerdict, type AuditOutcome, type LeakLintConfig, type ModelFailure, type ModelReport } from '../engine';
 import type { FileFingerprint } from '../shared/workerProtocol';
-import { analysisKey, inputsUnchanged, sameContent, type AnalysisCache, type CachedAnalysis } from './analysisCache';
+import { analysisKey, contentKeysOf, inputsUnchanged, sameContent, type AnalysisCache, type CachedAnalysis } from './analysisCache';
 import { IdentifiabilityMemo, withIdentifiability } from '../runtime/identifiability';
 import { RuntimeError, type RuntimeClient } from './runtime';
 import { configFileSetting, configFor } from './settings';
@@ -177,7 +177,7 @@ export class ModelAnalyses implements vscode.Disposable {
         this.runtime,
         audited,
         config,
-        { bundledSamples: this.bundledSamples, trusted, reuse: { memo: this.ranks, fingerprints: contentOf(inputs) } },
+        { bundledSamples: this.bundledSamples, trusted, reuse: { memo: this.ranks, fingerprints: contentKeysOf(inputs) } },
         { onProgress, cancellation: token },
       );
       if (note) this.log.info(`${uri.fsPath}: ${note}`);
@@ -276,9 +276,4 @@ async function exists(uri: vscode.Uri): Promise<boolean> {
 /** "models/cnn6.onnx (node 3 (conv1)): the file is truncated" — how a failure reads in the editor. */
 export function failureMessage(failure: ModelFailure): string {
   return `${failure.where ? `${failure.where}: ` : ''}${failure.reason}`;
-}
-
-/** The content part of file fingerprints (sha256, not the modification time); empty when any file is missing. */
-function contentOf(inputs: readonly FileFingerprint[]): string[] {
-  return inputs.every((f) => 'sha256' in f) ? inputs.map((f) => `${f.file}:${(f as { sha256: string }).sha256}`) : [];
 }

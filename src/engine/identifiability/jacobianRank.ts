@@ -139,14 +139,7 @@ export async function analyseIdentifiability(
   const blocks = layerBlocks(lowered);
   const jobs: { nodeId?: string; parameters?: string[] }[] = [{}];
   if (options.perLayer ?? true) for (const b of blocks) jobs.push({ nodeId: b.nodeId, parameters: b.parameters });
-  const layerTotal = Math.min(LAYER_COLUMNS_TOTAL, Math.floor(multiplyAdds / 4 / cost));
-  const layerColumns = Math.max(
-    1,
-    Math.min(
-      maxColumns,
-      options.layerColumns ?? Math.max(16, Math.min(IDENTIFIABILITY_DEFAULTS.layerColumns, Math.floor(layerTotal / Math.max(1, blocks.length)))),
-    ),
-  );
+  const layerColumns = Math.max(1, Math.min(maxColumns, options.layerColumns ?? defaultLayerColumns(blocks.length, multiplyAdds / cost)));
   // One graph and one session for all the ranks: a layer's block of J is Jᵀu with u zero outside the block's entries
   // (a session per layer would cost more to create than its products).
   const graph = buildJacobianTransposeGraph(net, { label: options.label, lowered });
@@ -247,6 +240,15 @@ export function layerBlocks(lowered: LoweredNetwork): { nodeId: string; paramete
     layers.push({ nodeId: op.nodeId, parameters: fresh.map((b) => b.name), size: fresh.reduce((s, b) => s + b.shape.reduce((a, d) => a * d, 1), 0) });
   }
   return layers;
+}
+
+/**
+ * Products per layer by default: 48 each, the layers sharing at most 512 and a quarter of the products the
+ * multiply-add cap allows, but never fewer than 16 each.
+ */
+function defaultLayerColumns(layers: number, affordableProducts: number): number {
+  const total = Math.min(LAYER_COLUMNS_TOTAL, Math.floor(affordableProducts / 4));
+  return Math.max(16, Math.min(IDENTIFIABILITY_DEFAULTS.layerColumns, Math.floor(total / Math.max(1, layers))));
 }
 
 /** Multiply-adds of the forward pass: each parameter entry once per output position (the products' cost unit). */
